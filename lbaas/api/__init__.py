@@ -1,0 +1,68 @@
+"""The Octavia v2 API as a Flask application: create_app(conf) builds it, nothing runs at import."""
+import logging
+
+import flask
+import flask_smorest
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
+
+from lbaas.api import errors, paths
+
+LOG = logging.getLogger(__name__)
+
+
+def _accepts_json(header):
+    if not header:
+        return True
+    accept = parse_accept_header(header, MIMEAccept)
+    if not accept.values():
+        return True  # unparseable: treated as absent, as webob does
+    return bool(accept.best_match(["application/json"]))
+
+
+class _JsonBodies:
+    """Treat a body sent without Content-Type as JSON (upstream answers 400; we document this)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") in ("POST", "PUT") and not environ.get("CONTENT_TYPE"):
+            environ["CONTENT_TYPE"] = "application/json"
+        return self.app(environ, start_response)
+
+
+def create_app(conf, core=None):
+    """Build the WSGI application for a configuration (and an existing core, in tests)."""
+    from lbaas.api.blueprints import (healthmonitors, listeners, loadbalancers, members,
+                                      networking, pools, versions)
+    from lbaas.core.controller import Core
+
+    app = flask.Flask("lbaas")
+    app.config.update(
+        LBAAS_CONF=conf,
+        API_TITLE="lbaas (Octavia v2 API)",
+        API_VERSION="v2",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/v2",
+        OPENAPI_JSON_PATH="openapi.json",
+        MAX_CONTENT_LENGTH=conf.api_settings.max_request_body_size,
+    )
+    app.json.sort_keys = False
+    app.json.compact = True
+    app.extensions["lbaas_core"] = core or Core(conf)
+    api = flask_smorest.Api(app)
+    errors.register(app)
+
+    @app.before_request
+    def _negotiate():
+        if not _accepts_json(flask.request.headers.get("Accept")):
+            return errors.not_acceptable()
+        return None
+
+    app.register_blueprint(versions.blp)
+    app.register_blueprint(networking.blp)
+    for module in (loadbalancers, listeners, pools, members, healthmonitors):
+        api.register_blueprint(module.blp, url_prefix="/v2/lbaas")
+    app.wsgi_app = paths.PathAliases(_JsonBodies(app.wsgi_app))
+    return app

@@ -1,0 +1,4 @@
+"""Placeholder until the members resource lands."""
+from flask_smorest import Blueprint
+
+blp = Blueprint("members", __name__, description="members")

@@ -1,0 +1,34 @@
+"""Read-only Neutron-style lookups (networks, subnets, ports) answered by the network backend.
+
+The openstack CLI resolves --vip-subnet-id and friends through Neutron on the
+same endpoint before it posts; these routes let it work with no Neutron.
+"""
+import flask
+
+from lbaas.api.context import core
+from lbaas.api.errors import fault
+
+blp = flask.Blueprint("networking", __name__)
+
+KINDS = {"networks": "network", "subnets": "subnet", "ports": "port"}
+
+
+def _filters():
+    return {k: flask.request.args.getlist(k) for k in flask.request.args if k != "fields"}
+
+
+@blp.get("/v2/<any(networks, subnets, ports):kind>")
+def collection(kind):
+    """List networks, subnets or ports matching the query's filters."""
+    lookup = getattr(core().network, f"list_{kind}")
+    return {kind: lookup(_filters())}
+
+
+@blp.get("/v2/<any(networks, subnets, ports):kind>/<object_id>")
+def item(kind, object_id):
+    """Show one network, subnet or port."""
+    single = KINDS[kind]
+    found = getattr(core().network, f"get_{single}")(object_id)
+    if found is None:
+        return fault(404, f"{single.title()} {object_id} could not be found.")
+    return {single: found}

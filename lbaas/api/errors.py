@@ -1,0 +1,106 @@
+"""Every error leaves the API in Octavia's shape: {"faultcode", "faultstring", "debuginfo"}."""
+import json
+import logging
+import uuid
+
+from flask import Response, request
+from werkzeug.exceptions import HTTPException
+
+from lbaas.core import errors
+
+LOG = logging.getLogger(__name__)
+UNKNOWN = "Unknown field."
+
+
+def fault(code, message):
+    """A response carrying Octavia's error body."""
+    body = {"faultcode": "Client" if code < 500 else "Server", "faultstring": message,
+            "debuginfo": None}
+    return Response(json.dumps(body), status=code, mimetype="application/json")
+
+
+def not_acceptable():
+    """The 406 Octavia answers, in the API-WG error shape."""
+    body = {"errors": [{"status": 406, "title": "Not Acceptable",
+                        "detail": "Only content type application/json is accepted.",
+                        "request_id": "req-" + str(uuid.uuid4())}]}
+    return Response(json.dumps(body), status=406, mimetype="application/json")
+
+
+def _raw_value(raw, path):
+    for key in path:
+        if isinstance(raw, dict):
+            raw = raw.get(key)
+        elif isinstance(raw, list) and isinstance(key, int) and key < len(raw):
+            raw = raw[key]
+        else:
+            return None
+    return raw
+
+
+def _first_error(messages, path=()):
+    """The path and reason of the first leaf error, and any unknown attributes beside it."""
+    unknown = [k for k, v in messages.items() if v == [UNKNOWN]] if isinstance(messages, dict) \
+        else []
+    if unknown:
+        return path, None, unknown
+    if isinstance(messages, list):
+        return path, messages[0] if messages else "Invalid value", []
+    for key, value in messages.items():
+        if key == "_schema":
+            return path, value[0] if isinstance(value, list) else str(value), []
+        return _first_error(value, path + (key,))
+    return path, "Invalid value", []
+
+
+def validation_message(messages, raw):
+    """Octavia's faultstring for a marshmallow error tree over the raw request body."""
+    path, reason, unknown = _first_error(messages)
+    dotted = ".".join(str(p) for p in path if not isinstance(p, int))
+    if unknown:
+        noun = "attributes" if len(unknown) > 1 else "attribute"
+        return f"Unknown {noun} for argument {dotted or 'body'}: {', '.join(sorted(unknown))}"
+    if not path:
+        return reason
+    attr = str([p for p in path if not isinstance(p, int)][-1])
+    if reason == "Value should be an object" and len(path) == 1:
+        return f"Missing argument: \"{attr}\""
+    value = _raw_value(raw, path)
+    return f"Invalid input for field/attribute {attr}. Value: '{value}'. {reason}"
+
+
+def _webargs_error(exc):
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages") or {}
+    if "json" in messages:
+        messages = messages["json"]
+    if messages == ["Invalid JSON body."] or messages == {"_schema": ["Invalid JSON body."]}:
+        return fault(400, "Request is not in valid JSON format")
+    if "_schema" in messages and messages["_schema"] == ["Invalid input type."]:
+        return fault(400, "Invalid input for body. The request body must be an object.")
+    raw = request.get_json(silent=True)
+    return fault(400, validation_message(messages, raw))
+
+
+def register(app):
+    """Install the error handlers on a Flask app."""
+
+    @app.errorhandler(errors.APIError)
+    def _api_error(exc):
+        if exc.code >= 500:
+            LOG.error("%s (operator detail: %s)", exc.message, exc.operator_message)
+        return fault(exc.code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc):
+        if getattr(exc, "data", None) and exc.code in (400, 422):
+            return _webargs_error(exc)
+        if exc.code == 413:
+            limit = app.config.get("MAX_CONTENT_LENGTH")
+            return fault(413, f"Request body is larger than {limit} bytes.")
+        return fault(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc):
+        LOG.exception("unexpected error serving %s %s", request.method, request.path)
+        return fault(500, "Something unknown went wrong")

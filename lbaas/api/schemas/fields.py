@@ -1,0 +1,142 @@
+"""Marshmallow fields that accept what Octavia's API accepts and fail with its reasons."""
+import ipaddress
+import uuid
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+
+from lbaas.core import constants as c
+
+MANDATORY = "Mandatory field missing."
+
+
+def _messages(**extra):
+    base = {"required": MANDATORY, "null": "Value may not be null.",
+            "invalid": "Wrong type. Expected a valid value."}
+    base.update(extra)
+    return base
+
+
+def Str(max_len=c.MAX_NAME, min_len=None, **kw):
+    """A string of bounded length."""
+    return fields.String(validate=validate.Length(min=min_len, max=max_len,
+                                                  error="Value should have a length between "
+                                                        "{min} and {max}."
+                                                  if min_len else
+                                                  "Value should have a maximum character "
+                                                  "requirement of {max}"),
+                         error_messages=_messages(invalid="Wrong type. Expected 'str'"), **kw)
+
+
+def Int(min_val=None, max_val=None, **kw):
+    """An integer; numeric strings are accepted as Octavia accepts them."""
+    return fields.Integer(
+        strict=False,
+        validate=validate.Range(min=min_val, max=max_val,
+                                error="Value should be between {min} and {max}")
+        if min_val is not None or max_val is not None else None,
+        error_messages=_messages(invalid="Wrong type. Expected 'int'"), **kw)
+
+
+class _Bool(fields.Boolean):
+    truthy = {"true", "t", "yes", "y", "on", "1", 1, True}
+    falsy = {"false", "f", "no", "n", "off", "0", 0, False}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = value.strip().lower()
+        try:
+            if value in self.truthy:
+                return True
+            if value in self.falsy:
+                return False
+        except TypeError:
+            pass
+        raise self.make_error("invalid", input=value)
+
+
+def Bool(**kw):
+    """A boolean: JSON booleans, 0/1, and the strings oslo accepts."""
+    return _Bool(error_messages=_messages(invalid="Value not an unambiguous boolean"), **kw)
+
+
+def Enum(values, **kw):
+    """One of a fixed set of strings."""
+    return fields.String(
+        validate=validate.OneOf(values, error="Value should be one of: " + ", ".join(values)),
+        error_messages=_messages(invalid="Wrong type. Expected 'str'"), **kw)
+
+
+def _uuid(value):
+    try:
+        uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        raise ValidationError("Value should be UUID format") from None
+
+
+def Uuid(**kw):
+    """An object id."""
+    return fields.String(validate=_uuid, error_messages=_messages(
+        invalid="Value should be UUID format"), **kw)
+
+
+def _ip(value):
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValidationError("Value should be IPv4 or IPv6 format") from None
+
+
+def IP(**kw):
+    """An IPv4 or IPv6 address."""
+    return fields.String(validate=_ip, error_messages=_messages(
+        invalid="Value should be IPv4 or IPv6 format"), **kw)
+
+
+def List(inner, **kw):
+    """A JSON list of values."""
+    return fields.List(inner, error_messages=_messages(invalid="Value should be a list"), **kw)
+
+
+def Dict(**kw):
+    """A JSON object of string keys and string values."""
+    return fields.Dict(keys=fields.String(), values=fields.String(
+        validate=validate.Length(max=255)), error_messages=_messages(
+        invalid="Value should be a dictionary"), **kw)
+
+
+def Tags(**kw):
+    """A list of tags, each at most 255 characters."""
+    return List(Str(c.MAX_TAG), **kw)
+
+
+def ProjectId(**kw):
+    """A project id (at most 36 characters)."""
+    return Str(c.MAX_PROJECT_ID, **kw)
+
+
+class Strict(Schema):
+    """A schema that rejects attributes it does not know."""
+
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+def envelope(key, inner, name=None):
+    """A schema whose only attribute is the object under its envelope key."""
+    return Strict.from_dict({key: fields.Nested(inner, required=True, error_messages=_messages(
+        invalid="Value should be an object"))}, name=name or f"{key.title()}Envelope")
+
+
+class Owned(Strict):
+    """A body that may name its project, also under the legacy key tenant_id."""
+
+    project_id = ProjectId()
+    tenant_id = ProjectId(load_only=True)
+
+    @post_load
+    def _fold_tenant(self, data, **_kw):
+        """tenant_id is an alias of project_id and wins when both are sent."""
+        if "tenant_id" in data:
+            data["project_id"] = data.pop("tenant_id")
+        return data

@@ -1,0 +1,44 @@
+"""`lbaas-api`: serve the API with gunicorn, [api_settings] api_workers processes."""
+import argparse
+import os
+import sys
+
+from gunicorn.app.base import BaseApplication
+
+from lbaas.cmd import common
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, options):
+        self._options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from lbaas.api.wsgi import application
+        return application
+
+
+def main(argv=None):
+    """Entry point of the `lbaas-api` console script."""
+    parser = argparse.ArgumentParser(prog="lbaas-api", description=__doc__)
+    parser.add_argument("--config-file", action="append", help="configuration file")
+    parser.add_argument("--workers", type=int, help="worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker")
+    args = parser.parse_args(argv)
+    files = common.config_files(args.config_file)
+    if files:
+        os.environ[common.CONFIG_ENV] = ":".join(files)
+    conf = common.load_conf(files)
+    api = conf.api_settings
+    _Gunicorn({"bind": f"{api.bind_host}:{api.bind_port}",
+               "workers": args.workers or api.api_workers, "threads": args.threads,
+               "accesslog": None, "timeout": 60}).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

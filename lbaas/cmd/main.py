@@ -1,0 +1,68 @@
+"""The `lbaas` command: `lbaas serve` runs everything in one process on embedded defaults."""
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from werkzeug.serving import make_server
+
+from lbaas import conf as lbaas_conf
+from lbaas.cmd import common
+from lbaas.db import migrate
+
+
+def serve(args):
+    """Migrate the database, then serve the API (with in-process drivers) until stopped."""
+    conf = common.load_conf(args.config_file)
+    if args.state_path:
+        conf.set_override("state_path", args.state_path)
+    if args.port:
+        conf.set_override("bind_port", args.port, group="api_settings")
+    os.makedirs(conf.state_path, exist_ok=True)
+    url = lbaas_conf.database_url(conf)
+    migrate.upgrade(url)
+    from lbaas.api import create_app
+    app = create_app(conf)
+    api = conf.api_settings
+    server = make_server(api.bind_host, api.bind_port, app, threaded=True)
+    stop = threading.Event()
+
+    def _stop(*_):
+        if not stop.is_set():
+            stop.set()
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    core = app.extensions["lbaas_core"]
+    print(f"lbaas: Octavia v2 API at http://{api.bind_host}:{server.server_port}\n"
+          f"  database:  {url}\n"
+          f"  providers: {', '.join(core.drivers.available())} "
+          f"(default {api.default_provider_driver})\n"
+          f"  network:   {conf.network.driver}\n"
+          f"  auth:      {api.auth_strategy}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        core.close()
+    return 0
+
+
+def main(argv=None):
+    """Entry point of the `lbaas` console script."""
+    parser = argparse.ArgumentParser(prog="lbaas", description=__doc__)
+    parser.add_argument("--config-file", action="append",
+                        help="configuration file (repeatable; default $LBAAS_CONFIG_FILE)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="run API, drivers and workers in one process")
+    p_serve.add_argument("--state-path", help="directory for the embedded database")
+    p_serve.add_argument("--port", type=int, help="API port (default [api_settings] bind_port)")
+    p_serve.set_defaults(func=serve)
+    args = parser.parse_args(argv)
+    common.setup_logging()
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

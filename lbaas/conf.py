@@ -1,0 +1,143 @@
+"""Configuration options of lbaas (oslo.config), with Octavia's names where the concept is the same."""
+import os
+
+from oslo_config import cfg
+
+DEFAULT_STATE_PATH = os.path.join(
+    os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"), "lbaas")
+
+default_opts = [
+    cfg.StrOpt("state_path", default=DEFAULT_STATE_PATH,
+               help="Directory for lbaas's own state: the embedded SQLite database, logs, sockets."),
+]
+
+api_opts = [
+    cfg.HostAddressOpt("bind_host", default="127.0.0.1", help="Address the API listens on."),
+    cfg.PortOpt("bind_port", default=9876, help="Port the API listens on."),
+    cfg.IntOpt("api_workers", default=2, min=1,
+               help="Worker processes of lbaas-api (gunicorn)."),
+    cfg.StrOpt("auth_strategy", default="noauth", choices=["noauth", "keystone"],
+               help="How callers are authenticated. noauth: every caller is an admin."),
+    cfg.StrOpt("noauth_default_project", default="admin",
+               help="Under noauth, the project of objects created without project_id and without "
+                    "an X-Project-Id header (upstream answers 400 there; this lets the CLI work)."),
+    cfg.DictOpt("enabled_provider_drivers",
+                default={"noop": "The no-op driver: accepts everything and reports ACTIVE."},
+                help="Provider drivers users may choose: name to description (GET /providers)."),
+    cfg.StrOpt("default_provider_driver", default="noop",
+               help="Provider used when a load balancer is created without one."),
+    cfg.BoolOpt("allow_pagination", default=True, help="Honour limit/marker on lists."),
+    cfg.StrOpt("pagination_max_limit", default="1000",
+               help="Largest page size; 'infinite' for none."),
+    cfg.BoolOpt("allow_sorting", default=True, help="Honour sort/sort_key/sort_dir on lists."),
+    cfg.BoolOpt("allow_filtering", default=True, help="Treat unknown list parameters as filters."),
+    cfg.BoolOpt("allow_field_selection", default=True, help="Honour fields= on lists and shows."),
+    cfg.StrOpt("api_base_uri", help="Base URI for pagination links (default: the request URL)."),
+    cfg.BoolOpt("allow_tls_terminated_listeners", default=True,
+                help="Allow TERMINATED_HTTPS listeners."),
+    cfg.BoolOpt("allow_prometheus_listeners", default=True, help="Allow PROMETHEUS listeners."),
+    cfg.BoolOpt("allow_ping_health_monitors", default=True, help="Allow PING health monitors."),
+    cfg.IntOpt("udp_connect_min_interval_health_monitor", default=3, min=0,
+               help="Smallest delay (s) of a UDP-CONNECT health monitor."),
+    cfg.StrOpt("default_listener_ciphers",
+               default="ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                       "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                       "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                       "ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:"
+                       "ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256",
+               help="OpenSSL cipher string of TERMINATED_HTTPS listeners created without one."),
+    cfg.StrOpt("default_pool_ciphers",
+               default="ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                       "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                       "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                       "ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:"
+                       "ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256",
+               help="OpenSSL cipher string of TLS-enabled pools created without one."),
+    cfg.StrOpt("tls_cipher_prohibit_list", default="",
+               help="Colon-separated ciphers users may not request."),
+    cfg.ListOpt("default_listener_tls_versions", default=["TLSv1.2", "TLSv1.3"],
+                help="TLS versions of TERMINATED_HTTPS listeners created without tls_versions."),
+    cfg.ListOpt("default_pool_tls_versions", default=["TLSv1.2", "TLSv1.3"],
+                help="TLS versions of TLS-enabled pools created without tls_versions."),
+    cfg.StrOpt("minimum_tls_version", choices=["SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"],
+               help="Lowest TLS version users may request."),
+    cfg.ListOpt("default_listener_alpn_protocols", default=["h2", "http/1.1", "http/1.0"],
+                help="ALPN protocols of TERMINATED_HTTPS listeners created without them."),
+    cfg.ListOpt("default_pool_alpn_protocols", default=["h2", "http/1.1", "http/1.0"],
+                help="ALPN protocols of TLS-enabled pools created without them."),
+    cfg.IntOpt("max_request_body_size", default=1024 * 1024, min=1024,
+               help="Largest request body accepted, in bytes (larger: 413)."),
+]
+
+database_opts = [
+    cfg.StrOpt("connection", secret=True,
+               help="SQLAlchemy URL of the database. Default: SQLite in state_path."),
+    cfg.IntOpt("max_pool_size", default=10, help="Connections kept per process (not SQLite)."),
+]
+
+networking_opts = [
+    cfg.BoolOpt("allow_vip_network_id", default=True, help="Allow vip_network_id on create."),
+    cfg.BoolOpt("allow_vip_subnet_id", default=True, help="Allow vip_subnet_id on create."),
+    cfg.BoolOpt("allow_vip_port_id", default=True, help="Allow vip_port_id on create."),
+    cfg.ListOpt("reserved_ips", default=["169.254.169.254"],
+                help="Addresses that may not be members."),
+    cfg.ListOpt("valid_vip_networks", default=[],
+                help="If set, the only networks a VIP may be placed on."),
+    cfg.ListOpt("denylist_vip_networks", default=[], help="Networks a VIP may not be placed on."),
+]
+
+network_opts = [
+    cfg.StrOpt("driver", default="noop",
+               help="Network backend (entry point in lbaas.network) for VIPs and subnet lookups."),
+]
+
+haproxy_opts = [
+    cfg.IntOpt("timeout_client_data", default=50000, help="Default listener timeout_client_data (ms)."),
+    cfg.IntOpt("timeout_member_connect", default=5000,
+               help="Default listener timeout_member_connect (ms)."),
+    cfg.IntOpt("timeout_member_data", default=50000, help="Default listener timeout_member_data (ms)."),
+    cfg.IntOpt("timeout_tcp_inspect", default=0, help="Default listener timeout_tcp_inspect (ms)."),
+]
+
+worker_opts = [
+    cfg.StrOpt("loadbalancer_topology", default="SINGLE", choices=["SINGLE", "ACTIVE_STANDBY"],
+               help="Topology of load balancers whose flavor does not say."),
+]
+
+noop_opts = [
+    cfg.FloatOpt("report_delay", default=0.0, min=0.0,
+                 help="Seconds the noop driver waits before reporting (0: at once)."),
+]
+
+GROUPS = [
+    (None, default_opts),
+    ("api_settings", api_opts),
+    ("database", database_opts),
+    ("networking", networking_opts),
+    ("network", network_opts),
+    ("haproxy_amphora", haproxy_opts),
+    ("controller_worker", worker_opts),
+    ("noop_driver", noop_opts),
+]
+
+
+def list_opts():
+    """Every option group and its options, for oslo-config-generator."""
+    return [(group or "DEFAULT", opts) for group, opts in GROUPS]
+
+
+def make_conf(args=None, config_files=None):
+    """A private ConfigOpts with lbaas's options registered and parsed from explicit arguments."""
+    conf = cfg.ConfigOpts()
+    for group, opts in GROUPS:
+        conf.register_opts(opts, group=group)
+    conf(args=list(args or []), project="lbaas", default_config_files=config_files or [],
+         default_config_dirs=[])
+    return conf
+
+
+def database_url(conf):
+    """The database URL: the configured one, or the embedded SQLite file."""
+    if conf.database.connection:
+        return conf.database.connection
+    return "sqlite:///" + os.path.join(conf.state_path, "lbaas.sqlite")

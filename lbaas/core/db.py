@@ -1,0 +1,88 @@
+"""Database engines and units of work: one request, one transaction, hooks run after commit."""
+import contextlib
+import os
+import threading
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.orm import sessionmaker
+
+_local = threading.local()
+
+
+def defer_after_commit(fn):
+    """Run fn once the current unit of work commits (dropped on rollback); at once outside one."""
+    hooks = getattr(_local, "hooks", None)
+    if hooks is None:
+        fn()
+    else:
+        hooks.append(fn)
+
+
+def _sqlite_engine(url, immediate):
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # Writers take SQLite's write lock up front so that concurrent
+        # compare-and-swap updates serialise instead of failing mid-way.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """The engines of one process and the sessions made from them."""
+
+    def __init__(self, url, pool_size=10):
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self.write_engine = _sqlite_engine(url, immediate=True)
+            self.read_engine = _sqlite_engine(url, immediate=False)
+        else:
+            self.write_engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                                              pool_pre_ping=True)
+            self.read_engine = self.write_engine
+        self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def write(self):
+        """A session in one write transaction; commits on success, then runs deferred hooks."""
+        outer = getattr(_local, "hooks", None)
+        if outer is not None:
+            raise RuntimeError("nested write transactions are not supported")
+        _local.hooks = []
+        try:
+            with self._writer() as session, session.begin():
+                yield session
+            hooks = _local.hooks
+        finally:
+            _local.hooks = None
+        for hook in hooks:
+            hook()
+
+    @contextlib.contextmanager
+    def read(self):
+        """A session for reads only."""
+        with self._reader() as session:
+            yield session
+
+    def dispose(self):
+        """Close every pooled connection."""
+        self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            self.read_engine.dispose()

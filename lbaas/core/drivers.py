@@ -1,0 +1,85 @@
+"""Provider drivers: loaded by name with stevedore, called with octavia-lib's error mapping."""
+import builtins
+import logging
+
+from octavia_lib.api.drivers import exceptions as lib_exc
+from stevedore import driver as stevedore_driver
+
+from lbaas.core import errors
+
+LOG = logging.getLogger(__name__)
+NAMESPACE = "octavia.api.drivers"
+
+
+class DriverRegistry:
+    """The enabled provider drivers of this process, each loaded once."""
+
+    def __init__(self, enabled, default, library=None):
+        self.enabled = dict(enabled)
+        self.default = default
+        self.library = library
+        self._drivers = {}
+        self._failed = {}
+        for name in list(self.enabled):
+            try:
+                self._drivers[name] = self._load(name)
+            except Exception as exc:  # a broken driver must not stop the others
+                LOG.error("provider driver %r (entry point %s) failed to load: %s",
+                          name, NAMESPACE, exc)
+                self._failed[name] = exc
+
+    def _load(self, name):
+        mgr = stevedore_driver.DriverManager(NAMESPACE, name, invoke_on_load=True)
+        drv = mgr.driver
+        drv.name = name
+        bind = getattr(drv, "bind_library", None)
+        if bind is not None and self.library is not None:
+            bind(self.library)
+        return drv
+
+    def available(self):
+        """Name to description of every enabled driver that loaded."""
+        return {n: d for n, d in self.enabled.items() if n in self._drivers}
+
+    def get(self, provider):
+        """The driver for a provider name (None means the default); 400 or 501 if unusable."""
+        name = provider or self.default
+        if name not in self.enabled:
+            raise errors.ProviderNotEnabled(prov=name)
+        drv = self._drivers.get(name)
+        if drv is None:
+            raise errors.ProviderNotFound(prov=name)
+        return drv
+
+    def shutdown(self):
+        """Stop drivers that run background work."""
+        for drv in self._drivers.values():
+            stop = getattr(drv, "shutdown", None)
+            if stop is not None:
+                stop()
+
+
+def call(driver, method, *args, **kwargs):
+    """Call one driver method, turning its exceptions into the API's errors."""
+    name = driver.name
+    try:
+        return getattr(driver, method)(*args, **kwargs)
+    except lib_exc.Conflict as exc:
+        raise errors.VIPAddressConflict(exc.operator_fault_string,
+                                        msg=exc.user_fault_string) from exc
+    except lib_exc.UnsupportedOptionError as exc:
+        raise errors.ProviderUnsupportedOptionError(
+            exc.operator_fault_string, prov=name, user_msg=exc.user_fault_string) from exc
+    except (lib_exc.NotImplementedError, builtins.NotImplementedError) as exc:
+        user = getattr(exc, "user_fault_string", None) or \
+            "This feature is not implemented by the provider."
+        raise errors.ProviderNotImplementedError(
+            getattr(exc, "operator_fault_string", None), prov=name, user_msg=user) from exc
+    except lib_exc.DriverError as exc:
+        raise errors.ProviderDriverError(exc.operator_fault_string, prov=name,
+                                         user_msg=exc.user_fault_string) from exc
+    except errors.APIError:
+        raise
+    except Exception as exc:
+        LOG.exception("provider %s failed in %s", name, method)
+        raise errors.ProviderDriverError(str(exc), prov=name, user_msg=str(exc)) from exc

@@ -1,0 +1,200 @@
+"""The errors the core raises, each with its HTTP code and Octavia's message template."""
+
+
+class APIError(Exception):
+    """An error a caller may see: an HTTP code and a message safe to show them."""
+
+    code = 500
+    template = "Something unknown went wrong"
+
+    def __init__(self, operator_message=None, **kwargs):
+        self.kwargs = kwargs
+        self.message = self.template % kwargs if kwargs else self.template
+        self.operator_message = operator_message
+        super().__init__(self.message)
+
+
+class NotFound(APIError):
+    code = 404
+    template = "%(resource)s %(id)s not found."
+
+
+class PolicyForbidden(APIError):
+    code = 403
+    template = "Policy does not allow this request to be performed."
+
+
+class QuotaException(APIError):
+    code = 403
+    template = "Quota has been met for resources: %(resource)s"
+
+
+class InvalidInput(APIError):
+    """A value failed its type, enum or bound check."""
+
+    code = 400
+    template = "Invalid input for field/attribute %(attr)s. Value: '%(value)s'. %(reason)s"
+
+
+class BadRequest(APIError):
+    """A 400 whose whole message is given."""
+
+    code = 400
+    template = "%(message)s"
+
+
+class ValidationException(APIError):
+    code = 400
+    template = "Validation failure: %(detail)s"
+
+
+class VIPValidationException(APIError):
+    code = 400
+    template = "Validation failure: VIP must contain one of: %(objects)s."
+
+
+class InvalidOption(APIError):
+    code = 400
+    template = "%(value)s is not a valid option for %(option)s"
+
+
+class DisabledOption(APIError):
+    code = 400
+    template = "The selected %(option)s is not allowed in this deployment: %(value)s"
+
+
+class InvalidSubresource(APIError):
+    code = 400
+    template = "%(resource)s %(id)s not found."
+
+
+class InvalidURLPath(APIError):
+    code = 400
+    template = "Not a valid URLPath: %(url_path)s"
+
+
+class SingleCreateDetailsMissing(APIError):
+    code = 400
+    template = "Missing details for %(type)s object: %(name)s"
+
+
+class InvalidFilterArgument(APIError):
+    code = 400
+    template = "One or more arguments are either duplicate or invalid"
+
+
+class InvalidSortKey(APIError):
+    code = 400
+    template = "Supplied sort key '%(key)s' is not valid."
+
+
+class InvalidSortDirection(APIError):
+    code = 400
+    template = "Supplied sort direction '%(key)s' is not valid."
+
+
+class InvalidMarker(APIError):
+    code = 400
+    template = "Supplied pagination marker '%(key)s' is not valid."
+
+
+class InvalidLimit(APIError):
+    code = 400
+    template = "Supplied pagination limit '%(key)s' is not valid."
+
+
+class ProviderNotEnabled(APIError):
+    code = 400
+    template = "Provider '%(prov)s' is not enabled."
+
+
+class ListenerNoChildren(APIError):
+    code = 400
+    template = "Protocol %(protocol)s listeners cannot have child objects."
+
+
+class InvalidIPAddress(APIError):
+    code = 400
+    template = "The IP Address %(ip_addr)s is invalid."
+
+
+class MissingProjectID(APIError):
+    code = 400
+    template = ("Missing project ID in request where one is required. An administrator "
+                "should check the keystone settings in the lbaas configuration.")
+
+
+class ImmutableObject(APIError):
+    code = 409
+    template = "%(resource)s %(id)s is immutable and cannot be updated."
+
+
+class LBPendingStateError(APIError):
+    code = 409
+    template = "Invalid state %(state)s of loadbalancer resource %(id)s"
+
+
+class DuplicateListenerEntry(APIError):
+    code = 409
+    template = ("Another Listener on this Load Balancer is already using protocol "
+                "%(protocol)s and protocol_port %(port)d")
+
+
+class DuplicateMemberEntry(APIError):
+    code = 409
+    template = ("Another member on this pool is already using ip %(ip_address)s on "
+                "protocol_port %(port)d")
+
+
+class DuplicateHealthMonitor(APIError):
+    code = 409
+    template = "This pool already has a health monitor"
+
+
+class DuplicatePoolEntry(APIError):
+    code = 409
+    template = "This listener already has a default pool"
+
+
+class VIPAddressConflict(APIError):
+    code = 409
+    template = "The VIP IP address is already in use: %(msg)s"
+
+
+class ProviderDriverError(APIError):
+    code = 500
+    template = "Provider '%(prov)s' reports error: %(user_msg)s"
+
+
+class ProviderNotFound(APIError):
+    code = 501
+    template = "Provider '%(prov)s' was not found."
+
+
+class ProviderNotImplementedError(APIError):
+    code = 501
+    template = "Provider '%(prov)s' does not support a requested action: %(user_msg)s"
+
+
+class ProviderUnsupportedOptionError(APIError):
+    code = 501
+    template = "Provider '%(prov)s' does not support a requested option: %(user_msg)s"
+
+
+class RequestTooLarge(APIError):
+    code = 413
+    template = "Request body is larger than %(limit)d bytes."
+
+
+class StatusUpdateError(Exception):
+    """A status record a driver sent could not be applied."""
+
+    def __init__(self, message, collection=None, object_id=None):
+        super().__init__(message)
+        self.collection = collection
+        self.object_id = object_id
+
+
+class CertificateRetrievalException(APIError):
+    code = 400
+    template = "Could not retrieve certificate: %(ref)s"

@@ -1,0 +1,74 @@
+"""The status callback for built-in drivers: octavia-lib's DriverLibrary interface, in-process."""
+from octavia_lib.api.drivers import exceptions as lib_exc
+from sqlalchemy.orm import selectinload
+
+from lbaas.core import constants as c
+from lbaas.core import models, status
+from lbaas.core.errors import StatusUpdateError
+
+
+class InProcessLibrary:
+    """What an in-tree driver uses instead of DriverLibrary's unix sockets."""
+
+    def __init__(self, core):
+        self._core = core
+
+    def update_loadbalancer_status(self, update):
+        """Apply a status-update message; raises octavia-lib's UpdateStatusError on a bad record."""
+        try:
+            status.apply_status_update(self._core.db, update, self._core.network)
+        except StatusUpdateError as exc:
+            raise lib_exc.UpdateStatusError(fault_string=str(exc), status_object=exc.collection,
+                                            status_object_id=exc.object_id) from exc
+
+    def update_listener_statistics(self, statistics):
+        """Store absolute listener counters; raises UpdateStatisticsError on a bad record."""
+        try:
+            status.apply_statistics(self._core.db, statistics)
+        except StatusUpdateError as exc:
+            raise lib_exc.UpdateStatisticsError(fault_string=str(exc), stats_object=exc.collection,
+                                                stats_object_id=exc.object_id) from exc
+
+    def pending_loadbalancers(self, provider):
+        """Ids of the provider's load balancers with anything left in PENDING_*."""
+        return status.pending_loadbalancer_ids(self._core.db, provider)
+
+    def loadbalancer_tree(self, loadbalancer_id):
+        """The statuses and admin states of a load balancer and all its objects, or None."""
+        with self._core.db.read() as session:
+            lb = session.get(models.LoadBalancer, loadbalancer_id, options=[
+                selectinload(models.LoadBalancer.listeners),
+                selectinload(models.LoadBalancer.pools).selectinload(models.Pool.members),
+                selectinload(models.LoadBalancer.pools).selectinload(models.Pool.healthmonitor),
+            ])
+            if lb is None or lb.provisioning_status == c.DELETED:
+                return None
+
+            def node(row, **extra):
+                return dict(id=row.id, provisioning_status=row.provisioning_status,
+                            operating_status=row.operating_status,
+                            admin_state_up=row.admin_state_up, **extra)
+
+            return node(lb, listeners=[node(li, default_pool_id=li.default_pool_id)
+                                       for li in lb.listeners],
+                        pools=[node(p, members=[node(m) for m in p.members],
+                                    healthmonitor=node(p.healthmonitor) if p.healthmonitor
+                                    else None)
+                               for p in lb.pools])
+
+    def loadbalancer_id_of(self, collection, object_id):
+        """The id of the load balancer that owns an object ('pools', 'members', ...), or None."""
+        model = {"listeners": models.Listener, "pools": models.Pool, "members": models.Member,
+                 "healthmonitors": models.HealthMonitor}[collection]
+        with self._core.db.read() as session:
+            row = session.get(model, object_id)
+            if row is None:
+                return None
+            if collection in ("members", "healthmonitors"):
+                row = session.get(models.Pool, row.pool_id)
+            return row.loadbalancer_id if row is not None else None
+
+    @property
+    def conf(self):
+        """The process's configuration (an lbaas extension for in-tree drivers)."""
+        return self._core.conf

@@ -1,0 +1,194 @@
+"""Listing: attribute and tag filters, sorting, and keyset pagination as Octavia's API does them."""
+import dataclasses
+
+from oslo_utils import strutils
+from sqlalchemy import and_, exists, func, not_, or_, select
+from sqlalchemy.types import Boolean, Integer, Float, BigInteger
+
+from lbaas.core import errors
+from lbaas.core.models import Tag
+
+RESERVED = ("limit", "marker", "sort", "sort_key", "sort_dir", "fields", "page_reverse",
+            "tags", "tags-any", "not-tags", "not-tags-any")
+TAG_PARAMS = ("tags", "tags-any", "not-tags", "not-tags-any")
+
+
+@dataclasses.dataclass
+class ListOptions:
+    """What a caller asked of a list, parsed from its query string."""
+
+    filters: dict
+    tags: dict
+    sort: list
+    limit: int | None
+    marker: str | None
+    page_reverse: bool
+    link_params: list
+
+
+@dataclasses.dataclass
+class Page:
+    """One page of rows and the markers of its neighbours."""
+
+    rows: list
+    next_marker: str | None
+    previous_marker: str | None
+    link_params: list
+
+
+def _parse_limit(raw, max_limit):
+    cap = None if str(max_limit).lower() == "infinite" else int(max_limit)
+    if raw is None:
+        return cap
+    if str(raw).lower() == "infinite":
+        return None
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise errors.InvalidLimit(key=raw) from None
+    if value < 1:
+        return None
+    return value if cap is None else min(value, cap)
+
+
+def _parse_sort(args):
+    keys = []
+    sort = args.get("sort")
+    if sort:
+        for part in sort[-1].split(","):
+            bits = part.strip().split(":")
+            if len(bits) > 2 or not bits[0]:
+                raise errors.InvalidSortKey(key=part)
+            direction = bits[1].lower() if len(bits) == 2 else "asc"
+            keys.append((bits[0], direction))
+    elif args.get("sort_key"):
+        names = [k.strip() for k in ",".join(args["sort_key"]).split(",") if k.strip()]
+        dirs = [d.strip().lower() for d in ",".join(args.get("sort_dir") or []).split(",")
+                if d.strip()]
+        dirs += ["asc"] * (len(names) - len(dirs))
+        keys = list(zip(names, dirs))
+    for key, direction in keys:
+        if direction not in ("asc", "desc"):
+            raise errors.InvalidSortDirection(key=direction)
+    return keys
+
+
+def parse(args, conf):
+    """Parse a query string (name to list of values) into ListOptions."""
+    api = conf.api_settings
+    filters, tags = {}, {}
+    for name, values in args.items():
+        if name in TAG_PARAMS:
+            tags[name] = [t for v in values for t in v.split(",") if t]
+        elif name not in RESERVED:
+            filters[name] = values
+    if not api.allow_filtering:
+        filters = {}
+    sort = _parse_sort(args) if api.allow_sorting else []
+    limit = marker = None
+    page_reverse = False
+    link_params = []
+    if api.allow_pagination:
+        limit = _parse_limit((args.get("limit") or [None])[-1], api.pagination_max_limit)
+        marker = (args.get("marker") or [None])[-1]
+        page_reverse = (args.get("page_reverse") or [None])[-1] == "True"
+        link_params.append(("limit", str(limit) if limit is not None else "infinite"))
+        for key in ("sort", "sort_key"):
+            if args.get(key):
+                link_params.append((key, args[key][-1]))
+    return ListOptions(filters, tags, sort, limit, marker, page_reverse, link_params)
+
+
+def _coerce(column, value):
+    ctype = column.type
+    if isinstance(ctype, Boolean):
+        return strutils.bool_from_string(value)
+    if isinstance(ctype, (Integer, BigInteger)):
+        try:
+            return int(value)
+        except ValueError:
+            raise errors.InvalidFilterArgument() from None
+    if isinstance(ctype, Float):
+        try:
+            return float(value)
+        except ValueError:
+            raise errors.InvalidFilterArgument() from None
+    return value
+
+
+def _sort_expr(column):
+    """A column as sorted and compared: NULLs compare as '' or 0."""
+    if isinstance(column.type, (Integer, BigInteger, Float, Boolean)):
+        return func.coalesce(column, 0) if column.nullable else column
+    return func.coalesce(column, "") if column.nullable else column
+
+
+def _tag_clause(model, tag):
+    return exists().where(Tag.resource_id == model.id, Tag.tag == tag)
+
+
+def apply_filters(stmt, model, options, fields):
+    """Add the attribute and tag filters; fields maps API attribute names to columns."""
+    for name, values in options.filters.items():
+        column = fields.get(name)
+        if column is None:
+            raise errors.InvalidFilterArgument()
+        coerced = [_coerce(column, v) for v in values]
+        stmt = stmt.where(column == coerced[0] if len(coerced) == 1 else column.in_(coerced))
+    tags = options.tags
+    if tags.get("tags"):
+        stmt = stmt.where(and_(*[_tag_clause(model, t) for t in tags["tags"]]))
+    if tags.get("tags-any"):
+        stmt = stmt.where(or_(*[_tag_clause(model, t) for t in tags["tags-any"]]))
+    if tags.get("not-tags"):
+        stmt = stmt.where(not_(and_(*[_tag_clause(model, t) for t in tags["not-tags"]])))
+    if tags.get("not-tags-any"):
+        stmt = stmt.where(not_(or_(*[_tag_clause(model, t) for t in tags["not-tags-any"]])))
+    return stmt
+
+
+def fetch_page(session, stmt, model, options, fields):
+    """Run a filtered select sorted and paginated as asked; returns a Page."""
+    stmt = apply_filters(stmt, model, options, fields)
+    keys = []
+    for name, direction in options.sort:
+        column = fields.get(name)
+        if column is None:
+            raise errors.InvalidSortKey(key=name)
+        keys.append((name, column, direction))
+    names = [k[0] for k in keys]
+    for tiebreak in ("created_at", "id"):
+        if tiebreak not in names:
+            keys.append((tiebreak, fields[tiebreak], "asc"))
+    reverse = options.page_reverse
+    if options.marker is not None:
+        marker_row = session.execute(
+            select(*[_sort_expr(col) for _, col, _ in keys]).where(model.id == options.marker)
+        ).first()
+        if marker_row is None:
+            raise errors.InvalidMarker(key=options.marker)
+        clauses = []
+        for i, (_, column, direction) in enumerate(keys):
+            expr = _sort_expr(column)
+            ascending = (direction == "asc") != reverse
+            step = expr > marker_row[i] if ascending else expr < marker_row[i]
+            equal = [_sort_expr(keys[j][1]) == marker_row[j] for j in range(i)]
+            clauses.append(and_(*equal, step))
+        stmt = stmt.where(or_(*clauses))
+    order = []
+    for _, column, direction in keys:
+        expr = _sort_expr(column)
+        order.append(expr.asc() if (direction == "asc") != reverse else expr.desc())
+    stmt = stmt.order_by(*order)
+    if options.limit is not None:
+        stmt = stmt.limit(options.limit)
+    rows = list(session.scalars(stmt).unique())
+    if reverse:
+        rows.reverse()
+    next_marker = previous_marker = None
+    if rows:
+        if options.limit is None or len(rows) >= options.limit:
+            next_marker = rows[-1].id
+        if options.marker is not None:
+            previous_marker = rows[0].id
+    return Page(rows, next_marker, previous_marker, options.link_params)

@@ -1,0 +1,108 @@
+"""Helpers every resource service shares: lookups, the compare-and-swap locks, field defaults."""
+import ipaddress
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from lbaas.core import constants as c
+from lbaas.core import drivers, errors, models
+
+HUMAN_NAMES = {
+    models.LoadBalancer: "Load Balancer",
+    models.Listener: "Listener",
+    models.Pool: "Pool",
+    models.Member: "Member",
+    models.HealthMonitor: "Health Monitor",
+}
+
+
+def get_or_404(session, model, object_id, options=()):
+    """The live object with this id, or a 404 naming it as the API does."""
+    row = session.get(model, object_id, options=options) if object_id else None
+    if row is None or row.provisioning_status == c.DELETED:
+        raise errors.NotFound(resource=HUMAN_NAMES[model], id=object_id)
+    return row
+
+
+def columns(model, names):
+    """Map API attribute names to the model's columns."""
+    return {n: getattr(model, n) for n in names}
+
+
+def lock_loadbalancer(session, lb, allowed=c.MUTABLE_STATUSES, new=c.PENDING_UPDATE,
+                      error="immutable"):
+    """Move a load balancer to `new` only if its status is in `allowed`, else 409.
+
+    One UPDATE ... WHERE provisioning_status IN (...): zero rows means another
+    operation holds the load balancer.
+    """
+    result = session.execute(
+        update(models.LoadBalancer)
+        .where(models.LoadBalancer.id == lb.id,
+               models.LoadBalancer.provisioning_status.in_(allowed))
+        .values(provisioning_status=new, updated_at=models.utcnow())
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        session.refresh(lb, ["provisioning_status"])
+        if error == "immutable":
+            raise errors.ImmutableObject(resource="Load Balancer", id=lb.id)
+        raise errors.LBPendingStateError(state=lb.provisioning_status, id=lb.id)
+    lb.provisioning_status = new
+    session.flush()
+
+
+def require_active(row):
+    """409 unless a pool (for members and monitors) is ACTIVE, as the API checks first."""
+    if row.provisioning_status != c.ACTIVE:
+        raise errors.ImmutableObject(resource=HUMAN_NAMES[type(row)], id=row.id)
+
+
+def mark(rows, status):
+    """Set the provisioning status of parent objects held for a child operation."""
+    for row in rows:
+        row.provisioning_status = status
+
+
+def call_driver(core, provider, method, *args):
+    """Resolve the provider's driver and call it with the API's error mapping."""
+    return drivers.call(core.drivers.get(provider), method, *args)
+
+
+def flush_or_conflict(session, conflict):
+    """Flush, turning a unique-constraint violation into the given 409."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise conflict from exc
+
+
+def normalize_ip(value, attr):
+    """A valid IP address in its canonical form, or a 400 naming the attribute."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise errors.InvalidInput(attr=attr, value=value,
+                                  reason="Value should be IPv4 or IPv6 format") from None
+
+
+def pool_listeners(session, pool_id):
+    """The listeners that send traffic to a pool (as their default pool)."""
+    return list(session.scalars(select(models.Listener).where(
+        models.Listener.default_pool_id == pool_id)))
+
+
+def default(value, fallback):
+    """value, or fallback where the caller sent null."""
+    return fallback if value is None else value
+
+
+STAT_FIELDS = ("bytes_in", "bytes_out", "active_connections", "total_connections",
+               "request_errors")
+
+
+def sum_statistics(session, *where):
+    """Listener counters summed over the statistics rows matching the conditions."""
+    s = models.ListenerStatistics
+    stmt = select(*[func.coalesce(func.sum(getattr(s, f)), 0) for f in STAT_FIELDS]) \
+        .join(models.Listener, models.Listener.id == s.listener_id).where(*where)
+    return dict(zip(STAT_FIELDS, (int(v) for v in session.execute(stmt).one())))

@@ -1,0 +1,215 @@
+"""Load balancers: create (with its VIP and optional graph), read, update, delete, failover."""
+from octavia_lib.api.drivers import data_models as dm
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from lbaas.core import constants as c
+from lbaas.core import drivers, errors, listing, models
+from lbaas.core import provider_models as pm
+from lbaas.core.services import common, graph, vip as vips
+
+FIELDS = ("id", "name", "description", "admin_state_up", "project_id", "provisioning_status",
+          "operating_status", "vip_address", "vip_port_id", "vip_subnet_id", "vip_network_id",
+          "vip_qos_policy_id", "vip_vnic_type", "provider", "flavor_id", "availability_zone",
+          "created_at", "updated_at")
+UPDATABLE = ("name", "description", "admin_state_up", "vip_qos_policy_id")
+
+LOAD = (selectinload(models.LoadBalancer.listeners), selectinload(models.LoadBalancer.pools))
+GRAPH_LOAD = (
+    selectinload(models.LoadBalancer.listeners).selectinload(models.Listener.default_pool),
+    selectinload(models.LoadBalancer.pools).selectinload(models.Pool.members),
+    selectinload(models.LoadBalancer.pools).selectinload(models.Pool.healthmonitor),
+    selectinload(models.LoadBalancer.pools).selectinload(models.Pool.listeners),
+)
+
+
+def resolve_project(core, ctx, body):
+    """The project a new load balancer belongs to: body, then caller, then the noauth default."""
+    project = body.get("project_id") or ctx.project_id
+    if not project and core.conf.api_settings.auth_strategy == "noauth":
+        project = core.conf.api_settings.noauth_default_project
+    if not project:
+        raise errors.MissingProjectID()
+    return project
+
+
+class LoadBalancerService:
+    """Every rule of the load balancer resource."""
+
+    def __init__(self, core):
+        self.core = core
+
+    def get(self, ctx, lb_id):
+        """One live load balancer (404 if absent or DELETED)."""
+        with self.core.db.read() as session:
+            return common.get_or_404(session, models.LoadBalancer, lb_id, LOAD)
+
+    def list(self, ctx, options):
+        """A page of load balancers matching the list options."""
+        stmt = select(models.LoadBalancer).where(
+            models.LoadBalancer.provisioning_status != c.DELETED).options(*LOAD)
+        with self.core.db.read() as session:
+            return listing.fetch_page(session, stmt, models.LoadBalancer, options,
+                                      common.columns(models.LoadBalancer, FIELDS))
+
+    def create(self, ctx, body):
+        """Create a load balancer, and its listeners and pools when the body nests them."""
+        core = self.core
+        project_id = resolve_project(core, ctx, body)
+        vip = vips.resolve(core.conf, core.network, body)
+        if body.get("flavor_id"):
+            raise errors.ValidationException(detail="Invalid flavor_id.")
+        if body.get("availability_zone"):
+            raise errors.ValidationException(detail="Invalid availability zone.")
+        provider = body.get("provider") or core.drivers.default
+        driver = core.drivers.get(provider)
+        allocated = None
+        try:
+            with core.db.write() as session:
+                lb = models.LoadBalancer(
+                    id=models.new_id(), project_id=project_id, name=body.get("name"),
+                    description=body.get("description"),
+                    admin_state_up=bool(body.get("admin_state_up", True)),
+                    provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE,
+                    provider=provider, topology=core.conf.controller_worker.loadbalancer_topology,
+                    vip_network_id=vip.network_id, vip_subnet_id=vip.subnet_id,
+                    vip_address=vip.address, vip_port_id=vip.port_id,
+                    vip_qos_policy_id=vip.qos_policy_id, vip_sg_ids=vip.sg_ids)
+                lb.set_tags(body.get("tags") or [])
+                session.add(lb)
+                allocated = self._plug_vip(driver, lb, vip, session)
+                graph.create_children(core, session, lb, body)
+                session.flush()
+                full = session.get(models.LoadBalancer, lb.id, options=GRAPH_LOAD,
+                                   populate_existing=True)
+                drivers.call(driver, "loadbalancer_create", pm.loadbalancer(full, graph=True))
+            allocated = None
+        finally:
+            if allocated is not None:
+                core.network.deallocate_vip(allocated[0], allocated[1])
+        return self.get_graph(lb.id)
+
+    def get_graph(self, lb_id):
+        """A load balancer with its listeners and pools fully loaded (for the create answer)."""
+        with self.core.db.read() as session:
+            return session.get(models.LoadBalancer, lb_id, options=GRAPH_LOAD + (
+                selectinload(models.LoadBalancer.listeners).selectinload(models.Listener.tags),))
+
+    def _plug_vip(self, driver, lb, vip, session):
+        """Ask the driver for the VIP port, else allocate it here; returns what to undo on failure."""
+        vip_dict = {k: v for k, v in (
+            ("vip_address", vip.address), ("vip_network_id", vip.network_id),
+            ("vip_port_id", vip.port_id), ("vip_subnet_id", vip.subnet_id),
+            ("vip_qos_policy_id", vip.qos_policy_id), ("vip_sg_ids", vip.sg_ids)) if v}
+        try:
+            result, extra = drivers.call(driver, "create_vip_port", lb.id, lb.project_id,
+                                         vip_dict, [dict(a) for a in vip.additional])
+            allocated = None
+        except errors.ProviderNotImplementedError:
+            allocated_vip = self.core.network.allocate_vip(lb.id, vip.network_id, vip.subnet_id,
+                                                           vip.address)
+            result = {"vip_address": allocated_vip.address,
+                      "vip_network_id": allocated_vip.network_id,
+                      "vip_subnet_id": allocated_vip.subnet_id,
+                      "vip_port_id": vip.port_id or allocated_vip.port_id,
+                      "octavia_owned": vip.port_id is None}
+            extra = []
+            for item in vip.additional:
+                got = self.core.network.allocate_vip(lb.id, item["network_id"], item["subnet_id"],
+                                                     item.get("ip_address"))
+                extra.append({"subnet_id": got.subnet_id, "network_id": got.network_id,
+                              "ip_address": got.address, "port_id": item.get("port_id")
+                              or got.port_id})
+            allocated = (lb.id, allocated_vip)
+        if isinstance(result, dm.VIP):
+            result = result.to_dict()
+        lb.vip_address = result.get("vip_address") or lb.vip_address
+        lb.vip_network_id = result.get("vip_network_id") or lb.vip_network_id
+        lb.vip_subnet_id = result.get("vip_subnet_id") or lb.vip_subnet_id
+        lb.vip_port_id = result.get("vip_port_id") or lb.vip_port_id
+        lb.vip_octavia_owned = bool(result.get("octavia_owned"))
+        lb.additional_vips = [models.AdditionalVip(
+            subnet_id=a["subnet_id"], network_id=a.get("network_id"),
+            ip_address=a.get("ip_address"), port_id=a.get("port_id")) for a in extra or []]
+        return allocated
+
+    def update(self, ctx, lb_id, body):
+        """Change the updatable fields; the load balancer must be ACTIVE."""
+        with self.core.db.write() as session:
+            lb = common.get_or_404(session, models.LoadBalancer, lb_id, GRAPH_LOAD)
+            driver = self.core.drivers.get(lb.provider)
+            old = pm.loadbalancer(lb)
+            common.lock_loadbalancer(session, lb, error="pending")
+            changes = {k: body[k] for k in UPDATABLE if k in body}
+            if "admin_state_up" in changes:
+                changes["admin_state_up"] = bool(changes["admin_state_up"])
+            new = pm.partial(dm.LoadBalancer, "loadbalancer_id", lb.id, changes)
+            drivers.call(driver, "loadbalancer_update", old, new)
+            for key, value in changes.items():
+                setattr(lb, key, value)
+            if "vip_sg_ids" in body:
+                lb.vip_sg_ids = list(body["vip_sg_ids"] or [])
+            if body.get("tags") is not None:
+                lb.set_tags(body["tags"])
+            lb.updated_at = models.utcnow()
+        return self.get(ctx, lb_id)
+
+    def delete(self, ctx, lb_id, cascade=False):
+        """Delete a load balancer; with children only when cascading."""
+        with self.core.db.write() as session:
+            lb = common.get_or_404(session, models.LoadBalancer, lb_id, GRAPH_LOAD)
+            if (lb.listeners or lb.pools) and not cascade:
+                raise errors.ValidationException(
+                    detail=f"Cannot delete Load Balancer {lb.id} - it has children")
+            driver = self.core.drivers.get(lb.provider)
+            full = pm.loadbalancer(lb, graph=bool(cascade))
+            common.lock_loadbalancer(session, lb, allowed=c.DELETABLE_STATUSES,
+                                     new=c.PENDING_DELETE, error="pending")
+            drivers.call(driver, "loadbalancer_delete", full, bool(cascade))
+
+    def failover(self, ctx, lb_id):
+        """Ask the provider to rebuild the load balancer's data plane."""
+        with self.core.db.write() as session:
+            lb = common.get_or_404(session, models.LoadBalancer, lb_id)
+            driver = self.core.drivers.get(lb.provider)
+            common.lock_loadbalancer(session, lb, allowed=c.FAILOVERABLE_STATUSES,
+                                     error="pending")
+            drivers.call(driver, "loadbalancer_failover", lb.id)
+
+    def stats(self, ctx, lb_id):
+        """The sum of the load balancer's listener counters."""
+        with self.core.db.read() as session:
+            common.get_or_404(session, models.LoadBalancer, lb_id)
+            return common.sum_statistics(session, models.Listener.loadbalancer_id == lb_id)
+
+    def status_tree(self, ctx, lb_id):
+        """The load balancer with every listener, pool, monitor and member status, nested."""
+        with self.core.db.read() as session:
+            lb = common.get_or_404(session, models.LoadBalancer, lb_id, GRAPH_LOAD + (
+                selectinload(models.LoadBalancer.listeners).selectinload(
+                    models.Listener.default_pool).selectinload(models.Pool.members),
+                selectinload(models.LoadBalancer.listeners).selectinload(
+                    models.Listener.default_pool).selectinload(models.Pool.healthmonitor)))
+            return _tree(lb)
+
+
+def _status(row, **extra):
+    return dict(id=row.id, name=row.name or "", operating_status=row.operating_status,
+                provisioning_status=row.provisioning_status, **extra)
+
+
+def _tree(lb):
+    listeners = []
+    for listener in lb.listeners:
+        pools = []
+        pool = listener.default_pool
+        if pool is not None:
+            node = _status(pool, members=[
+                _status(m, address=m.address, protocol_port=m.protocol_port)
+                for m in pool.members])
+            hm = pool.healthmonitor
+            if hm is not None:
+                node["health_monitor"] = _status(hm, type=hm.type)
+            pools.append(node)
+        listeners.append(_status(listener, pools=pools))
+    return {"loadbalancer": _status(lb, listeners=listeners)}

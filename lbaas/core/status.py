@@ -1,0 +1,123 @@
+"""The status callback: apply a driver's status-update or statistics message to the database."""
+import logging
+
+from sqlalchemy import select
+
+from lbaas.core import constants as c
+from lbaas.core import models
+from lbaas.core.errors import StatusUpdateError
+from lbaas.core.network import Vip
+
+LOG = logging.getLogger(__name__)
+
+# Children before parents, so that a load balancer is unlocked last.
+ORDER = (
+    ("members", models.Member),
+    ("healthmonitors", models.HealthMonitor),
+    ("pools", models.Pool),
+    ("listeners", models.Listener),
+    ("loadbalancers", models.LoadBalancer),
+)
+STAT_KEYS = ("active_connections", "bytes_in", "bytes_out", "request_errors", "total_connections")
+
+
+def _check(record, collection):
+    if not isinstance(record, dict) or not record.get("id"):
+        raise StatusUpdateError("every status record needs an id", collection)
+    prov = record.get("provisioning_status")
+    oper = record.get("operating_status")
+    if prov is not None and prov not in c.PROVISIONING_STATUSES:
+        raise StatusUpdateError(f"invalid provisioning_status {prov!r}", collection, record["id"])
+    if oper is not None and oper not in c.OPERATING_STATUSES:
+        raise StatusUpdateError(f"invalid operating_status {oper!r}", collection, record["id"])
+    return prov, oper
+
+
+def _delete_loadbalancer(session, lb, network):
+    """Mark the load balancer DELETED, drop its children; returns the VIP release to run later."""
+    for child in list(lb.listeners) + list(lb.pools):
+        session.delete(child)
+    lb.provisioning_status = c.DELETED
+    if lb.vip_octavia_owned and network is not None:
+        vip = Vip(address=lb.vip_address, network_id=lb.vip_network_id,
+                  subnet_id=lb.vip_subnet_id, port_id=lb.vip_port_id)
+        return lambda: network.deallocate_vip(lb.id, vip)
+    return None
+
+
+def apply_status_update(db, update, network=None):
+    """Apply one status-update message atomically; raises StatusUpdateError naming the bad record."""
+    if not isinstance(update, dict):
+        raise StatusUpdateError("a status update must be an object")
+    releases = []
+    with db.write() as session:
+        for collection, model in ORDER:
+            for record in update.get(collection) or ():
+                prov, oper = _check(record, collection)
+                if prov is None and oper is None:
+                    continue
+                row = session.get(model, record["id"])
+                if row is None:
+                    if prov == c.DELETED:
+                        continue
+                    raise StatusUpdateError(f"{collection} {record['id']} not found",
+                                            collection, record["id"])
+                if prov == c.DELETED:
+                    if model is models.LoadBalancer:
+                        if row.provisioning_status != c.DELETED:
+                            release = _delete_loadbalancer(session, row, network)
+                            if release is not None:
+                                releases.append(release)
+                    else:
+                        session.delete(row)
+                    continue
+                if prov is not None:
+                    row.provisioning_status = prov
+                if oper is not None:
+                    row.operating_status = oper
+    for release in releases:
+        try:
+            release()
+        except Exception:  # the VIP leaks, the status is right: log for the operator
+            LOG.exception("could not release a VIP")
+
+
+def apply_statistics(db, stats):
+    """Store absolute per-listener counters reported by a driver (one row per listener)."""
+    if not isinstance(stats, dict):
+        raise StatusUpdateError("a statistics message must be an object")
+    records = stats.get("listeners") or []
+    for record in records:
+        missing = [k for k in ("id",) + STAT_KEYS if k not in record]
+        if missing:
+            raise StatusUpdateError(f"statistics record lacks {', '.join(missing)}", "listeners",
+                                    record.get("id"))
+    with db.write() as session:
+        for record in records:
+            row = session.get(models.ListenerStatistics, (record["id"], record["id"]))
+            if row is None:
+                row = models.ListenerStatistics(listener_id=record["id"], amphora_id=record["id"])
+                session.add(row)
+            for key in STAT_KEYS:
+                setattr(row, key, int(record[key]))
+
+
+def pending_loadbalancer_ids(db, provider):
+    """Ids of the provider's load balancers that have anything in PENDING_*."""
+    with db.read() as session:
+        ids = set(session.scalars(select(models.LoadBalancer.id).where(
+            models.LoadBalancer.provider == provider,
+            models.LoadBalancer.provisioning_status.in_(c.PENDING_STATUSES))))
+        for model, lb_col in ((models.Listener, models.Listener.loadbalancer_id),
+                              (models.Pool, models.Pool.loadbalancer_id)):
+            ids.update(session.scalars(
+                select(lb_col).join(models.LoadBalancer, models.LoadBalancer.id == lb_col)
+                .where(models.LoadBalancer.provider == provider,
+                       model.provisioning_status.in_(c.PENDING_STATUSES))))
+        for model in (models.Member, models.HealthMonitor):
+            ids.update(session.scalars(
+                select(models.Pool.loadbalancer_id).join(model, model.pool_id == models.Pool.id)
+                .join(models.LoadBalancer, models.LoadBalancer.id == models.Pool.loadbalancer_id)
+                .where(models.LoadBalancer.provider == provider,
+                       model.provisioning_status.in_(c.PENDING_STATUSES))))
+    return sorted(ids)
