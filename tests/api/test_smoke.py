@@ -1,0 +1,21 @@
+"""The API answers on both backends: versions, one load balancer, one listener."""
+
+
+def test_version_document_points_every_entry_at_v2(client):
+    body = client.get("/").get_json()
+    assert body["versions"][-1]["status"] == "CURRENT"
+    assert all(v["links"][0]["href"].endswith("/v2") for v in body["versions"])
+
+
+def test_load_balancer_reaches_active_and_online(client, project):
+    lb = client.create_lb(project, name="web")
+    assert lb["operating_status"] == "ONLINE"
+    assert lb["project_id"] == project
+
+
+def test_listener_on_active_load_balancer(client, project):
+    lb = client.create_lb(project)
+    li = client.create("listeners", "listener", {"loadbalancer_id": lb["id"], "protocol": "HTTP",
+                                                 "protocol_port": 80}, lb["id"])
+    assert li["operating_status"] == "ONLINE"
+    assert li["loadbalancers"] == [{"id": lb["id"]}]

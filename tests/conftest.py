@@ -1,0 +1,127 @@
+"""Shared fixtures: one PostgreSQL cluster per session; the API on SQLite and on PostgreSQL."""
+import os
+import tempfile
+import time
+import uuid
+
+import pytest
+
+from lbaas import conf as lbaas_conf
+from lbaas.db import migrate
+from tests import pg
+
+
+def pytest_report_header(config):
+    return f"PostgreSQL binaries: {pg.binaries() or 'not installed (PostgreSQL tests skip)'}"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A running PostgreSQL cluster, or a skip that says why there is none."""
+    try:
+        cluster = pg.Cluster(port=15432 + (os.getpid() % 1000)).start()
+    except Exception as exc:  # printed in the skip reason, never silent
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+def make_conf(url, **overrides):
+    """A configuration on a database URL with test-friendly overrides."""
+    conf = lbaas_conf.make_conf()
+    conf.set_override("connection", url, group="database")
+    for key, value in overrides.items():
+        group, _, name = key.rpartition(".")
+        conf.set_override(name, value, group=group or None)
+    return conf
+
+
+def database_url(backend, request, name):
+    """A fresh, migrated database of the given backend."""
+    if backend == "sqlite":
+        path = os.path.join(tempfile.mkdtemp(prefix="lbaas-test-"), f"{name}.sqlite")
+        url = f"sqlite:///{path}"
+    else:
+        cluster = request.getfixturevalue("pg_cluster")
+        url = cluster.create_database(f"{name}_{uuid.uuid4().hex[:8]}")
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request):
+    """The database engine a test runs on."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def app(backend, request):
+    """The API application on a fresh database of the current backend (one per session)."""
+    from lbaas.api import create_app
+    conf = make_conf(database_url(backend, request, "api"))
+    application = create_app(conf)
+    yield application
+    application.extensions["lbaas_core"].close()
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the API that sends JSON by default."""
+    return ApiClient(app.test_client())
+
+
+@pytest.fixture
+def project():
+    """A project of its own for each test, so lists are not shared."""
+    return "p-" + uuid.uuid4().hex[:12]
+
+
+class ApiClient:
+    """Thin JSON helpers over Flask's test client."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def get(self, url, **kw):
+        return self.raw.get(url, **kw)
+
+    def post(self, url, body=None, **kw):
+        return self.raw.post(url, json=body, **kw)
+
+    def put(self, url, body=None, **kw):
+        return self.raw.put(url, json=body, **kw)
+
+    def delete(self, url, **kw):
+        return self.raw.delete(url, **kw)
+
+    def wait(self, url, key, status="ACTIVE", timeout=10.0):
+        """Poll an object until its provisioning_status is `status` (or it is gone for DELETED)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            resp = self.raw.get(url)
+            if status == "DELETED" and resp.status_code == 404:
+                return None
+            body = resp.get_json()
+            if resp.status_code == 200 and body[key]["provisioning_status"] == status:
+                return body[key]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{url} did not reach {status}: {resp.status_code} {body}")
+            time.sleep(0.005)
+
+    def create_lb(self, project, **fields):
+        """Create a load balancer in a project and wait until it is ACTIVE."""
+        body = {"vip_subnet_id": str(uuid.uuid4()), "project_id": project}
+        body.update(fields)
+        resp = self.post("/v2/lbaas/loadbalancers", {"loadbalancer": body})
+        assert resp.status_code == 201, resp.get_json()
+        lb = resp.get_json()["loadbalancer"]
+        return self.wait(f"/v2/lbaas/loadbalancers/{lb['id']}", "loadbalancer")
+
+    def create(self, collection, key, body, lb_id, parent_url=None):
+        """Create a child object, then wait for it and its load balancer to be ACTIVE."""
+        url = parent_url or f"/v2/lbaas/{collection}"
+        resp = self.post(url, {key: body})
+        assert resp.status_code == 201, resp.get_json()
+        obj = resp.get_json()[key]
+        self.wait(f"/v2/lbaas/loadbalancers/{lb_id}", "loadbalancer")
+        return self.wait(f"{url}/{obj['id']}", key)
