@@ -3,7 +3,7 @@ import logging
 
 from lbaas import conf as lbaas_conf
 from lbaas.core import db, drivers, inprocess, network
-from lbaas.core.services import listeners, loadbalancers
+from lbaas.core.services import healthmonitors, listeners, loadbalancers, members, pools
 
 LOG = logging.getLogger(__name__)
 
@@ -22,6 +22,9 @@ class Core:
                                               api.default_provider_driver, self.library)
         self.loadbalancers = loadbalancers.LoadBalancerService(self)
         self.listeners = listeners.ListenerService(self)
+        self.pools = pools.PoolService(self)
+        self.members = members.MemberService(self)
+        self.healthmonitors = healthmonitors.HealthMonitorService(self)
 
     def close(self):
         """Stop background work and release database connections."""

@@ -113,6 +113,11 @@ class ListenerNoChildren(APIError):
     template = "Protocol %(protocol)s listeners cannot have child objects."
 
 
+class MemberSRIOVDisabled(APIError):
+    code = 400
+    template = "The load balancer flavor does not allow SR-IOV member ports."
+
+
 class InvalidIPAddress(APIError):
     code = 400
     template = "The IP Address %(ip_addr)s is invalid."

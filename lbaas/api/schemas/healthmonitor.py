@@ -4,6 +4,12 @@ from marshmallow import fields, validate
 from lbaas.api.schemas import fields as f
 from lbaas.core import constants as c
 
+# One code, a comma-separated list of codes, or one range.
+EXPECTED_CODES = r"^(\d{3}(\s*,\s*\d{3})*)$|^(\d{3}-\d{3})$"
+# Dot-separated labels of letters, digits, '-' and '_' (no label starts or ends with '-').
+_LABEL = r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+DOMAIN_NAME = rf"^(?=.{{1,253}}\.?$){_LABEL}(\.{_LABEL})*\.?$"
+
 
 def _http_version():
     return fields.Float(allow_none=True, validate=validate.OneOf(
@@ -20,9 +26,9 @@ class HealthMonitorPUT(f.Strict):
     max_retries_down = f.Int(c.MIN_RETRIES, c.MAX_RETRIES, allow_none=True)
     http_method = f.Enum(c.HTTP_METHODS, allow_none=True)
     url_path = f.Str(2048, allow_none=True)
-    expected_codes = f.Str(64, allow_none=True)
+    expected_codes = f.Str(64, allow_none=True, pattern=EXPECTED_CODES)
     http_version = _http_version()
-    domain_name = f.Str(255, min_len=1, allow_none=True)
+    domain_name = f.Str(255, min_len=1, allow_none=True, pattern=DOMAIN_NAME)
     tags = f.Tags(allow_none=True)
 
 

@@ -7,11 +7,20 @@ from lbaas.api.schemas.member import MemberPOST
 from lbaas.core import constants as c
 
 
+COOKIE_NAME = r"^[^\s,;\\]+$"
+
+
 class SessionPersistence(f.Strict):
     type = f.Enum(c.SESSION_PERSISTENCE_TYPES)
-    cookie_name = f.Str(allow_none=True)
+    cookie_name = f.Str(allow_none=True, pattern=COOKIE_NAME)
     persistence_timeout = f.Int(0, allow_none=True)
     persistence_granularity = f.IP(allow_none=True)
+
+
+class SessionPersistencePOST(SessionPersistence):
+    """On create the persistence type is mandatory (on update it defaults to the stored one)."""
+
+    type = f.Enum(c.SESSION_PERSISTENCE_TYPES, required=True)
 
 
 class PoolPUT(f.Strict):
@@ -35,6 +44,7 @@ class GraphPool(PoolPUT, f.Owned):
 
     protocol = f.Enum(c.POOL_PROTOCOLS)
     lb_algorithm = f.Enum(c.LB_ALGORITHMS)
+    session_persistence = fields.Nested(SessionPersistencePOST, allow_none=True)
     healthmonitor = fields.Nested(GraphHealthMonitor, allow_none=True)
     members = f.List(fields.Nested(MemberPOST), allow_none=True)
 
@@ -44,6 +54,7 @@ class PoolPOST(PoolPUT, f.Owned):
     listener_id = f.Uuid()
     protocol = f.Enum(c.POOL_PROTOCOLS, required=True)
     lb_algorithm = f.Enum(c.LB_ALGORITHMS, required=True)
+    session_persistence = fields.Nested(SessionPersistencePOST, allow_none=True)
 
 
 PoolCreate = f.envelope("pool", PoolPOST, "PoolCreate")

@@ -1,0 +1,163 @@
+"""Members of a pool: create, read, update, delete, and the declarative batch update."""
+from octavia_lib.api.drivers import data_models as dm
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from lbaas.core import constants as c
+from lbaas.core import drivers, errors, listing, models
+from lbaas.core import provider_models as pm
+from lbaas.core.services import common, member_rules as rules, pools
+
+FIELDS = ("id", "name", "admin_state_up", "project_id", "provisioning_status",
+          "operating_status", "address", "protocol_port", "weight", "backup", "subnet_id",
+          "monitor_address", "monitor_port", "vnic_type", "created_at", "updated_at")
+
+
+def prepare(conf, network, pool, body):
+    """Validate a member body for a pool; returns the new row's values."""
+    values = rules.base_values(body)
+    rules.check_address(conf, values["address"])
+    rules.check_subnet(network, values["subnet_id"])
+    rules.check_sriov(body)
+    return values
+
+
+def _monitored(session, pool):
+    return session.scalar(select(models.HealthMonitor.id).where(
+        models.HealthMonitor.pool_id == pool.id)) is not None
+
+
+def insert(session, pool, body, values):
+    """Add a validated member, PENDING_CREATE, unless its address and port are taken (409)."""
+    conflict = errors.DuplicateMemberEntry(ip_address=values["address"],
+                                           port=values["protocol_port"])
+    taken = session.scalar(select(models.Member.id).where(
+        models.Member.pool_id == pool.id, models.Member.address == values["address"],
+        models.Member.protocol_port == values["protocol_port"]))
+    if taken is not None:
+        raise conflict
+    row = models.Member(
+        id=models.new_id(), pool_id=pool.id, project_id=pool.project_id,
+        provisioning_status=c.PENDING_CREATE,
+        operating_status=c.OFFLINE if _monitored(session, pool) else c.NO_MONITOR, **values)
+    row.set_tags(body.get("tags") or [])
+    session.add(row)
+    common.flush_or_conflict(session, conflict)
+    return row
+
+
+def _pool_load():
+    return (selectinload(models.Pool.load_balancer),)
+
+
+class MemberService:
+    """Every rule of the member resource."""
+
+    def __init__(self, core):
+        self.core = core
+
+    def _pool(self, session, pool_id):
+        return common.get_or_404(session, models.Pool, pool_id, _pool_load())
+
+    def _member(self, session, pool_id, member_id):
+        pool = self._pool(session, pool_id)
+        row = session.get(models.Member, member_id) if member_id else None
+        if row is None or row.pool_id != pool.id:
+            raise errors.NotFound(resource="Member", id=member_id)
+        return pool, row
+
+    def get(self, ctx, pool_id, member_id):
+        """One member of a pool (404 for an unknown pool, or a member of another pool)."""
+        with self.core.db.read() as session:
+            return self._member(session, pool_id, member_id)[1]
+
+    def list(self, ctx, pool_id, options):
+        """A page of the pool's members matching the list options."""
+        with self.core.db.read() as session:
+            self._pool(session, pool_id)
+            stmt = select(models.Member).where(models.Member.pool_id == pool_id)
+            return listing.fetch_page(session, stmt, models.Member, options,
+                                      common.columns(models.Member, FIELDS))
+
+    def create(self, ctx, pool_id, body):
+        """Add a member to an ACTIVE pool."""
+        core = self.core
+        with core.db.write() as session:
+            pool = self._pool(session, pool_id)
+            values = prepare(core.conf, core.network, pool, body)
+            driver = core.drivers.get(pool.load_balancer.provider)
+            pools.lock_for_child(session, pool)
+            row = insert(session, pool, body, values)
+            drivers.call(driver, "member_create", pm.member(row))
+            return common.snapshot(session, models.Member, row.id)
+
+    def update(self, ctx, pool_id, member_id, body):
+        """Change a member; its pool must be ACTIVE."""
+        core = self.core
+        with core.db.write() as session:
+            pool, row = self._member(session, pool_id, member_id)
+            changes = rules.changes_for_update(body)
+            driver = core.drivers.get(pool.load_balancer.provider)
+            old = pm.member(row)
+            pools.lock_for_child(session, pool)
+            row.provisioning_status = c.PENDING_UPDATE
+            new = pm.partial(dm.Member, "member_id", row.id, changes)
+            drivers.call(driver, "member_update", old, new)
+            for key, value in changes.items():
+                setattr(row, key, value)
+            if body.get("tags") is not None:
+                row.set_tags(body["tags"])
+            row.updated_at = models.utcnow()
+            return common.snapshot(session, models.Member, row.id)
+
+    def delete(self, ctx, pool_id, member_id):
+        """Remove a member; its pool must be ACTIVE."""
+        core = self.core
+        with core.db.write() as session:
+            pool, row = self._member(session, pool_id, member_id)
+            driver = core.drivers.get(pool.load_balancer.provider)
+            pools.lock_for_child(session, pool)
+            row.provisioning_status = c.PENDING_DELETE
+            drivers.call(driver, "member_delete", pm.member(row))
+
+    def batch_update(self, ctx, pool_id, items, additive_only=False):
+        """Make the pool's members those listed (with additive_only: add and update only)."""
+        core = self.core
+        try:
+            with core.db.write() as session:
+                pool = self._pool(session, pool_id)
+                stored = list(session.scalars(select(models.Member).where(
+                    models.Member.pool_id == pool.id)))
+                plan = rules.plan_batch(core.conf, core.network, stored, items)
+                driver = core.drivers.get(pool.load_balancer.provider)
+                pools.lock_for_child(session, pool)
+                if plan.empty(additive_only):
+                    raise _NothingToDo()
+                desired = self._apply(session, pool, plan, additive_only)
+                drivers.call(driver, "member_batch_update", pool.id,
+                             [pm.member(m) for m in desired])
+        except _NothingToDo:
+            return
+
+    @staticmethod
+    def _apply(session, pool, plan, additive_only):
+        """Write a batch plan; returns the members the pool should end up with."""
+        created = [insert(session, pool, body, values) for body, values in plan.new]
+        for row, body, values in plan.updated:
+            for key, value in rules.batch_changes(body, values).items():
+                setattr(row, key, value)
+            if body.get("tags") is not None:
+                row.set_tags(body["tags"])
+            row.provisioning_status = c.PENDING_UPDATE
+            row.updated_at = models.utcnow()
+        kept = []
+        if additive_only:
+            kept = plan.untouched
+        else:
+            common.mark(plan.untouched, c.PENDING_DELETE)
+        session.flush()
+        return created + [u[0] for u in plan.updated] + kept
+
+
+class _NothingToDo(Exception):
+    """A batch update that changes nothing: roll back, lock released, driver not called."""

@@ -1,0 +1,127 @@
+"""Pools: create, read, update, delete; and the lock member and monitor changes take."""
+from octavia_lib.api.drivers import data_models as dm
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from lbaas.core import constants as c
+from lbaas.core import drivers, errors, listing, models
+from lbaas.core import provider_models as pm
+from lbaas.core.services import common, pool_rules as rules
+
+FIELDS = ("id", "name", "description", "admin_state_up", "project_id", "provisioning_status",
+          "operating_status", "protocol", "lb_algorithm", "loadbalancer_id", "tls_enabled",
+          "tls_container_ref", "ca_tls_container_ref", "crl_container_ref", "tls_ciphers",
+          "created_at", "updated_at")
+# What the pool views and provider objects read after the session closes.
+LOAD = (selectinload(models.Pool.listeners), selectinload(models.Pool.members),
+        selectinload(models.Pool.healthmonitor))
+
+
+def prepare(conf, session, lb, body, listener=None):
+    """Validate a pool body against its load balancer (and listener); returns the row's values."""
+    protocol = body["protocol"]
+    if listener is not None:
+        if listener.loadbalancer_id != lb.id:
+            raise errors.NotFound(resource="Listener", id=listener.id)
+        rules.check_listener(listener, protocol)
+    values = rules.values_for_create(conf, body)
+    rules.check_persistence(protocol, values["session_persistence"])
+    rules.check_tls_create(conf, values)
+    return values
+
+
+def insert(session, lb, body, values):
+    """Add a validated pool to a load balancer, PENDING_CREATE and OFFLINE."""
+    row = models.Pool(id=models.new_id(), loadbalancer_id=lb.id, project_id=lb.project_id,
+                      provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE,
+                      **values)
+    row.set_tags(body.get("tags") or [])
+    session.add(row)
+    session.flush()
+    return row
+
+
+def lock_for_child(session, pool):
+    """Hold an ACTIVE pool, its listeners and its load balancer for a member or monitor change."""
+    common.require_active(pool)
+    common.lock_loadbalancer(session, pool.load_balancer)
+    common.mark(common.pool_listeners(session, pool.id) + [pool], c.PENDING_UPDATE)
+
+
+def _parents(session, body):
+    """The load balancer and (optional) listener a new pool belongs to."""
+    lb_id, listener_id = body.get("loadbalancer_id"), body.get("listener_id")
+    if not lb_id and not listener_id:
+        raise errors.ValidationException(
+            detail="Must provide at least one of: loadbalancer_id, listener_id")
+    listener = common.get_or_404(session, models.Listener, listener_id) if listener_id else None
+    lb = common.get_or_404(session, models.LoadBalancer, lb_id or listener.loadbalancer_id)
+    return lb, listener
+
+
+class PoolService:
+    """Every rule of the pool resource."""
+
+    def __init__(self, core):
+        self.core = core
+
+    def get(self, ctx, pool_id):
+        """One pool (404 if absent)."""
+        with self.core.db.read() as session:
+            return common.get_or_404(session, models.Pool, pool_id, LOAD)
+
+    def list(self, ctx, options):
+        """A page of pools matching the list options."""
+        stmt = select(models.Pool).options(*LOAD)
+        with self.core.db.read() as session:
+            return listing.fetch_page(session, stmt, models.Pool, options,
+                                      common.columns(models.Pool, FIELDS))
+
+    def create(self, ctx, body):
+        """Add a pool to an ACTIVE load balancer, as a listener's default pool if one is named."""
+        core = self.core
+        with core.db.write() as session:
+            lb, listener = _parents(session, body)
+            values = prepare(core.conf, session, lb, body, listener)
+            driver = core.drivers.get(lb.provider)
+            if listener is not None and listener.default_pool_id:
+                raise errors.DuplicatePoolEntry()
+            common.lock_loadbalancer(session, lb)
+            row = insert(session, lb, body, values)
+            if listener is not None:
+                listener.provisioning_status = c.PENDING_UPDATE
+                listener.default_pool_id = row.id
+                session.flush()
+            drivers.call(driver, "pool_create", pm.pool(row))
+            return common.snapshot(session, models.Pool, row.id, LOAD)
+
+    def update(self, ctx, pool_id, body):
+        """Change a pool; its load balancer must be ACTIVE."""
+        core = self.core
+        with core.db.write() as session:
+            row = common.get_or_404(session, models.Pool, pool_id, LOAD)
+            changes = rules.changes_for_update(core.conf, row, body)
+            driver = core.drivers.get(row.load_balancer.provider)
+            old = pm.pool(row)
+            common.lock_loadbalancer(session, row.load_balancer)
+            common.mark(list(row.listeners) + [row], c.PENDING_UPDATE)
+            new = pm.partial(dm.Pool, "pool_id", row.id, changes)
+            drivers.call(driver, "pool_update", old, new)
+            for key, value in changes.items():
+                setattr(row, key, value)
+            if body.get("tags") is not None:
+                row.set_tags(body["tags"])
+            row.updated_at = models.utcnow()
+            return common.snapshot(session, models.Pool, row.id, LOAD)
+
+    def delete(self, ctx, pool_id):
+        """Remove a pool with its members and monitor; its load balancer must be ACTIVE."""
+        core = self.core
+        with core.db.write() as session:
+            row = common.get_or_404(session, models.Pool, pool_id, LOAD)
+            driver = core.drivers.get(row.load_balancer.provider)
+            full = pm.pool(row)
+            common.lock_loadbalancer(session, row.load_balancer)
+            common.mark(row.listeners, c.PENDING_UPDATE)
+            row.provisioning_status = c.PENDING_DELETE
+            drivers.call(driver, "pool_delete", full)
