@@ -1,5 +1,6 @@
 """The Octavia v2 API as a Flask application: create_app(conf) builds it, nothing runs at import."""
 import logging
+import re
 
 import flask
 import flask_smorest
@@ -11,12 +12,17 @@ from lbaas.api import errors, paths
 LOG = logging.getLogger(__name__)
 
 
+_MEDIA_RANGE = re.compile(r"^[A-Za-z0-9!#$&^_.+*-]+/[A-Za-z0-9!#$&^_.+*-]+$")
+
+
 def _accepts_json(header):
+    """Whether an Accept header admits JSON; a header webob cannot parse counts as absent."""
     if not header:
         return True
     accept = parse_accept_header(header, MIMEAccept)
-    if not accept.values():
-        return True  # unparseable: treated as absent, as webob does
+    values = list(accept.values())
+    if not values or not all(_MEDIA_RANGE.match(v) for v in values):
+        return True
     return bool(accept.best_match(["application/json"]))
 
 
@@ -58,7 +64,7 @@ def create_app(conf, core=None):
     def _negotiate():
         if not _accepts_json(flask.request.headers.get("Accept")):
             return errors.not_acceptable()
-        return None
+        return errors.check_request()
 
     app.register_blueprint(versions.blp)
     app.register_blueprint(networking.blp)

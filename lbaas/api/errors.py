@@ -10,6 +10,7 @@ from lbaas.core import errors
 
 LOG = logging.getLogger(__name__)
 UNKNOWN = "Unknown field."
+INVALID_JSON = "Request is not in valid JSON format"
 
 
 def fault(code, message):
@@ -75,11 +76,58 @@ def _webargs_error(exc):
     if "json" in messages:
         messages = messages["json"]
     if messages == ["Invalid JSON body."] or messages == {"_schema": ["Invalid JSON body."]}:
-        return fault(400, "Request is not in valid JSON format")
+        return fault(400, INVALID_JSON)
     if "_schema" in messages and messages["_schema"] == ["Invalid input type."]:
         return fault(400, "Invalid input for body. The request body must be an object.")
     raw = request.get_json(silent=True)
     return fault(400, validation_message(messages, raw))
+
+
+def _first_bad_text(body):
+    """The (key, string) of the first string no database can store: NUL or a lone surrogate."""
+    stack = [(None, body)]
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((None, k) for k in value)
+            stack.extend(value.items())
+        elif isinstance(value, list):
+            stack.extend((key, v) for v in value)
+        elif isinstance(value, str) and not _storable(value):
+            return key, value
+    return None
+
+
+def _storable(text):
+    """Whether a string can be stored as text by every supported database."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_request():
+    """A fault for a request no handler should see: bad JSON, or text no database can store."""
+    if not _storable(request.path):
+        return fault(404, "The requested URL was not found on the server.")
+    if any(not _storable(v) for values in request.args.listvalues() for v in values):
+        return fault(400, "Query parameters may not contain NUL characters.")
+    if request.method not in ("POST", "PUT") or not request.get_data(cache=True):
+        return None
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):
+        return fault(400, INVALID_JSON)
+    bad = _first_bad_text(body)
+    if bad is not None:
+        key, value = bad
+        return fault(400, f"Invalid input for field/attribute {key or 'body'}. Value: "
+                          f"'{ascii(value)[1:-1]}'. Value should not contain NUL characters "
+                          "or unpaired surrogates.")
+    return None
 
 
 def register(app):

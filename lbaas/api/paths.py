@@ -8,14 +8,15 @@ LBAAS_COLLECTIONS = frozenset((
     "loadbalancers", "listeners", "pools", "healthmonitors", "l7policies", "quotas",
     "providers", "flavors", "flavorprofiles", "availabilityzones", "availabilityzoneprofiles"))
 ORIGINAL_PATH = "lbaas.original_path"
+OPENAPI_PATH = "/v2/openapi.json"  # a real file name: its .json is not the ignored suffix
 
 
 def canonical(path):
     """The canonical form of a request path."""
-    if path.endswith(".json"):
-        path = path[:-5]
     if path == "/v2.0" or path.startswith("/v2.0/"):
         path = "/v2" + path[5:]
+    if path.endswith(".json") and path != OPENAPI_PATH:
+        path = path[:-5]
     parts = path.split("/")
     if len(parts) > 2 and parts[1] == "v2" and parts[2] in LBAAS_COLLECTIONS:
         path = "/v2/lbaas/" + "/".join(parts[2:])

@@ -6,6 +6,9 @@ from flask import current_app, request
 from lbaas.api.paths import ORIGINAL_PATH
 from lbaas.core import listing
 
+# Characters a link's query values keep as the client wrote them (sort=name:desc,id).
+LINK_SAFE = ":,"
+
 
 def query_args():
     """The query string as a dict of name to list of values."""
@@ -41,7 +44,8 @@ def _href(params):
     path = request.environ.get(ORIGINAL_PATH, request.path)
     base = conf.api_settings.api_base_uri
     root = base.rstrip("/") if base else request.host_url.rstrip("/")
-    return f"{root}{path}?{urllib.parse.urlencode(params)}"
+    query = "&".join(f"{k}={urllib.parse.quote(str(v), safe=LINK_SAFE)}" for k, v in params)
+    return f"{root}{path}?{query}"
 
 
 def links(page):

@@ -1,4 +1,10 @@
-"""Response bodies: each object rendered as Octavia renders it."""
+"""Response bodies: each object rendered as Octavia renders it.
+
+Hot path (a list renders up to 1,000 objects per request): values are read from the row's
+instance __dict__ when everything needed is loaded there, which is several times cheaper
+than going through SQLAlchemy's instrumented attributes; otherwise (an attribute not loaded
+yet) each read goes through getattr, exactly as before. Key order is part of the output.
+"""
 
 
 def ts(value):
@@ -6,31 +12,81 @@ def ts(value):
     return value.isoformat() if value is not None else None
 
 
+class _Attrs:
+    """getattr behind the [] of a dict: the fallback when a row has something unloaded."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, row):
+        self.row = row
+
+    def __getitem__(self, key):
+        return getattr(self.row, key)
+
+
+def _values(row, keys):
+    """The row's loaded values if all of `keys` are loaded, else a getattr accessor."""
+    d = getattr(row, "__dict__", None)
+    return d if d is not None and keys <= d.keys() else _Attrs(row)
+
+
+COMMON = frozenset(("id", "name", "project_id", "provisioning_status", "operating_status",
+                    "admin_state_up", "created_at", "updated_at"))
+LOADBALANCER = COMMON | {
+    "description", "vip_address", "vip_port_id", "vip_subnet_id", "vip_network_id",
+    "vip_qos_policy_id", "vip_sg_ids", "vip_vnic_type", "additional_vips", "listeners",
+    "pools", "provider", "flavor_id", "availability_zone"}
+LISTENER = COMMON | {
+    "description", "protocol", "protocol_port", "connection_limit",
+    "default_tls_container_ref", "sni_container_refs", "default_pool_id", "insert_headers",
+    "timeout_client_data", "timeout_member_connect", "timeout_member_data",
+    "timeout_tcp_inspect", "client_ca_tls_container_ref", "client_authentication",
+    "client_crl_container_ref", "allowed_cidrs", "tls_ciphers", "tls_versions",
+    "alpn_protocols", "hsts_max_age", "hsts_include_subdomains", "hsts_preload",
+    "loadbalancer_id"}
+POOL = COMMON | {
+    "description", "protocol", "lb_algorithm", "session_persistence", "listeners",
+    "tls_enabled", "tls_container_ref", "ca_tls_container_ref", "crl_container_ref",
+    "tls_ciphers", "tls_versions", "alpn_protocols", "loadbalancer_id", "members",
+    "healthmonitor"}
+MEMBER = COMMON | {
+    "address", "protocol_port", "weight", "backup", "subnet_id", "monitor_address",
+    "monitor_port", "vnic_type"}
+HEALTHMONITOR = COMMON | {
+    "type", "delay", "timeout", "max_retries", "max_retries_down", "http_method", "url_path",
+    "expected_codes", "http_version", "domain_name", "pool_id"}
+
+
 def _ids(rows):
     return [{"id": r.id} for r in rows]
 
 
-def _common(row):
-    return {"id": row.id, "name": row.name or "", "project_id": row.project_id,
-            "provisioning_status": row.provisioning_status,
-            "operating_status": row.operating_status, "admin_state_up": row.admin_state_up,
-            "tags": row.tag_list, "created_at": ts(row.created_at),
-            "updated_at": ts(row.updated_at)}
+def _common(row, d=None):
+    if d is None:
+        d = _values(row, COMMON)
+    created, updated = d["created_at"], d["updated_at"]
+    return {"id": d["id"], "name": d["name"] or "", "project_id": d["project_id"],
+            "provisioning_status": d["provisioning_status"],
+            "operating_status": d["operating_status"], "admin_state_up": d["admin_state_up"],
+            "tags": row.tag_list,
+            "created_at": created.isoformat() if created is not None else None,
+            "updated_at": updated.isoformat() if updated is not None else None}
 
 
 def loadbalancer(row):
     """A load balancer with its children as id references."""
-    body = _common(row)
+    d = _values(row, LOADBALANCER)
+    body = _common(row, d)
     body.update(
-        description=row.description or "", vip_address=row.vip_address,
-        vip_port_id=row.vip_port_id, vip_subnet_id=row.vip_subnet_id,
-        vip_network_id=row.vip_network_id, vip_qos_policy_id=row.vip_qos_policy_id,
-        vip_sg_ids=list(row.vip_sg_ids or []), vip_vnic_type=row.vip_vnic_type,
+        description=d["description"] or "", vip_address=d["vip_address"],
+        vip_port_id=d["vip_port_id"], vip_subnet_id=d["vip_subnet_id"],
+        vip_network_id=d["vip_network_id"], vip_qos_policy_id=d["vip_qos_policy_id"],
+        vip_sg_ids=list(d["vip_sg_ids"] or []), vip_vnic_type=d["vip_vnic_type"],
         additional_vips=[{"subnet_id": v.subnet_id, "ip_address": v.ip_address,
-                          "port_id": v.port_id} for v in row.additional_vips],
-        listeners=_ids(row.listeners), pools=_ids(row.pools),
-        provider=row.provider or "octavia", flavor_id=row.flavor_id,
-        availability_zone=row.availability_zone)
+                          "port_id": v.port_id} for v in d["additional_vips"]],
+        listeners=_ids(d["listeners"]), pools=_ids(d["pools"]),
+        provider=d["provider"] or "octavia", flavor_id=d["flavor_id"],
+        availability_zone=d["availability_zone"])
     return body
 
 
@@ -44,27 +100,29 @@ def loadbalancer_full(row):
 
 def listener(row, nested=False):
     """A listener; nested inside a graph it drops its back-references."""
-    body = _common(row)
+    d = _values(row, LISTENER)
+    body = _common(row, d)
+    allowed_cidrs = d["allowed_cidrs"]
     body.update(
-        description=row.description or "", protocol=row.protocol,
-        protocol_port=row.protocol_port, connection_limit=row.connection_limit,
-        default_tls_container_ref=row.default_tls_container_ref,
-        sni_container_refs=list(row.sni_container_refs or []),
-        default_pool_id=row.default_pool_id, l7policies=[],
-        insert_headers=dict(row.insert_headers or {}),
-        timeout_client_data=row.timeout_client_data,
-        timeout_member_connect=row.timeout_member_connect,
-        timeout_member_data=row.timeout_member_data,
-        timeout_tcp_inspect=row.timeout_tcp_inspect,
-        client_ca_tls_container_ref=row.client_ca_tls_container_ref,
-        client_authentication=row.client_authentication,
-        client_crl_container_ref=row.client_crl_container_ref,
-        allowed_cidrs=list(row.allowed_cidrs) if row.allowed_cidrs else None,
-        tls_ciphers=row.tls_ciphers, tls_versions=row.tls_versions,
-        alpn_protocols=row.alpn_protocols, hsts_max_age=row.hsts_max_age,
-        hsts_include_subdomains=row.hsts_include_subdomains, hsts_preload=row.hsts_preload)
+        description=d["description"] or "", protocol=d["protocol"],
+        protocol_port=d["protocol_port"], connection_limit=d["connection_limit"],
+        default_tls_container_ref=d["default_tls_container_ref"],
+        sni_container_refs=list(d["sni_container_refs"] or []),
+        default_pool_id=d["default_pool_id"], l7policies=[],
+        insert_headers=dict(d["insert_headers"] or {}),
+        timeout_client_data=d["timeout_client_data"],
+        timeout_member_connect=d["timeout_member_connect"],
+        timeout_member_data=d["timeout_member_data"],
+        timeout_tcp_inspect=d["timeout_tcp_inspect"],
+        client_ca_tls_container_ref=d["client_ca_tls_container_ref"],
+        client_authentication=d["client_authentication"],
+        client_crl_container_ref=d["client_crl_container_ref"],
+        allowed_cidrs=list(allowed_cidrs) if allowed_cidrs else None,
+        tls_ciphers=d["tls_ciphers"], tls_versions=d["tls_versions"],
+        alpn_protocols=d["alpn_protocols"], hsts_max_age=d["hsts_max_age"],
+        hsts_include_subdomains=d["hsts_include_subdomains"], hsts_preload=d["hsts_preload"])
     if not nested:
-        body["loadbalancers"] = [{"id": row.loadbalancer_id}]
+        body["loadbalancers"] = [{"id": d["loadbalancer_id"]}]
     return body
 
 
@@ -78,45 +136,48 @@ def session_persistence(value):
 
 def pool(row, nested=False):
     """A pool; nested inside a graph it carries its members and monitor in full."""
-    body = _common(row)
+    d = _values(row, POOL)
+    body = _common(row, d)
     body.update(
-        description=row.description or "", protocol=row.protocol,
-        lb_algorithm=row.lb_algorithm,
-        session_persistence=session_persistence(row.session_persistence),
-        listeners=_ids(row.listeners), tls_enabled=row.tls_enabled,
-        tls_container_ref=row.tls_container_ref,
-        ca_tls_container_ref=row.ca_tls_container_ref,
-        crl_container_ref=row.crl_container_ref, tls_ciphers=row.tls_ciphers,
-        tls_versions=row.tls_versions, alpn_protocols=row.alpn_protocols)
+        description=d["description"] or "", protocol=d["protocol"],
+        lb_algorithm=d["lb_algorithm"],
+        session_persistence=session_persistence(d["session_persistence"]),
+        listeners=_ids(d["listeners"]), tls_enabled=d["tls_enabled"],
+        tls_container_ref=d["tls_container_ref"],
+        ca_tls_container_ref=d["ca_tls_container_ref"],
+        crl_container_ref=d["crl_container_ref"], tls_ciphers=d["tls_ciphers"],
+        tls_versions=d["tls_versions"], alpn_protocols=d["alpn_protocols"])
+    hm = d["healthmonitor"]
     if nested:
-        body["members"] = [member(m) for m in row.members]
-        body["healthmonitor"] = healthmonitor(row.healthmonitor, nested=True) \
-            if row.healthmonitor else None
+        body["members"] = [member(m) for m in d["members"]]
+        body["healthmonitor"] = healthmonitor(hm, nested=True) if hm else None
     else:
-        body["loadbalancers"] = [{"id": row.loadbalancer_id}]
-        body["members"] = _ids(row.members)
-        body["healthmonitor_id"] = row.healthmonitor.id if row.healthmonitor else None
+        body["loadbalancers"] = [{"id": d["loadbalancer_id"]}]
+        body["members"] = _ids(d["members"])
+        body["healthmonitor_id"] = hm.id if hm else None
     return body
 
 
 def member(row):
     """A member of a pool."""
-    body = _common(row)
-    body.update(address=row.address, protocol_port=row.protocol_port, weight=row.weight,
-                backup=row.backup, subnet_id=row.subnet_id,
-                monitor_address=row.monitor_address, monitor_port=row.monitor_port,
-                vnic_type=row.vnic_type)
+    d = _values(row, MEMBER)
+    body = _common(row, d)
+    body.update(address=d["address"], protocol_port=d["protocol_port"], weight=d["weight"],
+                backup=d["backup"], subnet_id=d["subnet_id"],
+                monitor_address=d["monitor_address"], monitor_port=d["monitor_port"],
+                vnic_type=d["vnic_type"])
     return body
 
 
 def healthmonitor(row, nested=False):
     """A health monitor."""
-    body = _common(row)
-    body.update(type=row.type, delay=row.delay, timeout=row.timeout,
-                max_retries=row.max_retries, max_retries_down=row.max_retries_down,
-                http_method=row.http_method, url_path=row.url_path,
-                expected_codes=row.expected_codes, http_version=row.http_version,
-                domain_name=row.domain_name)
+    d = _values(row, HEALTHMONITOR)
+    body = _common(row, d)
+    body.update(type=d["type"], delay=d["delay"], timeout=d["timeout"],
+                max_retries=d["max_retries"], max_retries_down=d["max_retries_down"],
+                http_method=d["http_method"], url_path=d["url_path"],
+                expected_codes=d["expected_codes"], http_version=d["http_version"],
+                domain_name=d["domain_name"])
     if not nested:
-        body["pools"] = [{"id": row.pool_id}]
+        body["pools"] = [{"id": d["pool_id"]}]
     return body

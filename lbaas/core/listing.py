@@ -1,9 +1,10 @@
 """Listing: attribute and tag filters, sorting, and keyset pagination as Octavia's API does them."""
 import dataclasses
+import datetime
 
 from oslo_utils import strutils
-from sqlalchemy import and_, exists, func, not_, or_, select
-from sqlalchemy.types import Boolean, Integer, Float, BigInteger
+from sqlalchemy import and_, exists, func, literal, not_, or_, select
+from sqlalchemy.types import BigInteger, Boolean, DateTime, Float, Integer
 
 from lbaas.core import errors
 from lbaas.core.models import Tag
@@ -11,6 +12,8 @@ from lbaas.core.models import Tag
 RESERVED = ("limit", "marker", "sort", "sort_key", "sort_dir", "fields", "page_reverse",
             "tags", "tags-any", "not-tags", "not-tags-any")
 TAG_PARAMS = ("tags", "tags-any", "not-tags", "not-tags-any")
+MAX_LIMIT = 2 ** 31 - 1  # larger LIMITs overflow some databases; no list is that long
+MAX_FILTER_INT = 2 ** 63 - 1  # the widest integer a database column holds
 
 
 @dataclasses.dataclass
@@ -24,6 +27,7 @@ class ListOptions:
     marker: str | None
     page_reverse: bool
     link_params: list
+    paginate: bool = True
 
 
 @dataclasses.dataclass
@@ -48,7 +52,7 @@ def _parse_limit(raw, max_limit):
         raise errors.InvalidLimit(key=raw) from None
     if value < 1:
         return None
-    return value if cap is None else min(value, cap)
+    return min(value, MAX_LIMIT if cap is None else cap)
 
 
 def _parse_sort(args):
@@ -96,18 +100,27 @@ def parse(args, conf):
         for key in ("sort", "sort_key"):
             if args.get(key):
                 link_params.append((key, args[key][-1]))
-    return ListOptions(filters, tags, sort, limit, marker, page_reverse, link_params)
+    return ListOptions(filters, tags, sort, limit, marker, page_reverse, link_params,
+                       paginate=api.allow_pagination)
 
 
 def _coerce(column, value):
     ctype = column.type
     if isinstance(ctype, Boolean):
         return strutils.bool_from_string(value)
-    if isinstance(ctype, (Integer, BigInteger)):
+    if isinstance(ctype, DateTime):
         try:
-            return int(value)
+            return datetime.datetime.fromisoformat(value)
         except ValueError:
             raise errors.InvalidFilterArgument() from None
+    if isinstance(ctype, (Integer, BigInteger)):
+        try:
+            number = int(value)
+        except ValueError:
+            raise errors.InvalidFilterArgument() from None
+        if abs(number) > MAX_FILTER_INT:
+            raise errors.InvalidFilterArgument()
+        return number
     if isinstance(ctype, Float):
         try:
             return float(value)
@@ -116,11 +129,22 @@ def _coerce(column, value):
     return value
 
 
+def _null_substitute(ctype):
+    """What NULL compares as when sorting a column of this type ('' or 0, as Octavia does)."""
+    if isinstance(ctype, Boolean):
+        return False
+    if isinstance(ctype, (Integer, BigInteger, Float)):
+        return 0
+    if isinstance(ctype, DateTime):
+        return datetime.datetime(1, 1, 1)
+    return ""
+
+
 def _sort_expr(column):
-    """A column as sorted and compared: NULLs compare as '' or 0."""
-    if isinstance(column.type, (Integer, BigInteger, Float, Boolean)):
-        return func.coalesce(column, 0) if column.nullable else column
-    return func.coalesce(column, "") if column.nullable else column
+    """A column as sorted and compared: NULLs compare as the type's substitute."""
+    if not column.nullable:
+        return column
+    return func.coalesce(column, literal(_null_substitute(column.type), column.type))
 
 
 def _tag_clause(model, tag):
@@ -186,7 +210,7 @@ def fetch_page(session, stmt, model, options, fields):
     if reverse:
         rows.reverse()
     next_marker = previous_marker = None
-    if rows:
+    if rows and options.paginate:
         if options.limit is None or len(rows) >= options.limit:
             next_marker = rows[-1].id
         if options.marker is not None:

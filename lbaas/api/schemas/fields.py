@@ -7,6 +7,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from lbaas.core import constants as c
 
 MANDATORY = "Mandatory field missing."
+MAX_DB_INT = 2 ** 31 - 1
 
 
 def _messages(**extra):
@@ -16,41 +17,54 @@ def _messages(**extra):
     return base
 
 
-def Str(max_len=c.MAX_NAME, min_len=None, **kw):
-    """A string of bounded length."""
-    return fields.String(validate=validate.Length(min=min_len, max=max_len,
-                                                  error="Value should have a length between "
-                                                        "{min} and {max}."
-                                                  if min_len else
-                                                  "Value should have a maximum character "
-                                                  "requirement of {max}"),
+def Str(max_len=c.MAX_NAME, min_len=None, pattern=None, **kw):
+    """A string of bounded length, matching a regular expression when one is given."""
+    checks = [validate.Length(min=min_len, max=max_len,
+                              error="Value should have a length between {min} and {max}."
+                              if min_len else
+                              "Value should have a maximum character requirement of {max}")]
+    if pattern is not None:
+        checks.append(validate.Regexp(pattern, error="Value should match the pattern {regex}"))
+    return fields.String(validate=checks,
                          error_messages=_messages(invalid="Wrong type. Expected 'str'"), **kw)
 
 
-def Int(min_val=None, max_val=None, **kw):
-    """An integer; numeric strings are accepted as Octavia accepts them."""
+def _bounds(min_val, max_val):
+    """A validator naming the bound an integer crossed, as WSME's IntegerType does."""
+
+    def check(value):
+        if min_val is not None and value < min_val:
+            raise ValidationError(f"Value should be greater or equal to {min_val}")
+        if max_val is not None and value > max_val:
+            raise ValidationError(f"Value should be lower or equal to {max_val}")
+
+    return check
+
+
+def Int(min_val=None, max_val=MAX_DB_INT, **kw):
+    """An integer; numeric strings are accepted as Octavia accepts them.
+
+    Without an explicit maximum the database's integer range is the bound, so an
+    oversized number is a 400 rather than a storage failure.
+    """
     return fields.Integer(
-        strict=False,
-        validate=validate.Range(min=min_val, max=max_val,
-                                error="Value should be between {min} and {max}")
-        if min_val is not None or max_val is not None else None,
+        strict=False, validate=_bounds(min_val, max_val),
         error_messages=_messages(invalid="Wrong type. Expected 'int'"), **kw)
 
 
 class _Bool(fields.Boolean):
-    truthy = {"true", "t", "yes", "y", "on", "1", 1, True}
-    falsy = {"false", "f", "no", "n", "off", "0", 0, False}
+    """WSME's boolean: JSON booleans, any integer (by truth), and exact lower-case words."""
+
+    truthy = frozenset(("true", "t", "yes", "y", "on", "1"))
+    falsy = frozenset(("false", "f", "no", "n", "off", "0"))
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str):
-            value = value.strip().lower()
-        try:
-            if value in self.truthy:
-                return True
-            if value in self.falsy:
-                return False
-        except TypeError:
-            pass
+        if isinstance(value, (bool, int)):
+            return bool(value)
+        if isinstance(value, str) and value in self.truthy:
+            return True
+        if isinstance(value, str) and value in self.falsy:
+            return False
         raise self.make_error("invalid", input=value)
 
 
@@ -97,11 +111,22 @@ def List(inner, **kw):
     return fields.List(inner, error_messages=_messages(invalid="Value should be a list"), **kw)
 
 
+class _StrDict(fields.Dict):
+    """A JSON object of strings; any fault is reported against the whole attribute."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise self.make_error("invalid")
+        for item in value.values():
+            if not isinstance(item, str) or len(item) > c.MAX_NAME:
+                raise ValidationError("Value should be a dictionary of strings of at most "
+                                      f"{c.MAX_NAME} characters")
+        return dict(value)
+
+
 def Dict(**kw):
     """A JSON object of string keys and string values."""
-    return fields.Dict(keys=fields.String(), values=fields.String(
-        validate=validate.Length(max=255)), error_messages=_messages(
-        invalid="Value should be a dictionary"), **kw)
+    return _StrDict(error_messages=_messages(invalid="Value should be a dictionary"), **kw)
 
 
 def Tags(**kw):

@@ -26,7 +26,7 @@ class ListenerPUT(f.Strict):
     client_ca_tls_container_ref = f.Str(c.MAX_REF, allow_none=True)
     client_authentication = f.Enum(c.CLIENT_AUTH_MODES, allow_none=True)
     client_crl_container_ref = f.Str(c.MAX_REF, allow_none=True)
-    allowed_cidrs = f.List(fields.String(), allow_none=True)
+    allowed_cidrs = f.List(f.Str(64), allow_none=True)
     tls_ciphers = f.Str(c.MAX_CIPHERS, allow_none=True)
     tls_versions = f.List(f.Enum(c.TLS_VERSIONS), allow_none=True)
     alpn_protocols = f.List(f.Enum(c.ALPN_PROTOCOLS), allow_none=True)

@@ -24,6 +24,16 @@ def get_or_404(session, model, object_id, options=()):
     return row
 
 
+def snapshot(session, model, object_id, options=()):
+    """The object as this transaction leaves it, loaded so it renders after the commit.
+
+    Answers show the state at commit time (PENDING_*), whatever the provider
+    reports a moment later.
+    """
+    session.flush()
+    return session.get(model, object_id, options=options, populate_existing=True)
+
+
 def columns(model, names):
     """Map API attribute names to the model's columns."""
     return {n: getattr(model, n) for n in names}

@@ -104,13 +104,15 @@ class ListenerService:
         core = self.core
         with core.db.write() as session:
             lb = common.get_or_404(session, models.LoadBalancer, body["loadbalancer_id"])
-            values = prepare(core.conf, session, lb, body)
+            if body.get("default_pool_id"):  # Octavia checks the pool before the lock ...
+                pool = session.get(models.Pool, body["default_pool_id"])
+                rules.check_default_pool(body["protocol"], pool, body["default_pool_id"], lb.id)
             driver = core.drivers.get(lb.provider)
             common.lock_loadbalancer(session, lb)
+            values = prepare(core.conf, session, lb, body)  # ... and the rest after it
             row = insert(session, lb, body, values)
             drivers.call(driver, "listener_create", pm.listener(row))
-            listener_id = row.id
-        return self.get(ctx, listener_id)
+            return common.snapshot(session, models.Listener, row.id)
 
     def update(self, ctx, listener_id, body):
         """Change a listener; its load balancer must be ACTIVE."""
@@ -146,7 +148,7 @@ class ListenerService:
             if body.get("tags") is not None:
                 row.set_tags(body["tags"])
             row.updated_at = models.utcnow()
-        return self.get(ctx, listener_id)
+            return common.snapshot(session, models.Listener, listener_id)
 
     def delete(self, ctx, listener_id):
         """Remove a listener; its load balancer must be ACTIVE."""

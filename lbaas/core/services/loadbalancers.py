@@ -21,6 +21,8 @@ GRAPH_LOAD = (
     selectinload(models.LoadBalancer.pools).selectinload(models.Pool.healthmonitor),
     selectinload(models.LoadBalancer.pools).selectinload(models.Pool.listeners),
 )
+ANSWER_LOAD = GRAPH_LOAD + (
+    selectinload(models.LoadBalancer.listeners).selectinload(models.Listener.tags),)
 
 
 def resolve_project(core, ctx, body):
@@ -79,21 +81,18 @@ class LoadBalancerService:
                 session.add(lb)
                 allocated = self._plug_vip(driver, lb, vip, session)
                 graph.create_children(core, session, lb, body)
-                session.flush()
-                full = session.get(models.LoadBalancer, lb.id, options=GRAPH_LOAD,
-                                   populate_existing=True)
+                full = common.snapshot(session, models.LoadBalancer, lb.id, ANSWER_LOAD)
                 drivers.call(driver, "loadbalancer_create", pm.loadbalancer(full, graph=True))
             allocated = None
         finally:
             if allocated is not None:
                 core.network.deallocate_vip(allocated[0], allocated[1])
-        return self.get_graph(lb.id)
+        return full
 
     def get_graph(self, lb_id):
-        """A load balancer with its listeners and pools fully loaded (for the create answer)."""
+        """A load balancer with its listeners and pools fully loaded."""
         with self.core.db.read() as session:
-            return session.get(models.LoadBalancer, lb_id, options=GRAPH_LOAD + (
-                selectinload(models.LoadBalancer.listeners).selectinload(models.Listener.tags),))
+            return session.get(models.LoadBalancer, lb_id, options=ANSWER_LOAD)
 
     def _plug_vip(self, driver, lb, vip, session):
         """Ask the driver for the VIP port, else allocate it here; returns what to undo on failure."""
@@ -152,7 +151,7 @@ class LoadBalancerService:
             if body.get("tags") is not None:
                 lb.set_tags(body["tags"])
             lb.updated_at = models.utcnow()
-        return self.get(ctx, lb_id)
+            return common.snapshot(session, models.LoadBalancer, lb_id, LOAD)
 
     def delete(self, ctx, lb_id, cascade=False):
         """Delete a load balancer; with children only when cascading."""

@@ -1,0 +1,43 @@
+"""The noop driver's reconcile: what it reports for a load balancer tree."""
+from lbaas.drivers.noop.driver import completion
+
+
+def node(i, prov="ACTIVE", oper="ONLINE", up=True, **extra):
+    return dict(id=i, provisioning_status=prov, operating_status=oper, admin_state_up=up,
+                **extra)
+
+
+def test_pending_delete_lb_reports_deleted_only():
+    tree = node("lb", "PENDING_DELETE", listeners=[node("l")], pools=[])
+    assert completion(tree) == {"loadbalancers": [{"id": "lb",
+                                                   "provisioning_status": "DELETED"}]}
+
+
+def test_new_objects_become_active_with_healthy_operating_status():
+    pool = node("p", "PENDING_CREATE", "OFFLINE", healthmonitor=None,
+                members=[node("m", "PENDING_CREATE", "NO_MONITOR"),
+                         node("m2", "PENDING_CREATE", "NO_MONITOR", up=False)])
+    tree = node("lb", "PENDING_UPDATE", listeners=[node("l", "PENDING_CREATE", "OFFLINE")],
+                pools=[pool])
+    update = completion(tree)
+    assert update["members"] == [{"id": "m", "provisioning_status": "ACTIVE"},
+                                 {"id": "m2", "provisioning_status": "ACTIVE",
+                                  "operating_status": "OFFLINE"}]
+    assert update["pools"] == [{"id": "p", "provisioning_status": "ACTIVE",
+                                "operating_status": "ONLINE"}]
+    assert update["listeners"] == [{"id": "l", "provisioning_status": "ACTIVE",
+                                    "operating_status": "ONLINE"}]
+    assert update["loadbalancers"] == [{"id": "lb", "provisioning_status": "ACTIVE"}]
+
+
+def test_monitor_delete_returns_members_to_no_monitor():
+    pool = node("p", "PENDING_UPDATE", healthmonitor=node("hm", "PENDING_DELETE"),
+                members=[node("m")])
+    update = completion(node("lb", "PENDING_UPDATE", listeners=[], pools=[pool]))
+    assert update["healthmonitors"] == [{"id": "hm", "provisioning_status": "DELETED"}]
+    assert update["members"] == [{"id": "m", "operating_status": "NO_MONITOR"}]
+
+
+def test_settled_tree_needs_no_report():
+    pool = node("p", healthmonitor=None, members=[node("m", oper="NO_MONITOR")])
+    assert completion(node("lb", listeners=[node("l")], pools=[pool])) == {}
