@@ -1,6 +1,6 @@
 """Shared fixtures: one PostgreSQL cluster per session; the API on SQLite and on PostgreSQL."""
 import os
-import tempfile
+import re
 import time
 import uuid
 
@@ -15,12 +15,34 @@ def pytest_report_header(config):
     return f"PostgreSQL binaries: {pg.binaries() or 'not installed (PostgreSQL tests skip)'}"
 
 
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+
+
+def pytest_make_parametrize_id(config, val, argname):
+    """Spell every UUID inside a string parameter's id as "uuid".
+
+    pytest-xdist (scripts/test.sh runs two workers) requires every worker to
+    collect the same test ids, and a `str(uuid.uuid4())` in a parametrize list
+    (alone or inside a URL) would give each worker a different one.
+    """
+    if isinstance(val, str) and UUID_RE.search(val):
+        return UUID_RE.sub("uuid", val)
+    return None
+
+
 @pytest.fixture(scope="session")
 def pg_cluster():
-    """A running PostgreSQL cluster, or a skip that says why there is none."""
+    """A running PostgreSQL cluster, or a skip that says why there is none (a failure in CI).
+
+    One cluster per session, so one per pytest-xdist worker. It listens on a unix
+    socket in its own temporary directory only, so the port number names the
+    socket file there and clusters of parallel workers cannot collide.
+    """
     try:
         cluster = pg.Cluster(port=15432 + (os.getpid() % 1000)).start()
     except Exception as exc:  # printed in the skip reason, never silent
+        if os.environ.get("CI"):  # CI installs PostgreSQL (scripts/setup.sh --test): no skips
+            pytest.fail(f"PostgreSQL not available in CI: {exc}")
         pytest.skip(f"PostgreSQL not available: {exc}")
     yield cluster
     cluster.stop()
@@ -39,7 +61,8 @@ def make_conf(url, **overrides):
 def database_url(backend, request, name):
     """A fresh, migrated database of the given backend."""
     if backend == "sqlite":
-        path = os.path.join(tempfile.mkdtemp(prefix="lbaas-test-"), f"{name}.sqlite")
+        folder = request.getfixturevalue("tmp_path_factory").mktemp("lbaas-db")
+        path = os.path.join(folder, f"{name}.sqlite")
         url = f"sqlite:///{path}"
     else:
         cluster = request.getfixturevalue("pg_cluster")

@@ -1,5 +1,6 @@
 """The Octavia v2 API as a Flask application: create_app(conf) builds it, nothing runs at import."""
 import logging
+import uuid
 import re
 
 import flask
@@ -65,6 +66,12 @@ def create_app(conf, core=None):
         if not _accepts_json(flask.request.headers.get("Accept")):
             return errors.not_acceptable()
         return errors.check_request()
+
+    @app.after_request
+    def _request_id(response):
+        # Clients print it with every error ("Request-ID: req-...").
+        response.headers["x-openstack-request-id"] = "req-" + str(uuid.uuid4())
+        return response
 
     app.register_blueprint(versions.blp)
     app.register_blueprint(networking.blp)

@@ -33,10 +33,13 @@ def main(argv=None):
     if files:
         os.environ[common.CONFIG_ENV] = ":".join(files)
     conf = common.load_conf(files)
+    os.makedirs(conf.state_path, exist_ok=True)
     api = conf.api_settings
     _Gunicorn({"bind": f"{api.bind_host}:{api.bind_port}",
                "workers": args.workers or api.api_workers, "threads": args.threads,
-               "accesslog": None, "timeout": 60}).run()
+               "accesslog": None, "timeout": 60,
+               # gunicorn's control socket defaults to one path per user; keep ours apart.
+               "control_socket": os.path.join(conf.state_path, "gunicorn.ctl")}).run()
     return 0
 
 

@@ -34,9 +34,17 @@ def snapshot(session, model, object_id, options=()):
     return session.get(model, object_id, options=options, populate_existing=True)
 
 
+# Filter names clients send that differ from the attribute they mean
+# (openstacksdk filters listeners and pools by load_balancer_id).
+FILTER_ALIASES = {"load_balancer_id": "loadbalancer_id"}
+
+
 def columns(model, names):
-    """Map API attribute names to the model's columns."""
-    return {n: getattr(model, n) for n in names}
+    """Map API attribute names (and their accepted aliases) to the model's columns."""
+    mapping = {n: getattr(model, n) for n in names}
+    mapping.update({alias: mapping[name] for alias, name in FILTER_ALIASES.items()
+                    if name in mapping})
+    return mapping
 
 
 def lock_loadbalancer(session, lb, allowed=c.MUTABLE_STATUSES, new=c.PENDING_UPDATE,

@@ -1,0 +1,113 @@
+"""Real processes for functional tests: start one in its own process group, wait, stop it."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def venv_command(name):
+    """The path of a console script installed beside the running interpreter."""
+    path = os.path.join(os.path.dirname(sys.executable), name)
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(f"{path} is missing: run scripts/setup.sh --test")
+    return path
+
+
+def wait_for(condition, timeout, what, interval=0.02):
+    """Call condition() until it returns a true value, which is returned; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def clean_env(**extra):
+    """This process's environment without OS_* variables, so no caller's cloud leaks in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env.update(extra)
+    return env
+
+
+class Service:
+    """A long-running command in its own process group, logging to a file.
+
+    `start()` returns once `GET <url>/` answers 200 (a condition, never a fixed
+    sleep) and fails with the log if the process exits or the deadline passes.
+    `stop()` sends SIGTERM, then SIGKILL to the whole group.
+    """
+
+    running = []  # every started, not yet stopped Service (their logs go into failure reports)
+
+    def __init__(self, name, argv, port, log_path, env=None):
+        self.name = name
+        self.argv = list(argv)
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = str(log_path)
+        self.env = env or clean_env()
+        self.proc = None
+
+    def start(self, timeout=60.0):
+        """Launch the process and wait until its HTTP port answers."""
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=self.env,
+                                         start_new_session=True)
+        Service.running.append(self)
+        try:
+            wait_for(self._answers, timeout, f"{self.name} to answer on {self.url}", 0.05)
+        except (AssertionError, RuntimeError) as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}\n{self.log_tail()}") from None
+        return self
+
+    def _answers(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.proc.returncode} before answering")
+        try:
+            return requests.get(self.url + "/", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def stop(self, grace=15.0):
+        """SIGTERM the process, wait up to `grace` seconds, then SIGKILL its process group."""
+        if self in Service.running:
+            Service.running.remove(self)
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # whatever is left of the group goes too
+        except ProcessLookupError:
+            pass
+        self.proc.wait(10)
+
+    def log_tail(self, limit=20000):
+        """The end of the process's log."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(0, os.SEEK_END)
+                log.seek(max(0, log.tell() - limit))
+                return log.read().decode(errors="replace")
+        except OSError as exc:
+            return f"(no log: {exc})"
