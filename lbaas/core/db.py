@@ -4,7 +4,7 @@ import os
 import threading
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 _local = threading.local()
 
@@ -40,6 +40,23 @@ def _sqlite_engine(url, immediate):
     return engine
 
 
+class ReadOnlySession(Session):
+    """A session for reads: it never writes (a flush with changes raises).
+
+    On servers its connection runs in autocommit, so there is no BEGIN/ROLLBACK round
+    trip per read. At PostgreSQL's READ COMMITTED each statement takes its own snapshot
+    inside a transaction too, so what the reads see is the same. Autoflush is off
+    because a flush here would commit at once: changes made to objects of a read
+    session stay in memory and are discarded, as the rollback used to discard them.
+    """
+
+
+@event.listens_for(ReadOnlySession, "before_flush")
+def _refuse_writes(session, _flush_context, _instances):
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read session cannot write; use Database.write()")
+
+
 class Database:
     """The engines of one process and the sessions made from them."""
 
@@ -55,9 +72,12 @@ class Database:
         else:
             self.write_engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size,
                                               pool_pre_ping=True)
-            self.read_engine = self.write_engine
+            # Same pool; connections handed to readers are switched to autocommit.
+            self.read_engine = self.write_engine.execution_options(
+                isolation_level="AUTOCOMMIT")
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
-        self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._reader = sessionmaker(self.read_engine, class_=ReadOnlySession,
+                                    expire_on_commit=False, autoflush=False)
 
     @contextlib.contextmanager
     def write(self):
@@ -84,5 +104,5 @@ class Database:
     def dispose(self):
         """Close every pooled connection."""
         self.write_engine.dispose()
-        if self.read_engine is not self.write_engine:
+        if self.is_sqlite:
             self.read_engine.dispose()

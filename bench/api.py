@@ -1,0 +1,978 @@
+#!/usr/bin/env python3
+"""End-to-end API benchmark of lbaas on PostgreSQL under gunicorn (see bench/README.md).
+
+Starts a throwaway PostgreSQL cluster (tests/pg.py) and `lbaas-api` on 127.0.0.1,
+runs the scenarios below, prints one JSON document on stdout and writes it to
+bench/results/latest.json. Every scenario fails soft: its error string is recorded
+and the run goes on. The cluster and the server are torn down on exit, on errors,
+on Ctrl-C and on SIGTERM.
+
+Scenarios (upstream = Octavia 19 with noop backends, measured on this machine kind):
+  baseline          GET / (version document), concurrency 16: req/s, p50, p95
+  get_one           GET /v2/lbaas/loadbalancers/{id}, concurrency 16: req/s, p50, p95
+  list_1000         GET /v2/lbaas/loadbalancers with 1,000 load balancers: p50
+  create_to_active  POST a load balancer, poll it until ACTIVE: p50
+  graph_create      POST LB + listener + pool + HM + 10 members, until all ACTIVE: p50
+  members_batch_200 PUT /pools/{id}/members with 200 members, until all ACTIVE: p50
+  status_tree_200   GET /loadbalancers/{id}/status, default pool with 200 members: p50
+"""
+import argparse
+import concurrent.futures
+import configparser
+import http.client
+import json
+import multiprocessing
+import os
+import pathlib
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+HOST = "127.0.0.1"
+PROJECT = "bench"
+SUBNET = "8a1d4a3e-5c3b-4f61-9d2a-0b8f6f0e7a11"  # any UUID is a subnet for the noop network
+LB = "/v2/lbaas/loadbalancers"
+
+# Octavia 19, noop backends, this machine kind. kind: "latency" (lower is better) or
+# "throughput" (higher is better). ratio = upstream/ours for latency, ours/upstream for
+# throughput, so a ratio above 1 always means "better than upstream".
+UPSTREAM = {
+    ("get_one", "throughput"): (141.0, "req/s", "throughput"),
+    ("get_one", "p50"): (96.0, "ms", "latency"),
+    ("list_1000", "p50"): (402.0, "ms", "latency"),
+    ("create_to_active", "p50"): (509.0, "ms", "latency"),
+    ("graph_create", "p50"): (1400.0, "ms", "latency"),
+    ("members_batch_200", "p50"): (6700.0, "ms", "latency"),
+    ("members_batch_200_update", "p50"): (6700.0, "ms", "latency"),
+    ("status_tree_200", "p50"): (36.0, "ms", "latency"),
+}
+TARGET_RATIO = 10.0
+
+sys.path.insert(0, str(ROOT))
+from tests.pg import Cluster  # noqa: E402  (reuse the test suite's throwaway cluster)
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+
+
+class Deadline:
+    """The time budget of the whole run."""
+
+    def __init__(self, seconds):
+        self.end = time.monotonic() + seconds
+
+    def left(self):
+        return self.end - time.monotonic()
+
+    def check(self, need=0.0, what="scenario"):
+        if self.left() < need:
+            raise TimeoutError(f"time budget exhausted before {what} "
+                               f"({self.left():.1f} s left, {need:.0f} s needed)")
+
+
+def percentile(values, q):
+    """Linear-interpolated percentile (q in 0..100) of a list of numbers."""
+    if not values:
+        return None
+    s = sorted(values)
+    if len(s) == 1:
+        return s[0]
+    pos = (len(s) - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def summary_ms(seconds):
+    """Latency summary of a list of durations in seconds, in ms."""
+    ms = [x * 1000.0 for x in seconds]
+    return {"n": len(ms), "p50": _r(percentile(ms, 50)), "p95": _r(percentile(ms, 95)),
+            "min": _r(min(ms)) if ms else None, "max": _r(max(ms)) if ms else None,
+            "mean": _r(sum(ms) / len(ms)) if ms else None}
+
+
+def _r(x, nd=3):
+    return None if x is None else round(float(x), nd)
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_table():
+    """pid -> (ppid, pgrp, cpu jiffies incl. reaped children) of every process now."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[0] is field 3 (state) of proc(5): ppid pgrp ... utime stime cutime cstime
+        table[int(entry)] = (int(fields[1]), int(fields[2]),
+                             sum(int(x) for x in fields[11:15]))
+    return table
+
+
+def _machine_busy():
+    """Busy jiffies of the whole machine (all CPUs) from /proc/stat."""
+    with open("/proc/stat") as fh:
+        v = [int(x) for x in fh.readline().split()[1:]]
+    return sum(v[:8]) - v[3] - v[4]  # everything but idle and iowait (guest is in user)
+
+
+class CpuMeter:
+    """CPU used during an interval by this benchmark's stack and by everything else.
+
+    The machine has few cores and other people's jobs may be using them: `foreign_cores`
+    (average cores busy outside lbaas-api, its PostgreSQL, the load generator and this
+    script) tells how much a figure may have been disturbed.
+    """
+
+    def __init__(self, stack):
+        self.stack = stack
+
+    def _ours(self, table):
+        me = os.getpid()
+        master = self.stack.proc.pid if self.stack.proc else None
+        postmaster = self.stack.postmaster_pid()
+        return {pid for pid, (ppid, pgrp, _) in table.items()
+                if pid == me or ppid == me or pgrp == master or pid == postmaster
+                or (postmaster and ppid == postmaster)}
+
+    def start(self):
+        self.t0 = time.monotonic()
+        self.busy0 = _machine_busy()
+        self.before = _proc_table()
+
+    def stop(self):
+        elapsed = max(time.monotonic() - self.t0, 1e-6)
+        after = _proc_table()
+        busy = _machine_busy() - self.busy0
+        ours = self._ours(after)
+        stack = sum(max(after[pid][2] - self.before.get(pid, (0, 0, 0))[2], 0)
+                    for pid in ours)
+        return {"seconds": _r(elapsed, 2), "stack_cores": _r(stack / CLK_TCK / elapsed, 2),
+                "foreign_cores": _r(max(busy - stack, 0) / CLK_TCK / elapsed, 2)}
+
+
+class HTTPError(Exception):
+    def __init__(self, method, path, status, body):
+        super().__init__(f"{method} {path} -> {status}: {body[:300]!r}")
+        self.status = status
+
+
+class Client:
+    """A minimal keep-alive JSON client (http.client: a few µs per call, not requests' ~0.3 ms).
+
+    gunicorn's sync workers answer `Connection: close`; http.client then reconnects on the
+    next call by itself, so the same object works for sync and gthread workers.
+    """
+
+    def __init__(self, port, timeout=30.0):
+        self.port = port
+        self.timeout = timeout
+        self.conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+
+    def close(self):
+        self.conn.close()
+
+    def raw(self, method, path, body=None):
+        """(status, body bytes, seconds from send to the last byte read)."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        for attempt in (0, 1):
+            t0 = time.perf_counter()
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                resp = self.conn.getresponse()
+                payload = resp.read()
+                elapsed = time.perf_counter() - t0
+                if resp.will_close:
+                    self.conn.close()
+                return resp.status, payload, elapsed
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                    http.client.CannotSendRequest, http.client.ResponseNotReady):
+                self.conn.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def call(self, method, path, body=None, expect=(200,)):
+        """(parsed JSON or None, seconds); raises HTTPError on an unexpected status."""
+        status, payload, elapsed = self.raw(method, path, body)
+        if status not in expect:
+            raise HTTPError(method, path, status, payload.decode(errors="replace"))
+        return (json.loads(payload) if payload else None), elapsed
+
+
+class Poller:
+    """Poll a condition every `interval` seconds at most (no sleep when a call took longer)."""
+
+    def __init__(self, client, interval, timeout):
+        self.client = client
+        self.interval = interval
+        self.timeout = timeout
+        self.polls = 0
+
+    def until(self, path, done, what):
+        """GET path until done(body) is true; returns the body. Raises on ERROR or timeout."""
+        deadline = time.perf_counter() + self.timeout
+        while True:
+            start = time.perf_counter()
+            body, _ = self.client.call("GET", path)
+            self.polls += 1
+            if done(body):
+                return body
+            if '"provisioning_status": "ERROR"' in json.dumps(body):
+                raise RuntimeError(f"{what}: an object went to ERROR: {json.dumps(body)[:300]}")
+            if start > deadline:
+                raise TimeoutError(f"{what}: not done after {self.timeout} s: "
+                                   f"{json.dumps(body)[:300]}")
+            pause = self.interval - (time.perf_counter() - start)
+            if pause > 0:
+                time.sleep(pause)
+
+
+def lb_body(name, **extra):
+    body = {"name": name, "vip_subnet_id": SUBNET, "project_id": PROJECT}
+    body.update(extra)
+    return {"loadbalancer": body}
+
+
+def members(n, port=80, weight=1, net=0):
+    return [{"address": f"10.{net}.{i // 250}.{i % 250 + 2}", "protocol_port": port,
+             "weight": weight} for i in range(n)]
+
+
+def graph_body(name, n_members, with_hm=True):
+    """LB + one HTTP listener whose default pool (inline, per spec §3.4) has an HM and members."""
+    pool = {"name": f"{name}-pool", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+            "members": members(n_members)}
+    if with_hm:
+        pool["healthmonitor"] = {"type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3}
+    return lb_body(name, listeners=[{"name": f"{name}-listener", "protocol": "HTTP",
+                                     "protocol_port": 80, "default_pool": pool}])
+
+
+def tree_statuses(tree):
+    """Every provisioning status in a status tree, with counts of each object kind."""
+    lb = tree["statuses"]["loadbalancer"]
+    statuses = [lb["provisioning_status"]]
+    counts = {"listeners": 0, "pools": 0, "healthmonitors": 0, "members": 0}
+    for li in lb.get("listeners", []):
+        counts["listeners"] += 1
+        statuses.append(li["provisioning_status"])
+        for p in li.get("pools", []):
+            counts["pools"] += 1
+            statuses.append(p["provisioning_status"])
+            hm = p.get("health_monitor")
+            if hm:
+                counts["healthmonitors"] += 1
+                statuses.append(hm["provisioning_status"])
+            for m in p.get("members", []):
+                counts["members"] += 1
+                statuses.append(m["provisioning_status"])
+    return statuses, counts
+
+
+def all_active(body, key):
+    return body[key]["provisioning_status"] == "ACTIVE"
+
+
+# --------------------------------------------------------------------------------------------
+# Load generators for the concurrency-16 scenarios
+
+
+def have_wrk():
+    return shutil.which("wrk") is not None
+
+
+def run_wrk(port, path, concurrency, duration, threads):
+    duration = max(1, int(round(duration)))  # wrk takes whole seconds
+    cmd = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{duration}s", "--timeout", "10s",
+           "-H", "Accept: application/json", "-s", str(BENCH / "wrk_report.lua"),
+           f"http://{HOST}:{port}{path}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
+    if out.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed (rc {out.returncode}): {out.stderr[-500:]} "
+                           f"{out.stdout[-500:]}")
+    data = json.loads(line[len("WRK_JSON "):])
+    lat = data["latency_us"]
+    errors = sum(data["errors"].values())
+    return {"generator": "wrk", "requests": data["requests"],
+            "throughput": data["requests"] / (data["duration_us"] / 1e6),
+            "p50_ms": lat["p50"] / 1000.0, "p90_ms": lat["p90"] / 1000.0,
+            "p95_ms": lat["p95"] / 1000.0, "p99_ms": lat["p99"] / 1000.0,
+            "mean_ms": lat["mean"] / 1000.0, "max_ms": lat["max"] / 1000.0,
+            "errors": errors, "error_detail": data["errors"]}
+
+
+def _py_load_proc(args):
+    """One load process: `conns` threads, each a keep-alive loop until the shared stop time."""
+    port, path, conns, start_at, stop_at = args
+    lat, errs = [], [0]
+    lock = threading.Lock()
+
+    def loop():
+        c = Client(port, timeout=10)
+        mine, bad = [], 0
+        while time.time() < start_at:
+            time.sleep(0.001)
+        while time.time() < stop_at:
+            try:
+                status, _, el = c.raw("GET", path)
+                if 200 <= status < 400:
+                    mine.append(el)
+                else:
+                    bad += 1
+            except OSError:
+                bad += 1
+                c.close()
+        with lock:
+            lat.extend(mine)
+            errs[0] += bad
+
+    threads = [threading.Thread(target=loop) for _ in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return lat, errs[0]
+
+
+def run_python_load(port, path, concurrency, duration, processes):
+    processes = max(1, min(processes, concurrency))
+    share = [concurrency // processes + (1 if i < concurrency % processes else 0)
+             for i in range(processes)]
+    start_at = time.time() + 0.5
+    stop_at = start_at + duration
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(processes) as pool:
+        results = pool.map(_py_load_proc, [(port, path, n, start_at, stop_at) for n in share])
+    lat = [x for r in results for x in r[0]]
+    errors = sum(r[1] for r in results)
+    ms = [x * 1000 for x in lat]
+    return {"generator": "python", "requests": len(lat), "throughput": len(lat) / duration,
+            "p50_ms": percentile(ms, 50), "p90_ms": percentile(ms, 90),
+            "p95_ms": percentile(ms, 95), "p99_ms": percentile(ms, 99),
+            "mean_ms": sum(ms) / len(ms) if ms else None, "max_ms": max(ms) if ms else None,
+            "errors": errors}
+
+
+def load(args, port, path, duration):
+    if args.load_generator == "wrk" or (args.load_generator == "auto" and have_wrk()):
+        return run_wrk(port, path, args.concurrency, duration, args.wrk_threads)
+    return run_python_load(port, path, args.concurrency, duration, args.py_processes)
+
+
+# --------------------------------------------------------------------------------------------
+# The stack: PostgreSQL + lbaas-api
+
+
+def console_script(name):
+    """The venv's console script next to this interpreter, else the one on PATH."""
+    near = pathlib.Path(sys.executable).parent / name
+    return str(near) if near.exists() else (shutil.which(name) or name)
+
+
+class Stack:
+    """A throwaway PostgreSQL cluster and lbaas-api (gunicorn) serving the tree this file is in."""
+
+    def __init__(self, args):
+        self.args = args
+        self.tmp = tempfile.mkdtemp(prefix="lbaas-bench-")
+        self.cluster = None
+        self.proc = None
+        self.port = args.port or free_port()
+        self.env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep +
+                        os.environ.get("PYTHONPATH", ""), PYTHONWARNINGS="ignore")
+        self.log_path = os.path.join(self.tmp, "lbaas-api.log")
+
+    def start(self):
+        t0 = time.monotonic()
+        self.cluster = Cluster(port=self.args.pg_port or (20000 + os.getpid() % 20000)).start()
+        url = self.cluster.create_database("lbaas_bench")
+        conf = configparser.ConfigParser()
+        conf["DEFAULT"] = {"state_path": os.path.join(self.tmp, "state")}
+        conf["api_settings"] = {"bind_host": HOST, "bind_port": str(self.port),
+                                "api_workers": str(self.args.workers)}
+        conf["database"] = {"connection": url}
+        self.conf_path = os.path.join(self.tmp, "lbaas.conf")
+        with open(self.conf_path, "w") as fh:
+            conf.write(fh)
+        subprocess.run([console_script("lbaas-db-manage"), "--config-file", self.conf_path,
+                        "upgrade", "head"], check=True, env=self.env, cwd=self.tmp,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+        cmd = [console_script("lbaas-api"), "--config-file", self.conf_path,
+               "--workers", str(self.args.workers)]
+        if self.args.threads > 1:
+            cmd += ["--threads", str(self.args.threads)]
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(cmd, env=self.env, cwd=self.tmp, stdout=self.log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        c = Client(self.port, timeout=2)
+        end = time.monotonic() + 60
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"lbaas-api exited with {self.proc.returncode}: "
+                                   f"{self.log_tail()}")
+            try:
+                if c.raw("GET", "/")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > end:
+                raise RuntimeError(f"lbaas-api did not answer in 60 s: {self.log_tail()}")
+            time.sleep(0.05)
+        c.close()
+        # Every worker imports the app lazily: touch them all before measuring.
+        self.warm()
+        log(f"stack up in {time.monotonic() - t0:.1f} s: lbaas-api on {HOST}:{self.port}, "
+            f"{self.args.workers} workers x {self.args.threads} threads, master pid "
+            f"{self.proc.pid}")
+
+    def warm(self):
+        def hit(_):
+            c = Client(self.port)
+            for _ in range(20):
+                c.raw("GET", "/")
+                c.raw("GET", LB + "?limit=1")
+            c.close()
+        with concurrent.futures.ThreadPoolExecutor(self.args.workers * 2) as ex:
+            list(ex.map(hit, range(self.args.workers * 2)))
+
+    def worker_pids(self):
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)],
+                             capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    def postmaster_pid(self):
+        try:
+            with open(os.path.join(self.cluster.data, "postmaster.pid")) as fh:
+                return int(fh.readline())
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def log_tail(self, n=2000):
+        try:
+            with open(self.log_path) as fh:
+                return fh.read()[-n:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait(timeout=5)
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    pass
+        if self.cluster is not None:
+            try:
+                self.cluster.stop()
+            except Exception as exc:  # still remove our own files
+                log(f"cluster stop failed: {exc}")
+            self.cluster = None
+        if getattr(self, "log", None):
+            self.log.close()
+        if self.args.keep_logs:
+            log(f"logs kept in {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Scenarios
+
+
+class Bench:
+    def __init__(self, args, stack, deadline):
+        self.args = args
+        self.stack = stack
+        self.port = stack.port
+        self.deadline = deadline
+        self.state = {}
+
+    def client(self):
+        return Client(self.port)
+
+    def poller(self, client, timeout=30.0):
+        return Poller(client, self.args.poll_interval, timeout)
+
+    # -- concurrency 16 --------------------------------------------------------------------
+    def concurrent(self, path):
+        d = self.args.duration
+        self.deadline.check(d + self.args.warmup + 5, path)
+        if self.args.warmup:
+            load(self.args, self.port, path, self.args.warmup)
+        meter = CpuMeter(self.stack)
+        meter.start()
+        r = load(self.args, self.port, path, d)
+        cpu = meter.stop()
+        return {"generator": r["generator"], "concurrency": self.args.concurrency,
+                "duration_s": d, "requests": r["requests"], "errors": r["errors"],
+                "throughput": _r(r["throughput"], 1), "p50": _r(r["p50_ms"]),
+                "p95": _r(r["p95_ms"]), "p99": _r(r["p99_ms"]), "max": _r(r["max_ms"]),
+                # CPU of lbaas-api + PostgreSQL + load generator per request: robust to
+                # other jobs on the machine, unlike req/s and latency.
+                "stack_cpu_ms_per_request": _r(cpu["stack_cores"] * cpu["seconds"] * 1000.0
+                                               / max(r["requests"], 1)),
+                "cpu_during_measurement": cpu}
+
+    def wait_quiet(self):
+        """Wait (bounded) until other processes leave the machine's CPUs mostly idle."""
+        if self.args.quiet_wait <= 0:
+            return None
+        end = time.monotonic() + min(self.args.quiet_wait, max(self.deadline.left() - 60, 0))
+        waited = 0.0
+        while True:
+            meter = CpuMeter(self.stack)
+            meter.start()
+            time.sleep(0.5)
+            foreign = meter.stop()["foreign_cores"]
+            if foreign <= self.args.quiet_threshold or time.monotonic() >= end:
+                return {"waited_s": _r(waited, 1), "foreign_cores_at_start": foreign}
+            waited += 0.5
+
+    def baseline(self):
+        return self.concurrent("/")
+
+    def populate(self):
+        """1,000 load balancers (one is the GET one target); waits until none is pending."""
+        n = self.args.list_size
+        self.deadline.check(20, "populate")
+        t0 = time.perf_counter()
+
+        def make(chunk):
+            c = self.client()
+            ids = []
+            for i in chunk:
+                body, _ = c.call("POST", LB, lb_body(f"list-{i:04d}"), expect=(201,))
+                ids.append(body["loadbalancer"]["id"])
+            c.close()
+            return ids
+
+        chunks = [range(i, n, 8) for i in range(8)]
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            ids = [x for part in ex.map(make, chunks) for x in part]
+        c = self.client()
+        self.poller(c, timeout=60).until(
+            LB + "?provisioning_status=PENDING_CREATE&fields=id&limit=1",
+            lambda b: not b["loadbalancers"], "populate")
+        c.close()
+        self.state["lb_ids"] = ids
+        return {"created": len(ids), "seconds": _r(time.perf_counter() - t0, 2)}
+
+    def get_one(self):
+        ids = self.state.get("lb_ids")
+        if not ids:
+            raise RuntimeError("no load balancer to GET (populate failed)")
+        c = self.client()
+        c.call("GET", f"{LB}/{ids[0]}")
+        c.close()
+        return self.concurrent(f"{LB}/{ids[0]}")
+
+    # -- sequential latencies -------------------------------------------------------------
+    def list_1000(self):
+        if len(self.state.get("lb_ids", [])) < self.args.list_size:
+            raise RuntimeError("the 1,000 load balancers were not created")
+        c = self.client()
+        body, _ = c.call("GET", LB)
+        got = len(body["loadbalancers"])
+        times, sizes = [], []
+        for _ in range(3):  # warm-up
+            c.call("GET", LB)
+        for _ in range(self.args.samples):
+            self.deadline.check(5, "list_1000 sample")
+            status, payload, el = c.raw("GET", LB)
+            if status != 200:
+                raise HTTPError("GET", LB, status, payload.decode(errors="replace"))
+            times.append(el)
+            sizes.append(len(payload))
+        c.close()
+        return dict(summary_ms(times), items=got, response_bytes=sizes[-1])
+
+    def create_to_active(self):
+        c = self.client()
+        p = self.poller(c)
+        times, posts = [], []
+        p.until(LB + "/" + c.call("POST", LB, lb_body("warm"), expect=(201,))[0]
+                ["loadbalancer"]["id"], lambda b: all_active(b, "loadbalancer"), "warm-up")
+        polls0 = p.polls
+        for i in range(self.args.samples):
+            self.deadline.check(5, "create_to_active sample")
+            t0 = time.perf_counter()
+            body, el = c.call("POST", LB, lb_body(f"create-{i}"), expect=(201,))
+            posts.append(el)
+            p.until(f"{LB}/{body['loadbalancer']['id']}",
+                    lambda b: all_active(b, "loadbalancer"), "create_to_active")
+            times.append(time.perf_counter() - t0)
+        c.close()
+        return dict(summary_ms(times), post_p50=_r(percentile(posts, 50) * 1000),
+                    polls_per_sample=_r((p.polls - polls0) / len(times), 1),
+                    poll_interval_ms=self.args.poll_interval * 1000)
+
+    def _wait_graph(self, c, p, lb_id, expect_members, expect_hm=True):
+        """Poll the LB (cheap) until ACTIVE, then the status tree until every object is ACTIVE."""
+        p.until(f"{LB}/{lb_id}", lambda b: all_active(b, "loadbalancer"), "graph LB")
+
+        def done(tree):
+            statuses, counts = tree_statuses(tree)
+            return (all(s == "ACTIVE" for s in statuses) and counts["listeners"] == 1
+                    and counts["pools"] == 1 and counts["members"] == expect_members
+                    and counts["healthmonitors"] == (1 if expect_hm else 0))
+        return p.until(f"{LB}/{lb_id}/status", done, "graph tree")
+
+    def graph_create(self):
+        c = self.client()
+        p = self.poller(c)
+        times, posts = [], []
+        n = self.args.graph_samples
+        for i in range(n + 1):  # the first one is a warm-up
+            self.deadline.check(5, "graph_create sample")
+            t0 = time.perf_counter()
+            body, el = c.call("POST", LB, graph_body(f"graph-{i}", 10), expect=(201,))
+            self._wait_graph(c, p, body["loadbalancer"]["id"], 10)
+            if i:
+                times.append(time.perf_counter() - t0)
+                posts.append(el)
+        c.close()
+        return dict(summary_ms(times), post_p50=_r(percentile(posts, 50) * 1000))
+
+    def _lb_with_pool(self, c, p, name):
+        """An ACTIVE LB whose listener's default pool has an HM and no members: (lb_id, pool_id).
+
+        One graph create if that is available; else LB, listener and pool one by one.
+        """
+        try:
+            body, _ = c.call("POST", LB, graph_body(name, 0), expect=(201,))
+            lb = body["loadbalancer"]
+            self._wait_graph(c, p, lb["id"], 0)
+            return lb["id"], lb["listeners"][0]["default_pool_id"], "graph"
+        except Exception as exc:
+            graph_error = f"{type(exc).__name__}: {exc}"
+        try:
+            return self._lb_with_pool_one_by_one(c, p, name) + (
+                f"one by one (graph create failed: {graph_error[:200]})",)
+        except Exception as exc:
+            raise RuntimeError(f"setup failed; graph create: {graph_error}; one by one: "
+                               f"{type(exc).__name__}: {exc}") from exc
+
+    def _lb_with_pool_one_by_one(self, c, p, name):
+        body, _ = c.call("POST", LB, lb_body(name), expect=(201,))
+        lb_id = body["loadbalancer"]["id"]
+        p.until(f"{LB}/{lb_id}", lambda b: all_active(b, "loadbalancer"), "setup LB")
+        body, _ = c.call("POST", "/v2/lbaas/listeners", {"listener": {
+            "loadbalancer_id": lb_id, "protocol": "HTTP", "protocol_port": 80}}, expect=(201,))
+        p.until(f"{LB}/{lb_id}", lambda b: all_active(b, "loadbalancer"), "setup listener")
+        body, _ = c.call("POST", "/v2/lbaas/pools", {"pool": {
+            "listener_id": body["listener"]["id"], "protocol": "HTTP",
+            "lb_algorithm": "ROUND_ROBIN"}}, expect=(201,))
+        pool_id = body["pool"]["id"]
+        p.until(f"{LB}/{lb_id}", lambda b: all_active(b, "loadbalancer"), "setup pool")
+        body, _ = c.call("POST", "/v2/lbaas/healthmonitors", {"healthmonitor": {
+            "pool_id": pool_id, "type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3}},
+            expect=(201,))
+        p.until(f"{LB}/{lb_id}", lambda b: all_active(b, "loadbalancer"), "setup HM")
+        return lb_id, pool_id
+
+    def _batch(self, c, p, pool_id, items):
+        """PUT the members, then wait: the pool (cheap) until ACTIVE, then the member list."""
+        path = f"/v2/lbaas/pools/{pool_id}/members"
+        t0 = time.perf_counter()
+        _, el = c.call("PUT", path, {"members": items}, expect=(202,))
+        p.until(f"/v2/lbaas/pools/{pool_id}", lambda b: all_active(b, "pool"), "batch pool")
+        want = {(m["address"], m["protocol_port"], m["weight"]) for m in items}
+
+        def done(body):
+            got = body["members"]
+            return (len(got) == len(items) and all(m["provisioning_status"] == "ACTIVE"
+                                                   for m in got)
+                    and {(m["address"], m["protocol_port"], m["weight"]) for m in got} == want)
+        p.until(path, done, "batch members")
+        return time.perf_counter() - t0, el
+
+    def members_batch_200(self):
+        """Each sample: a fresh pool, PUT 200 members (200 creates), then PUT them again with
+        another weight (200 updates); both until every member is ACTIVE."""
+        c = self.client()
+        p = self.poller(c)
+        creates, updates, puts = [], [], []
+        setup = None
+        for i in range(self.args.batch_samples):
+            self.deadline.check(15, "members_batch_200 sample")
+            lb_id, pool_id, setup = self._lb_with_pool(c, p, f"batch-{i}")
+            t, el = self._batch(c, p, pool_id, members(200, weight=1))
+            creates.append(t)
+            puts.append(el)
+            t, _ = self._batch(c, p, pool_id, members(200, weight=2))
+            updates.append(t)
+            self.state["tree_lb"] = lb_id
+        c.close()
+        self.state["batch_update"] = dict(summary_ms(updates))
+        return dict(summary_ms(creates), put_p50=_r(percentile(puts, 50) * 1000),
+                    setup=setup, what="200 new members on an empty pool")
+
+    def members_batch_200_update(self):
+        if "batch_update" not in self.state:
+            raise RuntimeError("members_batch_200 did not run")
+        return dict(self.state["batch_update"], what="the same 200 members, new weight")
+
+    def status_tree_200(self):
+        c = self.client()
+        lb_id = self.state.get("tree_lb")
+        how = "the last members_batch_200 load balancer"
+        if lb_id is None:
+            how = "graph create with 200 members (members_batch_200 failed)"
+            p = self.poller(c)
+            body, _ = c.call("POST", LB, graph_body("tree", 200), expect=(201,))
+            lb_id = body["loadbalancer"]["id"]
+            self._wait_graph(c, p, lb_id, 200)
+        path = f"{LB}/{lb_id}/status"
+        tree, _ = c.call("GET", path)
+        _, counts = tree_statuses(tree)
+        if counts["members"] != 200:
+            raise RuntimeError(f"status tree has {counts} instead of 200 members")
+        for _ in range(3):
+            c.call("GET", path)
+        times = []
+        for _ in range(self.args.samples):
+            self.deadline.check(2, "status_tree sample")
+            times.append(c.call("GET", path)[1])
+        c.close()
+        return dict(summary_ms(times), setup=how)
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+def metric(value, unit, scenario, name, baseline):
+    m = {"value": value, "unit": unit}
+    up = UPSTREAM.get((scenario, name))
+    if up is not None and value:
+        uval, uunit, kind = up
+        ratio = uval / value if kind == "latency" else value / uval
+        m.update(upstream=uval, upstream_unit=uunit,
+                 ratio=_r(ratio, 2),
+                 ratio_is="upstream/ours" if kind == "latency" else "ours/upstream",
+                 target_ratio=TARGET_RATIO, meets_target=ratio >= TARGET_RATIO)
+    if baseline and value:
+        if unit == "req/s" and baseline.get("throughput"):
+            m["vs_baseline"] = _r(value / baseline["throughput"], 3)
+            m["vs_baseline_is"] = "ours/baseline throughput"
+        elif unit == "ms" and baseline.get("p50"):
+            m["vs_baseline"] = _r(value / baseline["p50"], 2)
+            m["vs_baseline_is"] = "ours/baseline p50 latency"
+    return m
+
+
+def report(args, stack, raw, started):
+    base = raw.get("baseline", {}).get("result") or {}
+    scenarios = {}
+    for name, entry in raw.items():
+        res = entry.get("result")
+        out = {"seconds": entry["seconds"]}
+        if entry.get("cpu"):
+            out["cpu"] = entry["cpu"]
+        if entry.get("quiet"):
+            out["quiet_wait"] = entry["quiet"]
+        if entry.get("error"):
+            out["error"] = entry["error"]
+        if res:
+            if name in ("baseline", "get_one"):
+                out["throughput"] = metric(res["throughput"], "req/s", name, "throughput",
+                                           None if name == "baseline" else base)
+                out["p50"] = metric(res["p50"], "ms", name, "p50",
+                                    None if name == "baseline" else base)
+                out["p95"] = metric(res["p95"], "ms", name, "p95",
+                                    None if name == "baseline" else base)
+                out["detail"] = {k: v for k, v in res.items()
+                                 if k not in ("throughput", "p50", "p95")}
+            elif "p50" in res:
+                out["p50"] = metric(res["p50"], "ms", name, "p50", base)
+                out["detail"] = {k: v for k, v in res.items() if k != "p50"}
+            else:
+                out["detail"] = res
+        scenarios[name] = out
+    noisy = sorted(n for n, e in raw.items()
+                   if (e.get("cpu") or {}).get("foreign_cores", 0) > 0.2)
+    met = {f"{s}.{m}": v["meets_target"] for s, sc in scenarios.items() for m, v in sc.items()
+           if isinstance(v, dict) and "meets_target" in v}
+    return {
+        "meta": {
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "wall_seconds": _r(time.time() - started, 1),
+            "host": platform.node(), "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "server": {"command": "lbaas-api (gunicorn)", "workers": args.workers,
+                       "threads": args.threads,
+                       "worker_class": "gthread" if args.threads > 1 else "sync",
+                       "bind": f"{HOST}:{stack.port}", "database": "PostgreSQL (unix socket)"},
+            "load_generator": ("wrk" if args.load_generator == "wrk" or
+                               (args.load_generator == "auto" and have_wrk()) else "python"),
+            "concurrency": args.concurrency, "duration_s": args.duration,
+            "samples": {"sequential": args.samples, "graph": args.graph_samples,
+                        "batch": args.batch_samples},
+            "poll_interval_ms": args.poll_interval * 1000,
+            "upstream": "Octavia 19, noop backends, same machine kind",
+            "ratio": "above 1 = better than upstream (upstream/ours for latencies, "
+                     "ours/upstream for throughput); target >= 10",
+            "cpu": "per scenario, average cores used by the stack (lbaas-api, PostgreSQL, "
+                   "load generator, this script) and by every other process (foreign); "
+                   "foreign_cores > 0.2 marks a scenario as disturbed",
+        },
+        "disturbed_by_other_processes": noisy,
+        "targets_met": met,
+        "scenarios": scenarios,
+    }
+
+
+ORDER = ("baseline", "populate", "get_one", "list_1000", "create_to_active", "graph_create",
+         "members_batch_200", "members_batch_200_update", "status_tree_200")
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1),
+                    help="gunicorn workers (default 2 x cores)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads per worker; >1 selects gunicorn's gthread worker")
+    ap.add_argument("--duration", type=float, default=10.0, help="seconds per c=16 scenario")
+    ap.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds before each")
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--samples", type=int, default=30, help="samples of sequential scenarios")
+    ap.add_argument("--graph-samples", type=int, default=10)
+    ap.add_argument("--batch-samples", type=int, default=5)
+    ap.add_argument("--list-size", type=int, default=1000)
+    ap.add_argument("--poll-interval", type=float, default=0.002, help="seconds between polls")
+    ap.add_argument("--load-generator", choices=("auto", "wrk", "python"), default="auto")
+    ap.add_argument("--wrk-threads", type=int, default=2)
+    ap.add_argument("--py-processes", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--budget", type=float, default=280.0, help="seconds for the whole run")
+    ap.add_argument("--quiet-wait", type=float, default=10.0,
+                    help="before each scenario, wait up to this many seconds for other "
+                         "processes to use under --quiet-threshold cores (0: never wait)")
+    ap.add_argument("--quiet-threshold", type=float, default=0.3)
+    ap.add_argument("--only", help="comma-separated scenarios (prerequisites are added)")
+    ap.add_argument("--port", type=int, help="API port (default: a free one)")
+    ap.add_argument("--pg-port", type=int, help="PostgreSQL port number (unix socket only)")
+    ap.add_argument("--output", default=str(BENCH / "results" / "latest.json"))
+    ap.add_argument("--keep-logs", action="store_true", help="keep the temp dir with the logs")
+    ap.add_argument("--hold", type=float, default=0.0,
+                    help="after the run, keep the stack up this many seconds (for profiling)")
+    return ap.parse_args(argv)
+
+
+def selected(args):
+    if not args.only:
+        return ORDER
+    want = set(args.only.split(","))
+    unknown = want - set(ORDER)
+    if unknown:
+        raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    if want & {"get_one", "list_1000"}:
+        want.add("populate")
+    if "members_batch_200_update" in want:
+        want.add("members_batch_200")
+    return tuple(s for s in ORDER if s in want)
+
+
+def _terminate(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = time.time()
+    deadline = Deadline(args.budget)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # INT even if inherited ignored
+        signal.signal(sig, _terminate)
+    stack = Stack(args)
+    raw = {}
+    interrupted = None
+    try:
+        stack.start()
+        bench = Bench(args, stack, deadline)
+        for name in selected(args):
+            t0 = time.monotonic()
+            entry = {}
+            log(f"{name} ...")
+            if name != "members_batch_200_update":
+                entry["quiet"] = bench.wait_quiet()
+            meter = CpuMeter(stack)
+            meter.start()
+            try:
+                entry["result"] = getattr(bench, name)()
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # fail soft: record and go on
+                entry["error"] = f"{type(exc).__name__}: {exc}"
+                if os.environ.get("BENCH_DEBUG"):
+                    traceback.print_exc()
+            entry["seconds"] = _r(time.monotonic() - t0, 2)
+            if name != "members_batch_200_update":  # that one only reports a stored result
+                entry["cpu"] = meter.stop()
+            raw[name] = entry
+            log(f"{name}: {entry.get('error') or entry.get('result')}")
+        if args.hold:
+            log(f"holding the stack for {args.hold} s on port {stack.port}, master pid "
+                f"{stack.proc.pid}, workers {stack.worker_pids()}")
+            time.sleep(args.hold)
+    except KeyboardInterrupt as exc:
+        interrupted = str(exc) or "KeyboardInterrupt"
+        log(f"interrupted ({interrupted}); cleaning up")
+    except Exception as exc:
+        raw["stack"] = {"error": f"{type(exc).__name__}: {exc}", "seconds": 0}
+        log(f"stack failed: {exc}")
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # do not interrupt the cleanup
+        try:
+            stack.stop()
+        finally:
+            signal.signal(signal.SIGINT, _terminate)
+    result = report(args, stack, raw, started)
+    if interrupted:
+        result["meta"]["interrupted"] = interrupted
+    text = json.dumps(result, indent=2)
+    print(text)
+    out = pathlib.Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+    return 130 if interrupted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
