@@ -34,7 +34,6 @@ import tempfile
 import threading
 import time
 import traceback
-import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"

@@ -124,3 +124,12 @@ def sum_statistics(session, *where):
     stmt = select(*[func.coalesce(func.sum(getattr(s, f)), 0) for f in STAT_FIELDS]) \
         .join(models.Listener, models.Listener.id == s.listener_id).where(*where)
     return dict(zip(STAT_FIELDS, (int(v) for v in session.execute(stmt).one())))
+
+
+def apply_changes(row, changes, tags=None):
+    """Write an update's field values (and tags, unless None) to the row."""
+    for key, value in changes.items():
+        setattr(row, key, value)
+    if tags is not None:
+        row.set_tags(tags)
+    row.updated_at = models.utcnow()

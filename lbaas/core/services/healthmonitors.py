@@ -83,11 +83,7 @@ class HealthMonitorService:
             row.provisioning_status = c.PENDING_UPDATE
             new = pm.partial(dm.HealthMonitor, "healthmonitor_id", row.id, changes)
             drivers.call(driver, "health_monitor_update", old, new)
-            for key, value in changes.items():
-                setattr(row, key, value)
-            if body.get("tags") is not None:
-                row.set_tags(body["tags"])
-            row.updated_at = models.utcnow()
+            common.apply_changes(row, changes, body.get("tags"))
             return common.snapshot(session, models.HealthMonitor, row.id)
 
     def delete(self, ctx, hm_id):

@@ -143,11 +143,7 @@ class ListenerService:
                 provider_changes["allowed_cidrs"] = provider_changes["allowed_cidrs"] or None
             new = pm.partial(dm.Listener, "listener_id", row.id, provider_changes)
             drivers.call(driver, "listener_update", old, new)
-            for key, value in changes.items():
-                setattr(row, key, value)
-            if body.get("tags") is not None:
-                row.set_tags(body["tags"])
-            row.updated_at = models.utcnow()
+            common.apply_changes(row, changes, body.get("tags"))
             return common.snapshot(session, models.Listener, listener_id)
 
     def delete(self, ctx, listener_id):

@@ -107,11 +107,7 @@ class PoolService:
             common.mark(list(row.listeners) + [row], c.PENDING_UPDATE)
             new = pm.partial(dm.Pool, "pool_id", row.id, changes)
             drivers.call(driver, "pool_update", old, new)
-            for key, value in changes.items():
-                setattr(row, key, value)
-            if body.get("tags") is not None:
-                row.set_tags(body["tags"])
-            row.updated_at = models.utcnow()
+            common.apply_changes(row, changes, body.get("tags"))
             return common.snapshot(session, models.Pool, row.id, LOAD)
 
     def delete(self, ctx, pool_id):
