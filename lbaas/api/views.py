@@ -4,6 +4,8 @@ Hot path (a list renders up to 1,000 objects per request): values are read from 
 instance __dict__ when everything needed is loaded there, which is several times cheaper
 than going through SQLAlchemy's instrumented attributes; otherwise (an attribute not loaded
 yet) each read goes through getattr, exactly as before. Key order is part of the output.
+Load balancers on the GET paths arrive as lbaas.core.queries.LoadBalancerRecord, whose
+__dict__ holds every value, so they take the same fast path as a loaded row.
 """
 
 

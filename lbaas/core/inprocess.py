@@ -1,10 +1,15 @@
 """The status callback for built-in drivers: octavia-lib's DriverLibrary interface, in-process."""
 from octavia_lib.api.drivers import exceptions as lib_exc
-from sqlalchemy.orm import selectinload
 
-from lbaas.core import constants as c
-from lbaas.core import models, status
+from lbaas.core import models, queries, status
 from lbaas.core.errors import StatusUpdateError
+
+
+def _node(row, **extra):
+    """One object of the reconcile tree: its statuses and admin state, then `extra`."""
+    return dict(id=row.id, provisioning_status=row.provisioning_status,
+                operating_status=row.operating_status, admin_state_up=row.admin_state_up,
+                **extra)
 
 
 class InProcessLibrary:
@@ -36,25 +41,14 @@ class InProcessLibrary:
     def loadbalancer_tree(self, loadbalancer_id):
         """The statuses and admin states of a load balancer and all its objects, or None."""
         with self._core.db.read() as session:
-            lb = session.get(models.LoadBalancer, loadbalancer_id, options=[
-                selectinload(models.LoadBalancer.listeners),
-                selectinload(models.LoadBalancer.pools).selectinload(models.Pool.members),
-                selectinload(models.LoadBalancer.pools).selectinload(models.Pool.healthmonitor),
-            ])
-            if lb is None or lb.provisioning_status == c.DELETED:
-                return None
-
-            def node(row, **extra):
-                return dict(id=row.id, provisioning_status=row.provisioning_status,
-                            operating_status=row.operating_status,
-                            admin_state_up=row.admin_state_up, **extra)
-
-            return node(lb, listeners=[node(li, default_pool_id=li.default_pool_id)
-                                       for li in lb.listeners],
-                        pools=[node(p, members=[node(m) for m in p.members],
-                                    healthmonitor=node(p.healthmonitor) if p.healthmonitor
-                                    else None)
-                               for p in lb.pools])
+            tree = queries.loadbalancer_tree(session, loadbalancer_id)
+        if tree is None:
+            return None
+        return _node(tree.loadbalancer, listeners=[
+            _node(li, default_pool_id=li.default_pool_id) for li in tree.listeners
+        ], pools=[_node(p.pool, members=[_node(m) for m in p.members],
+                        healthmonitor=_node(p.healthmonitor) if p.healthmonitor else None)
+                  for p in tree.pools.values()])
 
     def loadbalancer_id_of(self, collection, object_id):
         """The id of the load balancer that owns an object ('pools', 'members', ...), or None."""

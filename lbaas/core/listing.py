@@ -171,8 +171,12 @@ def apply_filters(stmt, model, options, fields):
     return stmt
 
 
-def fetch_page(session, stmt, model, options, fields):
-    """Run a filtered select sorted and paginated as asked; returns a Page."""
+def fetch_page(session, stmt, model, options, fields, plain=False):
+    """Run a filtered select sorted and paginated as asked; returns a Page.
+
+    stmt selects ORM objects of `model`, or (plain=True) columns of its table, one of them
+    `id`: the page then holds the rows as the database returns them.
+    """
     stmt = apply_filters(stmt, model, options, fields)
     keys = []
     for name, direction in options.sort:
@@ -206,7 +210,7 @@ def fetch_page(session, stmt, model, options, fields):
     stmt = stmt.order_by(*order)
     if options.limit is not None:
         stmt = stmt.limit(options.limit)
-    rows = list(session.scalars(stmt).unique())
+    rows = session.execute(stmt).all() if plain else list(session.scalars(stmt).unique())
     if reverse:
         rows.reverse()
     next_marker = previous_marker = None

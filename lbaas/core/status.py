@@ -1,10 +1,11 @@
 """The status callback: apply a driver's status-update or statistics message to the database."""
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import case, or_, select
+from sqlalchemy import update as update_stmt
 
 from lbaas.core import constants as c
-from lbaas.core import models
+from lbaas.core import models, queries
 from lbaas.core.errors import StatusUpdateError
 from lbaas.core.network import Vip
 
@@ -45,6 +46,54 @@ def _delete_loadbalancer(session, lb, network):
     return None
 
 
+def _group(records, collection):
+    """Validate a collection's records; returns {(prov, oper): [ids]} and the DELETED ids."""
+    groups, deleted = {}, []
+    for record in records:
+        prov, oper = _check(record, collection)
+        if prov == c.DELETED:
+            deleted.append(record["id"])
+        elif prov is not None or oper is not None:
+            groups.setdefault((prov, oper), []).append(record["id"])
+    return groups, deleted
+
+
+def _set_statuses(session, model, collection, prov, oper, ids):
+    """One UPDATE for every record of a group; StatusUpdateError naming the first one missing.
+
+    updated_at moves only on rows whose status changes, as an ORM flush of the same
+    assignments did (it writes nothing for an unchanged value).
+    """
+    values, changed = {}, []
+    for name, value in (("provisioning_status", prov), ("operating_status", oper)):
+        if value is not None:
+            values[name] = value
+            changed.append(getattr(model, name) != value)
+    values["updated_at"] = case((or_(*changed), models.utcnow()), else_=model.updated_at)
+    unique = list(dict.fromkeys(ids))
+    result = session.execute(
+        update_stmt(model).where(queries.id_in(session, model.id, unique)).values(values)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != len(unique):
+        found = set(session.scalars(select(model.id).where(
+            queries.id_in(session, model.id, unique))))
+        missing = next(i for i in unique if i not in found)
+        raise StatusUpdateError(f"{collection} {missing} not found", collection, missing)
+
+
+def _delete(session, model, object_id, network, releases):
+    """Apply a DELETED record: drop the object (a load balancer is marked DELETED instead)."""
+    row = session.get(model, object_id)
+    if row is None:
+        return
+    if model is not models.LoadBalancer:
+        session.delete(row)
+    elif row.provisioning_status != c.DELETED:
+        release = _delete_loadbalancer(session, row, network)
+        if release is not None:
+            releases.append(release)
+
+
 def apply_status_update(db, update, network=None):
     """Apply one status-update message atomically; raises StatusUpdateError naming the bad record."""
     if not isinstance(update, dict):
@@ -52,29 +101,11 @@ def apply_status_update(db, update, network=None):
     releases = []
     with db.write() as session:
         for collection, model in ORDER:
-            for record in update.get(collection) or ():
-                prov, oper = _check(record, collection)
-                if prov is None and oper is None:
-                    continue
-                row = session.get(model, record["id"])
-                if row is None:
-                    if prov == c.DELETED:
-                        continue
-                    raise StatusUpdateError(f"{collection} {record['id']} not found",
-                                            collection, record["id"])
-                if prov == c.DELETED:
-                    if model is models.LoadBalancer:
-                        if row.provisioning_status != c.DELETED:
-                            release = _delete_loadbalancer(session, row, network)
-                            if release is not None:
-                                releases.append(release)
-                    else:
-                        session.delete(row)
-                    continue
-                if prov is not None:
-                    row.provisioning_status = prov
-                if oper is not None:
-                    row.operating_status = oper
+            groups, deleted = _group(update.get(collection) or (), collection)
+            for (prov, oper), ids in groups.items():
+                _set_statuses(session, model, collection, prov, oper, ids)
+            for object_id in deleted:
+                _delete(session, model, object_id, network, releases)
     for release in releases:
         try:
             release()

@@ -5,10 +5,11 @@ import pathlib
 import uuid
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from lbaas.api import views
-from lbaas.core import models
+from lbaas.core import models, queries, status
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GRAPH_LOAD = (
@@ -82,6 +83,39 @@ def test_views_render_the_same_from_loaded_values_and_through_getattr(app, clien
         expected = views.loadbalancer(lb)
         session.expire(lb, ["name", "updated_at"])
         assert views.loadbalancer(lb) == expected
+
+
+def test_load_balancer_records_render_as_orm_rows_do(app, client, project):
+    lb_id = _graph(client, project)
+    other = client.create_lb(project)["id"]
+    db = app.extensions["lbaas_core"].db
+    with db.read() as session:
+        for object_id in (lb_id, other):
+            row = session.get(models.LoadBalancer, object_id, options=GRAPH_LOAD)
+            record = queries.loadbalancer(session, object_id)
+            assert isinstance(views._values(record, views.LOADBALANCER), dict)
+            assert json.dumps(views.loadbalancer(record)) == json.dumps(views.loadbalancer(row))
+        rows = session.execute(select(*queries.LB_COLUMNS).where(
+            models.LoadBalancer.id.in_([lb_id, other]))).all()
+        assert [r.id for r in queries.loadbalancer_records(session, rows)] == [
+            r.id for r in rows]
+        assert queries.loadbalancer(session, "no-such-id") is None
+
+
+def test_status_updates_move_updated_at_only_when_a_status_changes(app, client, project):
+    lb = client.create_lb(project)
+    client.wait(f"/v2/lbaas/loadbalancers/{lb['id']}", "loadbalancer")
+    core = app.extensions["lbaas_core"]
+    with core.db.write() as session:
+        session.get(models.LoadBalancer, lb["id"]).updated_at = None
+    same = {"loadbalancers": [{"id": lb["id"], "provisioning_status": "ACTIVE"}]}
+    status.apply_status_update(core.db, same)
+    with core.db.read() as session:
+        assert session.get(models.LoadBalancer, lb["id"]).updated_at is None
+    status.apply_status_update(core.db, {"loadbalancers": [
+        {"id": lb["id"], "operating_status": "DEGRADED"}]})
+    with core.db.read() as session:
+        assert session.get(models.LoadBalancer, lb["id"]).updated_at is not None
 
 
 def test_read_sessions_refuse_to_write(app, client, project):

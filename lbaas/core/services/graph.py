@@ -51,9 +51,10 @@ def _create_pool(core, session, lb, definition):
         monitor = dict(monitor, pool_id=row.id)
         healthmonitors.insert(session, row, monitor,
                               healthmonitors.prepare(core.conf, row, monitor))
-    for member in definition.get("members") or []:
-        members.insert(session, row, member,
-                       members.prepare(core.conf, core.network, row, member))
+    entries = [(member, members.prepare(core.conf, core.network, row, member))
+               for member in definition.get("members") or []]
+    if entries:
+        members.insert_many(session, row, entries)
     return row
 
 

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from lbaas.core import constants as c
-from lbaas.core import drivers, errors, listing, models
+from lbaas.core import drivers, errors, listing, models, queries
 from lbaas.core import provider_models as pm
 from lbaas.core.services import common, graph, vip as vips
 
@@ -42,17 +42,22 @@ class LoadBalancerService:
         self.core = core
 
     def get(self, ctx, lb_id):
-        """One live load balancer (404 if absent or DELETED)."""
+        """One live load balancer as a record (404 if absent or DELETED)."""
         with self.core.db.read() as session:
-            return common.get_or_404(session, models.LoadBalancer, lb_id, LOAD)
+            record = queries.loadbalancer(session, lb_id) if lb_id else None
+        if record is None:
+            raise errors.NotFound(resource=common.HUMAN_NAMES[models.LoadBalancer], id=lb_id)
+        return record
 
     def list(self, ctx, options):
-        """A page of load balancers matching the list options."""
-        stmt = select(models.LoadBalancer).where(
-            models.LoadBalancer.provisioning_status != c.DELETED).options(*LOAD)
+        """A page of load balancers (as records) matching the list options."""
+        stmt = select(*queries.LB_COLUMNS).where(
+            models.LoadBalancer.provisioning_status != c.DELETED)
         with self.core.db.read() as session:
-            return listing.fetch_page(session, stmt, models.LoadBalancer, options,
-                                      common.columns(models.LoadBalancer, FIELDS))
+            page = listing.fetch_page(session, stmt, models.LoadBalancer, options,
+                                      common.columns(models.LoadBalancer, FIELDS), plain=True)
+            page.rows = queries.loadbalancer_records(session, page.rows)
+        return page
 
     def create(self, ctx, body):
         """Create a load balancer, and its listeners and pools when the body nests them."""
@@ -184,31 +189,30 @@ class LoadBalancerService:
     def status_tree(self, ctx, lb_id):
         """The load balancer with every listener, pool, monitor and member status, nested."""
         with self.core.db.read() as session:
-            lb = common.get_or_404(session, models.LoadBalancer, lb_id, GRAPH_LOAD + (
-                selectinload(models.LoadBalancer.listeners).selectinload(
-                    models.Listener.default_pool).selectinload(models.Pool.members),
-                selectinload(models.LoadBalancer.listeners).selectinload(
-                    models.Listener.default_pool).selectinload(models.Pool.healthmonitor)))
-            return _tree(lb)
+            tree = queries.loadbalancer_tree(session, lb_id) if lb_id else None
+        if tree is None:
+            raise errors.NotFound(resource=common.HUMAN_NAMES[models.LoadBalancer], id=lb_id)
+        return _status_tree(tree)
 
 
-def _status(row, **extra):
-    return dict(id=row.id, name=row.name or "", operating_status=row.operating_status,
-                provisioning_status=row.provisioning_status, **extra)
+def _status(node, **extra):
+    return dict(id=node.id, name=node.name or "", operating_status=node.operating_status,
+                provisioning_status=node.provisioning_status, **extra)
 
 
-def _tree(lb):
+def _status_tree(tree):
+    """The status-tree body of a queries.LoadBalancerTree: listeners and their default pools."""
     listeners = []
-    for listener in lb.listeners:
+    for listener in tree.listeners:
         pools = []
-        pool = listener.default_pool
-        if pool is not None:
-            node = _status(pool, members=[
+        branch = tree.pools.get(listener.default_pool_id)
+        if branch is not None:
+            node = _status(branch.pool, members=[
                 _status(m, address=m.address, protocol_port=m.protocol_port)
-                for m in pool.members])
-            hm = pool.healthmonitor
+                for m in branch.members])
+            hm = branch.healthmonitor
             if hm is not None:
                 node["health_monitor"] = _status(hm, type=hm.type)
             pools.append(node)
         listeners.append(_status(listener, pools=pools))
-    return {"loadbalancer": _status(lb, listeners=listeners)}
+    return {"loadbalancer": _status(tree.loadbalancer, listeners=listeners)}

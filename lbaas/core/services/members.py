@@ -1,6 +1,7 @@
 """Members of a pool: create, read, update, delete, and the declarative batch update."""
 from octavia_lib.api.drivers import data_models as dm
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from lbaas.core import constants as c
@@ -27,23 +28,51 @@ def _monitored(session, pool):
         models.HealthMonitor.pool_id == pool.id)) is not None
 
 
-def insert(session, pool, body, values):
-    """Add a validated member, PENDING_CREATE, unless its address and port are taken (409)."""
-    conflict = errors.DuplicateMemberEntry(ip_address=values["address"],
-                                           port=values["protocol_port"])
-    taken = session.scalar(select(models.Member.id).where(
-        models.Member.pool_id == pool.id, models.Member.address == values["address"],
-        models.Member.protocol_port == values["protocol_port"]))
-    if taken is not None:
-        raise conflict
-    row = models.Member(
-        id=models.new_id(), pool_id=pool.id, project_id=pool.project_id,
-        provisioning_status=c.PENDING_CREATE,
-        operating_status=c.OFFLINE if _monitored(session, pool) else c.NO_MONITOR, **values)
-    row.set_tags(body.get("tags") or [])
-    session.add(row)
-    common.flush_or_conflict(session, conflict)
-    return row
+def _duplicate(values):
+    return errors.DuplicateMemberEntry(ip_address=values["address"],
+                                       port=values["protocol_port"])
+
+
+def insert_many(session, pool, entries):
+    """Add validated members ((body, values) pairs) to a pool, PENDING_CREATE, in one flush.
+
+    A repeated address and port among the entries, or one the pool already holds (caught by
+    the unique constraint, not looked up first), is a 409 naming it.
+    """
+    status = c.OFFLINE if _monitored(session, pool) else c.NO_MONITOR
+    rows, seen = [], set()
+    for body, values in entries:
+        key = (values["address"], values["protocol_port"])
+        if key in seen:
+            raise _duplicate(values)
+        seen.add(key)
+        row = models.Member(id=models.new_id(), pool_id=pool.id, project_id=pool.project_id,
+                            provisioning_status=c.PENDING_CREATE, operating_status=status,
+                            **values)
+        row.set_tags(body.get("tags") or [])
+        rows.append(row)
+    session.add_all(rows)
+    _flush_new(session, pool, [values for _, values in entries])
+    return rows
+
+
+def _flush_new(session, pool, new_values):
+    """Flush the new members; a unique-constraint violation is a 409 naming the taken one."""
+    if len(new_values) == 1:
+        common.flush_or_conflict(session, _duplicate(new_values[0]))
+        return
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        with session.no_autoflush:
+            taken = set(session.execute(select(
+                models.Member.address, models.Member.protocol_port).where(
+                models.Member.pool_id == pool.id)).tuples())
+        for values in new_values:
+            if (values["address"], values["protocol_port"]) in taken:
+                raise _duplicate(values) from None
+        raise
 
 
 def _pool_load():
@@ -87,7 +116,7 @@ class MemberService:
             values = prepare(core.conf, core.network, pool, body)
             driver = core.drivers.get(pool.load_balancer.provider)
             pools.lock_for_child(session, pool)
-            row = insert(session, pool, body, values)
+            row = insert_many(session, pool, [(body, values)])[0]
             drivers.call(driver, "member_create", pm.member(row))
             return common.snapshot(session, models.Member, row.id)
 
@@ -142,7 +171,6 @@ class MemberService:
     @staticmethod
     def _apply(session, pool, plan, additive_only):
         """Write a batch plan; returns the members the pool should end up with."""
-        created = [insert(session, pool, body, values) for body, values in plan.new]
         for row, body, values in plan.updated:
             for key, value in rules.batch_changes(body, values).items():
                 setattr(row, key, value)
@@ -155,6 +183,7 @@ class MemberService:
             kept = plan.untouched
         else:
             common.mark(plan.untouched, c.PENDING_DELETE)
+        created = insert_many(session, pool, plan.new) if plan.new else []
         session.flush()
         return created + [u[0] for u in plan.updated] + kept
 

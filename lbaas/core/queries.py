@@ -1,0 +1,247 @@
+"""Lean reads for the hot paths: plain rows, no ORM objects.
+
+A page of load balancers (or one) costs two statements whatever its size: the page itself
+and one UNION ALL fetching the child ids, tags and additional VIPs of every load balancer
+on it. The status trees cost four small column selects. What comes back are the small,
+immutable record types below, which the API views render exactly as they render ORM rows.
+"""
+import dataclasses
+import functools
+from typing import NamedTuple
+
+from sqlalchemy import String, any_, bindparam, cast, literal, null, select, union_all
+from sqlalchemy.dialects import postgresql
+
+from lbaas.core import constants as c
+from lbaas.core import models
+
+LB = models.LoadBalancer.__table__
+LISTENER = models.Listener.__table__
+POOL = models.Pool.__table__
+MEMBER = models.Member.__table__
+MONITOR = models.HealthMonitor.__table__
+TAG = models.Tag.__table__
+VIP = models.AdditionalVip.__table__
+
+
+class Ref(NamedTuple):
+    """A child object given by its id (a load balancer's listeners and pools)."""
+
+    id: str
+
+
+class AdditionalVipRecord(NamedTuple):
+    """An additional VIP of a load balancer, as the API shows it."""
+
+    subnet_id: str
+    ip_address: str | None
+    port_id: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadBalancerRecord:
+    """A load balancer as views.loadbalancer renders it: columns, child ids, tags, extra VIPs.
+
+    Not slotted on purpose: the views read an object's __dict__ when it holds every value
+    they need, as they do for a loaded ORM row.
+    """
+
+    id: str
+    name: str | None
+    description: str | None
+    admin_state_up: bool
+    project_id: str | None
+    provisioning_status: str
+    operating_status: str
+    vip_address: str | None
+    vip_port_id: str | None
+    vip_subnet_id: str | None
+    vip_network_id: str | None
+    vip_qos_policy_id: str | None
+    vip_sg_ids: list | None
+    vip_vnic_type: str | None
+    provider: str | None
+    flavor_id: str | None
+    availability_zone: str | None
+    created_at: object
+    updated_at: object
+    listeners: tuple = ()
+    pools: tuple = ()
+    additional_vips: tuple = ()
+    tag_list: list = dataclasses.field(default_factory=list)
+
+
+_CHILDREN = ("listeners", "pools", "additional_vips", "tag_list")
+LB_COLUMNS = tuple(LB.c[f.name] for f in dataclasses.fields(LoadBalancerRecord)
+                   if f.name not in _CHILDREN)
+
+
+class TreeNode(NamedTuple):
+    """The statuses and admin state of a load balancer or a pool."""
+
+    id: str
+    name: str | None
+    provisioning_status: str
+    operating_status: str
+    admin_state_up: bool
+
+
+class ListenerNode(NamedTuple):
+    """A listener's statuses and admin state, and its default pool."""
+
+    id: str
+    name: str | None
+    provisioning_status: str
+    operating_status: str
+    admin_state_up: bool
+    default_pool_id: str | None
+
+
+class MemberNode(NamedTuple):
+    """A member's statuses and admin state, its address and port, and its pool."""
+
+    id: str
+    name: str | None
+    provisioning_status: str
+    operating_status: str
+    admin_state_up: bool
+    address: str
+    protocol_port: int
+    pool_id: str
+
+
+class MonitorNode(NamedTuple):
+    """A health monitor's statuses and admin state, and its type."""
+
+    id: str
+    name: str | None
+    provisioning_status: str
+    operating_status: str
+    admin_state_up: bool
+    type: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolTree:
+    """A pool, its members (oldest first) and its health monitor, if any."""
+
+    pool: TreeNode
+    healthmonitor: MonitorNode | None
+    members: list
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadBalancerTree:
+    """A live load balancer with its listeners and its pools (by id, in database order)."""
+
+    loadbalancer: TreeNode
+    listeners: list
+    pools: dict
+
+
+def _columns(table, record):
+    return [table.c[name] for name in record._fields]
+
+
+def id_in(session, column, ids):
+    """column IN ids: one array parameter on PostgreSQL (= ANY), an IN list elsewhere."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(String)))
+    return column.in_(list(ids))
+
+
+def _ids_param(dialect_name, column):
+    """column IN :ids, the list given at execution (an array on PostgreSQL, else expanded)."""
+    if dialect_name == "postgresql":
+        return column == any_(bindparam("ids", type_=postgresql.ARRAY(String)))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+@functools.cache
+def _children_query(dialect_name):
+    """Listener ids, pool ids, tags and additional VIPs of load balancers :ids, in one select.
+
+    Built once per dialect: statements reused as they are skip SQLAlchemy's per-call
+    construction and cache-key work.
+    """
+    text = cast(null(), String)
+
+    def branch(owner, kind, *values):
+        values += (text,) * (3 - len(values))
+        return select(owner, literal(kind, String), *values).where(
+            _ids_param(dialect_name, owner))
+
+    return union_all(
+        branch(LISTENER.c.loadbalancer_id, "listener", LISTENER.c.id),
+        branch(POOL.c.loadbalancer_id, "pool", POOL.c.id),
+        branch(TAG.c.resource_id, "tag", TAG.c.tag),
+        branch(VIP.c.load_balancer_id, "vip", VIP.c.subnet_id, VIP.c.ip_address, VIP.c.port_id))
+
+
+_ONE_LB = select(*LB_COLUMNS).where(LB.c.id == bindparam("id"))
+
+
+def loadbalancer_records(session, rows):
+    """Records for rows selected with LB_COLUMNS (in their order), children fetched at once."""
+    if not rows:
+        return []
+    children = {row.id: ([], [], [], []) for row in rows}
+    query = _children_query(session.get_bind().dialect.name)
+    for owner, kind, a, b, d in session.execute(query, {"ids": list(children)}):
+        listeners, pools, vips, tags = children[owner]
+        if kind == "listener":
+            listeners.append(Ref(a))
+        elif kind == "pool":
+            pools.append(Ref(a))
+        elif kind == "tag":
+            tags.append(a)
+        else:
+            vips.append(AdditionalVipRecord(a, b, d))
+    records = []
+    for row in rows:
+        listeners, pools, vips, tags = children[row.id]
+        tags.sort()
+        records.append(LoadBalancerRecord(*row, listeners=tuple(listeners), pools=tuple(pools),
+                                          additional_vips=tuple(vips), tag_list=tags))
+    return records
+
+
+def loadbalancer(session, lb_id):
+    """The live load balancer with this id as a record, or None (absent or DELETED)."""
+    row = session.execute(_ONE_LB, {"id": lb_id}).first()
+    if row is None or row.provisioning_status == c.DELETED:
+        return None
+    return loadbalancer_records(session, [row])[0]
+
+
+_LB_NODE = select(*_columns(LB, TreeNode)).where(LB.c.id == bindparam("id"))
+_LISTENER_NODES = select(*_columns(LISTENER, ListenerNode)).where(
+    LISTENER.c.loadbalancer_id == bindparam("id"))
+_POOL_NODES = (select(*_columns(POOL, TreeNode), *_columns(MONITOR, MonitorNode))
+               .outerjoin(MONITOR, MONITOR.c.pool_id == POOL.c.id)
+               .where(POOL.c.loadbalancer_id == bindparam("id")))
+
+
+@functools.cache
+def _member_nodes(dialect_name):
+    """The members of pools :ids, oldest first (built once per dialect)."""
+    return (select(*_columns(MEMBER, MemberNode))
+            .where(_ids_param(dialect_name, MEMBER.c.pool_id)).order_by(MEMBER.c.created_at))
+
+
+def loadbalancer_tree(session, lb_id):
+    """A live load balancer's statuses with its listeners', pools', monitors' and members'."""
+    lb = session.execute(_LB_NODE, {"id": lb_id}).first()
+    if lb is None or lb.provisioning_status == c.DELETED:
+        return None
+    listeners = [ListenerNode(*row) for row in session.execute(_LISTENER_NODES, {"id": lb_id})]
+    split = len(TreeNode._fields)
+    pools = {}
+    for row in session.execute(_POOL_NODES, {"id": lb_id}):
+        monitor = MonitorNode(*row[split:]) if row[split] is not None else None
+        pools[row[0]] = PoolTree(TreeNode(*row[:split]), monitor, [])
+    if pools:
+        query = _member_nodes(session.get_bind().dialect.name)
+        for row in session.execute(query, {"ids": list(pools)}):
+            pools[row.pool_id].members.append(MemberNode(*row))
+    return LoadBalancerTree(TreeNode(*lb), listeners, pools)
