@@ -149,13 +149,9 @@ class LoadBalancerService:
                 changes["admin_state_up"] = bool(changes["admin_state_up"])
             new = pm.partial(dm.LoadBalancer, "loadbalancer_id", lb.id, changes)
             drivers.call(driver, "loadbalancer_update", old, new)
-            for key, value in changes.items():
-                setattr(lb, key, value)
             if "vip_sg_ids" in body:
-                lb.vip_sg_ids = list(body["vip_sg_ids"] or [])
-            if body.get("tags") is not None:
-                lb.set_tags(body["tags"])
-            lb.updated_at = models.utcnow()
+                changes["vip_sg_ids"] = list(body["vip_sg_ids"] or [])
+            common.apply_changes(lb, changes, body.get("tags"))
             return common.snapshot(session, models.LoadBalancer, lb_id, LOAD)
 
     def delete(self, ctx, lb_id, cascade=False):

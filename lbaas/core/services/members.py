@@ -132,11 +132,7 @@ class MemberService:
             row.provisioning_status = c.PENDING_UPDATE
             new = pm.partial(dm.Member, "member_id", row.id, changes)
             drivers.call(driver, "member_update", old, new)
-            for key, value in changes.items():
-                setattr(row, key, value)
-            if body.get("tags") is not None:
-                row.set_tags(body["tags"])
-            row.updated_at = models.utcnow()
+            common.apply_changes(row, changes, body.get("tags"))
             return common.snapshot(session, models.Member, row.id)
 
     def delete(self, ctx, pool_id, member_id):
