@@ -12,17 +12,6 @@ POOLS = "/v2/lbaas/pools"
 
 
 @pytest.fixture
-def driver(app):
-    return app.extensions["lbaas_core"].drivers.get("noop")
-
-
-@pytest.fixture
-def freeze(driver, monkeypatch):
-    """Call it to make the noop driver stop reporting, so PENDING_* states stay visible."""
-    return lambda: monkeypatch.setattr(driver, "_touch", lambda *a, **kw: None)
-
-
-@pytest.fixture
 def spy(driver, monkeypatch):
     """Record the arguments of one driver method while still calling it."""
     calls = []

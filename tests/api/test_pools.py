@@ -20,17 +20,6 @@ def set_refs(app, pool_id, **refs):
             setattr(row, key, value)
 
 
-@pytest.fixture
-def driver(app):
-    return app.extensions["lbaas_core"].drivers.get("noop")
-
-
-@pytest.fixture
-def freeze(driver, monkeypatch):
-    """Call it to make the noop driver stop reporting, so PENDING_* states stay visible."""
-    return lambda: monkeypatch.setattr(driver, "_touch", lambda *a, **kw: None)
-
-
 def pool_body(lb_id=None, protocol="HTTP", **fields):
     body = {"protocol": protocol, "lb_algorithm": "ROUND_ROBIN"}
     if lb_id:
