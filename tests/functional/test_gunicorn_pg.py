@@ -221,3 +221,18 @@ def test_concurrent_clients_on_one_load_balancer(api, conn):
 
     conn.load_balancer.delete_load_balancer(lb, cascade=True)
     sdk.gone(conn, lb)
+
+
+def test_openstack_cli_against_gunicorn_on_postgresql(api):
+    """The real CLI creates, extends and cascade-deletes a load balancer on the multi-process set-up."""
+    from tests.functional.test_cli import Cli
+    cli = Cli(api.url)
+    lb = cli.json("loadbalancer", "create", "--name", "cli-on-pg", "--vip-subnet-id",
+                  "public-subnet", "--wait")
+    assert (lb["provisioning_status"], lb["vip_address"].startswith("172.24.")) == ("ACTIVE", True)
+    listener = cli.json("loadbalancer", "listener", "create", "--name", "cli-http", "--protocol",
+                        "HTTP", "--protocol-port", "80", lb["id"])
+    assert listener["protocol_port"] == 80
+    cli.settle(lb["id"])
+    cli("loadbalancer", "delete", "--cascade", "--wait", lb["id"])
+    cli.gone(lb["id"])
