@@ -4,7 +4,7 @@ import datetime
 
 from oslo_utils import strutils
 from sqlalchemy import and_, exists, func, literal, not_, or_, select
-from sqlalchemy.types import BigInteger, Boolean, DateTime, Float, Integer
+from sqlalchemy.types import BigInteger, Boolean, DateTime, Float, Integer, SmallInteger
 
 from lbaas.core import errors
 from lbaas.core.models import Tag
@@ -13,7 +13,6 @@ RESERVED = ("limit", "marker", "sort", "sort_key", "sort_dir", "fields", "page_r
             "tags", "tags-any", "not-tags", "not-tags-any")
 TAG_PARAMS = ("tags", "tags-any", "not-tags", "not-tags-any")
 MAX_LIMIT = 2 ** 31 - 1  # larger LIMITs overflow some databases; no list is that long
-MAX_FILTER_INT = 2 ** 63 - 1  # the widest integer a database column holds
 
 
 @dataclasses.dataclass
@@ -104,6 +103,15 @@ def parse(args, conf):
                        paginate=api.allow_pagination)
 
 
+def _int_bits(ctype):
+    """The width of an integer column, as PostgreSQL binds it (a wider value is an error there)."""
+    if isinstance(ctype, BigInteger):
+        return 64
+    if isinstance(ctype, SmallInteger):
+        return 16
+    return 32
+
+
 def _coerce(column, value):
     ctype = column.type
     if isinstance(ctype, Boolean):
@@ -118,7 +126,8 @@ def _coerce(column, value):
             number = int(value)
         except ValueError:
             raise errors.InvalidFilterArgument() from None
-        if abs(number) > MAX_FILTER_INT:
+        bits = _int_bits(ctype)
+        if not -2 ** (bits - 1) <= number < 2 ** (bits - 1):
             raise errors.InvalidFilterArgument()
         return number
     if isinstance(ctype, Float):

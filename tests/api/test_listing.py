@@ -362,6 +362,24 @@ def test_unknown_filter_is_400(client):
         400, "One or more arguments are either duplicate or invalid")
 
 
+@pytest.mark.parametrize("value", ["2147483648", "-2147483649", "-5903162377107",
+                                   "9223372036854775808"])
+def test_integer_filter_wider_than_its_column_is_400(client, project, value):
+    """protocol_port=2147483648 (found by the fuzz) is refused, not a PostgreSQL overflow (500)."""
+    lb = client.create_lb(project)
+    create_listener(client, lb, "HTTP", 80)
+    resp = client.get(f"{LISTENERS}?project_id={project}&protocol_port={value}")
+    assert (resp.status_code, fault(resp)) == (
+        400, "One or more arguments are either duplicate or invalid")
+
+
+def test_integer_filter_at_its_column_bounds_is_200(client, project):
+    """The widest values an INTEGER column holds still filter (and match nothing here)."""
+    for value in ("2147483647", "-2147483648"):
+        resp = client.get(f"{LISTENERS}?project_id={project}&protocol_port={value}")
+        assert (resp.status_code, resp.get_json()["listeners"]) == (200, [])
+
+
 def test_filtering_disabled_by_config(client, app, project, three):
     """allow_filtering=false ignores filters (unknown ones too)."""
     with overridden(app, **{"api_settings.allow_filtering": False}):
