@@ -80,5 +80,7 @@ MIN_RETRIES, MAX_RETRIES = 1, 10
 MIN_CONNECTION_LIMIT = -1
 
 VNIC_NORMAL = "normal"
-VNIC_DIRECT = "direct"
-TOPOLOGY_SINGLE = "SINGLE"
+
+# Traffic counters of a listener, in the order the stats body shows them.
+STAT_FIELDS = ("bytes_in", "bytes_out", "active_connections", "total_connections",
+               "request_errors")

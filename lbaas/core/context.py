@@ -11,8 +11,3 @@ class RequestContext:
     roles: tuple = ()
     is_admin: bool = False
     auth_strategy: str = "noauth"
-
-    @classmethod
-    def admin(cls, project_id=None):
-        """A context for the control plane itself, or for a noauth caller."""
-        return cls(project_id=project_id, is_admin=True, roles=("admin",))

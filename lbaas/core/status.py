@@ -19,7 +19,6 @@ ORDER = (
     ("listeners", models.Listener),
     ("loadbalancers", models.LoadBalancer),
 )
-STAT_KEYS = ("active_connections", "bytes_in", "bytes_out", "request_errors", "total_connections")
 
 
 def _check(record, collection):
@@ -119,7 +118,7 @@ def apply_statistics(db, stats):
         raise StatusUpdateError("a statistics message must be an object")
     records = stats.get("listeners") or []
     for record in records:
-        missing = [k for k in ("id",) + STAT_KEYS if k not in record]
+        missing = [k for k in ("id",) + c.STAT_FIELDS if k not in record]
         if missing:
             raise StatusUpdateError(f"statistics record lacks {', '.join(missing)}", "listeners",
                                     record.get("id"))
@@ -129,7 +128,7 @@ def apply_statistics(db, stats):
             if row is None:
                 row = models.ListenerStatistics(listener_id=record["id"], amphora_id=record["id"])
                 session.add(row)
-            for key in STAT_KEYS:
+            for key in c.STAT_FIELDS:
                 setattr(row, key, int(record[key]))
 
 

@@ -114,16 +114,13 @@ def default(value, fallback):
     return fallback if value is None else value
 
 
-STAT_FIELDS = ("bytes_in", "bytes_out", "active_connections", "total_connections",
-               "request_errors")
-
 
 def sum_statistics(session, *where):
     """Listener counters summed over the statistics rows matching the conditions."""
     s = models.ListenerStatistics
-    stmt = select(*[func.coalesce(func.sum(getattr(s, f)), 0) for f in STAT_FIELDS]) \
+    stmt = select(*[func.coalesce(func.sum(getattr(s, f)), 0) for f in c.STAT_FIELDS]) \
         .join(models.Listener, models.Listener.id == s.listener_id).where(*where)
-    return dict(zip(STAT_FIELDS, (int(v) for v in session.execute(stmt).one())))
+    return dict(zip(c.STAT_FIELDS, (int(v) for v in session.execute(stmt).one())))
 
 
 def apply_changes(row, changes, tags=None):
