@@ -42,7 +42,7 @@ class _JsonBodies:
 def create_app(conf, core=None):
     """Build the WSGI application for a configuration (and an existing core, in tests)."""
     from lbaas.api.blueprints import (healthmonitors, listeners, loadbalancers, members,
-                                      networking, pools, versions)
+                                      networking, pools, providers, versions)
     from lbaas.core.controller import Core
 
     app = flask.Flask("lbaas")
@@ -75,7 +75,7 @@ def create_app(conf, core=None):
 
     app.register_blueprint(versions.blp)
     app.register_blueprint(networking.blp)
-    for module in (loadbalancers, listeners, pools, members, healthmonitors):
+    for module in (loadbalancers, listeners, pools, members, healthmonitors, providers):
         api.register_blueprint(module.blp, url_prefix="/v2/lbaas")
     app.wsgi_app = paths.PathAliases(_JsonBodies(app.wsgi_app))
     return app

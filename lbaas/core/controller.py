@@ -3,7 +3,8 @@ import logging
 
 from lbaas import conf as lbaas_conf
 from lbaas.core import db, drivers, inprocess, network
-from lbaas.core.services import healthmonitors, listeners, loadbalancers, members, pools
+from lbaas.core.services import (healthmonitors, listeners, loadbalancers, members, pools,
+                                 providers)
 
 LOG = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ class Core:
         self.pools = pools.PoolService(self)
         self.members = members.MemberService(self)
         self.healthmonitors = healthmonitors.HealthMonitorService(self)
+        self.providers = providers.ProviderService(self)
 
     def close(self):
         """Stop background work and release database connections."""

@@ -45,6 +45,7 @@ DERANDOMIZE = not os.environ.get("LBAAS_FUZZ_RANDOM")
 TARGETS = ["real", "real", "real", "uuid", "generated"]
 ID_PARAMS = {"lb_id": "lb", "listener_id": "listener", "pool_id": "pool", "member_id": "member",
              "hm_id": "hm"}
+NAMED_PARAMS = {"provider": "noop"}  # path parameters that name a real thing, not an object id
 LIST_PARAMS = {
     "limit": {"type": "integer"}, "marker": {"type": "string"}, "sort": {"type": "string"},
     "sort_key": {"type": "string"}, "sort_dir": {"type": "string", "enum": ["asc", "desc"]},
@@ -177,8 +178,8 @@ def _check(case, target, keep, other, world):
     world.ensure()
     if case.path_parameters and target != "generated":
         for name in case.path_parameters:
-            case.path_parameters[name] = (world.ids[ID_PARAMS[name]] if target == "real"
-                                          else str(other))
+            real = NAMED_PARAMS[name] if name in NAMED_PARAMS else world.ids[ID_PARAMS[name]]
+            case.path_parameters[name] = real if target == "real" else str(other)
     base = world.base(case.operation) if target == "real" else None
     if base is not None and isinstance(case.body, dict) and len(case.body) == 1:
         (key, inner), = case.body.items()

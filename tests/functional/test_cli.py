@@ -265,3 +265,10 @@ def test_cascade_delete_removes_everything(cli, graph):
     assert cli.json("loadbalancer", "list", "--name", LB) == []
     remaining = cli.json("loadbalancer", "listener", "list")
     assert graph["listener"] not in [row["id"] for row in remaining]
+
+
+def test_provider_list_and_capabilities(cli):
+    assert [p["name"] for p in cli.json("loadbalancer", "provider", "list")] == ["noop"]
+    caps = cli.json("loadbalancer", "provider", "capability", "list", "noop")
+    assert {(c["type"], c["name"]) for c in caps} == {
+        ("flavor", "loadbalancer_topology"), ("availability_zone", "compute_zone")}
