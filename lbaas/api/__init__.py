@@ -1,7 +1,7 @@
 """The Octavia v2 API as a Flask application: create_app(conf) builds it, nothing runs at import."""
 import logging
-import uuid
 import re
+import uuid
 
 import flask
 import flask_smorest

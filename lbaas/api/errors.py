@@ -3,7 +3,7 @@ import json
 import logging
 import uuid
 
-from flask import Response, request
+from flask import Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from lbaas.core import errors
@@ -121,6 +121,7 @@ def check_request():
         body = json.loads(request.get_data(cache=True))
     except (ValueError, RecursionError):
         return fault(400, INVALID_JSON)
+    g.json_body = body  # parsed once: the schemas' parser reads it from here
     bad = _first_bad_text(body)
     if bad is not None:
         key, value = bad

@@ -1,8 +1,8 @@
 """The listener resource: /v2/lbaas/listeners."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from lbaas.api import rendering, views
+from lbaas.api.blueprints.base import Blueprint
 from lbaas.api.context import core, current
 from lbaas.api.schemas.listener import ListenerCreate, ListenerUpdate
 

@@ -1,10 +1,10 @@
 """The load balancer resource: /v2/lbaas/loadbalancers."""
 import flask
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from oslo_utils import strutils
 
 from lbaas.api import rendering, views
+from lbaas.api.blueprints.base import Blueprint
 from lbaas.api.context import core, current
 from lbaas.api.schemas.loadbalancer import LoadBalancerCreate, LoadBalancerUpdate
 

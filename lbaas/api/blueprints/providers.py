@@ -1,9 +1,9 @@
 """The provider resource: /v2/lbaas/providers and each provider's capabilities."""
 import flask
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from lbaas.api import rendering
+from lbaas.api.blueprints.base import Blueprint
 from lbaas.api.context import core, current
 
 blp = Blueprint("providers", __name__, description="Provider drivers")
