@@ -104,6 +104,18 @@ worker_opts = [
                help="Topology of load balancers whose flavor does not say."),
 ]
 
+quota_opts = [
+    cfg.IntOpt(f"default_{name}_quota", default=-1, min=-1, max=2000000000,
+               help=f"{label} a project may have unless its quota says otherwise (-1: no limit).")
+    for name, label in (("load_balancer", "Load balancers"), ("listener", "Listeners"),
+                        ("member", "Members"), ("pool", "Pools"),
+                        ("health_monitor", "Health monitors"), ("l7policy", "L7 policies"),
+                        ("l7rule", "L7 rules"))
+] + [
+    cfg.BoolOpt("enforce_with_noauth", default=False,
+                help="Enforce quotas under auth_strategy=noauth too (upstream never does)."),
+]
+
 noop_opts = [
     cfg.FloatOpt("report_delay", default=0.0, min=0.0,
                  help="Seconds the noop driver waits before reporting (0: at once)."),
@@ -117,6 +129,7 @@ GROUPS = [
     ("network", network_opts),
     ("haproxy_amphora", haproxy_opts),
     ("controller_worker", worker_opts),
+    ("quotas", quota_opts),
     ("noop_driver", noop_opts),
 ]
 

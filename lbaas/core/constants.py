@@ -84,3 +84,29 @@ VNIC_NORMAL = "normal"
 # Traffic counters of a listener, in the order the stats body shows them.
 STAT_FIELDS = ("bytes_in", "bytes_out", "active_connections", "total_connections",
                "request_errors")
+
+# L7 policies.
+L7_ACTIONS = ("REJECT", "REDIRECT_TO_URL", "REDIRECT_TO_POOL", "REDIRECT_PREFIX")
+REDIRECT_HTTP_CODES = (301, 302, 303, 307, 308)
+DEFAULT_REDIRECT_HTTP_CODE = 302
+MIN_POSITION, MAX_POSITION = 1, 2147483647
+
+# L7 rules.
+L7_RULE_TYPES = ("HOST_NAME", "PATH", "FILE_TYPE", "HEADER", "COOKIE", "SSL_CONN_HAS_CERT",
+                 "SSL_VERIFY_RESULT", "SSL_DN_FIELD")
+L7_COMPARE_TYPES = ("REGEX", "STARTS_WITH", "ENDS_WITH", "CONTAINS", "EQUAL_TO")
+MAX_L7_RULES_PER_POLICY = 50
+
+# Quotas: the resources counted, and the bounds of a limit (-1: unlimited).
+QUOTA_RESOURCES = ("loadbalancer", "listener", "pool", "healthmonitor", "member", "l7policy",
+                   "l7rule")
+MIN_QUOTA, MAX_QUOTA = -1, 2000000000
+UNLIMITED = -1
+
+# Flavor and availability-zone profiles.
+MAX_PROFILE_DATA = 4096
+
+# Amphorae.
+AMPHORA_STATUSES = ("BOOTING", "ALLOCATED", "READY", "PENDING_CREATE", "PENDING_DELETE",
+                    "DELETED", "ERROR", "FAILOVER_STOPPED")
+AMPHORA_ROLES = ("STANDALONE", "MASTER", "BACKUP")

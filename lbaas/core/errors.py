@@ -129,6 +129,26 @@ class MissingProjectID(APIError):
                 "should check the keystone settings in the lbaas configuration.")
 
 
+class L7RuleValidation(APIError):
+    code = 400
+    template = "Error parsing L7Rule: %(error)s"
+
+
+class InvalidL7PolicyAction(APIError):
+    code = 400
+    template = "Invalid L7 Policy action specified: %(action)s"
+
+
+class InvalidL7PolicyArgs(APIError):
+    code = 400
+    template = "Invalid L7 Policy arguments: %(msg)s"
+
+
+class ProviderFlavorMismatchError(APIError):
+    code = 400
+    template = "Flavor '%(flav)s' is not compatible with provider '%(prov)s'"
+
+
 class ImmutableObject(APIError):
     code = 409
     template = "%(resource)s %(id)s is immutable and cannot be updated."
@@ -159,6 +179,26 @@ class DuplicateHealthMonitor(APIError):
 class DuplicatePoolEntry(APIError):
     code = 409
     template = "This listener already has a default pool"
+
+
+class PoolInUseByL7Policy(APIError):
+    code = 409
+    template = "Pool %(id)s is in use by L7 policy %(l7policy_id)s"
+
+
+class TooManyL7RulesOnL7Policy(APIError):
+    code = 409
+    template = "Too many rules on L7 policy %(id)s"
+
+
+class RecordAlreadyExists(APIError):
+    code = 409
+    template = "A %(field)s of %(name)s already exists."
+
+
+class ObjectInUse(APIError):
+    code = 409
+    template = "%(object)s %(id)s is in use and cannot be modified."
 
 
 class VIPAddressConflict(APIError):

@@ -29,12 +29,11 @@ class Tag(Base):
     tag: Mapped[str] = mapped_column(String(255), primary_key=True)
 
 
-class Tagged:
-    """Columns and helpers every provisioned object shares."""
+class Provisioned:
+    """Columns and helpers every provisioned object shares (an L7 rule has no name)."""
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     project_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    name: Mapped[str | None] = mapped_column(String(255))
     admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
     provisioning_status: Mapped[str] = mapped_column(String(16))
     operating_status: Mapped[str] = mapped_column(String(16))
@@ -51,6 +50,12 @@ class Tagged:
         self.tags = [Tag(resource_id=self.id, tag=t) for t in dict.fromkeys(tags)]
 
 
+class Tagged(Provisioned):
+    """A provisioned object with a name."""
+
+    name: Mapped[str | None] = mapped_column(String(255))
+
+
 def _tags(cls_name):
     return relationship(
         Tag, primaryjoin=f"foreign(Tag.resource_id) == {cls_name}.id",
@@ -61,8 +66,11 @@ class LoadBalancer(Tagged, Base):
     __tablename__ = "load_balancer"
     description: Mapped[str | None] = mapped_column(String(255))
     provider: Mapped[str | None] = mapped_column(String(64))
-    flavor_id: Mapped[str | None] = mapped_column(String(36))
-    availability_zone: Mapped[str | None] = mapped_column(String(255))
+    flavor_id: Mapped[str | None] = mapped_column(
+        ForeignKey("flavor.id", name="fk_load_balancer_flavor"), index=True)
+    availability_zone: Mapped[str | None] = mapped_column(
+        ForeignKey("availability_zone.name", name="fk_load_balancer_availability_zone"),
+        index=True)
     topology: Mapped[str | None] = mapped_column(String(36))
     vip_address: Mapped[str | None] = mapped_column(String(64))
     vip_port_id: Mapped[str | None] = mapped_column(String(36))
@@ -128,6 +136,9 @@ class Listener(Tagged, Base):
     tags = _tags("Listener")
     load_balancer: Mapped[LoadBalancer] = relationship(back_populates="listeners")
     default_pool: Mapped["Pool | None"] = relationship(foreign_keys=[default_pool_id])
+    l7policies: Mapped[list["L7Policy"]] = relationship(
+        back_populates="listener", cascade="all, delete-orphan",
+        order_by="L7Policy.position")
 
 
 class Pool(Tagged, Base):
@@ -204,3 +215,118 @@ class ListenerStatistics(Base):
     active_connections: Mapped[int] = mapped_column(Integer, default=0)
     total_connections: Mapped[int] = mapped_column(BigInteger, default=0)
     request_errors: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class L7Policy(Tagged, Base):
+    __tablename__ = "l7policy"
+    listener_id: Mapped[str] = mapped_column(
+        ForeignKey("listener.id", ondelete="CASCADE"), index=True)
+    description: Mapped[str | None] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(36))
+    redirect_pool_id: Mapped[str | None] = mapped_column(
+        ForeignKey("pool.id", ondelete="SET NULL"), index=True)
+    redirect_url: Mapped[str | None] = mapped_column(String(255))
+    redirect_prefix: Mapped[str | None] = mapped_column(String(255))
+    redirect_http_code: Mapped[int | None] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+
+    tags = _tags("L7Policy")
+    listener: Mapped[Listener] = relationship(back_populates="l7policies")
+    redirect_pool: Mapped[Pool | None] = relationship(foreign_keys=[redirect_pool_id])
+    rules: Mapped[list["L7Rule"]] = relationship(
+        back_populates="l7policy", cascade="all, delete-orphan", order_by="L7Rule.created_at")
+
+
+class L7Rule(Provisioned, Base):
+    __tablename__ = "l7rule"
+    l7policy_id: Mapped[str] = mapped_column(
+        ForeignKey("l7policy.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(36))
+    compare_type: Mapped[str] = mapped_column(String(36))
+    key: Mapped[str | None] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(String(255))
+    invert: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    tags = _tags("L7Rule")
+    l7policy: Mapped[L7Policy] = relationship(back_populates="rules")
+
+
+class Quota(Base):
+    """A project's limits; None means the configured default. Usage is counted, not stored."""
+
+    __tablename__ = "quota"
+    project_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    loadbalancer: Mapped[int | None] = mapped_column(Integer)
+    listener: Mapped[int | None] = mapped_column(Integer)
+    pool: Mapped[int | None] = mapped_column(Integer)
+    healthmonitor: Mapped[int | None] = mapped_column(Integer)
+    member: Mapped[int | None] = mapped_column(Integer)
+    l7policy: Mapped[int | None] = mapped_column(Integer)
+    l7rule: Mapped[int | None] = mapped_column(Integer)
+
+
+class FlavorProfile(Base):
+    __tablename__ = "flavor_profile"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    provider_name: Mapped[str] = mapped_column(String(255))
+    flavor_data: Mapped[str] = mapped_column(String(4096))
+
+
+class Flavor(Base):
+    __tablename__ = "flavor"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    flavor_profile_id: Mapped[str] = mapped_column(ForeignKey("flavor_profile.id"), index=True)
+
+    flavor_profile: Mapped[FlavorProfile] = relationship()
+
+
+class AvailabilityZoneProfile(Base):
+    __tablename__ = "availability_zone_profile"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    provider_name: Mapped[str] = mapped_column(String(255))
+    availability_zone_data: Mapped[str] = mapped_column(String(4096))
+
+
+class AvailabilityZone(Base):
+    __tablename__ = "availability_zone"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    description: Mapped[str | None] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    availability_zone_profile_id: Mapped[str] = mapped_column(
+        ForeignKey("availability_zone_profile.id"), index=True)
+
+    availability_zone_profile: Mapped[AvailabilityZoneProfile] = relationship()
+
+
+class Amphora(Base):
+    """One HAProxy instance serving a load balancer (filled by the amphora driver)."""
+
+    __tablename__ = "amphora"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    loadbalancer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("load_balancer.id", ondelete="SET NULL"), index=True)
+    compute_id: Mapped[str | None] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(36), index=True)
+    lb_network_ip: Mapped[str | None] = mapped_column(String(64))
+    vrrp_ip: Mapped[str | None] = mapped_column(String(64))
+    ha_ip: Mapped[str | None] = mapped_column(String(64))
+    vrrp_port_id: Mapped[str | None] = mapped_column(String(36))
+    ha_port_id: Mapped[str | None] = mapped_column(String(36))
+    role: Mapped[str | None] = mapped_column(String(36))
+    cert_expiration: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    cert_busy: Mapped[bool] = mapped_column(Boolean, default=False)
+    vrrp_interface: Mapped[str | None] = mapped_column(String(16))
+    vrrp_id: Mapped[int | None] = mapped_column(Integer)
+    vrrp_priority: Mapped[int | None] = mapped_column(Integer)
+    cached_zone: Mapped[str | None] = mapped_column(String(255))
+    image_id: Mapped[str | None] = mapped_column(String(36))
+    compute_flavor: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, onupdate=utcnow)
+
+    load_balancer: Mapped[LoadBalancer | None] = relationship()

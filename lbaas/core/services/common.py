@@ -13,13 +13,26 @@ HUMAN_NAMES = {
     models.Pool: "Pool",
     models.Member: "Member",
     models.HealthMonitor: "Health Monitor",
+    models.L7Policy: "L7Policy",
+    models.L7Rule: "L7Rule",
+    models.Flavor: "Flavor",
+    models.FlavorProfile: "Flavor profile",
+    models.AvailabilityZone: "Availability Zone",
+    models.AvailabilityZoneProfile: "Availability Zone Profile",
+    models.Amphora: "Amphora",
 }
+
+
+def _gone(row):
+    """Whether a row is soft-deleted (a load balancer or amphora awaiting purge)."""
+    status = getattr(row, "provisioning_status", None) or getattr(row, "status", None)
+    return status == c.DELETED
 
 
 def get_or_404(session, model, object_id, options=()):
     """The live object with this id, or a 404 naming it as the API does."""
     row = session.get(model, object_id, options=options) if object_id else None
-    if row is None or row.provisioning_status == c.DELETED:
+    if row is None or _gone(row):
         raise errors.NotFound(resource=HUMAN_NAMES[model], id=object_id)
     return row
 
