@@ -41,6 +41,11 @@ class _JsonBodies:
 
 def create_app(conf, core=None):
     """Build the WSGI application for a configuration (and an existing core, in tests)."""
+    from lbaas.api.blueprints import amphorae
+    from lbaas.api.blueprints import quotas
+    from lbaas.api.blueprints import l7policies, l7rules
+    from lbaas.api.blueprints import (availabilityzoneprofiles, availabilityzones,
+                                      flavorprofiles, flavors)
     from lbaas.api.blueprints import (healthmonitors, listeners, loadbalancers, members,
                                       networking, pools, providers, versions)
     from lbaas.core.controller import Core
@@ -77,5 +82,11 @@ def create_app(conf, core=None):
     app.register_blueprint(networking.blp)
     for module in (loadbalancers, listeners, pools, members, healthmonitors, providers):
         api.register_blueprint(module.blp, url_prefix="/v2/lbaas")
+    api.register_blueprint(quotas.blp, url_prefix="/v2/lbaas")
+    for module in (l7policies, l7rules):
+        api.register_blueprint(module.blp, url_prefix="/v2/lbaas")
+    for module in (flavors, flavorprofiles, availabilityzones, availabilityzoneprofiles):
+        api.register_blueprint(module.blp, url_prefix="/v2/lbaas")
+    api.register_blueprint(amphorae.blp, url_prefix="/v2/octavia")
     app.wsgi_app = paths.PathAliases(_JsonBodies(app.wsgi_app))
     return app

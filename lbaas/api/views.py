@@ -45,7 +45,7 @@ LISTENER = COMMON | {
     "timeout_tcp_inspect", "client_ca_tls_container_ref", "client_authentication",
     "client_crl_container_ref", "allowed_cidrs", "tls_ciphers", "tls_versions",
     "alpn_protocols", "hsts_max_age", "hsts_include_subdomains", "hsts_preload",
-    "loadbalancer_id"}
+    "loadbalancer_id", "l7policies"}
 POOL = COMMON | {
     "description", "protocol", "lb_algorithm", "session_persistence", "listeners",
     "tls_enabled", "tls_container_ref", "ca_tls_container_ref", "crl_container_ref",
@@ -57,6 +57,12 @@ MEMBER = COMMON | {
 HEALTHMONITOR = COMMON | {
     "type", "delay", "timeout", "max_retries", "max_retries_down", "http_method", "url_path",
     "expected_codes", "http_version", "domain_name", "pool_id"}
+L7POLICY = COMMON | {
+    "description", "action", "listener_id", "redirect_pool_id", "redirect_url",
+    "redirect_prefix", "redirect_http_code", "position", "rules"}
+L7RULE = frozenset(("id", "project_id", "provisioning_status", "operating_status",
+                    "admin_state_up", "created_at", "updated_at", "type", "compare_type", "key",
+                    "value", "invert"))
 
 
 def _ids(rows):
@@ -110,7 +116,9 @@ def listener(row, nested=False):
         protocol_port=d["protocol_port"], connection_limit=d["connection_limit"],
         default_tls_container_ref=d["default_tls_container_ref"],
         sni_container_refs=list(d["sni_container_refs"] or []),
-        default_pool_id=d["default_pool_id"], l7policies=[],
+        default_pool_id=d["default_pool_id"],
+        l7policies=[l7policy(p, nested=True) for p in d["l7policies"]] if nested
+        else _ids(d["l7policies"]),
         insert_headers=dict(d["insert_headers"] or {}),
         timeout_client_data=d["timeout_client_data"],
         timeout_member_connect=d["timeout_member_connect"],
@@ -183,3 +191,29 @@ def healthmonitor(row, nested=False):
     if not nested:
         body["pools"] = [{"id": d["pool_id"]}]
     return body
+
+
+def l7policy(row, nested=False):
+    """An L7 policy; nested inside a graph it carries its rules in full."""
+    d = _values(row, L7POLICY)
+    body = _common(row, d)
+    body.update(
+        description=d["description"] or "", action=d["action"], listener_id=d["listener_id"],
+        redirect_pool_id=d["redirect_pool_id"], redirect_url=d["redirect_url"],
+        redirect_prefix=d["redirect_prefix"], position=d["position"],
+        rules=[l7rule(r) for r in d["rules"]] if nested else _ids(d["rules"]),
+        redirect_http_code=d["redirect_http_code"])
+    return body
+
+
+def l7rule(row):
+    """An L7 rule (it has no name or description)."""
+    d = _values(row, L7RULE)
+    created, updated = d["created_at"], d["updated_at"]
+    return {"id": d["id"], "type": d["type"], "compare_type": d["compare_type"],
+            "key": d["key"], "value": d["value"], "invert": d["invert"],
+            "project_id": d["project_id"], "provisioning_status": d["provisioning_status"],
+            "operating_status": d["operating_status"], "admin_state_up": d["admin_state_up"],
+            "tags": row.tag_list,
+            "created_at": created.isoformat() if created is not None else None,
+            "updated_at": updated.isoformat() if updated is not None else None}

@@ -3,6 +3,10 @@ import logging
 
 from lbaas import conf as lbaas_conf
 from lbaas.core import db, drivers, inprocess, network
+from lbaas.core.services import amphorae
+from lbaas.core.services import catalog
+from lbaas.core.services import quotas
+from lbaas.core.services import l7policies, l7rules
 from lbaas.core.services import (healthmonitors, listeners, loadbalancers, members, pools,
                                  providers)
 
@@ -27,6 +31,14 @@ class Core:
         self.members = members.MemberService(self)
         self.healthmonitors = healthmonitors.HealthMonitorService(self)
         self.providers = providers.ProviderService(self)
+        self.flavor_profiles = catalog.ProfileService(self, catalog.FLAVORS)
+        self.flavors = catalog.OptionService(self, catalog.FLAVORS)
+        self.availability_zone_profiles = catalog.ProfileService(self, catalog.AVAILABILITY_ZONES)
+        self.availability_zones = catalog.OptionService(self, catalog.AVAILABILITY_ZONES)
+        self.quotas = quotas.QuotaService(self)
+        self.l7policies = l7policies.L7PolicyService(self)
+        self.l7rules = l7rules.L7RuleService(self)
+        self.amphorae = amphorae.AmphoraService(self)
 
     def close(self):
         """Stop background work and release database connections."""

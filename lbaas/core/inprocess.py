@@ -34,6 +34,14 @@ class InProcessLibrary:
             raise lib_exc.UpdateStatisticsError(fault_string=str(exc), stats_object=exc.collection,
                                                 stats_object_id=exc.object_id) from exc
 
+    def update_amphora_status(self, amphora_id, new_status):
+        """Record an amphora's status (an lbaas extension); raises UpdateStatusError if refused."""
+        try:
+            status.apply_amphora_status(self._core.db, amphora_id, new_status)
+        except StatusUpdateError as exc:
+            raise lib_exc.UpdateStatusError(fault_string=str(exc), status_object=exc.collection,
+                                            status_object_id=exc.object_id) from exc
+
     def pending_loadbalancers(self, provider):
         """Ids of the provider's load balancers with anything left in PENDING_*."""
         return status.pending_loadbalancer_ids(self._core.db, provider)
@@ -45,7 +53,10 @@ class InProcessLibrary:
         if tree is None:
             return None
         return _node(tree.loadbalancer, listeners=[
-            _node(li, default_pool_id=li.default_pool_id) for li in tree.listeners
+            _node(li, default_pool_id=li.default_pool_id, l7policies=[
+                _node(p.policy, rules=[_node(r) for r in p.rules])
+                for p in tree.l7policies.get(li.id, ())])
+            for li in tree.listeners
         ], pools=[_node(p.pool, members=[_node(m) for m in p.members],
                         healthmonitor=_node(p.healthmonitor) if p.healthmonitor else None)
                   for p in tree.pools.values()])
@@ -53,13 +64,16 @@ class InProcessLibrary:
     def loadbalancer_id_of(self, collection, object_id):
         """The id of the load balancer that owns an object ('pools', 'members', ...), or None."""
         model = {"listeners": models.Listener, "pools": models.Pool, "members": models.Member,
-                 "healthmonitors": models.HealthMonitor}[collection]
+                 "healthmonitors": models.HealthMonitor, "amphorae": models.Amphora,
+                 "l7policies": models.L7Policy}[collection]
         with self._core.db.read() as session:
             row = session.get(model, object_id)
             if row is None:
                 return None
             if collection in ("members", "healthmonitors"):
                 row = session.get(models.Pool, row.pool_id)
+            elif collection == "l7policies":
+                row = session.get(models.Listener, row.listener_id)
             return row.loadbalancer_id if row is not None else None
 
     @property

@@ -168,7 +168,8 @@ def apply_filters(stmt, model, options, fields):
             raise errors.InvalidFilterArgument()
         coerced = [_coerce(column, v) for v in values]
         stmt = stmt.where(column == coerced[0] if len(coerced) == 1 else column.in_(coerced))
-    tags = options.tags
+    # Objects without tags ignore tag filters, as upstream does.
+    tags = options.tags if hasattr(model, "tags") else {}
     if tags.get("tags"):
         stmt = stmt.where(and_(*[_tag_clause(model, t) for t in tags["tags"]]))
     if tags.get("tags-any"):
@@ -180,12 +181,15 @@ def apply_filters(stmt, model, options, fields):
     return stmt
 
 
-def fetch_page(session, stmt, model, options, fields, plain=False):
+def fetch_page(session, stmt, model, options, fields, plain=False, key="id"):
     """Run a filtered select sorted and paginated as asked; returns a Page.
 
     stmt selects ORM objects of `model`, or (plain=True) columns of its table, one of them
-    `id`: the page then holds the rows as the database returns them.
+    `key`: the page then holds the rows as the database returns them. `key` names the
+    attribute markers are (a quota's is project_id); created_at, where `fields` has it,
+    and then `key` break ties.
     """
+    key_column = getattr(model, key)
     stmt = apply_filters(stmt, model, options, fields)
     keys = []
     for name, direction in options.sort:
@@ -194,13 +198,14 @@ def fetch_page(session, stmt, model, options, fields, plain=False):
             raise errors.InvalidSortKey(key=name)
         keys.append((name, column, direction))
     names = [k[0] for k in keys]
-    for tiebreak in ("created_at", "id"):
-        if tiebreak not in names:
-            keys.append((tiebreak, fields[tiebreak], "asc"))
+    if "created_at" in fields and "created_at" not in names:
+        keys.append(("created_at", fields["created_at"], "asc"))
+    if key not in names:
+        keys.append((key, key_column, "asc"))
     reverse = options.page_reverse
     if options.marker is not None:
         marker_row = session.execute(
-            select(*[_sort_expr(col) for _, col, _ in keys]).where(model.id == options.marker)
+            select(*[_sort_expr(col) for _, col, _ in keys]).where(key_column == options.marker)
         ).first()
         if marker_row is None:
             raise errors.InvalidMarker(key=options.marker)
@@ -225,7 +230,7 @@ def fetch_page(session, stmt, model, options, fields, plain=False):
     next_marker = previous_marker = None
     if rows and options.paginate:
         if options.limit is None or len(rows) >= options.limit:
-            next_marker = rows[-1].id
+            next_marker = getattr(rows[-1], key)
         if options.marker is not None:
-            previous_marker = rows[0].id
+            previous_marker = getattr(rows[0], key)
     return Page(rows, next_marker, previous_marker, options.link_params)

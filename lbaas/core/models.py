@@ -1,10 +1,11 @@
 """The database model: one typed class per Octavia object, columns named as the API names them."""
 import datetime
+import functools
 import uuid
 
 from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String,
-                        UniqueConstraint, BigInteger)
-from sqlalchemy.orm import DeclarativeBase, Mapped, foreign, mapped_column, relationship
+                        UniqueConstraint, BigInteger, exists, select, union)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def new_id():
@@ -163,8 +164,12 @@ class Pool(Tagged, Base):
         back_populates="pool", cascade="all, delete-orphan", order_by="Member.created_at")
     healthmonitor: Mapped["HealthMonitor | None"] = relationship(
         back_populates="pool", cascade="all, delete-orphan", uselist=False)
+    # The listeners sending traffic to the pool (see pool_listener_links).
     listeners: Mapped[list[Listener]] = relationship(
-        primaryjoin=lambda: foreign(Listener.default_pool_id) == Pool.id, viewonly=True)
+        secondary=lambda: pool_listener_links(),
+        primaryjoin=lambda: Pool.id == pool_listener_links().c.pool_id,
+        secondaryjoin=lambda: Listener.id == pool_listener_links().c.listener_id,
+        order_by=lambda: (Listener.created_at, Listener.id), viewonly=True)
 
 
 class Member(Tagged, Base):
@@ -249,6 +254,23 @@ class L7Rule(Provisioned, Base):
 
     tags = _tags("L7Rule")
     l7policy: Mapped[L7Policy] = relationship(back_populates="rules")
+
+
+@functools.cache
+def pool_listener_links():
+    """(listener_id, pool_id) of every listener sending traffic to a pool.
+
+    A listener uses its default pool, and the redirect pools of its enabled L7 policies
+    that have at least one rule (a policy without rules matches nothing).
+    """
+    listener, policy, rule = Listener.__table__, L7Policy.__table__, L7Rule.__table__
+    by_default = select(listener.c.id.label("listener_id"),
+                        listener.c.default_pool_id.label("pool_id")) \
+        .where(listener.c.default_pool_id.is_not(None))
+    by_policy = select(policy.c.listener_id, policy.c.redirect_pool_id).where(
+        policy.c.redirect_pool_id.is_not(None), policy.c.admin_state_up,
+        exists().where(rule.c.l7policy_id == policy.c.id))
+    return union(by_default, by_policy).subquery("pool_listener")
 
 
 class Quota(Base):

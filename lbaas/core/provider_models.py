@@ -38,6 +38,25 @@ def pool(row):
         tls_ciphers=row.tls_ciphers, alpn_protocols=row.alpn_protocols)
 
 
+def l7rule(row):
+    """An L7Rule as octavia-lib describes it."""
+    return dm.L7Rule(
+        l7rule_id=row.id, l7policy_id=row.l7policy_id, admin_state_up=row.admin_state_up,
+        project_id=row.project_id, type=row.type, compare_type=row.compare_type, key=row.key,
+        value=row.value, invert=row.invert)
+
+
+def l7policy(row):
+    """An L7Policy with its rules."""
+    return dm.L7Policy(
+        l7policy_id=row.id, listener_id=row.listener_id, name=row.name or "",
+        description=row.description or "", admin_state_up=row.admin_state_up,
+        project_id=row.project_id, action=row.action, position=row.position,
+        redirect_pool_id=row.redirect_pool_id, redirect_url=row.redirect_url,
+        redirect_prefix=row.redirect_prefix, redirect_http_code=row.redirect_http_code,
+        rules=[l7rule(r) for r in row.rules])
+
+
 def listener(row, with_default_pool=False):
     """A Listener; with its default pool expanded when asked (graph create)."""
     kwargs = {}
@@ -48,7 +67,8 @@ def listener(row, with_default_pool=False):
         description=row.description or "", admin_state_up=row.admin_state_up,
         project_id=row.project_id, protocol=row.protocol, protocol_port=row.protocol_port,
         connection_limit=row.connection_limit, default_pool_id=row.default_pool_id,
-        l7policies=[], insert_headers=dict(row.insert_headers or {}),
+        l7policies=[l7policy(p) for p in row.l7policies],
+        insert_headers=dict(row.insert_headers or {}),
         timeout_client_data=row.timeout_client_data,
         timeout_member_connect=row.timeout_member_connect,
         timeout_member_data=row.timeout_member_data,

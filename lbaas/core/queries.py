@@ -2,7 +2,7 @@
 
 A page of load balancers (or one) costs two statements whatever its size: the page itself
 and one UNION ALL fetching the child ids, tags and additional VIPs of every load balancer
-on it. The status trees cost four small column selects. What comes back are the small,
+on it. The status trees cost at most five small column selects. What comes back are the small,
 immutable record types below, which the API views render exactly as they render ORM rows.
 """
 import dataclasses
@@ -20,6 +20,8 @@ LISTENER = models.Listener.__table__
 POOL = models.Pool.__table__
 MEMBER = models.Member.__table__
 MONITOR = models.HealthMonitor.__table__
+POLICY = models.L7Policy.__table__
+RULE = models.L7Rule.__table__
 TAG = models.Tag.__table__
 VIP = models.AdditionalVip.__table__
 
@@ -121,6 +123,35 @@ class MonitorNode(NamedTuple):
     type: str
 
 
+class PolicyNode(NamedTuple):
+    """An L7 policy's statuses and admin state, its listener and its redirect pool."""
+
+    id: str
+    name: str | None
+    provisioning_status: str
+    operating_status: str
+    admin_state_up: bool
+    listener_id: str
+    redirect_pool_id: str | None
+
+
+class RuleNode(NamedTuple):
+    """An L7 rule's statuses and admin state (a rule has no name)."""
+
+    id: str
+    provisioning_status: str
+    operating_status: str
+    admin_state_up: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyTree:
+    """An L7 policy and its rules (oldest first)."""
+
+    policy: PolicyNode
+    rules: list
+
+
 @dataclasses.dataclass(frozen=True)
 class PoolTree:
     """A pool, its members (oldest first) and its health monitor, if any."""
@@ -132,11 +163,15 @@ class PoolTree:
 
 @dataclasses.dataclass(frozen=True)
 class LoadBalancerTree:
-    """A live load balancer with its listeners and its pools (by id, in database order)."""
+    """A live load balancer with its listeners and its pools (by id, in database order).
+
+    l7policies maps a listener's id to its policies (PolicyTree), in position order.
+    """
 
     loadbalancer: TreeNode
     listeners: list
     pools: dict
+    l7policies: dict = dataclasses.field(default_factory=dict)
 
 
 def _columns(table, record):
@@ -222,6 +257,27 @@ _POOL_NODES = (select(*_columns(POOL, TreeNode), *_columns(MONITOR, MonitorNode)
                .where(POOL.c.loadbalancer_id == bindparam("id")))
 
 
+_POLICY_NODES = (
+    select(*_columns(POLICY, PolicyNode), *_columns(RULE, RuleNode))
+    .select_from(POLICY.join(LISTENER, LISTENER.c.id == POLICY.c.listener_id)
+                 .outerjoin(RULE, RULE.c.l7policy_id == POLICY.c.id))
+    .where(LISTENER.c.loadbalancer_id == bindparam("id"))
+    .order_by(POLICY.c.listener_id, POLICY.c.position, RULE.c.created_at, RULE.c.id))
+
+
+def _policy_trees(session, lb_id):
+    """The L7 policies (with their rules) of a load balancer's listeners, by listener id."""
+    trees, split = {}, len(PolicyNode._fields)
+    for row in session.execute(_POLICY_NODES, {"id": lb_id}):
+        policy = PolicyNode(*row[:split])
+        policies = trees.setdefault(policy.listener_id, [])
+        if not policies or policies[-1].policy.id != policy.id:
+            policies.append(PolicyTree(policy, []))
+        if row[split] is not None:
+            policies[-1].rules.append(RuleNode(*row[split:]))
+    return trees
+
+
 @functools.cache
 def _member_nodes(dialect_name):
     """The members of pools :ids, oldest first (built once per dialect)."""
@@ -230,7 +286,7 @@ def _member_nodes(dialect_name):
 
 
 def loadbalancer_tree(session, lb_id):
-    """A live load balancer's statuses with its listeners', pools', monitors' and members'."""
+    """A live load balancer's statuses and those of every object under it, or None."""
     lb = session.execute(_LB_NODE, {"id": lb_id}).first()
     if lb is None or lb.provisioning_status == c.DELETED:
         return None
@@ -244,4 +300,5 @@ def loadbalancer_tree(session, lb_id):
         query = _member_nodes(session.get_bind().dialect.name)
         for row in session.execute(query, {"ids": list(pools)}):
             pools[row.pool_id].members.append(MemberNode(*row))
-    return LoadBalancerTree(TreeNode(*lb), listeners, pools)
+    policies = _policy_trees(session, lb_id) if listeners else {}
+    return LoadBalancerTree(TreeNode(*lb), listeners, pools, policies)

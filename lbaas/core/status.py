@@ -8,6 +8,7 @@ from lbaas.core import constants as c
 from lbaas.core import models, queries
 from lbaas.core.errors import StatusUpdateError
 from lbaas.core.network import Vip
+from lbaas.core.services import l7policy_positions
 
 LOG = logging.getLogger(__name__)
 
@@ -16,6 +17,8 @@ ORDER = (
     ("members", models.Member),
     ("healthmonitors", models.HealthMonitor),
     ("pools", models.Pool),
+    ("l7rules", models.L7Rule),
+    ("l7policies", models.L7Policy),
     ("listeners", models.Listener),
     ("loadbalancers", models.LoadBalancer),
 )
@@ -81,11 +84,18 @@ def _set_statuses(session, model, collection, prov, oper, ids):
 
 
 def _delete(session, model, object_id, network, releases):
-    """Apply a DELETED record: drop the object (a load balancer is marked DELETED instead)."""
+    """Apply a DELETED record: drop the object (a load balancer is marked DELETED instead).
+
+    A policy's removal renumbers its listener's other policies 1..N.
+    """
     row = session.get(model, object_id)
     if row is None:
         return
-    if model is not models.LoadBalancer:
+    if model is models.L7Policy:
+        session.delete(row)
+        session.flush()
+        l7policy_positions.renumber(session, row.listener_id)
+    elif model is not models.LoadBalancer:
         session.delete(row)
     elif row.provisioning_status != c.DELETED:
         release = _delete_loadbalancer(session, row, network)
@@ -132,6 +142,18 @@ def apply_statistics(db, stats):
                 setattr(row, key, int(record[key]))
 
 
+def apply_amphora_status(db, amphora_id, status):
+    """Record an amphora status a driver reports (DELETED once it is torn down)."""
+    if status not in c.AMPHORA_STATUSES:
+        raise StatusUpdateError(f"invalid amphora status {status!r}", "amphorae", amphora_id)
+    with db.write() as session:
+        row = session.get(models.Amphora, amphora_id)
+        if row is None:
+            raise StatusUpdateError("no such amphora", "amphorae", amphora_id)
+        row.status = status
+        row.updated_at = models.utcnow()
+
+
 def pending_loadbalancer_ids(db, provider):
     """Ids of the provider's load balancers that have anything in PENDING_*."""
     with db.read() as session:
@@ -150,4 +172,14 @@ def pending_loadbalancer_ids(db, provider):
                 .join(models.LoadBalancer, models.LoadBalancer.id == models.Pool.loadbalancer_id)
                 .where(models.LoadBalancer.provider == provider,
                        model.provisioning_status.in_(c.PENDING_STATUSES))))
+        for model in (models.L7Policy, models.L7Rule):
+            stmt = (select(models.Listener.loadbalancer_id)
+                    .join(models.L7Policy, models.L7Policy.listener_id == models.Listener.id)
+                    .join(models.LoadBalancer,
+                          models.LoadBalancer.id == models.Listener.loadbalancer_id))
+            if model is models.L7Rule:
+                stmt = stmt.join(models.L7Rule, models.L7Rule.l7policy_id == models.L7Policy.id)
+            ids.update(session.scalars(stmt.where(
+                models.LoadBalancer.provider == provider,
+                model.provisioning_status.in_(c.PENDING_STATUSES))))
     return sorted(ids)

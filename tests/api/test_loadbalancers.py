@@ -238,15 +238,15 @@ def test_default_provider_is_rendered(client, project):
 
 
 def test_flavor_id_is_400(client, project):
-    """No flavor exists in this version, so any flavor_id is invalid."""
+    """A flavor_id naming no flavor is invalid (flavor rules: tests/api/test_flavors.py)."""
     resp = post_lb(client, project, flavor_id=str(uuid.uuid4()))
     assert resp.status_code == 400
     assert fault(resp) == "Validation failure: Invalid flavor_id."
 
 
 def test_availability_zone_is_400(client, project):
-    """No availability zone exists in this version, so any name is invalid."""
-    resp = post_lb(client, project, availability_zone="az1")
+    """A zone name naming no zone is invalid (zone rules: tests/api/test_availability_zones.py)."""
+    resp = post_lb(client, project, availability_zone=f"az-{uuid.uuid4().hex}")
     assert resp.status_code == 400
     assert fault(resp) == "Validation failure: Invalid availability zone."
 

@@ -271,4 +271,6 @@ def test_provider_list_and_capabilities(cli):
     assert [p["name"] for p in cli.json("loadbalancer", "provider", "list")] == ["noop"]
     caps = cli.json("loadbalancer", "provider", "capability", "list", "noop")
     assert {(c["type"], c["name"]) for c in caps} == {
-        ("flavor", "loadbalancer_topology"), ("availability_zone", "compute_zone")}
+        ("flavor", "loadbalancer_topology"), ("flavor", "compute_flavor"),
+        ("flavor", "sriov_vip"), ("flavor", "allow_member_sriov"),
+        ("availability_zone", "compute_zone"), ("availability_zone", "valid_vip_networks")}

@@ -41,3 +41,29 @@ def test_monitor_delete_returns_members_to_no_monitor():
 def test_settled_tree_needs_no_report():
     pool = node("p", healthmonitor=None, members=[node("m", oper="NO_MONITOR")])
     assert completion(node("lb", listeners=[node("l")], pools=[pool])) == {}
+
+
+def test_policies_and_rules_become_active_rules_first():
+    policy = node("pol", "PENDING_CREATE", "OFFLINE",
+                  rules=[node("r", "PENDING_CREATE", "OFFLINE"),
+                         node("r2", "PENDING_UPDATE", up=False)])
+    tree = node("lb", "PENDING_UPDATE", pools=[],
+                listeners=[node("l", "PENDING_UPDATE", l7policies=[policy])])
+    update = completion(tree)
+    assert update["l7rules"] == [
+        {"id": "r", "provisioning_status": "ACTIVE", "operating_status": "ONLINE"},
+        {"id": "r2", "provisioning_status": "ACTIVE", "operating_status": "OFFLINE"}]
+    assert update["l7policies"] == [
+        {"id": "pol", "provisioning_status": "ACTIVE", "operating_status": "ONLINE"}]
+    assert list(update) == ["l7rules", "l7policies", "listeners", "loadbalancers"]
+
+
+def test_deleted_policy_and_rule_are_reported_deleted():
+    policy = node("pol", "PENDING_UPDATE", rules=[node("r", "PENDING_DELETE")])
+    gone = node("old", "PENDING_DELETE", rules=[node("r2")])
+    tree = node("lb", "PENDING_UPDATE", pools=[],
+                listeners=[node("l", "PENDING_UPDATE", l7policies=[policy, gone])])
+    update = completion(tree)
+    assert update["l7rules"] == [{"id": "r", "provisioning_status": "DELETED"}]
+    assert update["l7policies"] == [{"id": "pol", "provisioning_status": "ACTIVE"},
+                                    {"id": "old", "provisioning_status": "DELETED"}]

@@ -135,3 +135,55 @@ def test_pending_load_balancers_found_through_any_descendant(database, tree):
                                models.HealthMonitor: "hm"}[model]]).provisioning_status = "ACTIVE"
     assert status.pending_loadbalancer_ids(database, "noop") == [tree["lb"]]
     assert status.pending_loadbalancer_ids(database, "other") == []
+
+
+def _policies(database, listener_id, count):
+    ids = [models.new_id() for _ in range(count)]
+    with database.write() as s:
+        for position, policy_id in enumerate(ids, 1):
+            s.add(models.L7Policy(id=policy_id, listener_id=listener_id, action="REJECT",
+                                  position=position, provisioning_status="ACTIVE",
+                                  operating_status="ONLINE"))
+        s.flush()
+        s.add(models.L7Rule(id=models.new_id(), l7policy_id=ids[0], type="PATH",
+                            compare_type="EQUAL_TO", value="/", provisioning_status="ACTIVE",
+                            operating_status="ONLINE"))
+    return ids
+
+
+def test_deleted_policy_goes_with_its_rules_and_the_others_are_renumbered(database, tree):
+    first, second, third = _policies(database, tree["listener"], 3)
+    status.apply_status_update(database, {"l7policies": [
+        {"id": first, "provisioning_status": "DELETED"}]})
+    with database.read() as s:
+        assert s.get(models.L7Policy, first) is None
+        assert s.query(models.L7Rule).count() == 0
+        assert [(p.id, p.position) for p in s.query(models.L7Policy).order_by(
+            models.L7Policy.position)] == [(second, 1), (third, 2)]
+
+
+def test_l7_statuses_written_rules_before_policies(database, tree):
+    [policy] = _policies(database, tree["listener"], 1)
+    with database.read() as s:
+        rule = s.query(models.L7Rule).one().id
+    status.apply_status_update(database, {
+        "l7policies": [{"id": policy, "provisioning_status": "PENDING_UPDATE"}],
+        "l7rules": [{"id": rule, "operating_status": "OFFLINE"}]})
+    assert _get(database, models.L7Policy, policy).provisioning_status == "PENDING_UPDATE"
+    assert _get(database, models.L7Rule, rule).operating_status == "OFFLINE"
+    assert [c for c, _ in status.ORDER].index("l7rules") < \
+        [c for c, _ in status.ORDER].index("l7policies") < \
+        [c for c, _ in status.ORDER].index("listeners")
+
+
+@pytest.mark.parametrize("model", [models.L7Policy, models.L7Rule])
+def test_pending_load_balancers_found_through_policies_and_rules(database, tree, model):
+    [policy] = _policies(database, tree["listener"], 1)
+    with database.write() as s:
+        s.get(models.LoadBalancer, tree["lb"]).provider = "noop"
+        for other in (models.LoadBalancer, models.Listener, models.Pool, models.Member,
+                      models.HealthMonitor):
+            for row in s.query(other):
+                row.provisioning_status = "ACTIVE"
+        s.query(model).first().provisioning_status = "PENDING_UPDATE"
+    assert status.pending_loadbalancer_ids(database, "noop") == [tree["lb"]]

@@ -2,6 +2,7 @@
 from marshmallow import fields
 
 from lbaas.api.schemas import fields as f
+from lbaas.api.schemas.l7policy import GraphL7Policy
 from lbaas.api.schemas.pool import GraphPool
 from lbaas.core import constants as c
 
@@ -42,7 +43,7 @@ class GraphListener(ListenerPUT, f.Owned):
     protocol = f.Enum(c.LISTENER_PROTOCOLS, required=True)
     protocol_port = f.Int(c.MIN_PORT, c.MAX_PORT, required=True)
     default_pool = fields.Nested(GraphPool, allow_none=True)
-    l7policies = f.List(fields.Dict(), allow_none=True)
+    l7policies = f.List(fields.Nested(GraphL7Policy), allow_none=True)
 
 
 class ListenerPOST(GraphListener):

@@ -117,9 +117,10 @@ def normalize_ip(value, attr):
 
 
 def pool_listeners(session, pool_id):
-    """The listeners that send traffic to a pool (as their default pool)."""
-    return list(session.scalars(select(models.Listener).where(
-        models.Listener.default_pool_id == pool_id)))
+    """The listeners that send traffic to a pool (default pool, or an L7 policy's redirect)."""
+    links = models.pool_listener_links()
+    return list(session.scalars(select(models.Listener).join(
+        links, links.c.listener_id == models.Listener.id).where(links.c.pool_id == pool_id)))
 
 
 def default(value, fallback):

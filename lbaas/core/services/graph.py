@@ -1,12 +1,15 @@
-"""Single-call creation of a whole load balancer graph: listeners, pools, members, monitors.
+"""Single-call creation of a whole load balancer graph: listeners, L7 policies and rules,
+pools, members, monitors.
 
 Pools are defined once, in full, either in the top-level `pools` list or
-inline as a listener's `default_pool`; everywhere else they are referenced by
-name only. Pools (with their monitor, then members) are created first, then
-listeners, each validated exactly as a standalone create would be.
+inline as a listener's `default_pool` or an L7 policy's `redirect_pool`;
+everywhere else they are referenced by name only. Pools (with their monitor,
+then members) are created first, then listeners, each followed by its L7
+policies and their rules, each validated exactly as a standalone create would be.
 """
 from lbaas.core import errors
-from lbaas.core.services import healthmonitors, listener_rules, listeners, members, pools
+from lbaas.core.services import (healthmonitors, l7policies, listener_rules, listeners,
+                                 members, pools)
 
 
 def _is_reference(pool):
@@ -14,10 +17,22 @@ def _is_reference(pool):
     return set(pool) <= {"name"}
 
 
+def _policies(body):
+    """Every L7 policy of every listener of a graph body."""
+    return [policy for li in body.get("listeners") or [] for policy in li.get("l7policies") or []]
+
+
+def _nested_pools(body):
+    """The pools given inline: listeners' default pools and L7 policies' redirect pools."""
+    nested = [li.get("default_pool") for li in body.get("listeners") or []]
+    nested += [policy.get("redirect_pool") for policy in _policies(body)]
+    return [pool for pool in nested if pool]
+
+
 def _collect_pools(body):
     """Every full pool definition by name, checked for names, uniqueness and required fields."""
     definitions = {}
-    inline = [li["default_pool"] for li in body.get("listeners") or [] if li.get("default_pool")]
+    inline = _nested_pools(body)
     for pool in list(body.get("pools") or []) + inline:
         name = pool.get("name")
         if not name:
@@ -34,9 +49,8 @@ def _collect_pools(body):
                 raise errors.ValidationException(
                     detail=f"Pool definition for '{name}' missing required attribute: {attr}")
         definitions[name] = pool
-    for listener in body.get("listeners") or []:
-        ref = listener.get("default_pool")
-        if ref and ref["name"] not in definitions:
+    for ref in inline:
+        if ref["name"] not in definitions:
             raise errors.ValidationException(
                 detail=f"Pool '{ref['name']}' was referenced but no full definition was found.")
     return definitions
@@ -59,10 +73,7 @@ def _create_pool(core, session, lb, definition):
 
 
 def _create_listener(core, session, lb, spec, pool_rows):
-    """One listener, attached to its default pool when it names one."""
-    if spec.get("l7policies"):
-        raise errors.ValidationException(
-            detail="L7 policies are not available in this version of lbaas.")
+    """One listener, attached to its default pool when it names one, with its L7 policies."""
     ref = spec.get("default_pool")
     body = {k: v for k, v in spec.items() if k not in ("default_pool", "l7policies")}
     values = listeners.prepare(core.conf, session, lb, body)
@@ -70,7 +81,42 @@ def _create_listener(core, session, lb, spec, pool_rows):
         pool = pool_rows[ref["name"]]
         listener_rules.check_default_pool(body["protocol"], pool, pool.id, lb.id)
         values["default_pool_id"] = pool.id
-    return listeners.insert(session, lb, body, values)
+    row = listeners.insert(session, lb, body, values)
+    for policy in spec.get("l7policies") or []:
+        _create_policy(session, row, policy, pool_rows)
+    return row
+
+
+def _create_policy(session, listener, spec, pool_rows):
+    """One L7 policy of a new listener, with its rules; its redirect pool named in the graph."""
+    ref = spec.get("redirect_pool")
+    body = {k: v for k, v in spec.items() if k != "redirect_pool"}
+    if ref:
+        body["redirect_pool_id"] = pool_rows[ref["name"]].id
+    values, rule_entries = l7policies.prepare(session, listener, body)
+    return l7policies.insert(session, listener, body, values, rule_entries)
+
+
+def quota_counts(body):
+    """What a load balancer create body adds, per quota resource, the load balancer included.
+
+    Ordered as Octavia checks them, so the 403 names the resource it would name. A graph
+    that is not valid counts as the load balancer alone: create_children rejects it (400)
+    in the same transaction, with the error it always gave.
+    """
+    try:
+        definitions = _collect_pools(body)
+    except errors.APIError:
+        return {"loadbalancer": 1}
+    return {
+        "loadbalancer": 1,
+        "pool": len(definitions),
+        "listener": len(body.get("listeners") or []),
+        "healthmonitor": sum(1 for d in definitions.values() if d.get("healthmonitor")),
+        "member": sum(len(d.get("members") or []) for d in definitions.values()),
+        "l7policy": len(_policies(body)),
+        "l7rule": sum(len(p.get("rules") or []) for p in _policies(body)),
+    }
 
 
 def create_children(core, session, lb, body):
@@ -78,7 +124,8 @@ def create_children(core, session, lb, body):
     if not body.get("listeners") and not body.get("pools"):
         return
     for listener in body.get("listeners") or []:
-        if listener.get("protocol") == "PROMETHEUS" and listener.get("default_pool"):
+        if listener.get("protocol") == "PROMETHEUS" and (listener.get("default_pool")
+                                                         or listener.get("l7policies")):
             raise errors.ListenerNoChildren(protocol="PROMETHEUS")
     definitions = _collect_pools(body)
     session.flush()

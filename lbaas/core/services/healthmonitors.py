@@ -7,6 +7,7 @@ from lbaas.core import constants as c
 from lbaas.core import drivers, errors, listing, models
 from lbaas.core import provider_models as pm
 from lbaas.core.services import common, healthmonitor_rules as rules, pools
+from lbaas.core.services import quota_usage
 
 FIELDS = ("id", "name", "admin_state_up", "project_id", "provisioning_status",
           "operating_status", "type", "delay", "timeout", "max_retries", "max_retries_down",
@@ -66,6 +67,8 @@ class HealthMonitorService:
                                      (selectinload(models.Pool.load_balancer),))
             values = prepare(core.conf, pool, body)
             driver = core.drivers.get(pool.load_balancer.provider)
+            quota_usage.reserve(core.conf, session, pool.load_balancer.project_id,
+                                {"healthmonitor": 1})
             pools.lock_for_child(session, pool)
             row = insert(session, pool, body, values)
             drivers.call(driver, "health_monitor_create", pm.healthmonitor(row))

@@ -7,6 +7,7 @@ from lbaas.core import constants as c
 from lbaas.core import drivers, errors, listing, models
 from lbaas.core import provider_models as pm
 from lbaas.core.services import common, listener_rules as rules
+from lbaas.core.services import quota_usage
 
 FIELDS = ("id", "name", "description", "admin_state_up", "project_id", "provisioning_status",
           "operating_status", "protocol", "protocol_port", "connection_limit", "default_pool_id",
@@ -22,6 +23,10 @@ WRITABLE = ("name", "description", "admin_state_up", "connection_limit", "defaul
             "sni_container_refs", "client_ca_tls_container_ref", "client_authentication",
             "client_crl_container_ref", "allowed_cidrs", "tls_ciphers", "tls_versions",
             "alpn_protocols", "hsts_max_age", "hsts_include_subdomains", "hsts_preload")
+
+
+# What the listener view reads after the session closes: its L7 policies' ids.
+LOAD = (selectinload(models.Listener.l7policies),)
 
 
 def _load():
@@ -90,11 +95,11 @@ class ListenerService:
     def get(self, ctx, listener_id):
         """One listener (404 if absent)."""
         with self.core.db.read() as session:
-            return common.get_or_404(session, models.Listener, listener_id)
+            return common.get_or_404(session, models.Listener, listener_id, LOAD)
 
     def list(self, ctx, options):
         """A page of listeners matching the list options."""
-        stmt = select(models.Listener)
+        stmt = select(models.Listener).options(*LOAD)
         with self.core.db.read() as session:
             return listing.fetch_page(session, stmt, models.Listener, options,
                                       common.columns(models.Listener, FIELDS))
@@ -108,11 +113,12 @@ class ListenerService:
                 pool = session.get(models.Pool, body["default_pool_id"])
                 rules.check_default_pool(body["protocol"], pool, body["default_pool_id"], lb.id)
             driver = core.drivers.get(lb.provider)
+            quota_usage.reserve(core.conf, session, lb.project_id, {"listener": 1})
             common.lock_loadbalancer(session, lb)
             values = prepare(core.conf, session, lb, body)  # ... and the rest after it
             row = insert(session, lb, body, values)
             drivers.call(driver, "listener_create", pm.listener(row))
-            return common.snapshot(session, models.Listener, row.id)
+            return common.snapshot(session, models.Listener, row.id, LOAD)
 
     def update(self, ctx, listener_id, body):
         """Change a listener; its load balancer must be ACTIVE."""
@@ -144,7 +150,7 @@ class ListenerService:
             new = pm.partial(dm.Listener, "listener_id", row.id, provider_changes)
             drivers.call(driver, "listener_update", old, new)
             common.apply_changes(row, changes, body.get("tags"))
-            return common.snapshot(session, models.Listener, listener_id)
+            return common.snapshot(session, models.Listener, listener_id, LOAD)
 
     def delete(self, ctx, listener_id):
         """Remove a listener; its load balancer must be ACTIVE."""

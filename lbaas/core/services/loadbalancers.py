@@ -7,6 +7,8 @@ from lbaas.core import constants as c
 from lbaas.core import drivers, errors, listing, models, queries
 from lbaas.core import provider_models as pm
 from lbaas.core.services import common, graph, vip as vips
+from lbaas.core.services import quota_usage
+from lbaas.core.services import catalog
 
 FIELDS = ("id", "name", "description", "admin_state_up", "project_id", "provisioning_status",
           "operating_status", "vip_address", "vip_port_id", "vip_subnet_id", "vip_network_id",
@@ -20,6 +22,8 @@ GRAPH_LOAD = (
     selectinload(models.LoadBalancer.pools).selectinload(models.Pool.members),
     selectinload(models.LoadBalancer.pools).selectinload(models.Pool.healthmonitor),
     selectinload(models.LoadBalancer.pools).selectinload(models.Pool.listeners),
+    selectinload(models.LoadBalancer.listeners).selectinload(models.Listener.l7policies)
+    .selectinload(models.L7Policy.rules),
 )
 ANSWER_LOAD = GRAPH_LOAD + (
     selectinload(models.LoadBalancer.listeners).selectinload(models.Listener.tags),)
@@ -64,30 +68,30 @@ class LoadBalancerService:
         core = self.core
         project_id = resolve_project(core, ctx, body)
         vip = vips.resolve(core.conf, core.network, body)
-        if body.get("flavor_id"):
-            raise errors.ValidationException(detail="Invalid flavor_id.")
-        if body.get("availability_zone"):
-            raise errors.ValidationException(detail="Invalid availability zone.")
-        provider = body.get("provider") or core.drivers.default
-        driver = core.drivers.get(provider)
         allocated = None
         try:
             with core.db.write() as session:
+                options = catalog.choose(core, session, body)
+                driver = options.driver
+                quota_usage.reserve(core.conf, session, project_id, graph.quota_counts(body))
+                catalog.apply(core.conf, options, vip)
                 lb = models.LoadBalancer(
                     id=models.new_id(), project_id=project_id, name=body.get("name"),
                     description=body.get("description"),
                     admin_state_up=bool(body.get("admin_state_up", True)),
                     provisioning_status=c.PENDING_CREATE, operating_status=c.OFFLINE,
-                    provider=provider, topology=core.conf.controller_worker.loadbalancer_topology,
-                    vip_network_id=vip.network_id, vip_subnet_id=vip.subnet_id,
-                    vip_address=vip.address, vip_port_id=vip.port_id,
+                    provider=options.provider, flavor_id=options.flavor_id,
+                    availability_zone=options.availability_zone, topology=options.topology,
+                    vip_vnic_type=options.vnic_type, vip_network_id=vip.network_id,
+                    vip_subnet_id=vip.subnet_id, vip_address=vip.address, vip_port_id=vip.port_id,
                     vip_qos_policy_id=vip.qos_policy_id, vip_sg_ids=vip.sg_ids)
                 lb.set_tags(body.get("tags") or [])
                 session.add(lb)
                 allocated = self._plug_vip(driver, lb, vip, session)
                 graph.create_children(core, session, lb, body)
                 full = common.snapshot(session, models.LoadBalancer, lb.id, ANSWER_LOAD)
-                drivers.call(driver, "loadbalancer_create", pm.loadbalancer(full, graph=True))
+                drivers.call(driver, "loadbalancer_create", pm.loadbalancer(
+                    full, graph=True, flavor=options.flavor, availability_zone=options.zone))
             allocated = None
         finally:
             if allocated is not None:
@@ -196,13 +200,25 @@ def _status(node, **extra):
                 provisioning_status=node.provisioning_status, **extra)
 
 
+def _listener_pool_ids(tree, listener):
+    """A listener's pools: its default pool, then those its enabled policies with rules use."""
+    ids = [listener.default_pool_id] if listener.default_pool_id else []
+    for branch in tree.l7policies.get(listener.id, ()):
+        policy = branch.policy
+        if policy.redirect_pool_id and policy.admin_state_up and branch.rules:
+            ids.append(policy.redirect_pool_id)
+    return list(dict.fromkeys(ids))
+
+
 def _status_tree(tree):
-    """The status-tree body of a queries.LoadBalancerTree: listeners and their default pools."""
+    """The status-tree body of a queries.LoadBalancerTree: listeners and the pools they use."""
     listeners = []
     for listener in tree.listeners:
         pools = []
-        branch = tree.pools.get(listener.default_pool_id)
-        if branch is not None:
+        for pool_id in _listener_pool_ids(tree, listener):
+            branch = tree.pools.get(pool_id)
+            if branch is None:
+                continue
             node = _status(branch.pool, members=[
                 _status(m, address=m.address, protocol_port=m.protocol_port)
                 for m in branch.members])

@@ -8,6 +8,7 @@ from lbaas.core import constants as c
 from lbaas.core import drivers, errors, listing, models
 from lbaas.core import provider_models as pm
 from lbaas.core.services import common, member_rules as rules, pools
+from lbaas.core.services import quota_usage
 
 FIELDS = ("id", "name", "admin_state_up", "project_id", "provisioning_status",
           "operating_status", "address", "protocol_port", "weight", "backup", "subnet_id",
@@ -115,6 +116,7 @@ class MemberService:
             pool = self._pool(session, pool_id)
             values = prepare(core.conf, core.network, pool, body)
             driver = core.drivers.get(pool.load_balancer.provider)
+            quota_usage.reserve(core.conf, session, pool.load_balancer.project_id, {"member": 1})
             pools.lock_for_child(session, pool)
             row = insert_many(session, pool, [(body, values)])[0]
             drivers.call(driver, "member_create", pm.member(row))
@@ -155,6 +157,10 @@ class MemberService:
                     models.Member.pool_id == pool.id)))
                 plan = rules.plan_batch(core.conf, core.network, stored, items)
                 driver = core.drivers.get(pool.load_balancer.provider)
+                # Octavia counts what the batch adds net of what it removes.
+                added = len(plan.new) - (0 if additive_only else len(plan.untouched))
+                quota_usage.reserve(core.conf, session, pool.load_balancer.project_id,
+                                    {"member": added})
                 pools.lock_for_child(session, pool)
                 if plan.empty(additive_only):
                     raise _NothingToDo()

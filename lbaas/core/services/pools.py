@@ -7,6 +7,7 @@ from lbaas.core import constants as c
 from lbaas.core import drivers, errors, listing, models
 from lbaas.core import provider_models as pm
 from lbaas.core.services import common, pool_rules as rules
+from lbaas.core.services import quota_usage
 
 FIELDS = ("id", "name", "description", "admin_state_up", "project_id", "provisioning_status",
           "operating_status", "protocol", "lb_algorithm", "loadbalancer_id", "tls_enabled",
@@ -48,6 +49,15 @@ def lock_for_child(session, pool):
     common.mark(common.pool_listeners(session, pool.id) + [pool], c.PENDING_UPDATE)
 
 
+def _check_unused_by_policies(session, pool):
+    """409 while an L7 policy redirects to the pool."""
+    policy_id = session.scalars(select(models.L7Policy.id).where(
+        models.L7Policy.redirect_pool_id == pool.id).order_by(models.L7Policy.created_at)
+        .limit(1)).first()
+    if policy_id is not None:
+        raise errors.PoolInUseByL7Policy(id=pool.id, l7policy_id=policy_id)
+
+
 def _parents(session, body):
     """The load balancer and (optional) listener a new pool belongs to."""
     lb_id, listener_id = body.get("loadbalancer_id"), body.get("listener_id")
@@ -86,6 +96,7 @@ class PoolService:
             driver = core.drivers.get(lb.provider)
             if listener is not None and listener.default_pool_id:
                 raise errors.DuplicatePoolEntry()
+            quota_usage.reserve(core.conf, session, lb.project_id, {"pool": 1})
             common.lock_loadbalancer(session, lb)
             row = insert(session, lb, body, values)
             if listener is not None:
@@ -115,6 +126,7 @@ class PoolService:
         core = self.core
         with core.db.write() as session:
             row = common.get_or_404(session, models.Pool, pool_id, LOAD)
+            _check_unused_by_policies(session, row)
             driver = core.drivers.get(row.load_balancer.provider)
             full = pm.pool(row)
             common.lock_loadbalancer(session, row.load_balancer)

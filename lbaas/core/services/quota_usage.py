@@ -79,13 +79,16 @@ def in_use(session, project_id, resource):
 def reserve(conf, session, project_id, counts):
     """403 unless the project may add counts[resource] more of each resource.
 
-    Call inside the create's write transaction, before inserting the new rows.
+    Call inside the create's write transaction, before inserting the new rows and before
+    locking any load balancer (lock order: quota record, then load balancer). Counts of
+    zero or less (a batch that removes as many members as it adds) need no check. Like
+    Octavia, the 403 names one resource: the first over its limit in the order of counts.
     """
-    wanted = {r: n for r, n in counts.items() if n}
-    if not wanted or not enforced(conf):
+    wanted = {r: n for r, n in counts.items() if n > 0}
+    if not wanted or not project_id or not enforced(conf):
         return
     limits = effective(conf, lock_record(session, project_id))
-    over = [COUNTED[r][1] for r, n in wanted.items()
-            if limits[r] != c.UNLIMITED and in_use(session, project_id, r) + n > limits[r]]
-    if over:
-        raise errors.QuotaException(resource=", ".join(over))
+    for resource, count in wanted.items():
+        limit = limits[resource]
+        if limit != c.UNLIMITED and in_use(session, project_id, resource) + count > limit:
+            raise errors.QuotaException(resource=COUNTED[resource][1])

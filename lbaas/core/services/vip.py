@@ -109,8 +109,26 @@ def _from_network(network, body):
     return network_id, (v4 or subnets)[0]["id"], None
 
 
+def check_network(conf, network_id, valid_networks=None):
+    """400 unless a VIP may go on the network.
+
+    An availability zone's valid_vip_networks, when it lists any, replaces the
+    [networking] valid_vip_networks allow-list; the deny-list always applies.
+    """
+    valid = [n.lower() for n in (valid_networks or conf.networking.valid_vip_networks)]
+    if (valid and network_id.lower() not in valid) or \
+            network_id in conf.networking.denylist_vip_networks:
+        raise errors.ValidationException(
+            detail="Supplied VIP network_id is not allowed by the configuration of this "
+                   "deployment.")
+
+
 def resolve(conf, network, body):
-    """Resolve the VIP fields of a create body against the network backend (400 when invalid)."""
+    """Resolve the VIP fields of a create body against the network backend (400 when invalid).
+
+    Whether the network is allowed is check_network's business: it depends on the
+    availability zone, looked up later.
+    """
     _check_allowed(conf, body)
     if body.get("vip_port_id"):
         network_id, subnet_id, address = _from_port(network, body)
@@ -125,11 +143,6 @@ def resolve(conf, network, body):
         if subnet is not None and not _in_subnet(address, subnet):
             raise errors.ValidationException(
                 detail=f"VIP address {address} is not in subnet {subnet_id}.")
-    valid = conf.networking.valid_vip_networks
-    if (valid and network_id not in valid) or network_id in conf.networking.denylist_vip_networks:
-        raise errors.ValidationException(
-            detail="Supplied VIP network_id is not allowed by the configuration of this "
-                   "deployment.")
     additional = _additional(network, network_id, subnet_id, body.get("additional_vips") or [])
     return VipRequest(network_id=network_id, subnet_id=subnet_id, address=address,
                       port_id=body.get("vip_port_id"),

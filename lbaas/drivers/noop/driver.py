@@ -1,4 +1,8 @@
-"""The noop provider driver: accepts every option and reports the objects ACTIVE, in milliseconds.
+"""The noop provider driver: accepts every object and reports it ACTIVE, in milliseconds.
+
+Flavor and availability-zone metadata is checked honestly against the small set of
+keys below (FLAVOR_METADATA, ZONE_METADATA): an unknown key or a value of the wrong
+type is an UnsupportedOptionError, as a real provider would raise.
 
 Every call only names the load balancer it touched. After the API's
 transaction commits, a background thread reconciles that load balancer:
@@ -21,6 +25,7 @@ from lbaas.core import constants as c
 from lbaas.core.db import defer_after_commit
 
 LOG = logging.getLogger(__name__)
+DELETE_AMPHORA = "delete-amphora"  # a work item that reports an amphora DELETED
 
 
 def _operating(node, online=c.ONLINE):
@@ -46,7 +51,8 @@ def completion(tree):
     """The status update that brings a load balancer tree to its terminal state."""
     if tree["provisioning_status"] == c.PENDING_DELETE:
         return {"loadbalancers": [{"id": tree["id"], "provisioning_status": c.DELETED}]}
-    update = {k: [] for k in ("members", "healthmonitors", "pools", "listeners", "loadbalancers")}
+    update = {k: [] for k in ("members", "healthmonitors", "pools", "l7rules", "l7policies",
+                              "listeners", "loadbalancers")}
     for pool in tree["pools"]:
         hm = pool["healthmonitor"]
         monitored = hm is not None and hm["provisioning_status"] != c.PENDING_DELETE
@@ -57,9 +63,66 @@ def completion(tree):
                     update["members"])
         _settle(pool, _operating(pool), update["pools"])
     for listener in tree["listeners"]:
+        for policy in listener.get("l7policies", ()):
+            for rule in policy["rules"]:
+                _settle(rule, _operating(rule), update["l7rules"])
+            _settle(policy, _operating(policy), update["l7policies"])
         _settle(listener, _operating(listener), update["listeners"])
     _settle(tree, _operating(tree), update["loadbalancers"])
     return {k: v for k, v in update.items() if v}
+
+
+# The flavor and availability-zone metadata noop accepts: key -> (what a value must be,
+# description). A tuple lists the allowed values; "string list" is a list of strings.
+# noop runs nothing, so none of it changes what noop does; the lbaas API itself uses
+# loadbalancer_topology, sriov_vip and valid_vip_networks when a load balancer is created.
+FLAVOR_METADATA = {
+    "loadbalancer_topology": (("SINGLE", "ACTIVE_STANDBY"),
+                              "SINGLE or ACTIVE_STANDBY: how many instances would serve each "
+                              "load balancer (lbaas records it; noop runs none)."),
+    "compute_flavor": (str, "The compute flavor instances would boot with (recorded; noop "
+                            "boots nothing)."),
+    "sriov_vip": (bool, "When true, the VIP port is an SR-IOV (vnic type direct) port; "
+                        "VIP security groups are then refused."),
+    "allow_member_sriov": (bool, "Whether members may request SR-IOV ports (recorded; lbaas "
+                                 "still refuses such members)."),
+}
+ZONE_METADATA = {
+    "compute_zone": (str, "The compute zone instances would boot in (recorded; noop boots "
+                          "nothing)."),
+    "valid_vip_networks": ("string list", "Network ids VIPs in this zone may use, instead of "
+                                          "[networking] valid_vip_networks."),
+}
+_TYPE_NAMES = {str: "string", bool: "boolean"}
+
+
+def _refuse(message):
+    raise lib_exc.UnsupportedOptionError(user_fault_string=message,
+                                         operator_fault_string=message)
+
+
+def _check_metadata(metadata, schema):
+    """Raise UnsupportedOptionError unless every key is in the schema with a value it allows."""
+    if not isinstance(metadata, dict):
+        _refuse(f"{metadata!r} is not of type 'object'")
+    unknown = [k for k in metadata if k not in schema]
+    if unknown:
+        names = ", ".join(repr(k) for k in unknown)
+        verb = "was" if len(unknown) == 1 else "were"
+        _refuse(f"Additional properties are not allowed ({names} {verb} unexpected)")
+    for key, value in metadata.items():
+        rule = schema[key][0]
+        if isinstance(rule, tuple):
+            if value not in rule or not isinstance(value, str):
+                _refuse(f"{key} {value!r} is not one of {list(rule)!r}")
+        elif rule == "string list":
+            if not isinstance(value, list):
+                _refuse(f"{key} {value!r} is not of type 'array'")
+            for item in value:
+                if not isinstance(item, str):
+                    _refuse(f"{key} {item!r} is not of type 'string'")
+        elif not isinstance(value, rule):
+            _refuse(f"{key} {value!r} is not of type '{_TYPE_NAMES[rule]}'")
 
 
 class NoopProviderDriver(provider_base.ProviderDriver):
@@ -117,6 +180,19 @@ class NoopProviderDriver(provider_base.ProviderDriver):
     def loadbalancer_failover(self, loadbalancer_id):
         self._touch(loadbalancer_id)
 
+    # Amphorae (lbaas's optional extension): the noop provider runs none, so there is
+    # nothing to rebuild, configure or tear down; it reports the outcome all the same.
+    def amphora_failover(self, amphora_id):
+        """Report the amphora's load balancer ACTIVE again (a spare has none: nothing to do)."""
+        self._touch(collection="amphorae", object_id=amphora_id)
+
+    def amphora_config(self, amphora_id):
+        """No agent runs anywhere, so there is no configuration to push."""
+
+    def amphora_delete(self, amphora_id):
+        """Report the amphora DELETED."""
+        self._touch(collection=DELETE_AMPHORA, object_id=amphora_id)
+
     # Listeners and pools carry their load balancer's id.
     def listener_create(self, listener):
         self._touch(listener.loadbalancer_id)
@@ -158,18 +234,41 @@ class NoopProviderDriver(provider_base.ProviderDriver):
     def health_monitor_delete(self, healthmonitor):
         self._touch(collection="pools", object_id=healthmonitor.pool_id)
 
-    # Flavors and availability zones: anything goes.
+    # L7 policies are found through their listener, rules through their policy.
+    def l7policy_create(self, l7policy):
+        self._touch(collection="listeners", object_id=l7policy.listener_id)
+
+    def l7policy_update(self, old_l7policy, new_l7policy):
+        self._touch(collection="listeners", object_id=old_l7policy.listener_id)
+
+    def l7policy_delete(self, l7policy):
+        self._touch(collection="listeners", object_id=l7policy.listener_id)
+
+    def l7rule_create(self, l7rule):
+        self._touch(collection="l7policies", object_id=l7rule.l7policy_id)
+
+    def l7rule_update(self, old_l7rule, new_l7rule):
+        self._touch(collection="l7policies", object_id=old_l7rule.l7policy_id)
+
+    def l7rule_delete(self, l7rule):
+        self._touch(collection="l7policies", object_id=l7rule.l7policy_id)
+
+    # Flavors and availability zones: only the keys below, each of its type.
     def get_supported_flavor_metadata(self):
-        return {"loadbalancer_topology": "SINGLE or ACTIVE_STANDBY (recorded, not acted on)."}
+        """The flavor keys noop accepts, with what each means."""
+        return {key: description for key, (_, description) in FLAVOR_METADATA.items()}
 
     def validate_flavor(self, flavor_metadata):
-        return None
+        """Refuse (UnsupportedOptionError) unknown keys and values of the wrong type."""
+        _check_metadata(flavor_metadata, FLAVOR_METADATA)
 
     def get_supported_availability_zone_metadata(self):
-        return {"compute_zone": "Any string (recorded, not acted on)."}
+        """The availability-zone keys noop accepts, with what each means."""
+        return {key: description for key, (_, description) in ZONE_METADATA.items()}
 
     def validate_availability_zone(self, availability_zone_metadata):
-        return None
+        """Refuse (UnsupportedOptionError) unknown keys and values of the wrong type."""
+        _check_metadata(availability_zone_metadata, ZONE_METADATA)
 
 
 class _Worker:
@@ -205,6 +304,9 @@ class _Worker:
                 LOG.exception("noop driver could not report %s", item)
 
     def _handle(self, loadbalancer_id, collection, object_id):
+        if collection == DELETE_AMPHORA:
+            self._library.update_amphora_status(object_id, c.DELETED)
+            return
         if loadbalancer_id == "pending":
             for lb_id in self._library.pending_loadbalancers(collection):
                 self._reconcile(lb_id)
