@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 from schemathesis import GenerationMode
 
-from tests.api.support import LBS, LISTENERS
+from lbaas.core import models
+from tests.api.support import LBS, LISTENERS, db
 from tests.conftest import ApiClient
 
 # Hypothesis caches constants and Unicode tables under .hypothesis/: keep the work tree clean.
@@ -33,6 +34,12 @@ set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "lbaas-hypothesis"))
 
 POOLS = "/v2/lbaas/pools"
 HMS = "/v2/lbaas/healthmonitors"
+L7POLICIES = "/v2/lbaas/l7policies"
+FLAVORPROFILES = "/v2/lbaas/flavorprofiles"
+FLAVORS = "/v2/lbaas/flavors"
+AZPROFILES = "/v2/lbaas/availabilityzoneprofiles"
+AZS = "/v2/lbaas/availabilityzones"
+AMPHORAE = "/v2/octavia/amphorae"
 PROJECT = "p-fuzz"
 SUBNET = "5f0e0d0c-0000-4000-8000-00000000f022"
 HEADERS = {"X-Project-Id": PROJECT}
@@ -44,8 +51,11 @@ DERANDOMIZE = not os.environ.get("LBAAS_FUZZ_RANDOM")
 # whatever schemathesis generated (empty, junk, or schema-violating strings).
 TARGETS = ["real", "real", "real", "uuid", "generated"]
 ID_PARAMS = {"lb_id": "lb", "listener_id": "listener", "pool_id": "pool", "member_id": "member",
-             "hm_id": "hm"}
-NAMED_PARAMS = {"provider": "noop"}  # path parameters that name a real thing, not an object id
+             "hm_id": "hm", "l7policy_id": "l7policy", "l7rule_id": "l7rule",
+             "flavorprofile_id": "flavorprofile", "flavor_id": "flavor",
+             "azprofile_id": "azprofile", "availability_zone_name": "az", "amphora_id": "amphora"}
+# Path parameters that name a real thing, not an object id.
+NAMED_PARAMS = {"provider": "noop", "project_id": PROJECT}
 LIST_PARAMS = {
     "limit": {"type": "integer"}, "marker": {"type": "string"}, "sort": {"type": "string"},
     "sort_key": {"type": "string"}, "sort_dir": {"type": "string", "enum": ["asc", "desc"]},
@@ -58,7 +68,9 @@ LIST_PARAMS = {
     "admin_state_up": {"type": "boolean"}, "protocol_port": {"type": "integer"},
     "weight": {"type": "integer"}, "created_at": {"type": "string"},
 }
-COLLECTIONS = ("loadbalancers", "listeners", "pools", "members", "healthmonitors")
+COLLECTIONS = ("loadbalancers", "listeners", "pools", "members", "healthmonitors", "l7policies",
+               "rules", "flavors", "flavorprofiles", "availabilityzones",
+               "availabilityzoneprofiles", "amphorae", "quotas")
 DELETE_PARAMS = {"cascade": {"type": "boolean"}}
 # An explicit (empty) configuration, so no schemathesis.toml is looked for; the Hypothesis
 # settings below govern generation.
@@ -88,12 +100,15 @@ def _with_query(doc):
 
 
 class World:
-    """A load balancer with one listener, pool, member and health monitor for path parameters."""
+    """Real objects for path parameters: a load balancer with one listener, pool, member,
+    health monitor, L7 policy and rule, an amphora in ERROR, and one of each catalog object."""
 
-    def __init__(self, client):
+    def __init__(self, client, app):
         self.client = client
+        self.app = app
         self.ids = {}
         self.ports = itertools.count(20000)
+        self.names = itertools.count()
 
     def ensure(self):
         """Recreate whatever a fuzzed request deleted, and wait until all is ACTIVE."""
@@ -120,6 +135,52 @@ class World:
                 "pool_id": ids["pool"], "type": "HTTP", "delay": 5, "timeout": 3,
                 "max_retries": 3})
             self._settle()
+        if not self._exists(f"{L7POLICIES}/{ids.get('l7policy')}"):
+            ids["l7policy"] = self._create(L7POLICIES, "l7policy", lambda: {
+                "listener_id": ids["listener"], "action": "REJECT"})
+        rules = f"{L7POLICIES}/{ids['l7policy']}/rules"
+        if not self._exists(f"{rules}/{ids.get('l7rule')}"):
+            ids["l7rule"] = self._create(rules, "rule", lambda: {
+                "type": "PATH", "compare_type": "STARTS_WITH", "value": "/fuzz"})
+        self._ensure_catalog()
+        self._ensure_amphora()
+
+    def _ensure_catalog(self):
+        """One flavor profile, flavor, availability-zone profile and zone."""
+        ids = self.ids
+        for key, url, envelope, body in (
+                ("flavorprofile", FLAVORPROFILES, "flavorprofile", lambda: {
+                    "name": "fp", "provider_name": "noop", "flavor_data": "{}"}),
+                ("flavor", FLAVORS, "flavor", lambda: {
+                    "name": self._name("flavor"), "flavor_profile_id": ids["flavorprofile"]}),
+                ("azprofile", AZPROFILES, "availability_zone_profile", lambda: {
+                    "name": "azp", "provider_name": "noop", "availability_zone_data": "{}"}),
+                ("az", AZS, "availability_zone", lambda: {
+                    "name": self._name("az"),
+                    "availability_zone_profile_id": ids["azprofile"]})):
+            if ids.get(key) is None or self.client.get(f"{url}/{ids[key]}").status_code != 200:
+                resp = self.client.post(url, {envelope: body()})
+                assert resp.status_code == 201, resp.get_json()
+                created = resp.get_json()[envelope]
+                ids[key] = created.get("id") or created["name"]
+
+    def _ensure_amphora(self):
+        """An amphora in ERROR (deletable) serving the load balancer, with counters."""
+        ids = self.ids
+        resp = self.client.get(f"{AMPHORAE}/{ids.get('amphora')}")
+        if resp.status_code == 200 and resp.get_json()["amphora"]["status"] == "ERROR":
+            return
+        amphora_id = models.new_id()
+        with db(self.app).write() as session:
+            session.add(models.Amphora(id=amphora_id, loadbalancer_id=ids["lb"], status="ERROR",
+                                       role="STANDALONE", compute_id="vm-fuzz"))
+            session.add(models.ListenerStatistics(listener_id=ids["listener"],
+                                                  amphora_id=amphora_id))
+        ids["amphora"] = amphora_id
+
+    def _name(self, prefix):
+        """A name no earlier object of this world has."""
+        return f"{prefix}-{next(self.names)}"
 
     def _create(self, url, key, body):
         """POST body() until no fuzzed object conflicts with it; wait for ACTIVE; return the id."""
@@ -166,6 +227,17 @@ class World:
                                                        "protocol_port": self._free_port()},
             "POST /v2/lbaas/healthmonitors": {"pool_id": ids["pool"], "type": "HTTP",
                                               "delay": 5, "timeout": 3, "max_retries": 3},
+            "POST /v2/lbaas/l7policies": {"listener_id": ids["listener"], "action": "REJECT"},
+            "POST /v2/lbaas/l7policies/{l7policy_id}/rules": {
+                "type": "PATH", "compare_type": "EQUAL_TO", "value": "/a"},
+            "POST /v2/lbaas/flavorprofiles": {"name": "fp", "provider_name": "noop",
+                                              "flavor_data": "{}"},
+            "POST /v2/lbaas/flavors": {"name": self._name("flavor"),
+                                       "flavor_profile_id": ids["flavorprofile"]},
+            "POST /v2/lbaas/availabilityzoneprofiles": {
+                "name": "azp", "provider_name": "noop", "availability_zone_data": "{}"},
+            "POST /v2/lbaas/availabilityzones": {
+                "name": self._name("az"), "availability_zone_profile_id": ids["azprofile"]},
         }.get(operation.label, {} if operation.method.upper() == "PUT" else None)
 
     def _free_port(self):
@@ -201,7 +273,7 @@ def test_no_server_errors(app):
     schema = schemathesis.openapi.from_dict(_with_query(doc),
                                             config=schemathesis.Config.from_dict(CONFIG))
     schema.app = app
-    world = World(ApiClient(app.test_client()))
+    world = World(ApiClient(app.test_client()), app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == sum(m != "parameters" for ops in doc["paths"].values() for m in ops)
     failures = []
