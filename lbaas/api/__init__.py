@@ -80,6 +80,9 @@ def create_app(conf, core=None):
 
     app.register_blueprint(versions.blp)
     app.register_blueprint(networking.blp)
+    if conf.api_settings.auth_strategy == "noauth":
+        from lbaas.api.blueprints import projects
+        app.register_blueprint(projects.blp)
     for module in (loadbalancers, listeners, pools, members, healthmonitors, providers):
         api.register_blueprint(module.blp, url_prefix="/v2/lbaas")
     api.register_blueprint(quotas.blp, url_prefix="/v2/lbaas")

@@ -153,11 +153,23 @@ def test_l7policies_and_rules(cli, made):
 
 
 def test_quotas(cli):
-    project = "5d2c3b1e8a7f4f0c9b6e2a1d3c4b5a69"  # a Keystone-style id: the CLI takes it as is
+    project = "5d2c3b1e8a7f4f0c9b6e2a1d3c4b5a69"
     defaults = cli.json("loadbalancer", "quota", "defaults", "show")
     assert defaults["load_balancer"] == -1
     quota = cli.json("loadbalancer", "quota", "show", project)
     assert (quota["load_balancer"], quota["member"]) == (-1, -1)
+
+    # set/unset/reset resolve the project through Keystone first: lbaas answers that
+    # lookup itself under noauth.
+    quota = cli.json("loadbalancer", "quota", "set", "--loadbalancer", "5", "--member", "50",
+                     project)
+    assert (quota["load_balancer"], quota["member"], quota["pool"]) == (5, 50, -1)
+    listed = cli.json("loadbalancer", "quota", "list", "--project", project)
+    assert [(q["project_id"], q["load_balancer"]) for q in listed] == [(project, 5)]
+    cli("loadbalancer", "quota", "unset", "--member", project)
+    assert cli.json("loadbalancer", "quota", "show", project)["member"] == -1
+    cli("loadbalancer", "quota", "reset", project)
+    assert cli.json("loadbalancer", "quota", "show", project)["load_balancer"] == -1
 
 
 def test_amphorae(cli, lbaas_server, made):
