@@ -18,10 +18,13 @@ def test_project_search(client, query, found):
     assert [p["id"] for p in resp.get_json()["projects"]] == found
 
 
-def test_not_served_under_keystone():
+def test_not_served_under_keystone(tmp_path):
     from lbaas.api import create_app
+    from lbaas.db import migrate
     from tests.conftest import make_conf
-    conf = make_conf("sqlite://")
+    url = f"sqlite:///{tmp_path}/lbaas.sqlite"
+    migrate.upgrade(url)
+    conf = make_conf(url)
     conf.set_override("auth_strategy", "keystone", group="api_settings")
     app = create_app(conf)
     try:
