@@ -139,10 +139,16 @@ def list_opts():
     return [(group or "DEFAULT", opts) for group, opts in GROUPS]
 
 
+def _library_groups():
+    """Option groups of the libraries lbaas configures ([keystone_authtoken])."""
+    from keystonemiddleware import auth_token
+    return [(group, list(opts)) for group, opts in auth_token.list_opts()]
+
+
 def make_conf(args=None, config_files=None):
     """A private ConfigOpts with lbaas's options registered and parsed from explicit arguments."""
     conf = cfg.ConfigOpts()
-    for group, opts in GROUPS:
+    for group, opts in GROUPS + _library_groups():
         conf.register_opts(opts, group=group)
     conf(args=list(args or []), project="lbaas", default_config_files=config_files or [],
          default_config_dirs=[])

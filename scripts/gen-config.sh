@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate etc/lbaas.conf.sample from the options declared in lbaas/conf.py
-# (oslo-config-generator, namespace "lbaas" = entry point lbaas.conf:list_opts).
+# (oslo-config-generator, namespace "lbaas" = entry point lbaas.conf:list_opts), with the
+# [keystone_authtoken] and [oslo_policy] options of the libraries lbaas configures.
 #
 #   bash scripts/gen-config.sh              set up .venv, then write etc/lbaas.conf.sample
 #   bash scripts/gen-config.sh --no-setup F write to F with $PYTHON (default .venv/bin/python);
@@ -15,5 +16,6 @@ PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 # state_path's default is computed from $XDG_STATE_HOME or $HOME at import time; pin it so
 # the sample reads "~/.local/state/lbaas" on every machine instead of the generating user's home.
 XDG_STATE_HOME='~/.local/state' "$PYTHON" -m oslo_config.generator --namespace lbaas \
+    --namespace keystonemiddleware.auth_token --namespace oslo.policy \
     --output-file "$out"
 echo "gen-config: wrote $out" >&2

@@ -39,8 +39,12 @@ class _JsonBodies:
         return self.app(environ, start_response)
 
 
-def create_app(conf, core=None):
-    """Build the WSGI application for a configuration (and an existing core, in tests)."""
+def create_app(conf, core=None, authenticate=True):
+    """Build the WSGI application for a configuration (and an existing core, in tests).
+
+    Under auth_strategy=keystone, authenticate=False leaves out the token check: the app
+    then trusts the identity headers auth_token would have set (tests of the policy layer).
+    """
     from lbaas.api.blueprints import amphorae
     from lbaas.api.blueprints import quotas
     from lbaas.api.blueprints import l7policies, l7rules
@@ -91,5 +95,14 @@ def create_app(conf, core=None):
     for module in (flavors, flavorprofiles, availabilityzones, availabilityzoneprofiles):
         api.register_blueprint(module.blp, url_prefix="/v2/lbaas")
     api.register_blueprint(amphorae.blp, url_prefix="/v2/octavia")
-    app.wsgi_app = paths.PathAliases(_JsonBodies(app.wsgi_app))
+    inner = _JsonBodies(app.wsgi_app)
+    if conf.api_settings.auth_strategy == "keystone" and authenticate:
+        from lbaas.api.auth import KeystoneAuth
+        try:
+            inner = KeystoneAuth(inner, conf)
+        except Exception:
+            if core is None:  # the core this call built: stop its threads
+                app.extensions["lbaas_core"].close()
+            raise
+    app.wsgi_app = paths.PathAliases(inner)
     return app
