@@ -1,16 +1,44 @@
 """The request context: who is calling, taken from the authentication in force."""
+import dataclasses
+
 from flask import current_app, request
+from oslo_context import context as oslo_context
 
 from lbaas.core.context import RequestContext
+
+KEYSTONE = "keystone"
+CONFIRMED = "Confirmed"
 
 
 def current():
     """The caller of the current request (under noauth: an admin of the header's project)."""
     conf = current_app.config["LBAAS_CONF"]
+    strategy = conf.api_settings.auth_strategy
+    if strategy == KEYSTONE:
+        return from_identity(request.environ, core().policy)
     project = (request.headers.get("X-Project-Id") or request.headers.get("X-Tenant-Id")
                or request.headers.get("X-Tenant"))
     return RequestContext(project_id=project, is_admin=True, roles=("admin",),
-                          auth_strategy=conf.api_settings.auth_strategy)
+                          auth_strategy=strategy)
+
+
+def from_identity(environ, authorizer):
+    """The caller auth_token identified, from the headers it set in a WSGI environ.
+
+    Only a request auth_token marked `X-Identity-Status: Confirmed` has an identity;
+    any other is anonymous (no project, no roles), so every rule denies it. Roles are
+    lowercased, and is_admin is the `context_is_admin` rule.
+    """
+    if environ.get("HTTP_X_IDENTITY_STATUS") != CONFIRMED:
+        return RequestContext(auth_strategy=KEYSTONE)
+    identity = oslo_context.RequestContext.from_environ(environ)
+    ctx = RequestContext(
+        project_id=identity.project_id or None, user_id=identity.user_id or None,
+        roles=tuple(r.lower() for r in identity.roles if r), auth_strategy=KEYSTONE,
+        system_scope=identity.system_scope or None, domain_id=identity.domain_id or None,
+        user_domain_id=identity.user_domain_id or None,
+        project_domain_id=identity.project_domain_id or None)
+    return dataclasses.replace(ctx, is_admin=authorizer.is_admin(ctx))
 
 
 def core():

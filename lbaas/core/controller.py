@@ -2,7 +2,7 @@
 import logging
 
 from lbaas import conf as lbaas_conf
-from lbaas.core import db, drivers, inprocess, network
+from lbaas.core import db, drivers, inprocess, network, policy
 from lbaas.core.services import amphorae
 from lbaas.core.services import catalog
 from lbaas.core.services import quotas
@@ -18,6 +18,7 @@ class Core:
 
     def __init__(self, conf, database=None):
         self.conf = conf
+        self.policy = policy.Authorizer(conf)
         self.db = database or db.Database(lbaas_conf.database_url(conf),
                                           pool_size=conf.database.max_pool_size)
         self.network = network.load(conf)

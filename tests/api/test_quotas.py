@@ -290,8 +290,9 @@ def test_not_enforced_under_plain_noauth(client, project):
 
 def test_enforced_under_keystone(app, client, project):
     set_quota(client, project, loadbalancer=0)
+    member = {"X-Identity-Status": "Confirmed", "X-Project-Id": project, "X-Roles": "member"}
     with support.overridden(app, **{"api_settings.auth_strategy": "keystone"}):
-        resp = client.post(LBS, lb_body(project))
+        resp = client.post(LBS, lb_body(project), headers=member)
     assert met(resp, "Load Balancer")
 
 

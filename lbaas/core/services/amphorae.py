@@ -23,6 +23,7 @@ NOT_IMPLEMENTED = "This feature is not implemented by the provider."
 # An amphora's project is its load balancer's: filtered through a subquery, not a column.
 PROJECT_FILTER = "project_id"
 LOAD = (selectinload(models.Amphora.load_balancer),)
+RBAC = "amphora"
 
 
 def _amphora_options(options):
@@ -59,10 +60,13 @@ class AmphoraService:
     def get(self, ctx, amphora_id):
         """One amphora (404 if absent or DELETED)."""
         with self.core.db.read() as session:
-            return common.get_or_404(session, models.Amphora, amphora_id)
+            row = common.get_or_404(session, models.Amphora, amphora_id)
+        self.core.policy.authorize_own(ctx, RBAC, "get_one")
+        return row
 
     def list(self, ctx, options):
         """A page of live amphorae matching the list options (project_id via the load balancer)."""
+        self.core.policy.authorize_own(ctx, RBAC, "get_all")
         options, projects = _amphora_options(options)
         stmt = select(models.Amphora).where(models.Amphora.status != c.DELETED)
         if projects:
@@ -76,6 +80,7 @@ class AmphoraService:
     def delete(self, ctx, amphora_id):
         """Tear down an amphora in ERROR: PENDING_DELETE, then the provider deletes it."""
         core = self.core
+        core.policy.authorize_own(ctx, RBAC, "delete")
         with core.db.write() as session:
             amp = common.get_or_404(session, models.Amphora, amphora_id, LOAD)
             driver = _hooked_driver(core, amp.load_balancer, "amphora_delete")
@@ -94,6 +99,8 @@ class AmphoraService:
         with core.db.write() as session:
             amp = common.get_or_404(session, models.Amphora, amphora_id, LOAD)
             lb = amp.load_balancer
+            core.policy.authorize(ctx, RBAC, "put_failover",
+                                  lb.project_id if lb is not None else ctx.project_id)
             driver = _hooked_driver(core, lb, "amphora_failover")
             if lb is not None:
                 common.lock_loadbalancer(session, lb)
@@ -105,11 +112,13 @@ class AmphoraService:
         with core.db.read() as session:
             amp = common.get_or_404(session, models.Amphora, amphora_id, LOAD)
             lb = amp.load_balancer
+        core.policy.authorize_own(ctx, RBAC, "put_config")
         driver = _hooked_driver(core, lb, "amphora_config")
         drivers.call(driver, "amphora_config", amp.id)
 
     def stats(self, ctx, amphora_id):
         """The amphora's counters, one entry per listener it serves (404 when none)."""
+        self.core.policy.authorize_own(ctx, RBAC, "get_stats")
         s, amp = models.ListenerStatistics, models.Amphora
         stmt = (select(amp.id, amp.loadbalancer_id, s.listener_id,
                        *[getattr(s, f) for f in c.STAT_FIELDS])

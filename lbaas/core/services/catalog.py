@@ -39,6 +39,8 @@ class Kind:
     validate: str          # the driver method that checks the metadata
     lb_column: str         # the load balancer column that references the option
     option_fields: tuple   # the option's attributes, for filters and sorting
+    option_rbac: str       # the option's policy resource (flavor, availability-zone)
+    profile_rbac: str      # the profile's policy resource
 
     @property
     def profile_fields(self):
@@ -50,14 +52,16 @@ FLAVORS = Kind(
     profile=models.FlavorProfile, option=models.Flavor, data="flavor_data",
     profile_id="flavor_profile_id", key="id", record="flavor", validate="validate_flavor",
     lb_column="flavor_id",
-    option_fields=("id", "name", "description", "enabled", "flavor_profile_id"))
+    option_fields=("id", "name", "description", "enabled", "flavor_profile_id"),
+    option_rbac="flavor", profile_rbac="flavor-profile")
 
 AVAILABILITY_ZONES = Kind(
     profile=models.AvailabilityZoneProfile, option=models.AvailabilityZone,
     data="availability_zone_data", profile_id="availability_zone_profile_id", key="name",
     record="availability zone", validate="validate_availability_zone",
     lb_column="availability_zone",
-    option_fields=("name", "description", "enabled", "availability_zone_profile_id"))
+    option_fields=("name", "description", "enabled", "availability_zone_profile_id"),
+    option_rbac="availability-zone", profile_rbac="availability-zone-profile")
 
 
 def parse_data(kind, raw):
@@ -89,11 +93,13 @@ class ProfileService:
 
     def get(self, ctx, profile_id):
         """One profile (404 if absent)."""
+        self.core.policy.authorize_own(ctx, self.kind.profile_rbac, "get_one")
         with self.core.db.read() as session:
             return common.get_or_404(session, self.kind.profile, profile_id)
 
     def list(self, ctx, options):
         """A page of profiles matching the list options."""
+        self.core.policy.authorize_own(ctx, self.kind.profile_rbac, "get_all")
         model = self.kind.profile
         with self.core.db.read() as session:
             return listing.fetch_page(session, select(model), model, options,
@@ -102,6 +108,7 @@ class ProfileService:
     def create(self, ctx, body):
         """Create a profile whose metadata its provider's driver accepts."""
         kind = self.kind
+        self.core.policy.authorize_own(ctx, kind.profile_rbac, "post")
         raw = body[kind.data]
         _check_with_driver(self.core, kind, body["provider_name"], parse_data(kind, raw))
         with self.core.db.write() as session:
@@ -114,6 +121,7 @@ class ProfileService:
     def update(self, ctx, profile_id, body):
         """Rename a profile, or change its provider or metadata while nothing uses it."""
         kind = self.kind
+        self.core.policy.authorize_own(ctx, kind.profile_rbac, "put")
         for field in ("name", "provider_name", kind.data):
             if field in body and body[field] is None:
                 raise errors.InvalidOption(value=None, option=field)
@@ -140,6 +148,7 @@ class ProfileService:
     def delete(self, ctx, profile_id):
         """Delete a profile no flavor or zone uses (409 otherwise)."""
         kind = self.kind
+        self.core.policy.authorize_own(ctx, kind.profile_rbac, "delete")
         with self.core.db.write() as session:
             row = common.get_or_404(session, kind.profile, profile_id)
             session.delete(row)
@@ -155,12 +164,14 @@ class OptionService:
 
     def get(self, ctx, key):
         """One flavor or zone (404 if absent)."""
+        self.core.policy.authorize_own(ctx, self.kind.option_rbac, "get_one")
         with self.core.db.read() as session:
             return common.get_or_404(session, self.kind.option, key)
 
     def list(self, ctx, options):
         """A page of flavors or zones matching the list options."""
         kind = self.kind
+        self.core.policy.authorize_own(ctx, kind.option_rbac, "get_all")
         with self.core.db.read() as session:
             return listing.fetch_page(session, select(kind.option), kind.option,
                                       options,
@@ -170,6 +181,7 @@ class OptionService:
     def create(self, ctx, body):
         """Create a flavor or zone on an existing profile; its name must be new (409)."""
         kind = self.kind
+        self.core.policy.authorize_own(ctx, kind.option_rbac, "post")
         name, profile_id = body["name"], body[kind.profile_id]
         taken = errors.RecordAlreadyExists(field=kind.record, name=name)
         if kind.key == "name" and name == NIL_UUID:
@@ -192,6 +204,7 @@ class OptionService:
     def update(self, ctx, key, body):
         """Change a flavor's name, or a flavor's or zone's description and enabled flag."""
         kind = self.kind
+        self.core.policy.authorize_own(ctx, kind.option_rbac, "put")
         if "name" in body and body["name"] is None:
             raise errors.InvalidOption(value=None, option="name")
         with self.core.db.write() as session:
@@ -207,6 +220,7 @@ class OptionService:
     def delete(self, ctx, key):
         """Delete a flavor or zone no live load balancer uses (409 otherwise)."""
         kind = self.kind
+        self.core.policy.authorize_own(ctx, kind.option_rbac, "delete")
         with self.core.db.write() as session:
             row = common.get_or_404(session, kind.option, key)
             column = getattr(models.LoadBalancer, kind.lb_column)

@@ -13,6 +13,7 @@ FIELDS = ("id", "name", "admin_state_up", "project_id", "provisioning_status",
           "operating_status", "type", "delay", "timeout", "max_retries", "max_retries_down",
           "http_method", "url_path", "expected_codes", "http_version", "domain_name", "pool_id",
           "created_at", "updated_at")
+RBAC = "healthmonitor"
 
 
 def prepare(conf, pool, body):
@@ -50,10 +51,13 @@ class HealthMonitorService:
     def get(self, ctx, hm_id):
         """One health monitor (404 if absent)."""
         with self.core.db.read() as session:
-            return common.get_or_404(session, models.HealthMonitor, hm_id)
+            row = common.get_or_404(session, models.HealthMonitor, hm_id)
+        self.core.policy.authorize(ctx, RBAC, "get_one", row.project_id)
+        return row
 
     def list(self, ctx, options):
         """A page of health monitors matching the list options."""
+        options = self.core.policy.scope_list(ctx, RBAC, options)
         stmt = select(models.HealthMonitor)
         with self.core.db.read() as session:
             return listing.fetch_page(session, stmt, models.HealthMonitor, options,
@@ -65,6 +69,7 @@ class HealthMonitorService:
         with core.db.write() as session:
             pool = common.get_or_404(session, models.Pool, body["pool_id"],
                                      (selectinload(models.Pool.load_balancer),))
+            core.policy.authorize(ctx, RBAC, "post", pool.load_balancer.project_id)
             values = prepare(core.conf, pool, body)
             driver = core.drivers.get(pool.load_balancer.provider)
             quota_usage.reserve(core.conf, session, pool.load_balancer.project_id,
@@ -79,6 +84,7 @@ class HealthMonitorService:
         core = self.core
         with core.db.write() as session:
             row = common.get_or_404(session, models.HealthMonitor, hm_id, _load())
+            core.policy.authorize(ctx, RBAC, "put", row.project_id)
             changes = rules.changes_for_update(core.conf, row, body)
             driver = core.drivers.get(row.pool.load_balancer.provider)
             old = pm.healthmonitor(row)
@@ -94,6 +100,7 @@ class HealthMonitorService:
         core = self.core
         with core.db.write() as session:
             row = common.get_or_404(session, models.HealthMonitor, hm_id, _load())
+            core.policy.authorize(ctx, RBAC, "delete", row.project_id)
             driver = core.drivers.get(row.pool.load_balancer.provider)
             pools.lock_for_child(session, row.pool)
             row.provisioning_status = c.PENDING_DELETE

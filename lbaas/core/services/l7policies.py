@@ -14,6 +14,7 @@ from lbaas.core.services import l7rule_rules
 FIELDS = ("id", "name", "description", "admin_state_up", "project_id", "provisioning_status",
           "operating_status", "action", "listener_id", "redirect_pool_id", "redirect_url",
           "redirect_prefix", "redirect_http_code", "position", "created_at", "updated_at")
+RBAC = "l7policy"
 # What the policy views and provider objects read after the session closes.
 LOAD = (selectinload(models.L7Policy.rules),)
 
@@ -90,10 +91,13 @@ class L7PolicyService:
     def get(self, ctx, policy_id):
         """One L7 policy (404 if absent)."""
         with self.core.db.read() as session:
-            return common.get_or_404(session, models.L7Policy, policy_id, LOAD)
+            row = common.get_or_404(session, models.L7Policy, policy_id, LOAD)
+        self.core.policy.authorize(ctx, RBAC, "get_one", row.project_id)
+        return row
 
     def list(self, ctx, options):
         """A page of L7 policies matching the list options."""
+        options = self.core.policy.scope_list(ctx, RBAC, options)
         stmt = select(models.L7Policy).options(*LOAD)
         with self.core.db.read() as session:
             return listing.fetch_page(session, stmt, models.L7Policy, options,
@@ -107,6 +111,7 @@ class L7PolicyService:
                 common.get_or_404(session, models.Pool, body["redirect_pool_id"])
             listener = common.get_or_404(session, models.Listener, body["listener_id"],
                                          (selectinload(models.Listener.load_balancer),))
+            core.policy.authorize(ctx, RBAC, "post", listener.load_balancer.project_id)
             values, rule_entries = prepare(session, listener, body)
             driver = core.drivers.get(listener.load_balancer.provider)
             quota_usage.reserve(core.conf, session, listener.project_id,
@@ -122,6 +127,7 @@ class L7PolicyService:
         core = self.core
         with core.db.write() as session:
             row = common.get_or_404(session, models.L7Policy, policy_id, _with_parents())
+            core.policy.authorize(ctx, RBAC, "put", row.project_id)
             listener = row.listener
             changes = rules.changes_for_update(row, body)
             if changes.get("redirect_pool_id"):
@@ -144,6 +150,7 @@ class L7PolicyService:
         core = self.core
         with core.db.write() as session:
             row = common.get_or_404(session, models.L7Policy, policy_id, _with_parents())
+            core.policy.authorize(ctx, RBAC, "delete", row.project_id)
             driver = core.drivers.get(row.listener.load_balancer.provider)
             full = pm.l7policy(row)
             lock(session, row.listener)

@@ -11,6 +11,7 @@ from lbaas.core.services import l7rule_rules as rules
 
 FIELDS = ("id", "admin_state_up", "project_id", "provisioning_status", "operating_status",
           "type", "compare_type", "key", "value", "invert", "created_at", "updated_at")
+RBAC = "l7rule"
 
 
 def _policy_load():
@@ -37,12 +38,15 @@ class L7RuleService:
     def get(self, ctx, policy_id, rule_id):
         """One rule of a policy (404 for an unknown policy, or a rule of another policy)."""
         with self.core.db.read() as session:
-            return self._rule(session, policy_id, rule_id)[1]
+            row = self._rule(session, policy_id, rule_id)[1]
+        self.core.policy.authorize(ctx, RBAC, "get_one", row.project_id)
+        return row
 
     def list(self, ctx, policy_id, options):
         """A page of the policy's rules matching the list options."""
         with self.core.db.read() as session:
-            self._policy(session, policy_id)
+            policy = self._policy(session, policy_id)
+            self.core.policy.authorize(ctx, RBAC, "get_all", policy.project_id)
             stmt = select(models.L7Rule).where(models.L7Rule.l7policy_id == policy_id)
             return listing.fetch_page(session, stmt, models.L7Rule, options,
                                       common.columns(models.L7Rule, FIELDS))
@@ -53,6 +57,7 @@ class L7RuleService:
         values = rules.values_for_create(body)  # Octavia validates before looking anything up
         with core.db.write() as session:
             policy = self._policy(session, policy_id)
+            core.policy.authorize(ctx, RBAC, "post", policy.listener.load_balancer.project_id)
             held = session.scalar(select(func.count()).select_from(models.L7Rule).where(
                 models.L7Rule.l7policy_id == policy.id))
             rules.check_room(policy.id, held + 1)
@@ -68,6 +73,7 @@ class L7RuleService:
         core = self.core
         with core.db.write() as session:
             policy, row = self._rule(session, policy_id, rule_id)
+            core.policy.authorize(ctx, RBAC, "put", row.project_id)
             changes = rules.changes_for_update(row, body)
             driver = core.drivers.get(policy.listener.load_balancer.provider)
             old = pm.l7rule(row)
@@ -83,6 +89,7 @@ class L7RuleService:
         core = self.core
         with core.db.write() as session:
             policy, row = self._rule(session, policy_id, rule_id)
+            core.policy.authorize(ctx, RBAC, "delete", row.project_id)
             driver = core.drivers.get(policy.listener.load_balancer.provider)
             full = pm.l7rule(row)
             l7policies.lock_for_rule(session, policy)

@@ -25,6 +25,7 @@ WRITABLE = ("name", "description", "admin_state_up", "connection_limit", "defaul
             "alpn_protocols", "hsts_max_age", "hsts_include_subdomains", "hsts_preload")
 
 
+RBAC = "listener"
 # What the listener view reads after the session closes: its L7 policies' ids.
 LOAD = (selectinload(models.Listener.l7policies),)
 
@@ -95,10 +96,13 @@ class ListenerService:
     def get(self, ctx, listener_id):
         """One listener (404 if absent)."""
         with self.core.db.read() as session:
-            return common.get_or_404(session, models.Listener, listener_id, LOAD)
+            row = common.get_or_404(session, models.Listener, listener_id, LOAD)
+        self.core.policy.authorize(ctx, RBAC, "get_one", row.project_id)
+        return row
 
     def list(self, ctx, options):
         """A page of listeners matching the list options."""
+        options = self.core.policy.scope_list(ctx, RBAC, options)
         stmt = select(models.Listener).options(*LOAD)
         with self.core.db.read() as session:
             return listing.fetch_page(session, stmt, models.Listener, options,
@@ -109,6 +113,7 @@ class ListenerService:
         core = self.core
         with core.db.write() as session:
             lb = common.get_or_404(session, models.LoadBalancer, body["loadbalancer_id"])
+            core.policy.authorize(ctx, RBAC, "post", lb.project_id)
             if body.get("default_pool_id"):  # Octavia checks the pool before the lock ...
                 pool = session.get(models.Pool, body["default_pool_id"])
                 rules.check_default_pool(body["protocol"], pool, body["default_pool_id"], lb.id)
@@ -125,6 +130,7 @@ class ListenerService:
         core = self.core
         with core.db.write() as session:
             row = common.get_or_404(session, models.Listener, listener_id, _load())
+            core.policy.authorize(ctx, RBAC, "put", row.project_id)
             lb = row.load_balancer
             substitutes = rules.null_substitutes(core.conf, row.protocol)
             changes = {k: (substitutes.get(k) if body[k] is None else body[k])
@@ -157,6 +163,7 @@ class ListenerService:
         core = self.core
         with core.db.write() as session:
             row = common.get_or_404(session, models.Listener, listener_id, _load())
+            core.policy.authorize(ctx, RBAC, "delete", row.project_id)
             lb = row.load_balancer
             driver = core.drivers.get(lb.provider)
             common.lock_loadbalancer(session, lb)
@@ -166,5 +173,6 @@ class ListenerService:
     def stats(self, ctx, listener_id):
         """The listener's counters summed over every reporter."""
         with self.core.db.read() as session:
-            common.get_or_404(session, models.Listener, listener_id)
+            row = common.get_or_404(session, models.Listener, listener_id)
+            self.core.policy.authorize(ctx, RBAC, "get_stats", row.project_id)
             return common.sum_statistics(session, models.Listener.id == listener_id)

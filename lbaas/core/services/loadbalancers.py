@@ -15,6 +15,7 @@ FIELDS = ("id", "name", "description", "admin_state_up", "project_id", "provisio
           "vip_qos_policy_id", "vip_vnic_type", "provider", "flavor_id", "availability_zone",
           "created_at", "updated_at")
 UPDATABLE = ("name", "description", "admin_state_up", "vip_qos_policy_id")
+RBAC = "loadbalancer"
 
 LOAD = (selectinload(models.LoadBalancer.listeners), selectinload(models.LoadBalancer.pools))
 GRAPH_LOAD = (
@@ -39,6 +40,16 @@ def resolve_project(core, ctx, body):
     return project
 
 
+def _lb_project(session, lb_id):
+    """The project of a live load balancer, or a 404."""
+    project = session.execute(select(models.LoadBalancer.project_id).where(
+        models.LoadBalancer.id == lb_id,
+        models.LoadBalancer.provisioning_status != c.DELETED)).first() if lb_id else None
+    if project is None:
+        raise errors.NotFound(resource=common.HUMAN_NAMES[models.LoadBalancer], id=lb_id)
+    return project[0]
+
+
 class LoadBalancerService:
     """Every rule of the load balancer resource."""
 
@@ -51,10 +62,12 @@ class LoadBalancerService:
             record = queries.loadbalancer(session, lb_id) if lb_id else None
         if record is None:
             raise errors.NotFound(resource=common.HUMAN_NAMES[models.LoadBalancer], id=lb_id)
+        self.core.policy.authorize(ctx, RBAC, "get_one", record.project_id)
         return record
 
     def list(self, ctx, options):
         """A page of load balancers (as records) matching the list options."""
+        options = self.core.policy.scope_list(ctx, RBAC, options)
         stmt = select(*queries.LB_COLUMNS).where(
             models.LoadBalancer.provisioning_status != c.DELETED)
         with self.core.db.read() as session:
@@ -67,6 +80,9 @@ class LoadBalancerService:
         """Create a load balancer, and its listeners and pools when the body nests them."""
         core = self.core
         project_id = resolve_project(core, ctx, body)
+        core.policy.authorize(ctx, RBAC, "post", project_id)
+        if "vip_sg_ids" in body:
+            core.policy.authorize(ctx, RBAC, "post:vip_sg_ids", project_id)
         vip = vips.resolve(core.conf, core.network, body)
         allocated = None
         try:
@@ -145,6 +161,9 @@ class LoadBalancerService:
         """Change the updatable fields; the load balancer must be ACTIVE."""
         with self.core.db.write() as session:
             lb = common.get_or_404(session, models.LoadBalancer, lb_id, GRAPH_LOAD)
+            self.core.policy.authorize(ctx, RBAC, "put", lb.project_id)
+            if "vip_sg_ids" in body:
+                self.core.policy.authorize(ctx, RBAC, "put:vip_sg_ids", lb.project_id)
             driver = self.core.drivers.get(lb.provider)
             old = pm.loadbalancer(lb)
             common.lock_loadbalancer(session, lb, error="pending")
@@ -162,6 +181,7 @@ class LoadBalancerService:
         """Delete a load balancer; with children only when cascading."""
         with self.core.db.write() as session:
             lb = common.get_or_404(session, models.LoadBalancer, lb_id, GRAPH_LOAD)
+            self.core.policy.authorize(ctx, RBAC, "delete", lb.project_id)
             if (lb.listeners or lb.pools) and not cascade:
                 raise errors.ValidationException(
                     detail=f"Cannot delete Load Balancer {lb.id} - it has children")
@@ -175,6 +195,7 @@ class LoadBalancerService:
         """Ask the provider to rebuild the load balancer's data plane."""
         with self.core.db.write() as session:
             lb = common.get_or_404(session, models.LoadBalancer, lb_id)
+            self.core.policy.authorize(ctx, RBAC, "put_failover", lb.project_id)
             driver = self.core.drivers.get(lb.provider)
             common.lock_loadbalancer(session, lb, allowed=c.FAILOVERABLE_STATUSES,
                                      error="pending")
@@ -183,12 +204,15 @@ class LoadBalancerService:
     def stats(self, ctx, lb_id):
         """The sum of the load balancer's listener counters."""
         with self.core.db.read() as session:
-            common.get_or_404(session, models.LoadBalancer, lb_id)
+            lb = common.get_or_404(session, models.LoadBalancer, lb_id)
+            self.core.policy.authorize(ctx, RBAC, "get_stats", lb.project_id)
             return common.sum_statistics(session, models.Listener.loadbalancer_id == lb_id)
 
     def status_tree(self, ctx, lb_id):
         """The load balancer with every listener, pool, monitor and member status, nested."""
         with self.core.db.read() as session:
+            if self.core.policy.enforcing(ctx):
+                self.core.policy.authorize(ctx, RBAC, "get_status", _lb_project(session, lb_id))
             tree = queries.loadbalancer_tree(session, lb_id) if lb_id else None
         if tree is None:
             raise errors.NotFound(resource=common.HUMAN_NAMES[models.LoadBalancer], id=lb_id)

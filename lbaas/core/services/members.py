@@ -13,6 +13,7 @@ from lbaas.core.services import quota_usage
 FIELDS = ("id", "name", "admin_state_up", "project_id", "provisioning_status",
           "operating_status", "address", "protocol_port", "weight", "backup", "subnet_id",
           "monitor_address", "monitor_port", "vnic_type", "created_at", "updated_at")
+RBAC = "member"
 
 
 def prepare(conf, network, pool, body):
@@ -99,12 +100,15 @@ class MemberService:
     def get(self, ctx, pool_id, member_id):
         """One member of a pool (404 for an unknown pool, or a member of another pool)."""
         with self.core.db.read() as session:
-            return self._member(session, pool_id, member_id)[1]
+            row = self._member(session, pool_id, member_id)[1]
+        self.core.policy.authorize(ctx, RBAC, "get_one", row.project_id)
+        return row
 
     def list(self, ctx, pool_id, options):
         """A page of the pool's members matching the list options."""
         with self.core.db.read() as session:
-            self._pool(session, pool_id)
+            pool = self._pool(session, pool_id)
+            self.core.policy.authorize(ctx, RBAC, "get_all", pool.project_id)
             stmt = select(models.Member).where(models.Member.pool_id == pool_id)
             return listing.fetch_page(session, stmt, models.Member, options,
                                       common.columns(models.Member, FIELDS))
@@ -114,6 +118,7 @@ class MemberService:
         core = self.core
         with core.db.write() as session:
             pool = self._pool(session, pool_id)
+            core.policy.authorize(ctx, RBAC, "post", pool.load_balancer.project_id)
             values = prepare(core.conf, core.network, pool, body)
             driver = core.drivers.get(pool.load_balancer.provider)
             quota_usage.reserve(core.conf, session, pool.load_balancer.project_id, {"member": 1})
@@ -127,6 +132,7 @@ class MemberService:
         core = self.core
         with core.db.write() as session:
             pool, row = self._member(session, pool_id, member_id)
+            core.policy.authorize(ctx, RBAC, "put", row.project_id)
             changes = rules.changes_for_update(body)
             driver = core.drivers.get(pool.load_balancer.provider)
             old = pm.member(row)
@@ -142,6 +148,7 @@ class MemberService:
         core = self.core
         with core.db.write() as session:
             pool, row = self._member(session, pool_id, member_id)
+            core.policy.authorize(ctx, RBAC, "delete", row.project_id)
             driver = core.drivers.get(pool.load_balancer.provider)
             pools.lock_for_child(session, pool)
             row.provisioning_status = c.PENDING_DELETE
@@ -153,6 +160,9 @@ class MemberService:
         try:
             with core.db.write() as session:
                 pool = self._pool(session, pool_id)
+                # A batch creates, updates and (unless additive) deletes: each is checked.
+                for action in ("post", "put") if additive_only else ("post", "put", "delete"):
+                    core.policy.authorize(ctx, RBAC, action, pool.load_balancer.project_id)
                 stored = list(session.scalars(select(models.Member).where(
                     models.Member.pool_id == pool.id)))
                 plan = rules.plan_batch(core.conf, core.network, stored, items)

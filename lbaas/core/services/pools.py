@@ -13,6 +13,7 @@ FIELDS = ("id", "name", "description", "admin_state_up", "project_id", "provisio
           "operating_status", "protocol", "lb_algorithm", "loadbalancer_id", "tls_enabled",
           "tls_container_ref", "ca_tls_container_ref", "crl_container_ref", "tls_ciphers",
           "created_at", "updated_at")
+RBAC = "pool"
 # What the pool views and provider objects read after the session closes.
 LOAD = (selectinload(models.Pool.listeners), selectinload(models.Pool.members),
         selectinload(models.Pool.healthmonitor))
@@ -78,10 +79,13 @@ class PoolService:
     def get(self, ctx, pool_id):
         """One pool (404 if absent)."""
         with self.core.db.read() as session:
-            return common.get_or_404(session, models.Pool, pool_id, LOAD)
+            row = common.get_or_404(session, models.Pool, pool_id, LOAD)
+        self.core.policy.authorize(ctx, RBAC, "get_one", row.project_id)
+        return row
 
     def list(self, ctx, options):
         """A page of pools matching the list options."""
+        options = self.core.policy.scope_list(ctx, RBAC, options)
         stmt = select(models.Pool).options(*LOAD)
         with self.core.db.read() as session:
             return listing.fetch_page(session, stmt, models.Pool, options,
@@ -92,6 +96,7 @@ class PoolService:
         core = self.core
         with core.db.write() as session:
             lb, listener = _parents(session, body)
+            core.policy.authorize(ctx, RBAC, "post", lb.project_id)
             values = prepare(core.conf, session, lb, body, listener)
             driver = core.drivers.get(lb.provider)
             if listener is not None and listener.default_pool_id:
@@ -111,6 +116,7 @@ class PoolService:
         core = self.core
         with core.db.write() as session:
             row = common.get_or_404(session, models.Pool, pool_id, LOAD)
+            core.policy.authorize(ctx, RBAC, "put", row.project_id)
             changes = rules.changes_for_update(core.conf, row, body)
             driver = core.drivers.get(row.load_balancer.provider)
             old = pm.pool(row)
@@ -126,6 +132,7 @@ class PoolService:
         core = self.core
         with core.db.write() as session:
             row = common.get_or_404(session, models.Pool, pool_id, LOAD)
+            core.policy.authorize(ctx, RBAC, "delete", row.project_id)
             _check_unused_by_policies(session, row)
             driver = core.drivers.get(row.load_balancer.provider)
             full = pm.pool(row)

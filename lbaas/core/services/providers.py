@@ -16,15 +16,18 @@ class ProviderService:
 
     def list(self, ctx, filters):
         """The enabled providers whose driver loaded."""
+        self.core.policy.authorize_own(ctx, "provider", "get_all")
         return _entries(self.core.drivers.available(), filters)
 
     def flavor_capabilities(self, ctx, provider, filters):
         """The flavor metadata keys a provider accepts (400 disabled, 501 unavailable)."""
+        self.core.policy.authorize_own(ctx, "provider-flavor", "get_all")
         driver = self.core.drivers.get(provider)
         return _entries(drivers.call(driver, "get_supported_flavor_metadata"), filters)
 
     def availability_zone_capabilities(self, ctx, provider, filters):
         """The availability-zone metadata keys a provider accepts."""
+        self.core.policy.authorize_own(ctx, "provider-availability-zone", "get_all")
         driver = self.core.drivers.get(provider)
         return _entries(drivers.call(driver, "get_supported_availability_zone_metadata"),
                         filters)

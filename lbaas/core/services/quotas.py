@@ -12,6 +12,8 @@ from lbaas.core.services import quota_usage
 # Deprecated spellings accepted on PUT (and rendered beside the canonical ones).
 ALIASES = {"load_balancer": "loadbalancer", "health_monitor": "healthmonitor"}
 
+RBAC = "quota"
+
 # Filter and sort keys of the quota list: the record's columns, under both spellings.
 LIST_FIELDS = {"project_id": models.Quota.project_id,
                **{r: getattr(models.Quota, r) for r in c.QUOTA_RESOURCES},
@@ -41,6 +43,7 @@ class QuotaService:
 
     def list(self, ctx, options):
         """A page of stored quota records (None where a project uses the default)."""
+        options = self.core.policy.scope_list(ctx, RBAC, options)
         with self.core.db.read() as session:
             page = listing.fetch_page(session, select(models.Quota), models.Quota, options,
                                       LIST_FIELDS, key="project_id")
@@ -50,12 +53,14 @@ class QuotaService:
 
     def get(self, ctx, project_id):
         """A project's effective limits (the defaults where it has no value of its own)."""
+        self.core.policy.authorize(ctx, RBAC, "get_one", project_id)
         with self.core.db.read() as session:
             record = session.get(models.Quota, project_id)
             return limits_of(project_id, quota_usage.effective(self.core.conf, record))
 
     def defaults(self, ctx, project_id):
         """The configured default limits, shown for a project (or for "defaults")."""
+        self.core.policy.authorize(ctx, RBAC, "get_defaults", project_id)
         return limits_of(project_id, quota_usage.defaults(self.core.conf))
 
     def update(self, ctx, project_id, body):
@@ -65,6 +70,7 @@ class QuotaService:
                 attr="project_id", value=project_id,
                 reason=f"Value should have a maximum character requirement of "
                        f"{c.MAX_PROJECT_ID}")
+        self.core.policy.authorize(ctx, RBAC, "put", project_id)
         with self.core.db.write() as session:
             record = quota_usage.lock_record(session, project_id)
             for resource, value in changes(body).items():
@@ -73,6 +79,7 @@ class QuotaService:
 
     def delete(self, ctx, project_id):
         """Reset every limit of a project to the default (404 if it never had a record)."""
+        self.core.policy.authorize(ctx, RBAC, "delete", project_id)
         with self.core.db.write() as session:
             record = session.scalars(select(models.Quota).where(
                 models.Quota.project_id == project_id).with_for_update()).one_or_none()
