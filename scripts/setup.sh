@@ -2,12 +2,16 @@
 # Idempotent set-up of lbaas on a Debian machine: system packages, then .venv with lbaas in it.
 #
 #   bash scripts/setup.sh           runtime: .venv with `pip install -e .` (lbaas serve needs no more)
-#   bash scripts/setup.sh --test    also test-requirements.txt and PostgreSQL's server binaries
-#                                   (same as LBAAS_SETUP_TESTS=1)
+#   bash scripts/setup.sh --test    also test-requirements.txt, PostgreSQL's server binaries and
+#                                   .venv-keystone: a real Keystone from PyPI for the identity
+#                                   tests (same as LBAAS_SETUP_TESTS=1)
 #
 # A second run with unchanged requirement files returns in well under a second: the pip step is
 # skipped while a stamp in .venv matches the hash of requirements.txt, test-requirements.txt
-# (with --test), setup.py, entry_points.cfg, the checkout's path and the venv's Python.
+# (with --test), setup.py, entry_points.cfg, the checkout's path and the venv's Python;
+# .venv-keystone has its own stamp. A failed Keystone install is reported and skipped over (its
+# reason is kept in .venv-keystone/.lbaas-keystone-failed, which the tests print; they skip, or
+# fail under CI=true). LBAAS_SETUP_KEYSTONE=0 leaves Keystone out.
 # Progress goes to stderr, so `lbaas serve`'s own output stays clean.
 set -euo pipefail
 
@@ -18,7 +22,7 @@ for arg in "$@"; do
     case $arg in
         --test) tests=1 ;;
         --runtime) tests=0 ;;
-        -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set /{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "setup.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -86,17 +90,88 @@ stamp_ok() {  # $1 = 0 or 1: is that set of packages installed?
     [ "$(cat "$VENV/.lbaas-setup-$1" 2>/dev/null)" = "$(stamp_key "$1")" ]
 }
 
+# --- Keystone for the identity tests: its own venv, never mixed into .venv --------------------
+# keystone pins much of the oslo stack; in its own venv it cannot disturb lbaas's packages.
+# 27 (2025.1) .. 30 (2026.2) support Python 3.11 and SQLAlchemy 2; newer majors are untested.
+KEYSTONE_VENV=$ROOT/.venv-keystone
+KEYSTONE_REQS=("keystone>=27.0.0,<31" "gunicorn>=21.0")
+KEYSTONE_CHECK='import sys; sys.argv = sys.argv[:1]; import gunicorn, keystone.server.wsgi'
+
+keystone_stamp_key() {
+    {
+        echo "root=$ROOT reqs=${KEYSTONE_REQS[*]}"
+        "$VENV/bin/python" -c 'import sys; print(sys.version)'
+    } | sha256sum | cut -d' ' -f1
+}
+
+keystone_install() {  # prints why on failure; the identity tests then skip (or fail, in CI)
+    local stamp=$KEYSTONE_VENV/.lbaas-keystone-stamp failed=$KEYSTONE_VENV/.lbaas-keystone-failed
+    local log key start rc=0 attempt
+    key=$(keystone_stamp_key)
+    if [ "$(cat "$stamp" 2>/dev/null)" = "$key" ] &&
+            [ -x "$KEYSTONE_VENV/bin/keystone-manage" ]; then
+        say "$KEYSTONE_VENV is up to date"
+        return 0
+    fi
+    start=$SECONDS
+    rm -rf "$KEYSTONE_VENV"
+    # The base interpreter of .venv (a venv made from a venv's python uses its base).
+    if ! "$VENV/bin/python" -m venv "$KEYSTONE_VENV" >&2; then
+        mkdir -p "$KEYSTONE_VENV"
+        echo "python -m venv $KEYSTONE_VENV failed" >"$failed"
+        return 1
+    fi
+    log=$KEYSTONE_VENV/pip.log
+    say "pip install ${KEYSTONE_REQS[*]} (into $KEYSTONE_VENV)"
+    # Retries and timeouts per request, a second attempt, and a bound on each attempt, so a
+    # flaky or stalled index cannot hang CI; the output is kept for the failure report.
+    for attempt in 1 2; do
+        rc=0
+        timeout 600 "$KEYSTONE_VENV/bin/python" -m pip install --disable-pip-version-check \
+            --no-input -q --retries 5 --timeout 60 "${KEYSTONE_REQS[@]}" >"$log" 2>&1 || rc=$?
+        if [ "$rc" = 0 ]; then break; fi
+        say "pip install ${KEYSTONE_REQS[*]}: attempt $attempt failed (exit $rc)"
+    done
+    if [ "$rc" != 0 ]; then
+        { echo "pip install ${KEYSTONE_REQS[*]} failed (exit $rc$([ "$rc" = 124 ] &&
+              echo ': timed out after 600 s')); the end of $log:"
+          grep -v "^WARNING: Location 'file://" "$log" | tail -n 15; } >"$failed"
+        return 1
+    fi
+    if ! "$KEYSTONE_VENV/bin/python" -c "$KEYSTONE_CHECK" >"$log.check" 2>&1; then
+        { echo "keystone installed but does not import:"; tail -n 15 "$log.check"; } >"$failed"
+        return 1
+    fi
+    rm -f "$failed" "$log.check"
+    echo "$key" >"$stamp"
+    say "keystone $("$KEYSTONE_VENV/bin/python" -c 'from importlib.metadata import version
+print(version("keystone"))') installed in $((SECONDS - start)) s"
+}
+
+keystone_step() {
+    if [ "${LBAAS_SETUP_KEYSTONE:-1}" = 0 ]; then
+        say "LBAAS_SETUP_KEYSTONE=0: not installing $KEYSTONE_VENV"
+    elif ! keystone_install; then
+        say "going on without Keystone: the identity tests skip (and fail in CI). Reason:"
+        sed 's/^/setup:   /' "$KEYSTONE_VENV/.lbaas-keystone-failed" >&2 || true
+    fi
+}
+
+# --- lbaas's own packages ---------------------------------------------------------------------
 if stamp_ok 1 || { [ "$tests" = 0 ] && stamp_ok 0; }; then
     say "$VENV is up to date"
-    exit 0
+else
+    args=(-e .)
+    if [ "$tests" = 1 ]; then args+=(-r test-requirements.txt); fi
+    say "pip install ${args[*]} (into $VENV)"
+    start=$SECONDS
+    "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q "${args[@]}" >&2
+    "$VENV/bin/python" -c 'import lbaas' >&2
+    rm -f "$VENV/.lbaas-setup-0" "$VENV/.lbaas-setup-1"
+    stamp_key "$tests" >"$VENV/.lbaas-setup-$tests"
+    say "installed in $((SECONDS - start)) s"
 fi
 
-args=(-e .)
-if [ "$tests" = 1 ]; then args+=(-r test-requirements.txt); fi
-say "pip install ${args[*]} (into $VENV)"
-start=$SECONDS
-"$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q "${args[@]}" >&2
-"$VENV/bin/python" -c 'import lbaas' >&2
-rm -f "$VENV/.lbaas-setup-0" "$VENV/.lbaas-setup-1"
-stamp_key "$tests" >"$VENV/.lbaas-setup-$tests"
-say "installed in $((SECONDS - start)) s"
+if [ "$tests" = 1 ]; then
+    keystone_step
+fi

@@ -1,7 +1,12 @@
 """Functional fixtures: `lbaas serve` as a real process, shared by the tests of one session."""
+import os
+
 import pytest
 
+from tests.functional import keystone
 from tests.functional.service import Service, free_port, venv_command
+
+NO_KEYSTONE = "no real Keystone: "  # how the identity tests' skip reasons start
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -26,3 +31,32 @@ def lbaas_server(tmp_path_factory):
     service.start()
     yield service
     service.stop()
+
+
+@pytest.fixture(scope="session")
+def keystone_cloud(tmp_path_factory):
+    """A real Keystone (from .venv-keystone) and `lbaas serve` with auth_strategy = keystone,
+    registered in its catalog; one per session (per xdist worker that needs it)."""
+    reason = keystone.unavailable()
+    if reason:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"the identity tests need the real Keystone in CI, but {reason}",
+                        pytrace=False)
+        pytest.skip(NO_KEYSTONE + reason)
+    cloud = keystone.Cloud(tmp_path_factory.mktemp("keystone-cloud"))
+    try:
+        cloud.start()
+        yield cloud
+    finally:
+        cloud.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say why the identity tests were skipped, even without -rs (also under xdist)."""
+    reasons = set()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        if isinstance(longrepr, tuple) and NO_KEYSTONE in str(longrepr[2]):
+            reasons.add(str(longrepr[2]).replace("Skipped: ", "", 1))
+    for reason in sorted(reasons):
+        terminalreporter.write_line(f"identity tests SKIPPED, {reason}", yellow=True)
