@@ -37,6 +37,14 @@ def get_or_404(session, model, object_id, options=()):
     return row
 
 
+def child_or_404(session, model, object_id, parent_column, parent_id):
+    """The object with this id if it belongs to the given parent, else a 404 naming it."""
+    row = session.get(model, object_id) if object_id else None
+    if row is None or getattr(row, parent_column) != parent_id:
+        raise errors.NotFound(resource=HUMAN_NAMES[model], id=object_id)
+    return row
+
+
 def snapshot(session, model, object_id, options=()):
     """The object as this transaction leaves it, loaded so it renders after the commit.
 

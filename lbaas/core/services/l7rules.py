@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from lbaas.core import constants as c
-from lbaas.core import drivers, errors, listing, models
+from lbaas.core import drivers, listing, models
 from lbaas.core import provider_models as pm
 from lbaas.core.services import common, l7policies, quota_usage
 from lbaas.core.services import l7rule_rules as rules
@@ -30,10 +30,8 @@ class L7RuleService:
 
     def _rule(self, session, policy_id, rule_id):
         policy = self._policy(session, policy_id)
-        row = session.get(models.L7Rule, rule_id) if rule_id else None
-        if row is None or row.l7policy_id != policy.id:
-            raise errors.NotFound(resource="L7Rule", id=rule_id)
-        return policy, row
+        return policy, common.child_or_404(session, models.L7Rule, rule_id, "l7policy_id",
+                                           policy.id)
 
     def get(self, ctx, policy_id, rule_id):
         """One rule of a policy (404 for an unknown policy, or a rule of another policy)."""

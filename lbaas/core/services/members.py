@@ -92,10 +92,7 @@ class MemberService:
 
     def _member(self, session, pool_id, member_id):
         pool = self._pool(session, pool_id)
-        row = session.get(models.Member, member_id) if member_id else None
-        if row is None or row.pool_id != pool.id:
-            raise errors.NotFound(resource="Member", id=member_id)
-        return pool, row
+        return pool, common.child_or_404(session, models.Member, member_id, "pool_id", pool.id)
 
     def get(self, ctx, pool_id, member_id):
         """One member of a pool (404 for an unknown pool, or a member of another pool)."""
