@@ -9,6 +9,8 @@ before they authenticate.
 """
 from keystonemiddleware import auth_token
 
+from lbaas.conf import register_keystone_opts
+
 # Paths answered without a token.
 PUBLIC_PATHS = frozenset(("/", ""))
 
@@ -18,6 +20,7 @@ class KeystoneAuth:
 
     def __init__(self, app, conf):
         self.app = app
+        register_keystone_opts(conf)
         self.protected = auth_token.AuthProtocol(app, {"oslo_config_config": conf})
         settings = conf.keystone_authtoken
         if not settings.www_authenticate_uri and not settings.auth_type:

@@ -2,6 +2,7 @@
 import pytest
 
 from lbaas.api import create_app
+from lbaas.conf import register_keystone_opts
 from lbaas.db import migrate
 from tests.conftest import make_conf
 
@@ -17,6 +18,7 @@ def keystone_conf(tmp_path):
 
 @pytest.fixture
 def protected(keystone_conf):
+    register_keystone_opts(keystone_conf)
     keystone_conf.set_override("www_authenticate_uri", IDENTITY, group="keystone_authtoken")
     app = create_app(keystone_conf)
     yield app.test_client()
