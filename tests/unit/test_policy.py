@@ -350,3 +350,33 @@ def test_sample_generator_prints_every_rule():
     for name in list(EXPECTED)[:5] + ["load-balancer:write-quota"]:
         assert f'#"{name}":' in proc.stdout
 
+
+
+# Decisions are reused for a moment: oslo.policy is slow per check.
+
+def test_a_decision_is_reused_within_its_lifetime(monkeypatch):
+    authorizer = policy.Authorizer(keystone_conf())
+    calls = []
+    real = authorizer.enforcer.authorize
+    monkeypatch.setattr(authorizer.enforcer, "authorize",
+                        lambda *a, **kw: calls.append(a[0]) or real(*a, **kw))
+    member = keystone(roles=("member",))
+    for _ in range(3):
+        assert authorizer.allows(member, "pool", "put", OWN)
+        assert not authorizer.allows(member, "pool", "put", OTHER)
+    assert len(calls) == 2  # one per distinct (rule, project, caller)
+    assert not authorizer.allows(keystone(roles=("reader",)), "pool", "put", OWN)
+    assert len(calls) == 3  # another caller is decided afresh
+
+
+def test_a_changed_policy_file_takes_effect_once_decisions_expire(tmp_path):
+    conf_file = write_policy(tmp_path, '"os_load-balancer_api:flavor:post": '
+                                       '"rule:load-balancer:admin"\n')
+    authorizer = policy.Authorizer(keystone_conf(conf_file), decision_ttl=0)
+    member = keystone(roles=("member",))
+    assert not authorizer.allows(member, "flavor", "post", OWN)
+    policy_path = tmp_path / "policy.yaml"
+    policy_path.write_text('"os_load-balancer_api:flavor:post": "rule:load-balancer:write"\n')
+    stat = policy_path.stat()  # a new mtime, even on a coarse clock
+    os.utime(policy_path, (stat.st_atime + 5, stat.st_mtime + 5))
+    assert authorizer.allows(member, "flavor", "post", OWN)
