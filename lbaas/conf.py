@@ -121,6 +121,50 @@ noop_opts = [
                  help="Seconds the noop driver waits before reporting (0: at once)."),
 ]
 
+health_manager_opts = [
+    cfg.IPOpt("bind_ip", default="127.0.0.1",
+              help="Address the health manager receives heartbeats on."),
+    cfg.PortOpt("bind_port", default=5555,
+                help="UDP port the health manager receives heartbeats on."),
+    cfg.ListOpt("controller_ip_port_list", default=[],
+                help="Where amphorae send heartbeats: ip:port list, IPv6 in brackets, "
+                     "round-robin."),
+    cfg.IntOpt("heartbeat_interval", default=10, min=1,
+               help="Seconds between two heartbeats of an amphora.", mutable=True),
+    cfg.StrOpt("heartbeat_key", secret=True, mutable=True,
+               help="Shared HMAC-SHA256 key signing heartbeats. Required by the health manager "
+                    "and the amphora agents; the same value on both."),
+    cfg.IntOpt("heartbeat_timeout", default=60, min=1,
+               help="Seconds without a valid heartbeat after which an amphora is failed over."),
+    cfg.IntOpt("health_check_interval", default=3, min=1,
+               help="Seconds between two scans for amphorae whose heartbeats stopped."),
+    cfg.IntOpt("heartbeat_replay_window", default=60, min=0,
+               help="Drop a heartbeat whose timestamp is further than this many seconds from the "
+                    "health manager's clock, and any heartbeat received twice within it "
+                    "(lbaas extension; needs synchronised clocks; 0 accepts untimestamped "
+                    "heartbeats of Octavia amphorae and disables replay protection)."),
+]
+
+certificates_opts = [
+    cfg.StrOpt("ca_dir",
+               help="Directory of the CA that signs amphora agent and controller certificates; "
+                    "created on first start. Default: <state_path>/amphora-ca."),
+    cfg.IntOpt("cert_validity_time", default=30 * 24 * 3600, min=3600,
+               help="Seconds an amphora server or controller client certificate is valid."),
+    cfg.IntOpt("ca_validity_time", default=10 * 365 * 24 * 3600, min=24 * 3600,
+               help="Seconds the CA certificate made on first start is valid."),
+]
+
+amphora_agent_opts = [
+    cfg.StrOpt("amphora_id", help="Id of the amphora this agent runs in."),
+    cfg.StrOpt("agent_server_ca", default="/etc/lbaas/certs/client_ca.pem",
+               help="CA certificate the agent requires client (controller) certificates from."),
+    cfg.StrOpt("agent_server_cert", default="/etc/lbaas/certs/server.pem",
+               help="The agent's server certificate and key (one PEM file)."),
+    cfg.StrOpt("agent_tls_protocol", default="TLSv1.2", choices=["TLSv1.2", "TLSv1.3"],
+               help="Lowest TLS version the agent's REST API accepts."),
+]
+
 GROUPS = [
     (None, default_opts),
     ("api_settings", api_opts),
@@ -131,6 +175,9 @@ GROUPS = [
     ("controller_worker", worker_opts),
     ("quotas", quota_opts),
     ("noop_driver", noop_opts),
+    ("health_manager", health_manager_opts),
+    ("certificates", certificates_opts),
+    ("amphora_agent", amphora_agent_opts),
 ]
 
 

@@ -1,0 +1,1 @@
+"""The amphora driver: HAProxy (and keepalived) in amphorae managed by a worker."""
