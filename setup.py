@@ -31,7 +31,8 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["lbaas", "lbaas.*"]),
     package_data={"lbaas": ["db/alembic.ini", "db/migrations/*.py",
-                            "db/migrations/versions/*.py"]},
+                            "db/migrations/versions/*.py",
+                            "drivers/amphora/haproxy/templates/*.j2"]},
     install_requires=requirements("requirements.txt"),
     entry_points=entry_points(),
 )

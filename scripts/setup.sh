@@ -4,7 +4,8 @@
 #   bash scripts/setup.sh           runtime: .venv with `pip install -e .` (lbaas serve needs no more)
 #   bash scripts/setup.sh --test    also test-requirements.txt, PostgreSQL's server binaries and
 #                                   .venv-keystone: a real Keystone from PyPI for the identity
-#                                   tests (same as LBAAS_SETUP_TESTS=1)
+#                                   tests (same as LBAAS_SETUP_TESTS=1), and HAProxy for the
+#                                   amphora config tests
 #
 # A second run with unchanged requirement files returns in well under a second: the pip step is
 # skipped while a stamp in .venv matches the hash of requirements.txt, test-requirements.txt
@@ -62,6 +63,11 @@ pg_present() {
 # `lbaas serve` runs on SQLite and needs nothing from apt.
 if [ "$tests" = 1 ] && ! pg_present; then
     apt_install postgresql || say "going on without PostgreSQL: its tests skip (and fail in CI)"
+fi
+
+# The amphora driver's HAProxy config tests validate every rendered file with `haproxy -c`.
+if [ "$tests" = 1 ] && ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then
+    apt_install haproxy || say "going on without HAProxy: its config tests skip (and fail in CI)"
 fi
 
 # --- the virtual environment ------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""HAProxy configuration for one load balancer, rendered from octavia-lib data models."""
