@@ -165,6 +165,23 @@ amphora_agent_opts = [
                help="Lowest TLS version the agent's REST API accepts."),
 ]
 
+amphora_compute_opts = [
+    cfg.StrOpt("driver", default="noop",
+               help="Compute backend of amphorae (entry point in lbaas.amphora.compute): "
+                    "local (a network namespace on this host) or noop."),
+]
+
+compute_local_opts = [
+    cfg.StrOpt("management_bridge", default="lbaas-mgmt",
+               help="Linux bridge (created if missing, at most 15 characters) joining the "
+                    "amphorae's management interfaces to this host."),
+    cfg.StrOpt("management_cidr", default="172.31.255.0/24",
+               help="Management network of local amphorae; its first address goes on the "
+                    "bridge, the others to amphorae."),
+    cfg.StrOpt("state_dir",
+               help="Records, pids and logs of local amphorae. Default: <state_path>/amphorae."),
+]
+
 GROUPS = [
     (None, default_opts),
     ("api_settings", api_opts),
@@ -178,6 +195,8 @@ GROUPS = [
     ("health_manager", health_manager_opts),
     ("certificates", certificates_opts),
     ("amphora_agent", amphora_agent_opts),
+    ("amphora_compute", amphora_compute_opts),
+    ("compute_local", compute_local_opts),
 ]
 
 

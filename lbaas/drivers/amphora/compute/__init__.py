@@ -1,0 +1,111 @@
+"""Compute backends of the amphora driver: where an amphora lives (namespace, VM, nothing).
+
+The contract is `ComputeBackend`; backends are loaded by name from the stevedore namespace
+`lbaas.amphora.compute` (`local`: a Linux network namespace, `noop`: in memory; a `nova`
+backend fits the same seam later).
+"""
+import abc
+import dataclasses
+import os
+
+from stevedore import driver as stevedore_driver
+
+NAMESPACE = "lbaas.amphora.compute"
+
+
+class ComputeError(Exception):
+    """A compute backend failed; `user_message` is safe to show, `operator_message` is detailed."""
+
+    def __init__(self, operator_message, user_message="The amphora could not be managed."):
+        super().__init__(operator_message)
+        self.operator_message = operator_message
+        self.user_message = user_message
+
+
+class AmphoraNotFound(ComputeError):
+    """The amphora does not exist in this backend."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Network:
+    """Where to plug an interface: a bridge (or network id), an address "ip/prefix", a gateway."""
+
+    bridge: str
+    address: str | None = None
+    gateway: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Interface:
+    """An interface of an amphora on one network."""
+
+    name: str
+    mac: str
+    network: str
+    address: str | None = None
+    host_name: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Instance:
+    """An amphora as the compute backend sees it."""
+
+    amphora_id: str
+    name: str
+    management_ip: str
+    interfaces: tuple = ()
+
+
+class ComputeBackend(abc.ABC):
+    """Creates, wires and deletes amphorae; every method may raise ComputeError."""
+
+    @abc.abstractmethod
+    def create(self, amphora_id, management=None):
+        """Create the amphora on the management network (a Network or backend default); -> Instance."""
+
+    @abc.abstractmethod
+    def plug(self, amphora_id, network):
+        """Add an interface on `network` (a Network) to the amphora; -> Interface."""
+
+    @abc.abstractmethod
+    def unplug(self, amphora_id, interface_name):
+        """Remove an interface added by plug; harmless if it is already gone."""
+
+    @abc.abstractmethod
+    def spawn(self, amphora_id, argv, log_path=None):
+        """Start a process inside the amphora (e.g. lbaas-agent); -> its pid."""
+
+    @abc.abstractmethod
+    def delete(self, amphora_id):
+        """Remove the amphora and everything it owns; harmless if it is already gone."""
+
+    @abc.abstractmethod
+    def exists(self, amphora_id):
+        """Whether the amphora exists."""
+
+    @abc.abstractmethod
+    def get(self, amphora_id):
+        """The Instance of an amphora; raises AmphoraNotFound."""
+
+    @abc.abstractmethod
+    def list(self):
+        """Every amphora this backend manages, as Instances."""
+
+
+def load(name, **kwargs):
+    """The compute backend `name` from entry points, constructed with `kwargs`."""
+    try:
+        mgr = stevedore_driver.DriverManager(NAMESPACE, name, invoke_on_load=True,
+                                             invoke_kwds=kwargs)
+    except Exception as exc:
+        raise RuntimeError(f"compute backend '{name}' (entry point {NAMESPACE}) "
+                           f"could not be loaded: {exc}") from exc
+    return mgr.driver
+
+
+def load_from_conf(conf):
+    """The compute backend named by [amphora_compute] driver, built from [compute_local]."""
+    local = conf.compute_local
+    return load(conf.amphora_compute.driver, management_bridge=local.management_bridge,
+                management_cidr=local.management_cidr,
+                state_dir=local.state_dir or os.path.join(conf.state_path, "amphorae"))

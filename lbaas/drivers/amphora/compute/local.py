@@ -1,0 +1,263 @@
+"""The local compute backend: an amphora is a Linux network namespace wired with pyroute2.
+
+Names: namespace `amp-<10 hex>`; host-side veth ends `a<10 hex>m` (management) and
+`a<10 hex>n<k>` (plugged networks), inside `mgmt0` and `eth<k>`: all within IFNAMSIZ (15).
+State (one JSON file per amphora, process logs) lives in `state_dir`.
+"""
+import contextlib
+import fcntl
+import ipaddress
+import json
+import os
+import re
+
+from pyroute2 import IPRoute, NetlinkError, NetNS, netns
+
+from lbaas.drivers.amphora.compute import (AmphoraNotFound, ComputeBackend, ComputeError,
+                                           Instance, Interface, Network, processes)
+
+MGMT_IFNAME = "mgmt0"
+EEXIST = 17
+
+
+def short_id(amphora_id):
+    """The first 10 alphanumerics of an amphora id, lower-cased: the stem of every name."""
+    stem = re.sub(r"[^0-9a-z]", "", amphora_id.lower())[:10]
+    if len(stem) < 4:
+        raise ComputeError(f"amphora id {amphora_id!r} is too short to name a namespace")
+    return stem
+
+
+def ns_name(amphora_id):
+    """The network namespace of an amphora."""
+    return f"amp-{short_id(amphora_id)}"
+
+
+def _ensure_bridge(ipr, name, address=None):
+    """Create Linux bridge `name` if missing, set it up, add `address` (ip/prefix) if given."""
+    if len(name) > 15:
+        raise ComputeError(f"bridge name {name!r} is longer than 15 characters")
+    if not ipr.link_lookup(ifname=name):
+        try:
+            ipr.link("add", ifname=name, kind="bridge")
+        except NetlinkError as exc:
+            if exc.code != EEXIST:
+                raise
+    index = ipr.link_lookup(ifname=name)[0]
+    ipr.link("set", index=index, state="up")
+    if address:
+        ip, prefix = address.split("/")
+        have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=index)}
+        if ip not in have:
+            ipr.addr("add", index=index, address=ip, prefixlen=int(prefix))
+    return index
+
+
+def _link_mac(ns, ifname):
+    """The MAC address of `ifname` in NetNS `ns`."""
+    index = ns.link_lookup(ifname=ifname)[0]
+    return ns.get_links(index)[0].get_attr("IFLA_ADDRESS")
+
+
+class LocalCompute(ComputeBackend):
+    """Amphorae as network namespaces on this host, wired to Linux bridges with veth pairs."""
+
+    def __init__(self, management_bridge="lbaas-mgmt", management_cidr="172.31.255.0/24",
+                 state_dir=None, stop_timeout=5.0, **_):
+        self.bridge = management_bridge
+        self.network = ipaddress.ip_network(management_cidr)
+        self.gateway = f"{next(self.network.hosts())}/{self.network.prefixlen}"
+        self.state_dir = state_dir or "/var/lib/lbaas/amphorae"
+        self.stop_timeout = stop_timeout
+        os.makedirs(self.state_dir, exist_ok=True)
+
+    # -- state -------------------------------------------------------------------------
+    def _path(self, amphora_id, suffix=".json"):
+        return os.path.join(self.state_dir, amphora_id + suffix)
+
+    @contextlib.contextmanager
+    def _locked(self):
+        with open(os.path.join(self.state_dir, ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _read(self, amphora_id):
+        try:
+            with open(self._path(amphora_id)) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return None
+
+    def _write(self, record):
+        tmp = self._path(record["amphora_id"], ".json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(record, f)
+        os.replace(tmp, self._path(record["amphora_id"]))
+
+    def _records(self):
+        for entry in sorted(os.listdir(self.state_dir)):
+            if entry.endswith(".json"):
+                record = self._read(entry[:-5])
+                if record:
+                    yield record
+
+    def _allocate_ip(self):
+        used = {r["management_ip"] for r in self._records()}
+        used.add(self.gateway.split("/")[0])
+        for host in self.network.hosts():
+            if str(host) not in used:
+                return str(host)
+        raise ComputeError(f"management network {self.network} is full",
+                           "No address is left for a new amphora.")
+
+    @staticmethod
+    def _instance(record):
+        ifaces = tuple(Interface(**i) for i in record["interfaces"])
+        return Instance(record["amphora_id"], record["name"], record["management_ip"], ifaces)
+
+    # -- contract ----------------------------------------------------------------------
+    def create(self, amphora_id, management=None):
+        """Create namespace, management veth and address; idempotent; -> Instance."""
+        name = ns_name(amphora_id)
+        with self._locked():
+            record = self._read(amphora_id)
+            if record and name in netns.listnetns():
+                return self._instance(record)
+            owner = self._owner(name)
+            if owner not in (None, amphora_id):
+                raise ComputeError(f"namespace {name} already belongs to amphora {owner}")
+            self._teardown(amphora_id)
+            bridge = management.bridge if management else self.bridge
+            if management and management.address:
+                address = management.address
+            else:
+                address = f"{self._allocate_ip()}/{self.network.prefixlen}"
+            record = {"amphora_id": amphora_id, "name": name, "bridge": bridge,
+                      "management_ip": address.split("/")[0], "interfaces": [], "pids": {}}
+            try:
+                self._wire(name, bridge, f"a{short_id(amphora_id)}m", MGMT_IFNAME, address,
+                           management.gateway if management else None,
+                           bridge_address=None if management else self.gateway)
+            except Exception as exc:
+                self._teardown(amphora_id)
+                raise ComputeError(f"creating namespace {name} failed: {exc}") from exc
+            self._write(record)
+            return self._instance(record)
+
+    def _wire(self, name, bridge, host_if, inner_if, address, gateway, bridge_address=None):
+        """Make netns `name` (if missing) and a veth from bridge `bridge` into it; -> MAC."""
+        if name not in netns.listnetns():
+            netns.create(name)
+        with IPRoute() as ipr:
+            br = _ensure_bridge(ipr, bridge, bridge_address)
+            ipr.link("add", ifname=host_if, kind="veth",
+                     peer={"ifname": inner_if, "net_ns_fd": name})
+            host = ipr.link_lookup(ifname=host_if)[0]
+            ipr.link("set", index=host, master=br, state="up")
+        with NetNS(name) as ns:
+            ns.link("set", index=ns.link_lookup(ifname="lo")[0], state="up")
+            index = ns.link_lookup(ifname=inner_if)[0]
+            if address:
+                ip, prefix = address.split("/")
+                ns.addr("add", index=index, address=ip, prefixlen=int(prefix))
+            ns.link("set", index=index, state="up")
+            if gateway:
+                ns.route("replace", dst="0.0.0.0/0", gateway=gateway)
+            return _link_mac(ns, inner_if)
+
+    def plug(self, amphora_id, network):
+        """Add eth<k> on bridge `network.bridge` (created if missing) with its address; -> Interface."""
+        with self._locked():
+            record = self._read(amphora_id)
+            if not record:
+                raise AmphoraNotFound(f"no amphora {amphora_id} in {self.state_dir}")
+            used = {int(i["name"][3:]) for i in record["interfaces"]}
+            k = min(set(range(1, len(used) + 2)) - used)
+            inner, host = f"eth{k}", f"a{short_id(amphora_id)}n{k}"
+            try:
+                mac = self._wire(record["name"], network.bridge, host, inner, network.address,
+                                 network.gateway)
+            except Exception as exc:
+                self._delete_links([host])
+                raise ComputeError(f"plugging {record['name']} into {network.bridge} failed: "
+                                   f"{exc}") from exc
+            iface = Interface(inner, mac, network.bridge, network.address, host)
+            record["interfaces"].append(vars(iface))
+            self._write(record)
+            return iface
+
+    def unplug(self, amphora_id, interface_name):
+        """Delete the veth pair behind `interface_name`; harmless if it is already gone."""
+        with self._locked():
+            record = self._read(amphora_id)
+            if not record:
+                return
+            gone = [i for i in record["interfaces"] if i["name"] == interface_name]
+            self._delete_links([i["host_name"] for i in gone])
+            record["interfaces"] = [i for i in record["interfaces"] if i not in gone]
+            self._write(record)
+
+    def spawn(self, amphora_id, argv, log_path=None):
+        """Run argv inside the amphora's namespace, in its own session; -> pid (recorded)."""
+        with self._locked():
+            record = self._read(amphora_id)
+            if not record:
+                raise AmphoraNotFound(f"no amphora {amphora_id} in {self.state_dir}")
+            pid, started = processes.spawn(record["name"], argv,
+                                           log_path or self._path(amphora_id, ".log"))
+            record["pids"][str(pid)] = started
+            self._write(record)
+            return pid
+
+    def delete(self, amphora_id):
+        """Stop its processes, remove namespace, veths and state files; idempotent."""
+        with self._locked():
+            self._teardown(amphora_id)
+
+    def _owner(self, name):
+        """The amphora id whose record claims namespace `name`, or None."""
+        return next((r["amphora_id"] for r in self._records() if r["name"] == name), None)
+
+    def _teardown(self, amphora_id):
+        name, record = ns_name(amphora_id), self._read(amphora_id)
+        if self._owner(name) not in (None, amphora_id):
+            return  # a colliding id: the namespace is another amphora's
+        procs = {pid: None for pid in processes.pids_in(name)}
+        if record:
+            procs.update({int(p): st for p, st in record["pids"].items()})
+        processes.stop(procs, self.stop_timeout)
+        stem = f"a{short_id(amphora_id)}"
+        with IPRoute() as ipr:
+            ours = [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()]
+        self._delete_links([n for n in ours if n and re.fullmatch(stem + r"(m|n\d+)", n)])
+        if name in netns.listnetns():
+            netns.remove(name)
+        for suffix in (".json", ".json.tmp", ".log"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._path(amphora_id, suffix))
+
+    @staticmethod
+    def _delete_links(names):
+        with IPRoute() as ipr:
+            for n in names:
+                for index in ipr.link_lookup(ifname=n):
+                    with contextlib.suppress(NetlinkError):
+                        ipr.link("del", index=index)
+
+    def exists(self, amphora_id):
+        """Whether the amphora's record and namespace both exist."""
+        return self._read(amphora_id) is not None and ns_name(amphora_id) in netns.listnetns()
+
+    def get(self, amphora_id):
+        """The Instance of an amphora; raises AmphoraNotFound."""
+        record = self._read(amphora_id)
+        if not record:
+            raise AmphoraNotFound(f"no amphora {amphora_id} in {self.state_dir}")
+        return self._instance(record)
+
+    def list(self):
+        """Every amphora recorded in state_dir."""
+        return [self._instance(r) for r in self._records()]
+
+
+__all__ = ["LocalCompute", "Network", "ns_name", "short_id"]

@@ -1,0 +1,65 @@
+"""The noop compute backend: amphorae kept in memory, for tests of the worker alone."""
+import ipaddress
+import itertools
+
+from lbaas.drivers.amphora.compute import AmphoraNotFound, ComputeBackend, Instance, Interface
+
+
+class NoopCompute(ComputeBackend):
+    """Accepts every call and remembers amphorae in a dict; nothing real is created."""
+
+    def __init__(self, management_cidr="198.51.100.0/24", **_):
+        self._hosts = ipaddress.ip_network(management_cidr).hosts()
+        next(self._hosts)  # the first host address is the management gateway
+        self._macs = itertools.count(1)
+        self._amps = {}
+        self._pids = itertools.count(100000)
+
+    def create(self, amphora_id, management=None):
+        """Record the amphora with the next management address."""
+        if amphora_id not in self._amps:
+            ip = management.address.split("/")[0] if management and management.address \
+                else str(next(self._hosts))
+            self._amps[amphora_id] = Instance(amphora_id, f"amp-{amphora_id[:8]}", ip)
+        return self._amps[amphora_id]
+
+    def plug(self, amphora_id, network):
+        """Record an interface on `network`."""
+        inst = self.get(amphora_id)
+        n = next(self._macs)
+        iface = Interface(f"eth{len(inst.interfaces) + 1}", f"02:00:00:00:{n >> 8:02x}:{n & 255:02x}",
+                          network.bridge, network.address)
+        self._amps[amphora_id] = Instance(inst.amphora_id, inst.name, inst.management_ip,
+                                          inst.interfaces + (iface,))
+        return iface
+
+    def unplug(self, amphora_id, interface_name):
+        """Forget an interface."""
+        inst = self._amps.get(amphora_id)
+        if inst:
+            kept = tuple(i for i in inst.interfaces if i.name != interface_name)
+            self._amps[amphora_id] = Instance(inst.amphora_id, inst.name, inst.management_ip, kept)
+
+    def spawn(self, amphora_id, argv, log_path=None):
+        """Pretend to start a process; returns a fake pid."""
+        self.get(amphora_id)
+        return next(self._pids)
+
+    def delete(self, amphora_id):
+        """Forget the amphora."""
+        self._amps.pop(amphora_id, None)
+
+    def exists(self, amphora_id):
+        """Whether the amphora was created and not deleted."""
+        return amphora_id in self._amps
+
+    def get(self, amphora_id):
+        """The recorded Instance."""
+        try:
+            return self._amps[amphora_id]
+        except KeyError:
+            raise AmphoraNotFound(f"no amphora {amphora_id} in the noop compute backend") from None
+
+    def list(self):
+        """Every recorded Instance."""
+        return list(self._amps.values())
