@@ -1,0 +1,101 @@
+"""The amphora agent's REST API 1.0 for HAProxy (spec amphora.md §3), as a Flask app factory."""
+import hashlib
+import socket
+
+import flask
+from werkzeug.exceptions import HTTPException
+
+from lbaas.agent.haproxy import HAProxyError, HAProxyManager
+
+API_VERSION = "1.0"
+ACTIONS = ("start", "stop", "reload")
+
+
+def _message(code, message, details=None, **headers):
+    """A handler's JSON answer {"message", "details"?} with its status code."""
+    body = {"message": message}
+    if details is not None:
+        body["details"] = details
+    response = flask.jsonify(body)
+    response.status_code = code
+    response.headers.update(headers)
+    return response
+
+
+def _not_found(lb_id):
+    return _message(404, "Loadbalancer Not Found", f"No loadbalancer with UUID: {lb_id}")
+
+
+def create_app(base_dir, haproxy_bin="haproxy"):
+    """The agent's Flask application managing HAProxy instances under base_dir."""
+    app = flask.Flask(__name__)
+    manager = HAProxyManager(base_dir, haproxy_bin)
+    app.extensions["haproxy"] = manager
+
+    @app.errorhandler(HTTPException)
+    def framework_error(exc):
+        response = flask.jsonify({"error": exc.description, "http_code": exc.code})
+        response.status_code = exc.code
+        return response
+
+    @app.errorhandler(ValueError)
+    def bad_id(exc):
+        return _message(400, "Invalid request", str(exc))
+
+    @app.errorhandler(HAProxyError)
+    def haproxy_failed(exc):
+        return _message(500, exc.message, exc.details)
+
+    @app.get("/")
+    def version():
+        return {"api_version": API_VERSION}
+
+    @app.get(f"/{API_VERSION}/info")
+    def info():
+        return {"hostname": socket.gethostname(), "haproxy_version": manager.version(),
+                "api_version": API_VERSION}
+
+    @app.put(f"/{API_VERSION}/loadbalancer/<amphora_id>/<lb_id>/haproxy")
+    def upload(amphora_id, lb_id):
+        manager.path(lb_id)
+        raw = flask.request.get_data()
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError:
+            return _message(400, "Invalid request", "the configuration is not UTF-8")
+        errors = manager.validate(text)
+        if errors:
+            return _message(400, "Invalid request", errors)
+        manager.install(lb_id, text)
+        return _message(202, "OK", ETag=hashlib.md5(raw).hexdigest())
+
+    @app.get(f"/{API_VERSION}/loadbalancer/<lb_id>/haproxy")
+    def get_config(lb_id):
+        text = manager.config(lb_id)
+        if text is None:
+            return _not_found(lb_id)
+        data = text.encode()
+        return flask.Response(data, 200, mimetype="text/plain",
+                              headers={"ETag": hashlib.md5(data).hexdigest()})
+
+    @app.put(f"/{API_VERSION}/loadbalancer/<lb_id>/<action>")
+    def act(lb_id, action):
+        if action not in ACTIONS:
+            return _message(400, "Invalid Request", f"Unknown action: {action}")
+        if manager.config(lb_id) is None:
+            return _not_found(lb_id)
+        getattr(manager, action)(lb_id)
+        done = {"start": "started", "stop": "stopped", "reload": "reloaded"}[action]
+        return _message(202, "OK", f"haproxy daemon for {lb_id} {done}")
+
+    @app.delete(f"/{API_VERSION}/listeners/<lb_id>")
+    def delete(lb_id):
+        manager.remove(lb_id)
+        return _message(200, "OK")
+
+    @app.get(f"/{API_VERSION}/listeners")
+    def listeners():
+        return flask.jsonify([{"status": manager.status(lb), "uuid": lb, "type": manager.mode(lb)}
+                              for lb in manager.lb_ids()])
+
+    return app

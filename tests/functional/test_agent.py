@@ -1,0 +1,329 @@
+"""The amphora agent as a real process over mutual TLS, driving a real HAProxy (spec amphora.md §3)."""
+import hashlib
+import http.server
+import itertools
+import os
+import shutil
+import signal
+import socket
+import socketserver
+import ssl
+import subprocess
+import threading
+
+import pytest
+import requests
+from octavia_lib.api.drivers import data_models as dm
+
+from lbaas.drivers.amphora import certs
+from lbaas.drivers.amphora.haproxy import render as hr
+from tests.functional.service import free_port, venv_command, wait_for
+
+pytestmark = pytest.mark.functional
+AMPHORA = "0b3c1d2e-0000-4000-8000-000000000001"
+SERIAL = itertools.count(1)
+
+
+def _haproxy():
+    return shutil.which("haproxy") or ("/usr/sbin/haproxy"
+                                       if os.access("/usr/sbin/haproxy", os.X_OK) else None)
+
+
+@pytest.fixture(scope="module")
+def haproxy_bin():
+    """The haproxy binary, or a skip saying why (a failure under CI=true)."""
+    path = _haproxy()
+    if path is None:
+        reason = "haproxy is not installed (scripts/setup.sh --test installs it)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(reason, pytrace=False)
+        print(reason)
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """A CA with an agent server cert and a controller client cert, plus a stranger's client cert."""
+    root = tmp_path_factory.mktemp("pki")
+    ca = certs.CertificateAuthority.load_or_create(str(root / "ca"))
+    other = certs.CertificateAuthority.load_or_create(str(root / "other-ca"))
+    (root / "ca.pem").write_bytes(ca.ca_pem)
+    return {"ca": str(root / "ca.pem"),
+            "server": certs.write_pair(str(root), "server", *ca.issue_server(AMPHORA, ["127.0.0.1"])),
+            "client": certs.write_pair(str(root), "client", *ca.issue_client("controller")),
+            "stranger": certs.write_pair(str(root), "stranger", *other.issue_client("controller"))}
+
+
+def _kill_haproxies(base_dir):
+    """SIGKILL every live process whose command line names base_dir (HAProxy daemonizes)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if base_dir.encode() in f.read():
+                    os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def haproxy_pids(base_dir):
+    """Live (non-zombie) processes whose command line names base_dir."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if base_dir.encode() in cmdline and state != "Z" and b"haproxy" in cmdline:
+            found.append(int(pid))
+    return found
+
+
+class Agent:
+    """`lbaas-agent` in its own process group; `url`, `get/put/delete` with the client cert."""
+
+    def __init__(self, base_dir, pki, haproxy_bin, log_path):
+        self.base_dir, self.pki, self.port = base_dir, pki, free_port()
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.argv = [venv_command("lbaas-agent"), "--base-dir", base_dir, "--bind", "127.0.0.1",
+                     "--port", str(self.port), "--ca", pki["ca"], "--cert", pki["server"],
+                     "--haproxy", haproxy_bin]
+        self.proc = None
+
+    def request(self, method, path, **kw):
+        """One request with the controller's client certificate, verifying the agent by the CA."""
+        return requests.request(method, self.url + path, cert=self.pki["client"],
+                                verify=self.pki["ca"], timeout=30, **kw)
+
+    def _answers(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"lbaas-agent exited with {self.proc.returncode}:\n"
+                               + open(self.log_path).read())
+        try:
+            return self.request("GET", "/").status_code == 200
+        except requests.RequestException:
+            return False
+
+    def start(self):
+        """Launch the agent and wait until it answers over mutual TLS."""
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        wait_for(self._answers, 30, "lbaas-agent to answer over TLS", 0.05)
+
+    def stop(self):
+        """Stop the agent's process group and every HAProxy it started."""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        _kill_haproxies(self.base_dir)
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory, pki, haproxy_bin):
+    """A running agent on a fresh base directory; it and its HAProxies go at the end."""
+    root = tmp_path_factory.mktemp("agent")
+    agent = Agent(str(root / "base"), pki, haproxy_bin, str(root / "agent.log"))
+    try:
+        agent.start()
+        yield agent
+    finally:
+        agent.stop()
+
+
+class Backend(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """A loopback HTTP backend answering its name; /slow holds its body until `release` is set."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, name):
+        self.name, self.release, self.slow_started = name, threading.Event(), threading.Event()
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)   # no getfqdn()
+        self.server_name, self.server_port = self.server_address[:2]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"backend {self.server.name}\n".encode() * (1000 if self.path == "/slow" else 1)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.path == "/slow":
+            self.wfile.write(body[:10])
+            self.wfile.flush()
+            self.server.slow_started.set()
+            self.server.release.wait(20)
+        self.wfile.write(body[10:] if self.path == "/slow" else body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def backends():
+    """Two running backends, A and B, shut down after the test."""
+    servers = [Backend("A"), Backend("B")]
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    for t in threads:
+        t.start()
+    yield servers
+    for s in servers:
+        s.release.set()
+        s.shutdown()
+        s.server_close()
+
+
+def render(agent, lb_id, port, backend):
+    """A rendered haproxy.cfg: one HTTP listener on 127.0.0.1:port, one member `backend`."""
+    lb_dir = os.path.join(agent.base_dir, lb_id)
+    settings = hr.Settings(stats_socket=f"{lb_dir}/stats.sock", pid_file=f"{lb_dir}/haproxy.pid",
+                           state_file=f"{lb_dir}/servers.state", vip_addresses=("127.0.0.1",),
+                           default_connection_limit=100)
+    member = dm.Member(member_id="m1", address="127.0.0.1", protocol_port=backend.server_port,
+                       weight=1, backup=False, admin_state_up=True)
+    pool = dm.Pool(pool_id="p1", protocol="HTTP", lb_algorithm="ROUND_ROBIN", members=[member],
+                   admin_state_up=True)
+    listener = dm.Listener(listener_id="l1", protocol="HTTP", protocol_port=port,
+                           default_pool_id="p1", connection_limit=100, admin_state_up=True)
+    lb = dm.LoadBalancer(loadbalancer_id=lb_id, vip_address="127.0.0.1", listeners=[listener],
+                         pools=[pool], admin_state_up=True)
+    return hr.render(lb, settings)
+
+
+def upload(agent, lb_id, text):
+    return agent.request("PUT", f"/1.0/loadbalancer/{AMPHORA}/{lb_id}/haproxy", data=text)
+
+
+def fetch(port, path="/"):
+    return requests.get(f"http://127.0.0.1:{port}{path}", timeout=10).text
+
+
+@pytest.fixture
+def started(agent, backends, request):
+    """A load balancer (its own id) uploaded and started, on backend A; (lb_id, port)."""
+    lb_id, port = f"lb{next(SERIAL)}", free_port()   # short: unix socket paths max 107 bytes
+    assert upload(agent, lb_id, render(agent, lb_id, port, backends[0])).status_code == 202
+    assert agent.request("PUT", f"/1.0/loadbalancer/{lb_id}/start").status_code == 202
+    yield lb_id, port
+    agent.request("DELETE", f"/1.0/listeners/{lb_id}")
+
+
+def test_version_document(agent):
+    response = agent.request("GET", "/")
+    assert (response.status_code, response.json()) == (200, {"api_version": "1.0"})
+
+
+def test_info_reports_haproxy_version(agent):
+    body = agent.request("GET", "/1.0/info").json()
+    assert body["api_version"] == "1.0" and body["haproxy_version"].startswith("2.")
+    assert body["hostname"] == socket.gethostname()
+
+
+def test_invalid_config_is_refused_with_haproxy_complaint(agent):
+    response = upload(agent, "lb-bad", "global\n    no-such-directive 1\n")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["message"] == "Invalid request"
+    assert "no-such-directive" in body["details"]
+    assert agent.request("GET", "/1.0/loadbalancer/lb-bad/haproxy").status_code == 404
+
+
+def test_upload_answers_md5_etag_and_config_reads_back(agent, backends):
+    text = render(agent, "lb-etag", free_port(), backends[0])
+    response = upload(agent, "lb-etag", text)
+    etag = hashlib.md5(text.encode()).hexdigest()
+    assert (response.status_code, response.json()) == (202, {"message": "OK"})
+    assert response.headers["ETag"].strip('"') == etag
+    back = agent.request("GET", "/1.0/loadbalancer/lb-etag/haproxy")
+    assert (back.status_code, back.text, back.headers["ETag"].strip('"')) == (200, text, etag)
+    assert agent.request("DELETE", "/1.0/listeners/lb-etag").status_code == 200
+
+
+def test_unknown_action_is_400_and_unknown_lb_404(agent):
+    assert agent.request("PUT", "/1.0/loadbalancer/lb-x/explode").status_code == 400
+    assert agent.request("PUT", "/1.0/loadbalancer/lb-x/start").status_code == 404
+
+
+def test_started_lb_forwards_to_its_member(agent, started):
+    lb_id, port = started
+    assert fetch(port) == "backend A\n"
+    assert {"status": "ACTIVE", "uuid": lb_id, "type": "HTTP"} in \
+        agent.request("GET", "/1.0/listeners").json()
+
+
+def test_reload_finishes_inflight_response_and_applies_new_config(agent, backends, started):
+    lb_id, port = started
+    result = {}
+    slow = threading.Thread(target=lambda: result.update(body=fetch(port, "/slow")))
+    slow.start()
+    assert backends[0].slow_started.wait(10), "the slow request never reached backend A"
+    assert upload(agent, lb_id, render(agent, lb_id, port, backends[1])).status_code == 202
+    response = agent.request("PUT", f"/1.0/loadbalancer/{lb_id}/reload")
+    assert response.status_code == 202, response.text
+    assert fetch(port) == "backend B\n"
+    backends[0].release.set()
+    slow.join(15)
+    assert result.get("body") == "backend A\n" * 1000
+
+
+def test_stop_closes_the_port_and_leaves_no_haproxy(agent, started):
+    lb_id, port = started
+    assert agent.request("PUT", f"/1.0/loadbalancer/{lb_id}/stop").status_code == 202
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    assert haproxy_pids(os.path.join(agent.base_dir, lb_id)) == []
+    assert {"status": "STOPPED", "uuid": lb_id, "type": "HTTP"} in \
+        agent.request("GET", "/1.0/listeners").json()
+
+
+def test_delete_stops_haproxy_and_removes_its_files(agent, started):
+    lb_id, port = started
+    assert agent.request("DELETE", f"/1.0/listeners/{lb_id}").json() == {"message": "OK"}
+    assert not os.path.exists(os.path.join(agent.base_dir, lb_id))
+    assert haproxy_pids(os.path.join(agent.base_dir, lb_id)) == []
+    assert agent.request("GET", f"/1.0/loadbalancer/{lb_id}/haproxy").status_code == 404
+
+
+def _tls_handshake(agent, cert=None):
+    """A raw TLS request to the agent, presenting cert (or none); returns the reply bytes."""
+    ctx = ssl.create_default_context(cafile=agent.pki["ca"])
+    ctx.check_hostname = False
+    if cert:
+        ctx.load_cert_chain(cert)
+    with socket.create_connection(("127.0.0.1", agent.port), timeout=5) as raw:
+        with ctx.wrap_socket(raw) as tls:
+            tls.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            return tls.recv(1024)   # TLS 1.3 reports a refused client cert on first read
+
+
+@pytest.mark.parametrize("who", [None, "stranger"])
+def test_client_without_a_cert_from_our_ca_is_refused_by_tls(agent, who):
+    with pytest.raises((ssl.SSLError, ConnectionResetError)):
+        _tls_handshake(agent, agent.pki[who] if who else None)
+    assert agent.request("GET", "/").status_code == 200   # the agent still serves others
+
+
+def test_a_silent_connection_does_not_block_other_clients(agent):
+    with socket.create_connection(("127.0.0.1", agent.port), timeout=5):   # no ClientHello
+        assert agent.request("GET", "/").status_code == 200
+
+
+def test_reload_saves_server_state_first(agent, backends, started):
+    lb_id, port = started
+    assert agent.request("PUT", f"/1.0/loadbalancer/{lb_id}/reload").status_code == 202
+    with open(os.path.join(agent.base_dir, lb_id, "servers.state")) as f:
+        assert " p1:l1 " in f.read()
