@@ -21,7 +21,7 @@ class Core:
         self.policy = policy.Authorizer(conf)
         self.db = database or db.Database(lbaas_conf.database_url(conf),
                                           pool_size=conf.database.max_pool_size)
-        self.network = network.load(conf)
+        self.network = network.load(conf, self.db)
         self.library = inprocess.InProcessLibrary(self)
         api = conf.api_settings
         self.drivers = drivers.DriverRegistry(api.enabled_provider_drivers,

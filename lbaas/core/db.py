@@ -88,12 +88,23 @@ class Database:
         _local.hooks = []
         try:
             with self._writer() as session, session.begin():
+                _local.write = (self, session)
                 yield session
             hooks = _local.hooks
         finally:
             _local.hooks = None
+            _local.write = None
         for hook in hooks:
             hook()
+
+    def current_write(self):
+        """The session of this thread's open write() on this database, or None.
+
+        For code the core calls inside its transaction (a network backend recording a VIP)
+        that must write in that same transaction rather than wait for it.
+        """
+        open_write = getattr(_local, "write", None)
+        return open_write[1] if open_write and open_write[0] is self else None
 
     @contextlib.contextmanager
     def read(self):

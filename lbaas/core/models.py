@@ -352,3 +352,34 @@ class Amphora(Base):
     updated_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, onupdate=utcnow)
 
     load_balancer: Mapped[LoadBalancer | None] = relationship()
+
+
+class AmphoraHealth(Base):
+    """When an amphora's last valid heartbeat arrived (written by the health manager)."""
+
+    __tablename__ = "amphora_health"
+    amphora_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    last_update: Mapped[datetime.datetime] = mapped_column(DateTime, index=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    busy: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class NetworkPort(Base):
+    """An address a network backend handed out (a VIP, an amphora's leg on a subnet).
+
+    Backends that own their addresses (the `local` backend) record them here, so an
+    allocation survives restarts and is shared by every process; Neutron keeps its own.
+    """
+
+    __tablename__ = "network_port"
+    __table_args__ = (UniqueConstraint("subnet_id", "ip_address"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    network_id: Mapped[str] = mapped_column(String(36), index=True)
+    subnet_id: Mapped[str] = mapped_column(String(36))
+    ip_address: Mapped[str] = mapped_column(String(64))
+    mac_address: Mapped[str | None] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    device_owner: Mapped[str] = mapped_column(String(255), default="")
+    project_id: Mapped[str] = mapped_column(String(36), default="")
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)

@@ -17,14 +17,42 @@ class Vip:
     port_id: str | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Plumbing:
+    """How amphorae on this host join a subnet: the bridge to plug into and its addressing."""
+
+    subnet_id: str
+    network_id: str
+    bridge: str
+    cidr: str
+    gateway: str | None = None
+    host_ip: str | None = None
+    mtu: int = 1500
+
+
 class NetworkBackend(abc.ABC):
     """What lbaas needs from a network: find networks, subnets and ports, and allocate VIPs.
 
     Lookups return Neutron-shaped dicts (the fields Neutron's API documents) or None.
+    Backends that record allocations in lbaas's database receive it as `database`.
+    The amphora driver also uses plumbing, allocate_port and release_ports; a backend
+    that cannot wire amphorae leaves plumbing returning None.
     """
 
-    def __init__(self, conf):
+    def __init__(self, conf, database=None):
         self.conf = conf
+        self.database = database
+
+    def plumbing(self, subnet_id):
+        """How an amphora on this host joins the subnet (a Plumbing), or None if it cannot."""
+        return None
+
+    def allocate_port(self, device_id, subnet_id, device_owner, address=None, name=""):
+        """Reserve an address on a subnet for a device; -> a Neutron-shaped port dict."""
+        raise NotImplementedError(f"{type(self).__name__} allocates no ports")
+
+    def release_ports(self, device_id):
+        """Release every port allocate_port reserved for a device; harmless if none."""
 
     @abc.abstractmethod
     def get_network(self, network_id):
@@ -59,12 +87,13 @@ class NetworkBackend(abc.ABC):
         """Release what allocate_vip reserved."""
 
 
-def load(conf):
+def load(conf, database=None):
     """The configured network backend, loaded by name from entry points."""
     name = conf.network.driver
     try:
         mgr = stevedore_driver.DriverManager(NAMESPACE, name, invoke_on_load=True,
-                                             invoke_args=(conf,))
+                                             invoke_args=(conf,),
+                                             invoke_kwds={"database": database})
     except Exception as exc:
         raise RuntimeError(f"network backend '{name}' (entry point {NAMESPACE}) "
                            f"could not be loaded: {exc}") from exc

@@ -34,8 +34,8 @@ def _matches(obj, filters):
 class NoopNetwork(network.NetworkBackend):
     """Accepts any id; allocates VIPs from a CIDR derived from the subnet id."""
 
-    def __init__(self, conf):
-        super().__init__(conf)
+    def __init__(self, conf, database=None):
+        super().__init__(conf, database)
         self._lock = threading.Lock()
         self._next = {}
 
