@@ -1,10 +1,13 @@
 """The amphora agent's REST API 1.0 for HAProxy (spec amphora.md §3), as a Flask app factory."""
 import hashlib
+import os
 import socket
 
 import flask
+from pyroute2 import NetlinkError
 from werkzeug.exceptions import HTTPException
 
+from lbaas.agent import interfaces
 from lbaas.agent.haproxy import HAProxyError, HAProxyManager
 
 API_VERSION = "1.0"
@@ -45,6 +48,14 @@ def create_app(base_dir, haproxy_bin="haproxy"):
     @app.errorhandler(HAProxyError)
     def haproxy_failed(exc):
         return _message(500, exc.message, exc.details)
+
+    @app.errorhandler(interfaces.InterfaceNotFound)
+    def no_interface(exc):
+        return _message(404, "Interface not found", str(exc))
+
+    @app.errorhandler(NetlinkError)
+    def netlink_failed(exc):
+        return _message(500, "Error plugging the interface", str(exc))
 
     @app.get("/")
     def version():
@@ -97,5 +108,39 @@ def create_app(base_dir, haproxy_bin="haproxy"):
     def listeners():
         return flask.jsonify([{"status": manager.status(lb), "uuid": lb, "type": manager.mode(lb)}
                               for lb in manager.lb_ids()])
+
+    def _json_body():
+        body = flask.request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise interfaces.BadPlugRequest("the body is not a JSON object")
+        return body
+
+    @app.post(f"/{API_VERSION}/plug/vip/<vip>")
+    def plug_vip(vip):
+        name = interfaces.plug_vip(vip, _json_body())
+        return _message(202, "OK", f"VIP {vip} plugged on interface {name}")
+
+    @app.post(f"/{API_VERSION}/plug/network")
+    def plug_network():
+        name = interfaces.plug_network(_json_body())
+        return _message(202, "OK", f"Plugged on interface {name}")
+
+    @app.get(f"/{API_VERSION}/interface/<ip>")
+    def interface(ip):
+        name = interfaces.interface_of(ip)
+        if name is None:
+            return _message(404, "Error interface not found for IP address", ip)
+        return {"message": "OK", "interface": name}
+
+    @app.get(f"/{API_VERSION}/details")
+    def details():
+        lb_ids = manager.lb_ids()
+        heartbeat = app.extensions.get("heartbeat")
+        return {"hostname": socket.gethostname(), "haproxy_version": manager.version(),
+                "api_version": API_VERSION, "cpu_count": os.cpu_count(),
+                "load": list(os.getloadavg()), "topology": "SINGLE", "active": True,
+                "listeners": lb_ids,
+                "haproxy_count": sum(1 for lb in lb_ids if manager.pid(lb) is not None),
+                "heartbeat": heartbeat.snapshot() if heartbeat else None}
 
     return app

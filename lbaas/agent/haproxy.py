@@ -1,9 +1,17 @@
 """One HAProxy per load balancer, in master-worker mode, under a base directory.
 
-Layout: <base>/<lb_id>/haproxy.cfg, haproxy.pid (unless the config names its own `pidfile`),
-master.sock (the master CLI, `-S`). The config's own `stats socket` and `server-state-file`
-are read from the file: the state is saved through the stats socket before a reload.
-Every wait is on a condition with a deadline, never a fixed sleep.
+Layout: <base>/<lb_id>/haproxy.cfg (as uploaded), haproxy.run.cfg (what HAProxy reads),
+haproxy.pid (unless the config names its own `pidfile`), master.sock (the master CLI, `-S`).
+The config's own `stats socket` and `server-state-file` are read from the file: the state is
+saved through the stats socket before a reload.
+
+Relative paths: HAProxy runs with its working directory = the LB directory (it does not
+chdir when it daemonizes, and the master re-execs in place on reload), so `pidfile`,
+`server-state-file` and `stats socket` may be relative to it, and the agent resolves them
+the same way. A bare relative `stats socket stats.sock` (which HAProxy would read as a host
+name) becomes `unix@stats.sock` in haproxy.run.cfg. The agent reaches unix sockets through
+/proc/self/fd/<fd of the directory>/<name>, so a long base directory never hits the 107-byte
+limit of socket paths. Every wait is on a condition with a deadline, never a fixed sleep.
 """
 import os
 import re
@@ -14,7 +22,10 @@ import tempfile
 import time
 
 LB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-CONFIG, PID, MASTER = "haproxy.cfg", "haproxy.pid", "master.sock"
+CONFIG, RUN_CONFIG = "haproxy.cfg", "haproxy.run.cfg"
+PID, MASTER = "haproxy.pid", "master.sock"
+SUN_PATH_MAX = 107      # bytes of a unix socket path (sun_path without its NUL)
+STATS_SOCKET = re.compile(r"^(\s*stats\s+socket\s+)(\S+)", re.MULTILINE)
 
 
 class HAProxyError(Exception):
@@ -59,11 +70,51 @@ def _is_haproxy(pid):
         return False
 
 
-def unix_command(path, command, timeout=5.0):
-    """Send one command to a HAProxy CLI socket and return its whole answer."""
+def _bare_path(address):
+    """Whether a `stats socket` address is a relative file path without any prefix."""
+    return not address.startswith("/") and "@" not in address and ":" not in address
+
+
+def runtime_config(text):
+    """The config text HAProxy reads: a bare relative `stats socket` path gets `unix@`."""
+    return STATS_SOCKET.sub(lambda m: m.group(1) + ("unix@" if _bare_path(m.group(2)) else "")
+                            + m.group(2), text)
+
+
+def socket_path(address):
+    """The AF_UNIX path of a HAProxy socket address ('\\0name' for abns@), or None for TCP."""
+    if address.startswith("abns@"):
+        return "\0" + address[5:]
+    if address.startswith("unix@"):
+        return address[5:]
+    return address if _bare_path(address) or address.startswith("/") else None
+
+
+def connect_unix(sock, path, directory):
+    """Connect sock to unix socket `path`, relative to `directory` unless absolute.
+
+    A relative path, or one too long for sun_path, goes through the short name
+    /proc/self/fd/<fd of its directory>/<file name>.
+    """
+    if path.startswith("\0"):
+        sock.connect(path)
+        return
+    full = os.path.join(directory, path)
+    if os.path.isabs(path) and len(full.encode()) <= SUN_PATH_MAX:
+        sock.connect(full)
+        return
+    fd = os.open(os.path.dirname(full) or ".", os.O_PATH | os.O_DIRECTORY)
+    try:
+        sock.connect(f"/proc/self/fd/{fd}/{os.path.basename(full)}")
+    finally:
+        os.close(fd)
+
+
+def unix_command(path, command, timeout=5.0, directory="/"):
+    """Send one command to a HAProxy CLI socket (path relative to directory) and return its answer."""
     with socket.socket(socket.AF_UNIX) as sock:
         sock.settimeout(timeout)
-        sock.connect(path)
+        connect_unix(sock, path, directory)
         sock.sendall(command.encode() + b"\n")
         sock.shutdown(socket.SHUT_WR)   # the master CLI answers only once input ends
         data = b""
@@ -125,9 +176,9 @@ class HAProxyManager:
         fd, tmp = tempfile.mkstemp(dir=self.base_dir, prefix=".check-", suffix=".cfg")
         try:
             with os.fdopen(fd, "w") as f:
-                f.write(text)
+                f.write(runtime_config(text))
             proc = subprocess.run([self.bin, "-c", "-f", tmp], capture_output=True, text=True,
-                                  timeout=self.timeout)
+                                  timeout=self.timeout, cwd=self.base_dir)
         finally:
             os.unlink(tmp)
         if proc.returncode != 0:
@@ -152,9 +203,34 @@ class HAProxyManager:
         return sorted(d for d in os.listdir(self.base_dir)
                       if LB_ID.match(d) and os.path.exists(os.path.join(self.base_dir, d, CONFIG)))
 
+    def resolve(self, lb_id, path):
+        """A file path from a config, relative to the LB directory (HAProxy's cwd) unless absolute."""
+        return os.path.join(self.path(lb_id), path)
+
     def pid_file(self, lb_id):
         """Where the master's pid is written: the config's `pidfile`, else <lb dir>/haproxy.pid."""
-        return directive(self.config(lb_id) or "", "pidfile") or self.path(lb_id, PID)
+        return self.resolve(lb_id, directive(self.config(lb_id) or "", "pidfile") or PID)
+
+    def state_file(self, lb_id, text=None):
+        """The config's server-state-file (after server-state-base), resolved; or None."""
+        text = self.config(lb_id) if text is None else text
+        state = directive(text or "", "server-state-file")
+        if not state:
+            return None
+        return self.resolve(lb_id, os.path.join(directive(text, "server-state-base") or "", state))
+
+    def stats_socket(self, lb_id, text=None):
+        """The AF_UNIX path of the config's first `stats socket` (maybe relative), or None."""
+        text = self.config(lb_id) if text is None else text
+        address = directive(text or "", "stats socket")
+        return socket_path(address) if address else None
+
+    def stats_command(self, lb_id, command, timeout=5.0):
+        """Send a command to the LB's stats socket; its answer (OSError if unreachable)."""
+        path = self.stats_socket(lb_id)
+        if path is None:
+            raise FileNotFoundError(f"{lb_id} has no unix stats socket")
+        return unix_command(path, command, timeout, self.path(lb_id))
 
     def pid(self, lb_id):
         """The pid of the running master, or None."""
@@ -175,11 +251,12 @@ class HAProxyManager:
             raise FileNotFoundError(lb_id)
         return text
 
-    def _prepare_state(self, text):
-        """Create a missing server-state file with the empty dump (an empty file warns)."""
-        state = directive(text, "server-state-file")
+    def _prepare(self, lb_id, text):
+        """Write the runtime config; create a missing server-state file with the empty dump."""
+        _write_atomic(self.path(lb_id, RUN_CONFIG), runtime_config(text).encode())
+        state = self.state_file(lb_id, text)
         if state and not os.path.exists(state):
-            os.makedirs(os.path.dirname(state) or ".", exist_ok=True)
+            os.makedirs(os.path.dirname(state), exist_ok=True)
             _write_atomic(state, b"1\n")
 
     def start(self, lb_id):
@@ -187,33 +264,39 @@ class HAProxyManager:
         text = self._require(lb_id)
         if (pid := self.pid(lb_id)) is not None:
             return pid
-        self._prepare_state(text)
-        argv = [self.bin, "-W", "-D", "-f", self.path(lb_id, CONFIG),
-                "-S", self.path(lb_id, MASTER)]
+        self._prepare(lb_id, text)
+        # cwd = the LB directory: relative paths in the config and -S resolve there, now and
+        # after every reload (the master re-execs with the same argv and directory)
+        argv = [self.bin, "-W", "-D", "-f", self.path(lb_id, RUN_CONFIG),
+                "-S", f"unix@{MASTER},mode,600"]
         if not directive(text, "pidfile"):
-            argv += ["-p", self.path(lb_id, PID)]
+            argv += ["-p", PID]
         # -D returns once the listeners are bound and the master has daemonized
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout,
+                              cwd=self.path(lb_id))
         if proc.returncode != 0:
             raise HAProxyError("HAProxy failed to start", (proc.stdout + proc.stderr).strip())
         if not wait_for(lambda: self.pid(lb_id) and self._show_proc(lb_id), self.timeout):
             raise HAProxyError("HAProxy did not come up", (proc.stdout + proc.stderr).strip())
         return self.pid(lb_id)
 
+    def _master(self, lb_id, command):
+        return unix_command(MASTER, command, directory=self.path(lb_id))
+
     def _show_proc(self, lb_id):
         try:
-            return unix_command(self.path(lb_id, MASTER), "show proc")
+            return self._master(lb_id, "show proc")
         except OSError:
             return ""
 
     def save_state(self, lb_id):
         """Dump `show servers state` into the config's server-state-file, if it has both."""
         text = self._require(lb_id)
-        state, stats = directive(text, "server-state-file"), directive(text, "stats socket")
-        if not (state and stats):
+        state = self.state_file(lb_id, text)
+        if not (state and self.stats_socket(lb_id, text)):
             return
         try:
-            dump = unix_command(stats, "show servers state")
+            dump = self.stats_command(lb_id, "show servers state")
         except OSError:
             return   # no socket to ask: keep the previous state
         if dump.strip():
@@ -221,12 +304,13 @@ class HAProxyManager:
 
     def reload(self, lb_id):
         """Seamless reload through the master CLI; start instead when not running."""
-        self._require(lb_id)
+        text = self._require(lb_id)
         if self.pid(lb_id) is None:
             return self.start(lb_id)
         before = workers(self._show_proc(lb_id))
         self.save_state(lb_id)
-        unix_command(self.path(lb_id, MASTER), "reload")
+        self._prepare(lb_id, text)    # the re-executed master reads the new runtime config
+        self._master(lb_id, "reload")
         if not wait_for(lambda: (w := workers(self._show_proc(lb_id))) and not w & before,
                         self.timeout):
             raise HAProxyError("HAProxy reload did not complete", self._show_proc(lb_id))
@@ -247,9 +331,9 @@ class HAProxyManager:
                 if alive(p):
                     os.kill(p, signal.SIGKILL)
             wait_for(lambda: not any(alive(p) for p in pids), self.timeout)
-        for name in (MASTER, PID):
-            if os.path.exists(self.path(lb_id, name)):
-                os.unlink(self.path(lb_id, name))
+        for path in (self.path(lb_id, MASTER), self.pid_file(lb_id)):
+            if os.path.exists(path):
+                os.unlink(path)
 
     def remove(self, lb_id):
         """Stop the load balancer's HAProxy and delete its directory; False if it was unknown."""
