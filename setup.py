@@ -32,7 +32,8 @@ setup(
     packages=find_packages(include=["lbaas", "lbaas.*"]),
     package_data={"lbaas": ["db/alembic.ini", "db/migrations/*.py",
                             "db/migrations/versions/*.py",
-                            "drivers/amphora/haproxy/templates/*.j2"]},
+                            "drivers/amphora/haproxy/templates/*.j2",
+                            "drivers/amphora/lvs/templates/*.j2"]},
     install_requires=requirements("requirements.txt"),
     entry_points=entry_points(),
 )

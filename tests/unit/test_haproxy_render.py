@@ -595,7 +595,7 @@ def test_l7_disabled_or_ruleless_policies_are_skipped(build):
 @pytest.mark.parametrize("lb,option", [
     (loadbalancer([listener()], [pool(lb_algorithm="SOURCE_IP_PORT")]), "SOURCE_IP_PORT"),
     (loadbalancer([listener(protocol="TERMINATED_HTTPS", port=443)], [pool()]), "TERMINATED_HTTPS"),
-    (loadbalancer([listener(protocol="UDP")], [pool(protocol="UDP")]), "UDP"),
+    (loadbalancer([listener(protocol="TCP")], [pool(protocol="UDP")]), "UDP"),
     (loadbalancer([listener()], [pool(tls_enabled=True)]), "tls_enabled"),
     (loadbalancer([listener()], [pool(healthmonitor=monitor("SCTP"))]), "SCTP"),
     (loadbalancer([listener(l7policies=[policy("p", "REJECT", [
@@ -605,6 +605,19 @@ def test_unsupported_options_are_rejected(settings, lb, option):
     with pytest.raises(exceptions.UnsupportedOptionError) as err:
         hr.render(lb, settings)
     assert option in err.value.user_fault_string
+
+
+@pytest.mark.parametrize("protocol", ["UDP", "SCTP"])
+def test_udp_and_sctp_listeners_are_left_to_keepalived(build, protocol):
+    """HAProxy serves the TCP-family listeners; UDP/SCTP ones and their pools are skipped."""
+    lb = loadbalancer([listener(), listener("l2", protocol=protocol, port=53,
+                                            default_pool_id="p2")],
+                      [pool(), pool("p2", protocol=protocol, lb_algorithm="SOURCE_IP_PORT",
+                                    healthmonitor=monitor("UDP-CONNECT"))])
+    cfg = build(lb)
+    assert "frontend l1" in cfg and "backend p1:l1" in cfg
+    assert "l2" not in cfg and "p2" not in cfg
+    assert "maxconn 50000" in section(cfg, "global")
 
 
 def test_supported_loadbalancer_validates():

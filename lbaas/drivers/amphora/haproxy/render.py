@@ -6,6 +6,7 @@ import jinja2
 from octavia_lib.common import constants as c
 
 from lbaas.drivers.amphora.haproxy.validate import validate
+from lbaas.drivers.amphora.lvs.validate import is_lvs_listener
 
 TEMPLATES = pathlib.Path(__file__).parent / "templates"
 MAX_GLOBAL_CONN = 1_000_000
@@ -265,8 +266,9 @@ def frontend(listener, loadbalancer, pools, settings):
 def context(loadbalancer, settings):
     """Everything the template needs, computed from the data models and the settings."""
     pools = {p.pool_id: p for p in _items(loadbalancer.pools)}
-    listeners = [li for li in _items(loadbalancer.listeners) if _on(li)] \
-        if _on(loadbalancer) else []
+    # UDP/SCTP listeners are served by keepalived LVS (lbaas.drivers.amphora.lvs), not HAProxy
+    listeners = [li for li in _items(loadbalancer.listeners)
+                 if _on(li) and not is_lvs_listener(li)] if _on(loadbalancer) else []
     for li in listeners:
         if li.default_pool and li.default_pool.pool_id not in pools:
             pools[li.default_pool.pool_id] = li.default_pool
@@ -295,6 +297,7 @@ def _environment():
 
 
 def render(loadbalancer, settings):
-    """The haproxy.cfg text of one load balancer; UnsupportedOptionError if it cannot be."""
+    """The haproxy.cfg text of one load balancer's TCP-family listeners (UDP/SCTP ones are
+    keepalived LVS's); UnsupportedOptionError if it cannot be rendered."""
     validate(loadbalancer)
     return _environment().get_template("haproxy.cfg.j2").render(context(loadbalancer, settings))

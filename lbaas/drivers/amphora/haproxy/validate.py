@@ -1,6 +1,12 @@
-"""Options of a load balancer that this HAProxy renderer cannot express yet."""
+"""Options of a load balancer that this HAProxy renderer cannot express yet.
+
+UDP and SCTP listeners, and the pools of those protocols, are keepalived LVS's
+(lbaas.drivers.amphora.lvs, which validates them): they are skipped here, not refused.
+"""
 from octavia_lib.api.drivers import exceptions
 from octavia_lib.common import constants as c
+
+from lbaas.drivers.amphora.lvs.validate import LVS_PROTOCOLS, is_lvs_listener
 
 LISTENER_PROTOCOLS = {c.PROTOCOL_HTTP, c.PROTOCOL_TCP, c.PROTOCOL_HTTPS, c.PROTOCOL_PROMETHEUS}
 POOL_PROTOCOLS = {c.PROTOCOL_HTTP, c.PROTOCOL_TCP, c.PROTOCOL_HTTPS, c.PROTOCOL_PROXY,
@@ -49,10 +55,18 @@ def validate_listener(listener):
 
 
 def validate(loadbalancer):
-    """Raise UnsupportedOptionError naming the first option this driver cannot render."""
+    """Raise UnsupportedOptionError naming the first option this driver cannot render.
+
+    UDP/SCTP listeners and pools are left to the LVS renderer's validate_lvs.
+    """
+    pools = {p.pool_id: p for p in _items(loadbalancer.pools)}
     for listener in _items(loadbalancer.listeners):
+        if is_lvs_listener(listener):
+            continue
         validate_listener(listener)
-        if listener.default_pool:
-            validate_pool(listener.default_pool)
+        default = listener.default_pool or pools.get(listener.default_pool_id)
+        if default:
+            validate_pool(default)  # a UDP/SCTP pool behind a TCP-family listener is refused
     for pool in _items(loadbalancer.pools):
-        validate_pool(pool)
+        if pool.protocol not in LVS_PROTOCOLS:
+            validate_pool(pool)
