@@ -97,11 +97,45 @@ haproxy_opts = [
                help="Default listener timeout_member_connect (ms)."),
     cfg.IntOpt("timeout_member_data", default=50000, help="Default listener timeout_member_data (ms)."),
     cfg.IntOpt("timeout_tcp_inspect", default=0, help="Default listener timeout_tcp_inspect (ms)."),
+    cfg.IntOpt("default_connection_limit", default=5000, min=1,
+               help="Connections a listener accepts when its connection_limit is -1 (HAProxy "
+                    "needs about two file descriptors per connection)."),
+    cfg.StrOpt("haproxy_cmd", default="haproxy", help="The HAProxy binary amphorae run."),
+    cfg.StrOpt("user_group", default="nogroup",
+               help="Group HAProxy runs as (its user is nobody)."),
 ]
 
 worker_opts = [
     cfg.StrOpt("loadbalancer_topology", default="SINGLE", choices=["SINGLE", "ACTIVE_STANDBY"],
                help="Topology of load balancers whose flavor does not say."),
+    cfg.IntOpt("workers", default=4, min=1,
+               help="Load balancers one worker process reconciles at the same time."),
+    cfg.IntOpt("sweep_interval", default=30, min=1,
+               help="Seconds between two sweeps that reconcile every load balancer left in "
+                    "PENDING_* (also run once at start-up)."),
+    cfg.IntOpt("reconcile_attempts", default=3, min=1,
+               help="Attempts at reconciling a load balancer before its pending objects go to "
+                    "ERROR."),
+    cfg.FloatOpt("agent_timeout", default=30.0, min=1.0,
+                 help="Seconds to wait for a new amphora's agent to answer."),
+    cfg.FloatOpt("agent_request_timeout", default=30.0, min=1.0,
+                 help="Seconds one request to an amphora agent may take."),
+    cfg.PortOpt("agent_port", default=9443, help="Port the amphora agents listen on."),
+]
+
+messaging_opts = [
+    cfg.StrOpt("topic", default="lbaas_amphora",
+               help="Topic the amphora provider driver casts reconcile requests to."),
+]
+
+network_local_opts = [
+    cfg.MultiStrOpt("subnet", default=[],
+                    help="A subnet of the local network backend (repeat for more): "
+                         "'name=N cidr=C bridge=B [network=NET] [gateway=G] [host_ip=H] "
+                         "[allocation_start=A] [allocation_end=E]'. Subnets sharing a network "
+                         "name form one network; the bridge (at most 15 characters) is created "
+                         "when first plugged; host_ip (default: the gateway) is put on the "
+                         "bridge so this host reaches the subnet."),
 ]
 
 quota_opts = [
@@ -182,6 +216,12 @@ compute_local_opts = [
                help="Records, pids and logs of local amphorae. Default: <state_path>/amphorae."),
 ]
 
+TRANSPORT_URL = cfg.StrOpt(
+    "transport_url", secret=True,
+    help="Message bus between the API and lbaas-worker processes (oslo.messaging URL, e.g. "
+         "rabbit://user:password@host:5672/). Unset: an in-memory bus, so the amphora "
+         "worker runs inside the API process (lbaas serve).")
+
 GROUPS = [
     (None, default_opts),
     ("api_settings", api_opts),
@@ -190,6 +230,8 @@ GROUPS = [
     ("network", network_opts),
     ("haproxy_amphora", haproxy_opts),
     ("controller_worker", worker_opts),
+    ("oslo_messaging", messaging_opts),
+    ("network_local", network_local_opts),
     ("quotas", quota_opts),
     ("noop_driver", noop_opts),
     ("health_manager", health_manager_opts),
@@ -201,8 +243,12 @@ GROUPS = [
 
 
 def list_opts():
-    """Every option group and its options, for oslo-config-generator."""
-    return [(group or "DEFAULT", opts) for group, opts in GROUPS]
+    """Every option group and its options, for oslo-config-generator.
+
+    Also [DEFAULT] transport_url: oslo.messaging registers it where a bus is used (importing
+    oslo.messaging costs every process 0.2 s); this copy documents lbaas's default.
+    """
+    return [(group or "DEFAULT", opts) for group, opts in GROUPS] + [("DEFAULT", [TRANSPORT_URL])]
 
 
 def register_keystone_opts(conf):

@@ -8,7 +8,7 @@ import threading
 from werkzeug.serving import make_server
 
 from lbaas import conf as lbaas_conf
-from lbaas.cmd import common
+from lbaas.cmd import background, common
 from lbaas.db import migrate
 
 
@@ -22,6 +22,7 @@ def serve(args):
     os.makedirs(conf.state_path, exist_ok=True)
     url = lbaas_conf.database_url(conf)
     migrate.upgrade(url)
+    background.ensure_heartbeat_key(conf)
     from lbaas.api import create_app
     app = create_app(conf)
     api = conf.api_settings
@@ -36,15 +37,21 @@ def serve(args):
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     core = app.extensions["lbaas_core"]
+    health = background.start_health(core)
     print(f"lbaas: Octavia v2 API at http://{api.bind_host}:{server.server_port}\n"
           f"  database:  {url}\n"
           f"  providers: {', '.join(core.drivers.available())} "
           f"(default {api.default_provider_driver})\n"
           f"  network:   {conf.network.driver}\n"
           f"  auth:      {api.auth_strategy}", flush=True)
+    if health is not None:
+        host, port = health.address
+        print(f"  health:    heartbeats on udp {host}:{port}", flush=True)
     try:
         server.serve_forever()
     finally:
+        if health is not None:
+            health.stop()
         core.close()
     return 0
 

@@ -77,6 +77,11 @@ class InProcessLibrary:
             return row.loadbalancer_id if row is not None else None
 
     @property
+    def core(self):
+        """The process's Core (an lbaas extension: in-tree workers share its database)."""
+        return self._core
+
+    @property
     def conf(self):
         """The process's configuration (an lbaas extension for in-tree drivers)."""
         return self._core.conf

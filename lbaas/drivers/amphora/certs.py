@@ -68,9 +68,10 @@ def write_pair(directory, name, cert_pem, key_pem):
 class CertificateAuthority:
     """A self-signed CA kept in a directory; issues amphora server and controller client certs."""
 
-    def __init__(self, key, cert, validity=DEFAULT_VALIDITY):
+    def __init__(self, key, cert, validity=DEFAULT_VALIDITY, directory=None):
         """Wrap a loaded CA key and certificate; validity is the lifetime of issued certs."""
         self.key, self.cert, self.validity = key, cert, validity
+        self.directory = directory
 
     @classmethod
     def load_or_create(cls, directory, validity=DEFAULT_VALIDITY, ca_validity=DEFAULT_CA_VALIDITY,
@@ -92,7 +93,7 @@ class CertificateAuthority:
                 cert = x509.load_pem_x509_certificate(f.read())
         finally:
             os.close(fd)       # releases the flock
-        return cls(key, cert, validity)
+        return cls(key, cert, validity, directory)
 
     @classmethod
     def from_conf(cls, conf):
@@ -140,6 +141,12 @@ class CertificateAuthority:
             builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
         cert = builder.sign(self.key, hashes.SHA256())
         return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
+def expiry(cert_pem):
+    """When a PEM certificate expires, as a naive UTC datetime (how the database stores it)."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    return cert.not_valid_after_utc.replace(tzinfo=None)
 
 
 def _key_usage(digital_signature, key_cert_sign):

@@ -23,53 +23,10 @@ from octavia_lib.api.drivers import provider_base
 
 from lbaas.core import constants as c
 from lbaas.core.db import defer_after_commit
+from lbaas.drivers.completion import completion
 
 LOG = logging.getLogger(__name__)
 DELETE_AMPHORA = "delete-amphora"  # a work item that reports an amphora DELETED
-
-
-def _operating(node, online=c.ONLINE):
-    return online if node["admin_state_up"] else c.OFFLINE
-
-
-def _settle(node, desired, record_list):
-    """Add a record that finishes a pending object or corrects its operating status."""
-    status = node["provisioning_status"]
-    if status == c.PENDING_DELETE:
-        record_list.append({"id": node["id"], "provisioning_status": c.DELETED})
-        return
-    record = {"id": node["id"]}
-    if status in (c.PENDING_CREATE, c.PENDING_UPDATE):
-        record["provisioning_status"] = c.ACTIVE
-    if desired != node["operating_status"]:
-        record["operating_status"] = desired
-    if len(record) > 1:
-        record_list.append(record)
-
-
-def completion(tree):
-    """The status update that brings a load balancer tree to its terminal state."""
-    if tree["provisioning_status"] == c.PENDING_DELETE:
-        return {"loadbalancers": [{"id": tree["id"], "provisioning_status": c.DELETED}]}
-    update = {k: [] for k in ("members", "healthmonitors", "pools", "l7rules", "l7policies",
-                              "listeners", "loadbalancers")}
-    for pool in tree["pools"]:
-        hm = pool["healthmonitor"]
-        monitored = hm is not None and hm["provisioning_status"] != c.PENDING_DELETE
-        if hm is not None:
-            _settle(hm, _operating(hm), update["healthmonitors"])
-        for member in pool["members"]:
-            _settle(member, _operating(member, c.ONLINE if monitored else c.NO_MONITOR),
-                    update["members"])
-        _settle(pool, _operating(pool), update["pools"])
-    for listener in tree["listeners"]:
-        for policy in listener.get("l7policies", ()):
-            for rule in policy["rules"]:
-                _settle(rule, _operating(rule), update["l7rules"])
-            _settle(policy, _operating(policy), update["l7policies"])
-        _settle(listener, _operating(listener), update["listeners"])
-    _settle(tree, _operating(tree), update["loadbalancers"])
-    return {k: v for k, v in update.items() if v}
 
 
 # The flavor and availability-zone metadata noop accepts: key -> (what a value must be,

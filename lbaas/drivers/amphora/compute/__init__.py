@@ -28,11 +28,16 @@ class AmphoraNotFound(ComputeError):
 
 @dataclasses.dataclass(frozen=True)
 class Network:
-    """Where to plug an interface: a bridge (or network id), an address "ip/prefix", a gateway."""
+    """Where to plug an interface: a bridge (or network id), an address "ip/prefix", a gateway.
+
+    host_address ("ip/prefix") is put on the bridge on the host side when the bridge is made,
+    so that this host reaches the network (the local backend's VIP and member subnets).
+    """
 
     bridge: str
     address: str | None = None
     gateway: str | None = None
+    host_address: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,14 +59,20 @@ class Instance:
     name: str
     management_ip: str
     interfaces: tuple = ()
+    files_dir: str | None = None
 
 
 class ComputeBackend(abc.ABC):
     """Creates, wires and deletes amphorae; every method may raise ComputeError."""
 
     @abc.abstractmethod
-    def create(self, amphora_id, management=None):
-        """Create the amphora on the management network (a Network or backend default); -> Instance."""
+    def create(self, amphora_id, management=None, files=None):
+        """Create the amphora on the management network (a Network or backend default); -> Instance.
+
+        `files` ({relative path: bytes}) are delivered into the amphora before anything runs
+        there (a config drive for a VM); the local backend writes them, mode 0600, under
+        Instance.files_dir.
+        """
 
     @abc.abstractmethod
     def plug(self, amphora_id, network):

@@ -10,6 +10,7 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 
 from pyroute2 import IPRoute, NetlinkError, NetNS, netns
 
@@ -71,6 +72,11 @@ class LocalCompute(ComputeBackend):
         self.stop_timeout = stop_timeout
         os.makedirs(self.state_dir, exist_ok=True)
 
+    def prepare(self):
+        """Make the management bridge and put the host's address on it (idempotent)."""
+        with IPRoute() as ipr:
+            _ensure_bridge(ipr, self.bridge, self.gateway)
+
     # -- state -------------------------------------------------------------------------
     def _path(self, amphora_id, suffix=".json"):
         return os.path.join(self.state_dir, amphora_id + suffix)
@@ -110,18 +116,37 @@ class LocalCompute(ComputeBackend):
         raise ComputeError(f"management network {self.network} is full",
                            "No address is left for a new amphora.")
 
-    @staticmethod
-    def _instance(record):
+    def files_dir(self, amphora_id):
+        """Where an amphora's delivered files and its processes' run-time state live."""
+        return os.path.join(self.state_dir, short_id(amphora_id))
+
+    def _instance(self, record):
         ifaces = tuple(Interface(**i) for i in record["interfaces"])
-        return Instance(record["amphora_id"], record["name"], record["management_ip"], ifaces)
+        return Instance(record["amphora_id"], record["name"], record["management_ip"], ifaces,
+                        self.files_dir(record["amphora_id"]))
+
+    def _deliver(self, amphora_id, files):
+        """Write the amphora's files (0600) under files_dir; refuse paths that escape it."""
+        base = self.files_dir(amphora_id)
+        os.makedirs(base, mode=0o700, exist_ok=True)
+        for rel, data in (files or {}).items():
+            path = os.path.normpath(os.path.join(base, rel))
+            if not path.startswith(base + os.sep):
+                raise ComputeError(f"file {rel!r} would land outside {base}")
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(path + ".tmp", path)
 
     # -- contract ----------------------------------------------------------------------
-    def create(self, amphora_id, management=None):
-        """Create namespace, management veth and address; idempotent; -> Instance."""
+    def create(self, amphora_id, management=None, files=None):
+        """Create namespace, management veth and address, deliver files; idempotent; -> Instance."""
         name = ns_name(amphora_id)
         with self._locked():
             record = self._read(amphora_id)
             if record and name in netns.listnetns():
+                self._deliver(amphora_id, files)
                 return self._instance(record)
             owner = self._owner(name)
             if owner not in (None, amphora_id):
@@ -138,6 +163,7 @@ class LocalCompute(ComputeBackend):
                 self._wire(name, bridge, f"a{short_id(amphora_id)}m", MGMT_IFNAME, address,
                            management.gateway if management else None,
                            bridge_address=None if management else self.gateway)
+                self._deliver(amphora_id, files)
             except Exception as exc:
                 self._teardown(amphora_id)
                 raise ComputeError(f"creating namespace {name} failed: {exc}") from exc
@@ -176,7 +202,7 @@ class LocalCompute(ComputeBackend):
             inner, host = f"eth{k}", f"a{short_id(amphora_id)}n{k}"
             try:
                 mac = self._wire(record["name"], network.bridge, host, inner, network.address,
-                                 network.gateway)
+                                 network.gateway, bridge_address=network.host_address)
             except Exception as exc:
                 self._delete_links([host])
                 raise ComputeError(f"plugging {record['name']} into {network.bridge} failed: "
@@ -235,6 +261,7 @@ class LocalCompute(ComputeBackend):
         for suffix in (".json", ".json.tmp", ".log"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._path(amphora_id, suffix))
+        shutil.rmtree(self.files_dir(amphora_id), ignore_errors=True)
 
     @staticmethod
     def _delete_links(names):

@@ -15,8 +15,8 @@ class NoopCompute(ComputeBackend):
         self._amps = {}
         self._pids = itertools.count(100000)
 
-    def create(self, amphora_id, management=None):
-        """Record the amphora with the next management address."""
+    def create(self, amphora_id, management=None, files=None):
+        """Record the amphora with the next management address (files are not kept)."""
         if amphora_id not in self._amps:
             ip = management.address.split("/")[0] if management and management.address \
                 else str(next(self._hosts))

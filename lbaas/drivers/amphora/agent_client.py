@@ -1,0 +1,90 @@
+"""The controller's side of the amphora agent API 1.0: HTTPS with mutual TLS (requests)."""
+import ipaddress
+
+import requests
+
+API = "1.0"
+
+
+class AgentError(Exception):
+    """An agent answered with an error, or could not be reached."""
+
+    def __init__(self, message, status=None, details=None):
+        super().__init__(f"{message} ({status}): {details}" if status else message)
+        self.status, self.details = status, details
+
+
+def _host(ip):
+    """An IP as a URL host (IPv6 in brackets)."""
+    return f"[{ip}]" if ipaddress.ip_address(ip).version == 6 else ip
+
+
+class AgentClient:
+    """Talks to agents with the controller's client certificate, trusting only the lbaas CA."""
+
+    def __init__(self, ca_file, cert_file, port=9443, timeout=30.0):
+        """ca_file: the CA PEM; cert_file: client certificate and key in one PEM."""
+        self.port, self.timeout = port, timeout
+        self._session = requests.Session()
+        self._session.trust_env = False   # no proxy, and no CA bundle from the environment
+        self._session.verify = ca_file
+        self._session.cert = cert_file
+
+    def _request(self, method, ip, path, timeout=None, ok=(200, 202), **kwargs):
+        url = f"https://{_host(ip)}:{self.port}/{path}"
+        try:
+            response = self._session.request(method, url, timeout=timeout or self.timeout,
+                                             **kwargs)
+        except requests.RequestException as exc:
+            raise AgentError(f"agent at {ip} unreachable: {exc}") from exc
+        if response.status_code not in ok:
+            try:
+                body = response.json()
+                details = body.get("details") or body.get("message") or body
+            except ValueError:
+                details = response.text[:500]
+            raise AgentError(f"agent at {ip}: {method} /{path} failed", response.status_code,
+                             details)
+        return response
+
+    def ready(self, ip, timeout=1.0):
+        """Whether the agent answers its version document."""
+        try:
+            self._request("GET", ip, "", timeout=timeout)
+        except AgentError:
+            return False
+        return True
+
+    def info(self, ip):
+        """The agent's /info document."""
+        return self._request("GET", ip, f"{API}/info").json()
+
+    def config(self, ip, lb_id):
+        """The HAProxy config the agent holds for a load balancer, or None."""
+        response = self._request("GET", ip, f"{API}/loadbalancer/{lb_id}/haproxy", ok=(200, 404))
+        return response.text if response.status_code == 200 else None
+
+    def upload(self, ip, amphora_id, lb_id, text):
+        """Validate and install a load balancer's HAProxy config (400 -> AgentError)."""
+        self._request("PUT", ip, f"{API}/loadbalancer/{amphora_id}/{lb_id}/haproxy",
+                      data=text.encode())
+
+    def action(self, ip, lb_id, action):
+        """start, reload or stop a load balancer's HAProxy."""
+        self._request("PUT", ip, f"{API}/loadbalancer/{lb_id}/{action}")
+
+    def listeners(self, ip):
+        """[{"uuid", "status", "type"}] of the load balancers the agent runs."""
+        return self._request("GET", ip, f"{API}/listeners").json()
+
+    def remove(self, ip, lb_id):
+        """Stop a load balancer's HAProxy and delete its files on the amphora."""
+        self._request("DELETE", ip, f"{API}/listeners/{lb_id}", ok=(200, 202, 404))
+
+    def plug_vip(self, ip, vip, body):
+        """Configure the interface with body["mac_address"] to carry the VIP."""
+        self._request("POST", ip, f"{API}/plug/vip/{vip}", json=body)
+
+    def plug_network(self, ip, body):
+        """Configure the interface with body["mac_address"] for a member network."""
+        self._request("POST", ip, f"{API}/plug/network", json=body)

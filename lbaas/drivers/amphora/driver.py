@@ -1,0 +1,222 @@
+"""The amphora provider driver: validate at the API, then ask a worker to reconcile.
+
+Every call refuses what the amphora cannot serve (UnsupportedOptionError naming the option),
+then, once the API's transaction has committed, casts "reconcile load balancer X" on the
+bus. Without `[DEFAULT] transport_url` the bus is in memory and the worker runs in this
+process (`lbaas serve`, in-process tests); otherwise `lbaas-worker` processes serve it.
+"""
+import logging
+import threading
+
+from octavia_lib.api.drivers import exceptions as lib_exc
+from octavia_lib.api.drivers import provider_base
+from octavia_lib.common import constants as lib_c
+from octavia_lib.api.drivers import data_models as dm
+
+from lbaas.core.db import defer_after_commit
+from lbaas.drivers.amphora import rpc
+from lbaas.drivers.amphora.haproxy import validate
+
+LOG = logging.getLogger(__name__)
+
+
+L4_ONLY = (lib_c.PROTOCOL_UDP, lib_c.PROTOCOL_SCTP)
+
+
+def _refuse_l4(listener):
+    """UDP and SCTP need keepalived's IPVS in the amphora, which the worker does not run yet."""
+    if listener.protocol in L4_ONLY:
+        message = (f"{listener.protocol} listeners are not served by the amphora provider yet "
+                   f"(their keepalived LVS configuration is rendered, but amphorae do not run "
+                   f"IPVS).")
+        raise lib_exc.UnsupportedOptionError(user_fault_string=message,
+                                             operator_fault_string=message)
+
+
+def _given(value):
+    """Whether a data-model field was given (octavia-lib's Unset and None are not)."""
+    return value is not None and not isinstance(value, dm.UnsetType)
+
+
+class AmphoraProviderDriver(provider_base.ProviderDriver):
+    """Load balancers as HAProxy in amphorae, reconciled by workers."""
+
+    _lock = threading.Lock()
+    _workers = {}     # id(library) -> Worker running in this process
+
+    def __init__(self):
+        super().__init__()
+        self._library = None
+        self._bus = None
+
+    def bind_library(self, library):
+        """Receive the in-process library; start an in-process worker when the bus is memory."""
+        self._library = library
+        self._bus = rpc.bus(library.conf)
+        if not self._bus.in_memory:
+            return
+        with self._lock:
+            if id(library) not in self._workers:
+                from lbaas.drivers.amphora.worker import Worker
+                self._workers[id(library)] = Worker(library.core, self.name).start()
+
+    @property
+    def worker(self):
+        """The in-process worker, or None when workers are separate processes."""
+        return self._workers.get(id(self._library))
+
+    def shutdown(self):
+        """Stop the in-process worker."""
+        with self._lock:
+            worker = self._workers.pop(id(self._library), None)
+        if worker is not None:
+            worker.stop()
+
+    def _cast(self, loadbalancer_id):
+        bus = self._bus
+        if bus is not None and loadbalancer_id:
+            defer_after_commit(lambda: bus.reconcile(loadbalancer_id))
+
+    def _cast_for(self, collection, object_id):
+        lb_id = self._library.loadbalancer_id_of(collection, object_id) if self._library else None
+        self._cast(lb_id)
+
+    # -- load balancers -----------------------------------------------------------------
+    def create_vip_port(self, loadbalancer_id, project_id, vip_dictionary,
+                        additional_vip_dicts=None):
+        """lbaas allocates the VIP from its network backend."""
+        raise lib_exc.NotImplementedError(user_fault_string="lbaas allocates amphora VIPs",
+                                          operator_fault_string="lbaas allocates amphora VIPs")
+
+    def loadbalancer_create(self, loadbalancer):
+        for listener in loadbalancer.listeners or ():
+            _refuse_l4(listener)
+        validate.validate(loadbalancer)
+        self._cast(loadbalancer.loadbalancer_id)
+
+    def loadbalancer_update(self, old_loadbalancer, new_loadbalancer):
+        self._cast(old_loadbalancer.loadbalancer_id)
+
+    def loadbalancer_delete(self, loadbalancer, cascade=False):
+        self._cast(loadbalancer.loadbalancer_id)
+
+    def loadbalancer_failover(self, loadbalancer_id):
+        self._cast(loadbalancer_id)
+
+    # -- amphorae (lbaas's optional extension) ------------------------------------------
+    def amphora_failover(self, amphora_id):
+        """Reconcile the amphora's load balancer (rebuilding is the failover issue's job)."""
+        self._cast_for("amphorae", amphora_id)
+
+    def amphora_config(self, amphora_id):
+        """Push the configuration again by reconciling the amphora's load balancer."""
+        self._cast_for("amphorae", amphora_id)
+
+    # -- listeners, pools ---------------------------------------------------------------
+    def listener_create(self, listener):
+        _refuse_l4(listener)
+        validate.validate_listener(listener)
+        if _given(listener.default_pool):
+            validate.validate_pool(listener.default_pool)
+        self._cast(listener.loadbalancer_id)
+
+    def listener_update(self, old_listener, new_listener):
+        self._cast(old_listener.loadbalancer_id)
+
+    def listener_delete(self, listener):
+        self._cast(listener.loadbalancer_id)
+
+    def pool_create(self, pool):
+        validate.validate_pool(pool)
+        self._cast(pool.loadbalancer_id)
+
+    def pool_update(self, old_pool, new_pool):
+        if _given(new_pool.lb_algorithm) and new_pool.lb_algorithm not in validate.ALGORITHMS:
+            raise validate._unsupported("lb_algorithm", new_pool.lb_algorithm)
+        if new_pool.tls_enabled is True:
+            raise validate._unsupported("pool option", "tls_enabled")
+        self._cast(old_pool.loadbalancer_id)
+
+    def pool_delete(self, pool):
+        self._cast(pool.loadbalancer_id)
+
+    # -- members and monitors: found through their pool ---------------------------------
+    def member_create(self, member):
+        self._cast_for("pools", member.pool_id)
+
+    def member_update(self, old_member, new_member):
+        self._cast_for("pools", old_member.pool_id)
+
+    def member_delete(self, member):
+        self._cast_for("pools", member.pool_id)
+
+    def member_batch_update(self, pool_id, members):
+        self._cast_for("pools", pool_id)
+
+    def health_monitor_create(self, healthmonitor):
+        if healthmonitor.type not in validate.MONITORS:
+            raise validate._unsupported("health monitor type", healthmonitor.type)
+        self._cast_for("pools", healthmonitor.pool_id)
+
+    def health_monitor_update(self, old_healthmonitor, new_healthmonitor):
+        self._cast_for("pools", old_healthmonitor.pool_id)
+
+    def health_monitor_delete(self, healthmonitor):
+        self._cast_for("pools", healthmonitor.pool_id)
+
+    # -- L7 -------------------------------------------------------------------------------
+    def l7policy_create(self, l7policy):
+        for rule in l7policy.rules or ():
+            self._check_rule(rule)
+        self._cast_for("listeners", l7policy.listener_id)
+
+    def l7policy_update(self, old_l7policy, new_l7policy):
+        self._cast_for("listeners", old_l7policy.listener_id)
+
+    def l7policy_delete(self, l7policy):
+        self._cast_for("listeners", l7policy.listener_id)
+
+    @staticmethod
+    def _check_rule(rule):
+        if _given(rule.type) and rule.type not in validate.RULE_TYPES:
+            raise validate._unsupported("L7 rule type", rule.type)
+
+    def l7rule_create(self, l7rule):
+        self._check_rule(l7rule)
+        self._cast_for("l7policies", l7rule.l7policy_id)
+
+    def l7rule_update(self, old_l7rule, new_l7rule):
+        self._check_rule(new_l7rule)
+        self._cast_for("l7policies", old_l7rule.l7policy_id)
+
+    def l7rule_delete(self, l7rule):
+        self._cast_for("l7policies", l7rule.l7policy_id)
+
+    # -- flavors and availability zones -------------------------------------------------
+    def get_supported_flavor_metadata(self):
+        """The flavor keys the amphora driver honours."""
+        return {"loadbalancer_topology": "SINGLE (ACTIVE_STANDBY arrives with the failover "
+                                         "work; refused until then)."}
+
+    def validate_flavor(self, flavor_metadata):
+        """Refuse unknown keys and topologies the driver cannot build yet."""
+        for key, value in (flavor_metadata or {}).items():
+            if key != "loadbalancer_topology":
+                raise lib_exc.UnsupportedOptionError(
+                    user_fault_string=f"Flavor key {key!r} is not supported by amphora.",
+                    operator_fault_string=f"unsupported flavor key {key!r}")
+            if value != "SINGLE":
+                raise lib_exc.UnsupportedOptionError(
+                    user_fault_string=f"loadbalancer_topology {value!r} is not supported yet.",
+                    operator_fault_string=f"unsupported topology {value!r}")
+
+    def get_supported_availability_zone_metadata(self):
+        """No availability-zone keys yet: amphorae run on this host."""
+        return {}
+
+    def validate_availability_zone(self, availability_zone_metadata):
+        """Refuse every key (none is supported yet)."""
+        for key in availability_zone_metadata or {}:
+            raise lib_exc.UnsupportedOptionError(
+                user_fault_string=f"Availability zone key {key!r} is not supported by amphora.",
+                operator_fault_string=f"unsupported availability zone key {key!r}")

@@ -1,0 +1,223 @@
+"""Bring one load balancer's amphora to what the database says, then report its statuses.
+
+Every step checks before it acts (the amphora row, the namespace, the agent, each plugged
+interface, the installed config), so running a reconcile twice changes nothing and a
+reconcile cut short by a crash is finished by the next one.
+"""
+import logging
+import os
+import sys
+import time
+
+from lbaas.core import constants as c
+from lbaas.core import models
+from lbaas.drivers import completion
+from lbaas.drivers.amphora import certs, desired
+from lbaas.drivers.amphora.agent_client import AgentClient
+from lbaas.drivers.amphora.compute import Network
+from lbaas.drivers.amphora.haproxy.render import Settings, render
+
+LOG = logging.getLogger(__name__)
+AMP_PORT_OWNER = "lbaas:amphora"
+AGENT_FILES = {"ca": "ca.pem", "cert": "server.pem", "key": "heartbeat.key"}
+
+
+class Reconciler:
+    """Reconciles load balancers of one provider with a compute backend and the agents."""
+
+    def __init__(self, core, compute, provider="amphora", controller=None):
+        """controller: "ip:port" heartbeats go to (default: [health_manager] settings)."""
+        self.core, self.conf, self.compute, self.provider = core, core.conf, compute, provider
+        self.ca = certs.CertificateAuthority.from_conf(self.conf)
+        self.ca_file = os.path.join(self.ca.directory, certs.CA_CERT)
+        worker = self.conf.controller_worker
+        client_pem = self._client_certificate()
+        self.agents = AgentClient(self.ca_file, client_pem, worker.agent_port,
+                                  worker.agent_request_timeout)
+        self.controllers = controller_addresses(self.conf, compute) if controller is None \
+            else [controller]
+
+    def _client_certificate(self):
+        cert, key = self.ca.issue_client("lbaas-controller")
+        directory = os.path.join(self.conf.state_path, "controller-certs")
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        return certs.write_pair(directory, f"client-{os.getpid()}", cert, key)
+
+    # -- the one entry point ----------------------------------------------------------
+    def reconcile(self, loadbalancer_id):
+        """Converge one load balancer; raises on failure (the caller retries or reports ERROR)."""
+        with self.core.db.read() as session:
+            want = desired.load(session, loadbalancer_id)
+        if want is None or want.provider != self.provider:
+            return
+        if want.provisioning_status == c.PENDING_DELETE:
+            self._teardown(want)
+        else:
+            amphora = self._ensure_amphora(want)
+            ip = amphora.lb_network_ip
+            self._plumb(want, amphora, ip)
+            self._push(want, amphora, ip)
+        self._report(loadbalancer_id, c.ACTIVE)
+
+    def fail(self, loadbalancer_id):
+        """Report every pending object of the load balancer ERROR (retries are exhausted)."""
+        self._report(loadbalancer_id, c.ERROR)
+
+    def _report(self, loadbalancer_id, outcome):
+        tree = self.core.library.loadbalancer_tree(loadbalancer_id)
+        if tree is None:
+            return
+        update = completion.completion(tree, observed=True, outcome=outcome)
+        if update:
+            self.core.library.update_loadbalancer_status(update)
+
+    # -- amphorae -----------------------------------------------------------------------
+    def _ensure_amphora(self, want):
+        """The load balancer's amphora, created and its agent answering."""
+        amphora = next((a for a in want.amphorae if a.status != c.ERROR), None)
+        if amphora is None:
+            amphora = self._new_amphora_row(want.loadbalancer_id)
+        if not self.compute.exists(amphora.id):
+            self._boot(amphora)
+        else:
+            instance = self.compute.get(amphora.id)
+            if not self.agents.ready(instance.management_ip):
+                self._start_agent(amphora.id, instance)
+        if amphora.status != "ALLOCATED" or not amphora.lb_network_ip:
+            instance = self.compute.get(amphora.id)
+            with self.core.db.write() as session:
+                row = session.get(models.Amphora, amphora.id)
+                row.status, row.lb_network_ip = "ALLOCATED", instance.management_ip
+                row.updated_at = models.utcnow()
+            amphora.status, amphora.lb_network_ip = "ALLOCATED", instance.management_ip
+        return amphora
+
+    def _new_amphora_row(self, loadbalancer_id):
+        with self.core.db.write() as session:
+            amphora_id = models.new_id()
+            row = models.Amphora(id=amphora_id, compute_id=amphora_id, status="BOOTING",
+                                 loadbalancer_id=loadbalancer_id, role="STANDALONE",
+                                 cert_busy=False)
+            session.add(row)
+            session.flush()
+            session.expunge(row)
+        return row
+
+    def _boot(self, amphora):
+        """Create the amphora, deliver its certificate and key files, start its agent."""
+        instance = self.compute.create(amphora.id)
+        cert, key = self.ca.issue_server(amphora.id, [instance.management_ip])
+        files = {AGENT_FILES["ca"]: self.ca.ca_pem, AGENT_FILES["cert"]: cert + key,
+                 AGENT_FILES["key"]: (self.conf.health_manager.heartbeat_key or "").encode()}
+        instance = self.compute.create(amphora.id, files=files)
+        with self.core.db.write() as session:
+            row = session.get(models.Amphora, amphora.id)
+            row.cert_expiration = certs.expiry(cert)
+            row.lb_network_ip = instance.management_ip
+        self._start_agent(amphora.id, instance)
+
+    def _start_agent(self, amphora_id, instance):
+        base = instance.files_dir or "/var/lib/lbaas-agent"
+        worker = self.conf.controller_worker
+        argv = [sys.executable, "-m", "lbaas.agent.server", "--base-dir", f"{base}/lb",
+                "--bind", instance.management_ip, "--port", str(worker.agent_port),
+                "--ca", f"{base}/{AGENT_FILES['ca']}", "--cert", f"{base}/{AGENT_FILES['cert']}",
+                "--haproxy", self.conf.haproxy_amphora.haproxy_cmd, "--amphora-id", amphora_id,
+                "--heartbeat-interval", str(self.conf.health_manager.heartbeat_interval)]
+        if self.conf.health_manager.heartbeat_key:
+            argv += ["--heartbeat-key-file", f"{base}/{AGENT_FILES['key']}"]
+            for address in self.controllers:
+                argv += ["--controller", address]
+        self.compute.spawn(amphora_id, argv)
+        deadline = time.monotonic() + worker.agent_timeout
+        while not self.agents.ready(instance.management_ip, timeout=0.5):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"agent of amphora {amphora_id} did not answer within "
+                                   f"{worker.agent_timeout} s")
+            time.sleep(0.05)
+
+    # -- networks -----------------------------------------------------------------------
+    def _interface(self, amphora_id, plumbing):
+        """The amphora's interface on a subnet's bridge, plugged if missing."""
+        instance = self.compute.get(amphora_id)
+        found = next((i for i in instance.interfaces if i.network == plumbing.bridge), None)
+        if found is None:
+            prefix = plumbing.cidr.split("/")[1]
+            host = f"{plumbing.host_ip}/{prefix}" if plumbing.host_ip else None
+            found = self.compute.plug(amphora_id, Network(plumbing.bridge, host_address=host))
+        return found
+
+    def _plumb(self, want, amphora, ip):
+        """Put the VIP and one leg on every member subnet into the amphora."""
+        network = self.core.network
+        vip_plumbing = network.plumbing(want.vip_subnet_id) if want.vip_subnet_id else None
+        if vip_plumbing is not None and want.vip_address:
+            iface = self._interface(amphora.id, vip_plumbing)
+            self.agents.plug_vip(ip, want.vip_address, {
+                "mac_address": iface.mac, "subnet_cidr": vip_plumbing.cidr,
+                "gateway": vip_plumbing.gateway, "mtu": vip_plumbing.mtu})
+        for subnet_id in sorted(want.member_subnets - {want.vip_subnet_id}):
+            plumbing = network.plumbing(subnet_id)
+            if plumbing is None:
+                continue
+            port = network.allocate_port(amphora.id, subnet_id, AMP_PORT_OWNER,
+                                         name=f"lbaas-amphora-{amphora.id}")
+            iface = self._interface(amphora.id, plumbing)
+            self.agents.plug_network(ip, {
+                "mac_address": iface.mac, "mtu": plumbing.mtu,
+                "fixed_ips": [{"ip_address": f["ip_address"], "subnet_cidr": plumbing.cidr}
+                              for f in port["fixed_ips"]]})
+
+    # -- HAProxy ------------------------------------------------------------------------
+    def settings(self):
+        """The runtime values every rendered config of this controller shares."""
+        ha = self.conf.haproxy_amphora
+        return Settings(stats_socket="stats.sock", pid_file="haproxy.pid",
+                        state_file="servers.state", user="nobody", group=ha.user_group,
+                        default_connection_limit=ha.default_connection_limit,
+                        timeout_client_data=ha.timeout_client_data,
+                        timeout_member_connect=ha.timeout_member_connect,
+                        timeout_member_data=ha.timeout_member_data)
+
+    def _push(self, want, amphora, ip):
+        """Install and (re)load the rendered config unless the agent already runs it."""
+        lb_id = want.loadbalancer_id
+        serving = [li for li in want.model.listeners if li.admin_state_up is not False] \
+            if want.model.admin_state_up is not False else []
+        if not serving:   # HAProxy refuses to run without a frontend: nothing should listen
+            self.agents.remove(ip, lb_id)
+            return
+        text = render(want.model, self.settings())
+        running = {e["uuid"]: e["status"] for e in self.agents.listeners(ip)}
+        if self.agents.config(ip, lb_id) == text and running.get(lb_id) == "ACTIVE":
+            return
+        self.agents.upload(ip, amphora.id, lb_id, text)
+        self.agents.action(ip, lb_id, "reload")
+
+    # -- deletion -----------------------------------------------------------------------
+    def _teardown(self, want):
+        """Remove the load balancer's amphorae and their ports; the VIP goes with the LB row."""
+        for amphora in want.amphorae:
+            self.delete_amphora(amphora.id)
+
+    def delete_amphora(self, amphora_id):
+        """Remove one amphora (namespace, processes, ports) and mark its row DELETED."""
+        self.compute.delete(amphora_id)
+        self.core.network.release_ports(amphora_id)
+        with self.core.db.write() as session:
+            row = session.get(models.Amphora, amphora_id)
+            if row is not None:
+                row.status, row.updated_at = c.DELETED, models.utcnow()
+
+
+def controller_addresses(conf, compute):
+    """Where agents send heartbeats: [health_manager] controller_ip_port_list, or the
+    health manager's bind address as the amphorae see it (the management gateway of the
+    local compute backend when it binds a loopback address)."""
+    hm = conf.health_manager
+    if hm.controller_ip_port_list:
+        return list(hm.controller_ip_port_list)
+    gateway = getattr(compute, "gateway", None)
+    host = gateway.split("/")[0] if gateway and hm.bind_ip in ("127.0.0.1", "::1") \
+        else hm.bind_ip
+    return [f"{host}:{hm.bind_port}"]
