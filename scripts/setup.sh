@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Idempotent set-up of lbaas on a Debian machine: system packages, then .venv with lbaas in it.
 #
-#   bash scripts/setup.sh           runtime: .venv with `pip install -e .` (lbaas serve needs no more)
+#   bash scripts/setup.sh           runtime: .venv with `pip install -e .`, and as root Debian's
+#                                   haproxy (the amphora provider of `lbaas serve`)
 #   bash scripts/setup.sh --test    also test-requirements.txt, PostgreSQL's server binaries and
 #                                   .venv-keystone: a real Keystone from PyPI for the identity
-#                                   tests (same as LBAAS_SETUP_TESTS=1), and HAProxy for the
-#                                   amphora config tests
+#                                   tests (same as LBAAS_SETUP_TESTS=1), and HAProxy and
+#                                   keepalived for the amphora config tests
 #
 # A second run with unchanged requirement files returns in well under a second: the pip step is
 # skipped while a stamp in .venv matches the hash of requirements.txt, test-requirements.txt
@@ -65,9 +66,22 @@ if [ "$tests" = 1 ] && ! pg_present; then
     apt_install postgresql || say "going on without PostgreSQL: its tests skip (and fail in CI)"
 fi
 
-# The amphora driver's HAProxy config tests validate every rendered file with `haproxy -c`.
-if [ "$tests" = 1 ] && ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then
-    apt_install haproxy || say "going on without HAProxy: its config tests skip (and fail in CI)"
+# The amphora provider runs HAProxy: `lbaas serve` uses it on its embedded defaults when run
+# as root, and the tests validate every rendered config with `haproxy -c`.
+if [ "$(id -u)" = 0 ] && ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then
+    apt_install haproxy || say "going on without HAProxy: lbaas serve falls back to the noop" \
+        "provider, its tests skip (and fail in CI)"
+fi
+
+# Its UDP/SCTP (LVS) config tests validate every rendered file with `keepalived -t`.
+if [ "$tests" = 1 ] && ! command -v keepalived >/dev/null 2>&1 && [ ! -x /usr/sbin/keepalived ]; then
+    apt_install keepalived || say "going on without keepalived: its config tests skip (and fail in CI)"
+fi
+
+# The split-process RPC tests start a throwaway RabbitMQ on loopback (tests/rabbitmq.py); apt
+# starts no service here (policy-rc.d), which is what they want.
+if [ "$tests" = 1 ] && [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+    apt_install rabbitmq-server || say "going on without RabbitMQ: its tests skip (and fail in CI)"
 fi
 
 # --- the virtual environment ------------------------------------------------------------------

@@ -8,13 +8,17 @@ import threading
 from werkzeug.serving import make_server
 
 from lbaas import conf as lbaas_conf
-from lbaas.cmd import background, common
+from lbaas.cmd import background, common, embedded
 from lbaas.db import migrate
 
 
 def serve(args):
     """Migrate the database, then serve the API (with in-process drivers) until stopped."""
-    conf = common.load_conf(args.config_file)
+    files = common.config_files(args.config_file)
+    conf = common.load_conf(files)
+    note = None
+    if not files:
+        _, note = embedded.apply(conf, args.driver)
     if args.state_path:
         conf.set_override("state_path", args.state_path)
     if args.port:
@@ -44,6 +48,8 @@ def serve(args):
           f"(default {api.default_provider_driver})\n"
           f"  network:   {conf.network.driver}\n"
           f"  auth:      {api.auth_strategy}", flush=True)
+    if note:
+        print(f"  embedded:  {note}", flush=True)
     if health is not None:
         host, port = health.address
         print(f"  health:    heartbeats on udp {host}:{port}", flush=True)
@@ -65,6 +71,10 @@ def main(argv=None):
     p_serve = sub.add_parser("serve", help="run API, drivers and workers in one process")
     p_serve.add_argument("--state-path", help="directory for the embedded database")
     p_serve.add_argument("--port", type=int, help="API port (default [api_settings] bind_port)")
+    p_serve.add_argument("--driver", choices=embedded.CHOICES, default="auto",
+                         help="without a configuration file: amphora (real HAProxy load "
+                              "balancers; needs root and haproxy), noop, or auto (amphora "
+                              "when possible; the default)")
     p_serve.set_defaults(func=serve)
     args = parser.parse_args(argv)
     common.setup_logging()

@@ -25,7 +25,8 @@ def lbaas_server(tmp_path_factory):
     """`lbaas serve` on a fresh state directory and a free port; stopped at the end."""
     state = tmp_path_factory.mktemp("lbaas-serve")
     port = free_port()
-    service = Service("lbaas serve", [venv_command("lbaas"), "serve", "--state-path", str(state),
+    service = Service("lbaas serve", [venv_command("lbaas"), "serve", "--driver", "noop",
+                                      "--state-path", str(state),
                                       "--port", str(port)],
                       port, state / "lbaas-serve.log")
     service.start()
