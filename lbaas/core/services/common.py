@@ -1,7 +1,7 @@
 """Helpers every resource service shares: lookups, the compare-and-swap locks, field defaults."""
 import ipaddress
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lbaas.core import constants as c
@@ -138,10 +138,19 @@ def default(value, fallback):
 
 
 def sum_statistics(session, *where):
-    """Listener counters summed over the statistics rows matching the conditions."""
-    s = models.ListenerStatistics
-    stmt = select(*[func.coalesce(func.sum(getattr(s, f)), 0) for f in c.STAT_FIELDS]) \
-        .join(models.Listener, models.Listener.id == s.listener_id).where(*where)
+    """Listener counters summed over the statistics rows matching the conditions.
+
+    A listener has one row per reporter (each amphora, or the driver itself). Current
+    connections count only from amphorae still ALLOCATED (a failed-over amphora's last
+    report is history); rows of drivers without amphorae always count.
+    """
+    s, amp = models.ListenerStatistics, models.Amphora
+    active = case((and_(amp.id.is_not(None), amp.status != "ALLOCATED"), 0),
+                  else_=s.active_connections)
+    columns = {f: active if f == "active_connections" else getattr(s, f) for f in c.STAT_FIELDS}
+    stmt = select(*[func.coalesce(func.sum(columns[f]), 0) for f in c.STAT_FIELDS]) \
+        .join(models.Listener, models.Listener.id == s.listener_id) \
+        .outerjoin(amp, amp.id == s.amphora_id).where(*where)
     return dict(zip(c.STAT_FIELDS, (int(v) for v in session.execute(stmt).one())))
 
 

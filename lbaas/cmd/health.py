@@ -1,0 +1,45 @@
+"""`lbaas-health`: receive amphora heartbeats, keep operating statuses and statistics current."""
+import argparse
+import signal
+import sys
+import threading
+
+from lbaas.cmd import common
+
+
+def main(argv=None):
+    """Entry point of the `lbaas-health` console script; runs until SIGTERM or SIGINT."""
+    parser = argparse.ArgumentParser(prog="lbaas-health", description=__doc__)
+    parser.add_argument("--config-file", action="append",
+                        help="configuration file (repeatable; default $LBAAS_CONFIG_FILE)")
+    args = parser.parse_args(argv)
+    common.setup_logging()
+    conf = common.load_conf(args.config_file)
+    from lbaas.core.controller import Core
+    from lbaas.drivers.amphora.health import HealthManager, HeartbeatServer
+    core = Core(conf)
+    try:
+        try:
+            server = HeartbeatServer(conf, HealthManager(core))
+        except (ValueError, OSError) as exc:
+            print(f"lbaas-health: {exc}", file=sys.stderr)
+            return 2
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        server.start()
+        host, port = server.address
+        host = f"[{host}]" if ":" in host else host
+        print(f"lbaas-health: receiving heartbeats on udp {host}:{port}", flush=True)
+        try:
+            while not stop.wait(3600):
+                pass
+        finally:
+            server.stop()
+    finally:
+        core.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

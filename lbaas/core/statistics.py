@@ -1,0 +1,115 @@
+"""What a heartbeat leaves in the database: amphora liveness and per-amphora listener counters.
+
+The health manager of a driver calls these; core imports no driver. Each heartbeat costs
+one read (`heartbeat_target`) and at most one write transaction (`record_heartbeat`),
+whose statements are single upserts on SQLite and PostgreSQL.
+"""
+import collections
+import functools
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from lbaas.core import models
+
+# Heartbeat counter (wire format v3) -> ListenerStatistics column. All are deltas since the
+# amphora's previous heartbeat and are added, except "conns", the current connection count.
+DELTA_COLUMNS = {"tx": "bytes_out", "rx": "bytes_in", "totconns": "total_connections",
+                 "ereq": "request_errors"}
+ABSOLUTE_COLUMNS = {"conns": "active_connections"}
+
+Target = collections.namedtuple("Target", "amphora_id loadbalancer_id status")
+
+_UPSERT_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_HEALTH = models.AmphoraHealth.__table__
+_STATS = models.ListenerStatistics.__table__
+_TARGET = select(models.Amphora.loadbalancer_id, models.Amphora.status).where(
+    models.Amphora.id == bindparam("id"))
+
+
+def heartbeat_target(db, amphora_id):
+    """The amphora a heartbeat names (its load balancer id and status), or None if unknown."""
+    with db.read() as session:
+        row = session.execute(_TARGET, {"id": amphora_id}).first()
+    return None if row is None else Target(amphora_id, row.loadbalancer_id, row.status)
+
+
+def _stat_rows(amphora_id, counters):
+    rows = []
+    for listener_id, stats in counters.items():
+        row = {"listener_id": listener_id, "amphora_id": amphora_id}
+        for key, column in {**DELTA_COLUMNS, **ABSOLUTE_COLUMNS}.items():
+            row[column] = max(int(stats.get(key, 0)), 0)   # a negative delta is a sender bug
+        rows.append(row)
+    return rows
+
+
+@functools.cache
+def _upserts(dialect_name):
+    """(liveness upsert, statistics upsert) for dialects with INSERT .. ON CONFLICT, or None.
+
+    Built once: executed with parameters only, they skip SQLAlchemy's statement building.
+    """
+    insert = _UPSERT_INSERTS.get(dialect_name)
+    if insert is None:
+        return None
+    health = insert(_HEALTH)
+    health = health.on_conflict_do_update(
+        index_elements=[_HEALTH.c.amphora_id],
+        set_={"last_update": health.excluded.last_update, "seq": health.excluded.seq})
+    stats = insert(_STATS)
+    set_ = {c: _STATS.c[c] + stats.excluded[c] for c in DELTA_COLUMNS.values()}
+    set_.update({c: stats.excluded[c] for c in ABSOLUTE_COLUMNS.values()})
+    stats = stats.on_conflict_do_update(
+        index_elements=[_STATS.c.listener_id, _STATS.c.amphora_id], set_=set_)
+    return health, stats
+
+
+def _upsert_portably(conn, health, rows):
+    """UPDATE, then INSERT what was missing (other dialects; the caller holds the lock)."""
+    if health is not None:
+        done = conn.execute(update(_HEALTH).where(_HEALTH.c.amphora_id == health["amphora_id"])
+                            .values(last_update=health["last_update"], seq=health["seq"]))
+        if not done.rowcount:
+            conn.execute(_HEALTH.insert(), health)
+    for row in rows:
+        values = {c: _STATS.c[c] + row[c] for c in DELTA_COLUMNS.values()}
+        values.update({c: row[c] for c in ABSOLUTE_COLUMNS.values()})
+        done = conn.execute(update(_STATS).where(_STATS.c.listener_id == row["listener_id"],
+                                                 _STATS.c.amphora_id == row["amphora_id"])
+                            .values(values))
+        if not done.rowcount:
+            conn.execute(_STATS.insert(), row)
+
+
+def record_heartbeat(db, amphora_id, seq, counters, alive=True, now=None):
+    """Store one heartbeat's effects in one transaction (none when there is nothing to store).
+
+    alive: refresh the amphora's AmphoraHealth row (last_update = now, seq), creating it.
+    counters: {listener_id: {"tx", "rx", "conns", "totconns", "ereq"}} from the heartbeat;
+    the deltas are added to the (listener_id, amphora_id) ListenerStatistics row, created
+    at zero when missing, and active_connections is overwritten with "conns".
+    """
+    rows = _stat_rows(amphora_id, counters)
+    if not alive and not rows:
+        return
+    health = None
+    if alive:
+        health = {"amphora_id": amphora_id, "seq": int(seq), "busy": False,
+                  "last_update": models.utcnow() if now is None else now}
+    with db.write() as session:
+        conn = session.connection()
+        upserts = _upserts(conn.dialect.name)
+        if upserts is None:
+            _upsert_portably(conn, health, rows)
+            return
+        if health is not None:
+            conn.execute(upserts[0], health)
+        if rows:
+            conn.execute(upserts[1], rows)
+
+
+def amphora_health(db, amphora_id):
+    """The amphora's AmphoraHealth row (detached), or None before its first valid heartbeat."""
+    with db.read() as session:
+        return session.get(models.AmphoraHealth, amphora_id)

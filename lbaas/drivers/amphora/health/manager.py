@@ -1,0 +1,80 @@
+"""HealthManager: one decoded heartbeat in, amphora liveness, statistics and statuses out."""
+import collections
+import logging
+import time
+
+from octavia_lib.api.drivers import exceptions as lib_exc
+
+from lbaas.core import constants as c
+from lbaas.core import statistics
+from lbaas.drivers.amphora.health import rollup
+
+LOG = logging.getLogger(__name__)
+
+
+class HealthManager:
+    """Apply heartbeats to the database of a Core.
+
+    Per heartbeat: one read of the amphora, one of the load balancer's tree, at most one
+    write transaction for liveness and counters, and a status update only when an
+    operating status changes. Safe to call again with the same heartbeat (level-triggered)
+    except for the counters, which are deltas: the receiver drops replays before this.
+    """
+
+    def __init__(self, core, clock=time.monotonic):
+        self.core = core
+        self.clock = clock
+        self.counters = collections.Counter()   # processed, ignored, late, status_updates, ...
+
+    def process(self, message, received_at=None):
+        """Handle one decoded heartbeat dict (wire format v3); returns the status update sent.
+
+        received_at: the receiver's clock() when the datagram arrived; a heartbeat handled
+        [health_manager] heartbeat_interval or more after that does not refresh liveness.
+        Returns None when the heartbeat is ignored, {} when no status changed.
+        """
+        amphora_id = message["id"]
+        target = statistics.heartbeat_target(self.core.db, amphora_id)
+        if target is None or target.status == c.DELETED or target.loadbalancer_id is None:
+            self.counters["ignored"] += 1
+            LOG.debug("heartbeat of amphora %s ignored: %s", amphora_id,
+                      "unknown" if target is None else
+                      "DELETED" if target.status == c.DELETED else "no load balancer")
+            return None
+        tree = self.core.library.loadbalancer_tree(target.loadbalancer_id)
+        if tree is None:   # the load balancer was deleted meanwhile
+            self.counters["ignored"] += 1
+            return None
+        alive = rollup.liveness_ok(tree, message)
+        if alive and received_at is not None \
+                and self.clock() - received_at >= self.core.conf.health_manager.heartbeat_interval:
+            alive = False
+            self.counters["late"] += 1
+        if not alive:
+            self.counters["not_alive"] += 1
+        statistics.record_heartbeat(self.core.db, amphora_id, message.get("seq", 0),
+                                    self._counters_of(tree, message), alive=alive)
+        update = rollup.changes(tree, message)
+        if update:
+            self._send(update, target.loadbalancer_id)
+        self.counters["processed"] += 1
+        return update
+
+    @staticmethod
+    def _counters_of(tree, message):
+        """The heartbeat's counters of listeners this load balancer has (not being deleted)."""
+        known = {li["id"] for li in tree["listeners"]
+                 if li["provisioning_status"] not in rollup.SKIPPED}
+        return {lid: report.get("stats") or {}
+                for lid, report in (message.get("listeners") or {}).items() if lid in known}
+
+    def _send(self, update, loadbalancer_id):
+        try:
+            self.core.library.update_loadbalancer_status(update)
+        except lib_exc.UpdateStatusError as exc:
+            # An object went away between the read and the write: the next heartbeat heals.
+            self.counters["status_update_failed"] += 1
+            LOG.info("operating statuses of load balancer %s not updated: %s",
+                     loadbalancer_id, exc.fault_string)
+            return
+        self.counters["status_updates"] += 1
