@@ -1,4 +1,5 @@
-"""Shared fixtures: one PostgreSQL cluster per session; the API on SQLite and on PostgreSQL."""
+"""Shared fixtures: one PostgreSQL cluster per session; the API on SQLite and on PostgreSQL;
+one RabbitMQ node per session (shared by the xdist workers) with a virtual host per test."""
 import os
 import re
 import time
@@ -8,11 +9,20 @@ import pytest
 
 from lbaas import conf as lbaas_conf
 from lbaas.db import migrate
-from tests import pg
+from tests import pg, rabbitmq
 
 
 def pytest_report_header(config):
-    return f"PostgreSQL binaries: {pg.binaries() or 'not installed (PostgreSQL tests skip)'}"
+    return [f"PostgreSQL binaries: {pg.binaries() or 'not installed (PostgreSQL tests skip)'}",
+            f"RabbitMQ: {rabbitmq.installed() or rabbitmq.RABBITMQ_SERVER}"]
+
+
+def pytest_configure(config):
+    rabbitmq.configure(config)        # the controller's session dir, inherited by xdist workers
+
+
+def pytest_sessionfinish(session):
+    rabbitmq.finish(session.config)   # the controller stops the session's node, if one started
 
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
@@ -46,6 +56,31 @@ def pg_cluster():
         pytest.skip(f"PostgreSQL not available: {exc}")
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_broker():
+    """The session's RabbitMQ node (tests.rabbitmq.Broker), or a skip that says why there is
+    none (a failure in CI). One node for the whole session, shared by all xdist workers, on
+    127.0.0.1 and a port chosen at run time; stopped by the controller at session end. Do not
+    stop or restart it in a test (other workers use it): start a `Broker` of your own."""
+    try:
+        return rabbitmq.session_broker()
+    except Exception as exc:  # printed in the skip reason, never silent
+        if os.environ.get("CI"):  # CI installs rabbitmq-server (scripts/setup.sh --test)
+            pytest.fail(f"RabbitMQ not available in CI: {exc}")
+        pytest.skip(f"RabbitMQ not available: {exc}")
+
+
+@pytest.fixture
+def rabbitmq_url(rabbitmq_broker):
+    """`rabbit://guest:guest@127.0.0.1:<port>/<vhost>` on a virtual host of this test's own.
+
+    Isolation is by virtual host (add_vhost + set_permissions, about 0.6 s): exchanges, queues
+    and messages of one test never reach another, even with the same topic. The default vhost
+    is `rabbitmq_broker.url()`; vhosts are not deleted (the node is thrown away at the end).
+    """
+    return rabbitmq_broker.add_vhost()
 
 
 def make_conf(url, **overrides):
