@@ -123,6 +123,13 @@ worker_opts = [
     cfg.PortOpt("agent_port", default=9443, help="Port the amphora agents listen on."),
 ]
 
+house_keeping_opts = [
+    cfg.IntOpt("spare_amphora_pool_size", default=0, min=0,
+               help="Amphorae kept booted and idle (status READY) so that a new load "
+                    "balancer takes one instead of waiting for an agent to start. lbaas serve "
+                    "on its embedded defaults keeps 1."),
+]
+
 messaging_opts = [
     cfg.StrOpt("topic", default="lbaas_amphora",
                help="Topic the amphora provider driver casts reconcile requests to."),
@@ -231,6 +238,7 @@ GROUPS = [
     ("haproxy_amphora", haproxy_opts),
     ("controller_worker", worker_opts),
     ("oslo_messaging", messaging_opts),
+    ("house_keeping", house_keeping_opts),
     ("network_local", network_local_opts),
     ("quotas", quota_opts),
     ("noop_driver", noop_opts),

@@ -5,10 +5,13 @@ address already present, an MTU already set or a route already there is left alo
 controller may plug the same VIP or network again after a retry or a crash.
 """
 import ipaddress
+import logging
 import socket
 import threading
 
 from pyroute2 import IPRoute
+
+LOG = logging.getLogger(__name__)
 
 MAIN_TABLE = 254
 _lock = threading.Lock()   # one plug at a time: lookups then changes must not interleave
@@ -156,7 +159,28 @@ def plug_vip(vip, body):
         if gateway and not _has_default_route(ipr, subnet.version):
             ipr.route("replace", dst="0.0.0.0/0" if subnet.version == 4 else "::/0",
                       gateway=str(gateway), oif=index)
+    if address.version == 4:
+        announce(name, mac, address)
     return name
+
+
+def announce(ifname, mac, address):
+    """Broadcast a gratuitous ARP for an IPv4 address, so neighbours learn it at once.
+
+    Without it a client that asked for the VIP before it existed waits for its next ARP
+    retry (about a second). Best effort: a failure is logged, not raised.
+    """
+    hw = bytes.fromhex(mac.replace(":", ""))
+    ip = address.packed
+    frame = (b"\xff" * 6 + hw + b"\x08\x06"           # Ethernet: broadcast, from us, ARP
+             + b"\x00\x01\x08\x00\x06\x04\x00\x01"    # Ethernet/IPv4, request
+             + hw + ip + b"\x00" * 6 + ip)              # sender = target = the address
+    try:
+        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
+            sock.bind((ifname, 0))
+            sock.send(frame)
+    except OSError as exc:
+        LOG.warning("gratuitous ARP for %s on %s failed: %s", address, ifname, exc)
 
 
 def plug_network(body):

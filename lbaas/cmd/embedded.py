@@ -43,5 +43,6 @@ def apply(conf, choice):
     conf.set_override("driver", "local", group="network")
     conf.set_override("subnet", [PUBLIC_SUBNET], group="network_local")
     conf.set_override("driver", "local", group="amphora_compute")
+    conf.set_override("spare_amphora_pool_size", 1, group="house_keeping")
     return "amphora", "amphora provider: VIPs on public-subnet 172.24.4.0/24 (bridge " \
                       "lbaas-public, this host is 172.24.4.1)"

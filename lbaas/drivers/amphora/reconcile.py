@@ -9,6 +9,8 @@ import os
 import sys
 import time
 
+from sqlalchemy import select
+
 from lbaas.core import constants as c
 from lbaas.core import models
 from lbaas.drivers import completion
@@ -45,19 +47,24 @@ class Reconciler:
 
     # -- the one entry point ----------------------------------------------------------
     def reconcile(self, loadbalancer_id):
-        """Converge one load balancer; raises on failure (the caller retries or reports ERROR)."""
+        """Converge one load balancer; raises on failure (the caller retries or reports ERROR).
+
+        Returns "took-spare" when a spare amphora was bound to it (time to boot another).
+        """
         with self.core.db.read() as session:
             want = desired.load(session, loadbalancer_id)
         if want is None or want.provider != self.provider:
             return
+        took_spare = False
         if want.provisioning_status == c.PENDING_DELETE:
             self._teardown(want)
         else:
-            amphora = self._ensure_amphora(want)
+            amphora, took_spare = self._ensure_amphora(want)
             ip = amphora.lb_network_ip
             self._plumb(want, amphora, ip)
             self._push(want, amphora, ip)
         self._report(loadbalancer_id, c.ACTIVE)
+        return "took-spare" if took_spare else None
 
     def fail(self, loadbalancer_id):
         """Report every pending object of the load balancer ERROR (retries are exhausted)."""
@@ -73,10 +80,12 @@ class Reconciler:
 
     # -- amphorae -----------------------------------------------------------------------
     def _ensure_amphora(self, want):
-        """The load balancer's amphora, created and its agent answering."""
+        """(the load balancer's amphora, created and its agent answering; whether a spare)."""
         amphora = next((a for a in want.amphorae if a.status != c.ERROR), None)
+        spare = None
         if amphora is None:
-            amphora = self._new_amphora_row(want.loadbalancer_id)
+            spare = self._claim_spare(want.loadbalancer_id)
+            amphora = spare or self._new_amphora_row(want.loadbalancer_id)
         if not self.compute.exists(amphora.id):
             self._boot(amphora)
         else:
@@ -90,7 +99,7 @@ class Reconciler:
                 row.status, row.lb_network_ip = "ALLOCATED", instance.management_ip
                 row.updated_at = models.utcnow()
             amphora.status, amphora.lb_network_ip = "ALLOCATED", instance.management_ip
-        return amphora
+        return amphora, spare is not None
 
     def _new_amphora_row(self, loadbalancer_id):
         with self.core.db.write() as session:
@@ -102,6 +111,46 @@ class Reconciler:
             session.flush()
             session.expunge(row)
         return row
+
+    # -- spares ---------------------------------------------------------------------------
+    def _claim_spare(self, loadbalancer_id):
+        """Bind a READY spare amphora to the load balancer (None when there is none)."""
+        with self.core.db.write() as session:
+            stmt = select(models.Amphora).where(models.Amphora.status == "READY",
+                                                models.Amphora.loadbalancer_id.is_(None)) \
+                .order_by(models.Amphora.created_at).limit(1)
+            if not self.core.db.is_sqlite:
+                stmt = stmt.with_for_update(skip_locked=True)
+            row = session.scalars(stmt).first()
+            if row is None:
+                return None
+            row.loadbalancer_id, row.status = loadbalancer_id, "ALLOCATED"
+            row.role, row.updated_at = "STANDALONE", models.utcnow()
+            session.flush()
+            session.expunge(row)
+        LOG.info("load balancer %s takes spare amphora %s", loadbalancer_id, row.id)
+        return row
+
+    def replenish_spares(self):
+        """Boot spare amphorae until [house_keeping] spare_amphora_pool_size are READY."""
+        wanted = self.conf.house_keeping.spare_amphora_pool_size
+        with self.core.db.read() as session:
+            spares = list(session.scalars(select(models.Amphora).where(
+                models.Amphora.loadbalancer_id.is_(None),
+                models.Amphora.status.in_(("BOOTING", "READY")))))
+        booting = [a for a in spares if a.status == "BOOTING"]   # left by a crash
+        missing = max(0, wanted - len(spares))
+        for amphora in booting + [self._new_amphora_row(None) for _ in range(missing)]:
+            try:
+                self._boot(amphora)
+            except Exception:
+                self.delete_amphora(amphora.id)
+                raise
+            with self.core.db.write() as session:
+                row = session.get(models.Amphora, amphora.id)
+                if row is not None and row.loadbalancer_id is None and row.status == "BOOTING":
+                    row.status, row.role = "READY", None
+        return missing
 
     def _boot(self, amphora):
         """Create the amphora, deliver its certificate and key files, start its agent."""

@@ -37,6 +37,7 @@ class Worker:
         self._stop = threading.Event()
         self._server = None
         self._sweeper = None
+        self._spares = threading.Lock()
 
     # -- scheduling ---------------------------------------------------------------------
     def submit(self, loadbalancer_id):
@@ -66,7 +67,8 @@ class Worker:
         pause = RETRY_PAUSE
         for attempt in range(1, attempts + 1):
             try:
-                self.reconciler.reconcile(loadbalancer_id)
+                if self.reconciler.reconcile(loadbalancer_id) == "took-spare":
+                    self.replenish()
                 return
             except Exception as exc:   # any failure: retry, then report ERROR
                 LOG.warning("reconcile of load balancer %s failed (attempt %d of %d): %s",
@@ -79,6 +81,21 @@ class Worker:
             self.reconciler.fail(loadbalancer_id)
         except Exception:
             LOG.exception("could not report load balancer %s ERROR", loadbalancer_id)
+
+    def replenish(self):
+        """Top up the spare amphorae in the background (one top-up at a time)."""
+        if self.conf.house_keeping.spare_amphora_pool_size and not self._stop.is_set():
+            self._pool.submit(self._replenish)
+
+    def _replenish(self):
+        if not self._spares.acquire(blocking=False):
+            return
+        try:
+            self.reconciler.replenish_spares()
+        except Exception:
+            LOG.exception("could not boot a spare amphora")
+        finally:
+            self._spares.release()
 
     def wait_idle(self, timeout=None):
         """Block until no reconcile is queued or running; False on timeout (for tests)."""
@@ -102,6 +119,7 @@ class Worker:
                     LOG.info("sweep queued %d pending load balancer(s)", len(found))
             except Exception:
                 LOG.exception("sweep for pending load balancers failed")
+            self.replenish()
             if self._stop.wait(interval):
                 return
 
