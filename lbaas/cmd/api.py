@@ -34,6 +34,14 @@ def main(argv=None):
         os.environ[common.CONFIG_ENV] = ":".join(files)
     conf = common.load_conf(files)
     os.makedirs(conf.state_path, exist_ok=True)
+    if "amphora" in conf.api_settings.enabled_provider_drivers:
+        from lbaas.drivers.amphora import rpc
+        if rpc.is_in_memory(conf):
+            print("lbaas-api: the amphora provider needs [DEFAULT] transport_url (RabbitMQ) "
+                  "and lbaas-worker processes when the API runs under gunicorn; without a bus "
+                  "every API worker would reconcile on its own. `lbaas serve` runs the "
+                  "worker in-process instead.", file=sys.stderr)
+            return 2
     api = conf.api_settings
     _Gunicorn({"bind": f"{api.bind_host}:{api.bind_port}",
                "workers": args.workers or api.api_workers, "threads": args.threads,

@@ -112,6 +112,12 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
         """Push the configuration again by reconciling the amphora's load balancer."""
         self._cast_for("amphorae", amphora_id)
 
+    def amphora_delete(self, amphora_id):
+        """Tear an amphora in ERROR down (namespace, processes, ports); its row goes DELETED."""
+        bus = self._bus
+        if bus is not None:
+            defer_after_commit(lambda: bus.delete_amphora(amphora_id))
+
     # -- listeners, pools ---------------------------------------------------------------
     def listener_create(self, listener):
         _refuse_l4(listener)

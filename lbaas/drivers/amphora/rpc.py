@@ -55,6 +55,10 @@ class Bus:
         """Ask some worker to reconcile one load balancer (fire and forget)."""
         self.client.cast({}, "reconcile", loadbalancer_id=loadbalancer_id)
 
+    def delete_amphora(self, amphora_id):
+        """Ask some worker to tear one amphora down (fire and forget)."""
+        self.client.cast({}, "delete_amphora", amphora_id=amphora_id)
+
     def server(self, endpoint, server_name):
         """An RPC server on this bus's topic dispatching to `endpoint` (not started)."""
         target = messaging.Target(topic=self.topic, server=server_name)
@@ -82,13 +86,18 @@ def is_in_memory(conf):
 
 
 class Endpoint:
-    """The methods workers serve; `handler(loadbalancer_id)` does the work."""
+    """The methods workers serve: `handler(loadbalancer_id)`, `delete_handler(amphora_id)`."""
 
     target = messaging.Target(namespace=NAMESPACE, version=VERSION)
 
-    def __init__(self, handler):
-        self._handler = handler
+    def __init__(self, handler, delete_handler=None):
+        self._handler, self._delete_handler = handler, delete_handler
 
     def reconcile(self, ctxt, loadbalancer_id):
         """Reconcile one load balancer (queued; returns at once)."""
         self._handler(loadbalancer_id)
+
+    def delete_amphora(self, ctxt, amphora_id):
+        """Tear one amphora down (queued; returns at once)."""
+        if self._delete_handler is not None:
+            self._delete_handler(amphora_id)

@@ -82,6 +82,17 @@ class Worker:
         except Exception:
             LOG.exception("could not report load balancer %s ERROR", loadbalancer_id)
 
+    def delete_amphora(self, amphora_id):
+        """Tear an amphora down in the background (the admin API's amphora delete)."""
+        if not self._stop.is_set():
+            self._pool.submit(self._delete_amphora, amphora_id)
+
+    def _delete_amphora(self, amphora_id):
+        try:
+            self.reconciler.delete_amphora(amphora_id)
+        except Exception:
+            LOG.exception("could not delete amphora %s", amphora_id)
+
     def replenish(self):
         """Top up the spare amphorae in the background (one top-up at a time)."""
         if self.conf.house_keeping.spare_amphora_pool_size and not self._stop.is_set():
@@ -131,7 +142,7 @@ class Worker:
             prepare()
         if listen:
             bus = rpc.bus(self.conf)
-            self._server = bus.server(rpc.Endpoint(self.submit),
+            self._server = bus.server(rpc.Endpoint(self.submit, self.delete_amphora),
                                       f"{socket.gethostname()}-{id(self):x}")
             self._server.start()
         self._sweeper = threading.Thread(target=self._sweep_loop, name="amphora-sweep",
