@@ -33,6 +33,24 @@ def _refuse_l4(listener):
                                              operator_fault_string=message)
 
 
+def _refuse_ping(healthmonitor):
+    """PING monitors need a check script on the amphora that is not shipped yet."""
+    if healthmonitor is not None and _given(healthmonitor) and \
+            healthmonitor.type == lib_c.HEALTH_MONITOR_PING:
+        message = "PING health monitors are not supported by the amphora provider yet."
+        raise lib_exc.UnsupportedOptionError(user_fault_string=message,
+                                             operator_fault_string=message)
+
+
+def _pools_of(loadbalancer):
+    """Every pool model of a graph create (top-level and listeners' default pools)."""
+    pools = list(loadbalancer.pools or ())
+    for listener in loadbalancer.listeners or ():
+        if _given(listener.default_pool):
+            pools.append(listener.default_pool)
+    return pools
+
+
 def _given(value):
     """Whether a data-model field was given (octavia-lib's Unset and None are not)."""
     return value is not None and not isinstance(value, dm.UnsetType)
@@ -91,6 +109,8 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
     def loadbalancer_create(self, loadbalancer):
         for listener in loadbalancer.listeners or ():
             _refuse_l4(listener)
+        for pool in _pools_of(loadbalancer):
+            _refuse_ping(pool.healthmonitor)
         validate.validate(loadbalancer)
         self._cast(loadbalancer.loadbalancer_id)
 
@@ -123,6 +143,7 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
         _refuse_l4(listener)
         validate.validate_listener(listener)
         if _given(listener.default_pool):
+            _refuse_ping(listener.default_pool.healthmonitor)
             validate.validate_pool(listener.default_pool)
         self._cast(listener.loadbalancer_id)
 
@@ -133,6 +154,7 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
         self._cast(listener.loadbalancer_id)
 
     def pool_create(self, pool):
+        _refuse_ping(pool.healthmonitor)
         validate.validate_pool(pool)
         self._cast(pool.loadbalancer_id)
 
@@ -160,6 +182,7 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
         self._cast_for("pools", pool_id)
 
     def health_monitor_create(self, healthmonitor):
+        _refuse_ping(healthmonitor)
         if healthmonitor.type not in validate.MONITORS:
             raise validate._unsupported("health monitor type", healthmonitor.type)
         self._cast_for("pools", healthmonitor.pool_id)
