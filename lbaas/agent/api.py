@@ -1,5 +1,6 @@
 """The amphora agent's REST API 1.0 for HAProxy (spec amphora.md §3), as a Flask app factory."""
 import hashlib
+import resource
 import os
 import socket
 
@@ -64,7 +65,8 @@ def create_app(base_dir, haproxy_bin="haproxy"):
     @app.get(f"/{API_VERSION}/info")
     def info():
         return {"hostname": socket.gethostname(), "haproxy_version": manager.version(),
-                "api_version": API_VERSION}
+                "api_version": API_VERSION,
+                "max_open_files": resource.getrlimit(resource.RLIMIT_NOFILE)[0]}
 
     @app.put(f"/{API_VERSION}/loadbalancer/<amphora_id>/<lb_id>/haproxy")
     def upload(amphora_id, lb_id):

@@ -21,6 +21,8 @@ from lbaas.drivers.amphora.haproxy.render import Settings, render
 
 LOG = logging.getLogger(__name__)
 AMP_PORT_OWNER = "lbaas:amphora"
+FDS_PER_CONNECTION = 2   # a proxied connection holds a client and a server socket
+FD_RESERVE = 1000        # listeners, health checks, sockets of the runtime API
 AGENT_FILES = {"ca": "ca.pem", "cert": "server.pem", "key": "heartbeat.key"}
 
 
@@ -38,6 +40,7 @@ class Reconciler:
                                   worker.agent_request_timeout)
         self.controllers = controller_addresses(self.conf, compute) if controller is None \
             else [controller]
+        self._limits = {}   # management ip -> the agent's open-file limit
 
     def _client_certificate(self):
         cert, key = self.ca.issue_client("lbaas-controller")
@@ -51,10 +54,11 @@ class Reconciler:
 
         Returns "took-spare" when a spare amphora was bound to it (time to boot another).
         """
+        seen = self.core.library.loadbalancer_tree(loadbalancer_id)   # before the desired state
         with self.core.db.read() as session:
             want = desired.load(session, loadbalancer_id)
-        if want is None or want.provider != self.provider:
-            return
+        if seen is None or want is None or want.provider != self.provider:
+            return None
         took_spare = False
         if want.provisioning_status == c.PENDING_DELETE:
             self._teardown(want)
@@ -63,20 +67,35 @@ class Reconciler:
             ip = amphora.lb_network_ip
             self._plumb(want, amphora, ip)
             self._push(want, amphora, ip)
-        self._report(loadbalancer_id, c.ACTIVE)
+        self._report(seen, c.ACTIVE)
         return "took-spare" if took_spare else None
 
     def fail(self, loadbalancer_id):
         """Report every pending object of the load balancer ERROR (retries are exhausted)."""
-        self._report(loadbalancer_id, c.ERROR)
+        seen = self.core.library.loadbalancer_tree(loadbalancer_id)
+        if seen is not None:
+            self._report(seen, c.ERROR)
 
-    def _report(self, loadbalancer_id, outcome):
-        tree = self.core.library.loadbalancer_tree(loadbalancer_id)
-        if tree is None:
+    def _report(self, seen, outcome):
+        """Finish what this reconcile saw pending, and only if it is still in that state.
+
+        `seen` was read before the desired state, so everything it shows pending was
+        converged. An object that became pending afterwards (a delete arriving during the
+        reconcile) is not this run's to finish: its own cast runs another reconcile.
+        """
+        update = completion.completion(seen, observed=True, outcome=outcome)
+        now = self.core.library.loadbalancer_tree(seen["id"])
+        if not update or now is None:
             return
-        update = completion.completion(tree, observed=True, outcome=outcome)
-        if update:
-            self.core.library.update_loadbalancer_status(update)
+        before, current = _statuses(seen), _statuses(now)
+        kept = {}
+        for collection, records in update.items():
+            records = [r for r in records if "provisioning_status" not in r
+                       or current.get(r["id"]) == before.get(r["id"])]
+            if records:
+                kept[collection] = records
+        if kept:
+            self.core.library.update_loadbalancer_status(kept)
 
     # -- amphorae -----------------------------------------------------------------------
     def _ensure_amphora(self, want):
@@ -218,12 +237,15 @@ class Reconciler:
                               for f in port["fixed_ips"]]})
 
     # -- HAProxy ------------------------------------------------------------------------
-    def settings(self):
-        """The runtime values every rendered config of this controller shares."""
+    def settings(self, max_open_files=None):
+        """The runtime values of a rendered config (connections capped by the amphora's files)."""
         ha = self.conf.haproxy_amphora
+        cap = (max_open_files - FD_RESERVE) // FDS_PER_CONNECTION if max_open_files else None
         return Settings(stats_socket="stats.sock", pid_file="haproxy.pid",
                         state_file="servers.state", user="nobody", group=ha.user_group,
                         default_connection_limit=ha.default_connection_limit,
+                        max_connections=max(cap, 1) if cap is not None
+                        else Settings.max_connections,
                         timeout_client_data=ha.timeout_client_data,
                         timeout_member_connect=ha.timeout_member_connect,
                         timeout_member_data=ha.timeout_member_data)
@@ -236,12 +258,18 @@ class Reconciler:
         if not serving:   # HAProxy refuses to run without a frontend: nothing should listen
             self.agents.remove(ip, lb_id)
             return
-        text = render(want.model, self.settings())
+        text = render(want.model, self.settings(self._open_files(ip)))
         running = {e["uuid"]: e["status"] for e in self.agents.listeners(ip)}
         if self.agents.config(ip, lb_id) == text and running.get(lb_id) == "ACTIVE":
             return
         self.agents.upload(ip, amphora.id, lb_id, text)
         self.agents.action(ip, lb_id, "reload")
+
+    def _open_files(self, ip):
+        """The agent's open-file limit, which HAProxy's connections must fit in (cached)."""
+        if ip not in self._limits:
+            self._limits[ip] = self.agents.info(ip).get("max_open_files")
+        return self._limits[ip]
 
     # -- deletion -----------------------------------------------------------------------
     def _teardown(self, want):
@@ -257,6 +285,24 @@ class Reconciler:
             row = session.get(models.Amphora, amphora_id)
             if row is not None:
                 row.status, row.updated_at = c.DELETED, models.utcnow()
+
+
+def _statuses(tree):
+    """{object id: provisioning_status} of every object of a loadbalancer_tree()."""
+    found = {tree["id"]: tree["provisioning_status"]}
+    for pool in tree["pools"]:
+        found[pool["id"]] = pool["provisioning_status"]
+        for member in pool["members"]:
+            found[member["id"]] = member["provisioning_status"]
+        if pool["healthmonitor"]:
+            found[pool["healthmonitor"]["id"]] = pool["healthmonitor"]["provisioning_status"]
+    for listener in tree["listeners"]:
+        found[listener["id"]] = listener["provisioning_status"]
+        for policy in listener.get("l7policies", ()):
+            found[policy["id"]] = policy["provisioning_status"]
+            for rule in policy["rules"]:
+                found[rule["id"]] = rule["provisioning_status"]
+    return found
 
 
 def controller_addresses(conf, compute):

@@ -33,6 +33,7 @@ class Settings:
     peer_name: str | None = None       # this amphora's name in `peers` (localpeer)
     peers: tuple = ()                  # ((name, "address:port"), ...) for stick-table sync
     default_connection_limit: int = 50000
+    max_connections: int = MAX_GLOBAL_CONN   # global cap (what the amphora's files allow)
     stick_size: str = "10k"
     timeout_client_data: int = 50000
     timeout_member_connect: int = 5000
@@ -280,7 +281,7 @@ def context(loadbalancer, settings):
     return {
         "s": settings,
         "maxconn": min(sum(fe["maxconn"] for fe in frontends) or settings.default_connection_limit,
-                       MAX_GLOBAL_CONN),
+                       settings.max_connections, MAX_GLOBAL_CONN),
         "external_check": any(be["hm"] and be["hm"]["type"] == c.HEALTH_MONITOR_PING
                               for be in backends),
         "peers_name": loadbalancer.loadbalancer_id.replace("-", "") + "_peers",
