@@ -3,10 +3,11 @@ import os
 
 import pytest
 
-from tests.functional import keystone
+from tests.functional import amphora_env, keystone
 from tests.functional.service import Service, free_port, venv_command
 
 NO_KEYSTONE = "no real Keystone: "  # how the identity tests' skip reasons start
+NO_AMPHORA = "no amphorae on this host: "  # how the amphora traffic tests' skip reasons start
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -52,12 +53,49 @@ def keystone_cloud(tmp_path_factory):
         cloud.stop()
 
 
+@pytest.fixture(scope="session")
+def amphora_host():
+    """A guard: root, /usr/sbin/haproxy, namespaces and bridges; else a skip that says why
+    (a failure under CI=true)."""
+    reason = amphora_env.unavailable()
+    if reason:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"the amphora traffic tests need {reason!r} fixed in CI", pytrace=False)
+        print(f"skipping amphora traffic tests: {reason}")
+        pytest.skip(NO_AMPHORA + reason)
+
+
+def _amphora_env(root, database_url=None, label="sqlite"):
+    env = amphora_env.AmphoraEnv(root, database_url, label)
+    try:
+        env.start()
+        yield env
+    finally:
+        env.stop()  # deletes every load balancer, then asserts nothing is left behind
+
+
+@pytest.fixture(scope="session")
+def amphora_cloud(amphora_host, tmp_path_factory):
+    """`lbaas serve` with the amphora provider on SQLite (tests.functional.amphora_env)."""
+    yield from _amphora_env(tmp_path_factory.mktemp("amphora-sqlite"))
+
+
+@pytest.fixture(scope="session")
+def amphora_cloud_pg(amphora_host, pg_cluster, tmp_path_factory):
+    """The same on a PostgreSQL database of the session's cluster."""
+    url = pg_cluster.create_database(f"amphora_{os.getpid()}")
+    yield from _amphora_env(tmp_path_factory.mktemp("amphora-pg"), url, "postgresql")
+
+
 def pytest_terminal_summary(terminalreporter):
-    """Say why the identity tests were skipped, even without -rs (also under xdist)."""
+    """Say why the identity and amphora tests were skipped, even without -rs (also under
+    xdist)."""
     reasons = set()
     for report in terminalreporter.stats.get("skipped", []):
         longrepr = report.longrepr
-        if isinstance(longrepr, tuple) and NO_KEYSTONE in str(longrepr[2]):
+        if isinstance(longrepr, tuple) and (NO_KEYSTONE in str(longrepr[2])
+                                            or NO_AMPHORA in str(longrepr[2])):
             reasons.add(str(longrepr[2]).replace("Skipped: ", "", 1))
     for reason in sorted(reasons):
-        terminalreporter.write_line(f"identity tests SKIPPED, {reason}", yellow=True)
+        kind = "amphora" if reason.startswith(NO_AMPHORA) else "identity"
+        terminalreporter.write_line(f"{kind} tests SKIPPED, {reason}", yellow=True)
