@@ -97,6 +97,9 @@ def create_app(base_dir, haproxy_bin="haproxy"):
             return _message(400, "Invalid Request", f"Unknown action: {action}")
         if manager.config(lb_id) is None:
             return _not_found(lb_id)
+        heartbeat = app.extensions.get("heartbeat")
+        if heartbeat is not None and action in ("reload", "stop"):
+            heartbeat.checkpoint(lb_id)   # the outgoing worker's counts ride the next heartbeat
         getattr(manager, action)(lb_id)
         done = {"start": "started", "stop": "stopped", "reload": "reloaded"}[action]
         return _message(202, "OK", f"haproxy daemon for {lb_id} {done}")

@@ -111,6 +111,8 @@ class HeartbeatSender(threading.Thread):
         self.interval, self.state_path = float(interval), state_path
         self.seq, self._next = 0, 0
         self._previous = {}     # lb id -> {"pid": worker pid, "listeners": {id: counters}}
+        self._carry = {}        # listener id -> counter deltas read before a reload or stop
+        self._reading = threading.Lock()   # one reader of counters and baselines at a time
         self._last = None
         self._stopped = threading.Event()
         self._lock = threading.Lock()
@@ -153,8 +155,37 @@ class HeartbeatSender(threading.Thread):
         listeners, pools = parse_stat(self.manager.stats_command(lb_id, "show stat"))
         return info.get("Pid"), listeners, pools
 
+    def checkpoint(self, lb_id):
+        """Bank the counters of a load balancer's current worker before it is replaced.
+
+        A reload or stop starts a new worker whose counters begin at zero; what the old one
+        counted since the last heartbeat would otherwise be lost. Called by the API just
+        before it reloads or stops HAProxy; the banked deltas ride on the next heartbeat.
+        """
+        try:
+            read = self._read_lb(lb_id)
+        except Exception as exc:   # noqa: BLE001 - the reload must go on regardless
+            LOG.warning("heartbeat: cannot bank the counters of %s: %s", lb_id, exc)
+            return
+        if read is None:
+            return
+        pid, lb_listeners, _ = read
+        with self._lock:
+            before = self._previous.get(lb_id, {})
+            base = before.get("listeners", {}) if before.get("pid") == pid else {}
+            for lid, row in lb_listeners.items():
+                banked = self._carry.setdefault(lid, {})
+                for name, value in deltas(row["counters"], base.get(lid)).items():
+                    banked[name] = banked.get(name, 0) + value
+            self._previous[lb_id] = {"pid": pid, "listeners": {
+                lid: row["counters"] for lid, row in lb_listeners.items()}}
+
     def collect(self):
         """Read every load balancer and build the next message (advances counters and seq)."""
+        with self._reading:
+            return self._collect()
+
+    def _collect(self):
         listeners, pools, previous = {}, {}, {}
         for lb_id in self.manager.lb_ids():
             try:
@@ -177,6 +208,12 @@ class HeartbeatSender(threading.Thread):
             previous[lb_id] = {"pid": pid, "listeners": {lid: row["counters"]
                                                          for lid, row in lb_listeners.items()}}
         with self._lock:
+            for lid, banked in self._carry.items():
+                if lid in listeners:
+                    stats = listeners[lid]["stats"]
+                    for name, value in banked.items():
+                        stats[name] = stats.get(name, 0) + value
+            self._carry = {lid: b for lid, b in self._carry.items() if lid not in listeners}
             message = wire.make_message(self.amphora_id, self.seq, listeners, pools)
             self.seq += 1
             self._previous = previous

@@ -1,5 +1,7 @@
 """`lbaas-agent`: serve the agent API over HTTPS with mutual TLS (stdlib ssl, werkzeug)."""
 import argparse
+import signal
+import faulthandler
 import logging
 import os
 import resource
@@ -71,6 +73,7 @@ def main(argv=None):
                         help="a health manager to send heartbeats to ([IPv6]:PORT; repeatable)")
     parser.add_argument("--heartbeat-interval", type=float, default=10.0, metavar="SECONDS")
     args = parser.parse_args(argv)
+    faulthandler.register(signal.SIGUSR1)   # kill -USR1 <pid>: every thread's stack to the log
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     raise_nofile()

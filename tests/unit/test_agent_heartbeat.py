@@ -154,6 +154,15 @@ def test_a_new_worker_pid_restarts_the_deltas_from_zero(sender):
     assert (stats["tx"], stats["totconns"]) == (3220 * 3, 18)
 
 
+def test_counts_of_a_replaced_worker_are_banked_at_the_reload(sender):
+    sender.collect()                                        # baseline: 6 connections
+    sender.manager.stat["lb1"] = _scale(STAT, 2)            # the old worker counts 6 more
+    sender.checkpoint("lb1")                                # the API banks them, then reloads
+    sender.manager.stat["lb1"], sender.manager.pid_value["lb1"] = STAT, "200"   # new: 6
+    assert sender.collect()["listeners"][L_HTTP]["stats"]["totconns"] == 6 + 6
+    assert sender.collect()["listeners"][L_HTTP]["stats"]["totconns"] == 0   # banked once
+
+
 def test_a_broken_lb_is_skipped_and_keeps_its_baseline(sender):
     sender.manager.stat["lb2"] = STAT.replace(L_HTTP, "11111111-2222-4333-8444-555566667777")
     sender.manager.pid_value["lb2"] = "300"
