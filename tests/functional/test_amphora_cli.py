@@ -48,6 +48,20 @@ def test_cli_builds_a_load_balancer_that_serves_traffic_and_deletes_it(amphora_c
     assert set(counts) == {"b1", "b2", "b3"}, counts
     assert all(9 <= n <= 11 for n in counts.values()), counts
 
+    # the amphora commands show the real amphora behind it
+    listed = [a for a in cli.json("loadbalancer", "amphora", "list")
+              if a["loadbalancer_id"] == lb["id"]]
+    assert len(listed) == 1 and listed[0]["status"] == "ALLOCATED", listed
+    shown = cli.json("loadbalancer", "amphora", "show", listed[0]["id"])
+    assert shown["role"] == "STANDALONE" and shown["lb_network_ip"], shown
+    assert shown["cert_expiration"], shown
+    stats = env._wait(lambda: (s := cli.json("loadbalancer", "amphora", "stats", "show",
+                                             listed[0]["id"]))["total_connections"] >= 30
+                      and s, 15, "amphora stats to count the 30 requests")
+    assert stats["bytes_out"] > 0, stats
+    cli("loadbalancer", "amphora", "configure", listed[0]["id"])
+    env.wait_active("loadbalancers", lb["id"])
+
     amphorae = {a["id"] for a in env.get(
         f"/v2/octavia/amphorae?loadbalancer_id={lb['id']}")["amphorae"]}
     cli("loadbalancer", "delete", "--cascade", "--wait", lb["id"])
