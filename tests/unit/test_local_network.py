@@ -359,11 +359,9 @@ def test_ports_filter_on_unknown_fixed_ip_key_matches_nothing(net):
     assert net.list_ports({"fixed_ips": ["colour=red"]}) == []
 
 
-# -- concurrency --------------------------------------------------------------------------
+# -- concurrency (SQLite serialises the writers; PostgreSQL really races them) -------------
 
 def test_concurrent_allocations_never_share_an_address(net, database):
-    if database.is_sqlite:
-        pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
     backends = [local.LocalNetwork(conf_with(PUBLIC, TINY, V6), database) for _ in range(8)]
     start = threading.Barrier(8)
 
@@ -379,8 +377,6 @@ def test_concurrent_allocations_never_share_an_address(net, database):
 
 
 def test_concurrent_requests_for_one_address_give_one_winner(net, database):
-    if database.is_sqlite:
-        pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
     start = threading.Barrier(8)
 
     def allocate(i):
