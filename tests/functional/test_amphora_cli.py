@@ -9,7 +9,7 @@ import collections
 import pytest
 
 from tests.functional import backends
-from tests.functional.amphora_env import BACKEND_PORT
+from tests.functional.amphora_env import BACKEND_PORT, processes_mentioning
 from tests.functional.test_cli import Cli
 
 pytestmark = pytest.mark.functional
@@ -59,8 +59,15 @@ def test_cli_builds_a_load_balancer_that_serves_traffic_and_deletes_it(amphora_c
                                              listed[0]["id"]))["total_connections"] >= 30
                       and s, 15, "amphora stats to count the 30 requests")
     assert stats["bytes_out"] > 0, stats
+    # a second reconcile of an unchanged load balancer changes nothing: no reload
+    def haproxy():
+        return {pid for pid, cmd in processes_mentioning(env.amphora_dir).items()
+                if "haproxy" in cmd and "lbaas.agent" not in cmd}
+    before = haproxy()
+    assert before
     cli("loadbalancer", "amphora", "configure", listed[0]["id"])
     env.wait_active("loadbalancers", lb["id"])
+    assert haproxy() == before
 
     amphorae = {a["id"] for a in env.get(
         f"/v2/octavia/amphorae?loadbalancer_id={lb['id']}")["amphorae"]}
