@@ -37,14 +37,17 @@ def heartbeat_bind(conf, compute):
 
 
 def start_health(core):
-    """Start the health manager for the amphora provider's worker; returns its server or None."""
+    """Start the health manager and failover scanner beside the in-process amphora worker;
+    returns the heartbeat server (its `scanner` attribute the scanner) or None."""
     driver = core.drivers._drivers.get("amphora")
     worker = getattr(driver, "worker", None)
     if worker is None:
         return None
     from lbaas.drivers.amphora.health.manager import HealthManager
     from lbaas.drivers.amphora.health.server import HeartbeatServer
+    from lbaas.drivers.amphora.health.failover import FailoverScanner
     host, port = heartbeat_bind(core.conf, worker.compute)
     server = HeartbeatServer(core.conf, HealthManager(core), bind_ip=host, bind_port=port)
     server.start()
+    server.scanner = FailoverScanner(core, worker.failover).start()
     return server

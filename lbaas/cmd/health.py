@@ -28,6 +28,7 @@ def main(argv=None):
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         server.start()
+        scanner = failover_scanner(core).start()
         host, port = server.address
         host = f"[{host}]" if ":" in host else host
         print(f"lbaas-health: receiving heartbeats on udp {host}:{port}", flush=True)
@@ -35,10 +36,19 @@ def main(argv=None):
             while not stop.wait(3600):
                 pass
         finally:
+            scanner.stop()
             server.stop()
     finally:
         core.close()
     return 0
+
+
+def failover_scanner(core):
+    """The scanner that fails over silent amphorae by casting to the workers' bus."""
+    from lbaas.drivers.amphora import rpc
+    from lbaas.drivers.amphora.health.failover import FailoverScanner
+    bus = rpc.bus(core.conf)
+    return FailoverScanner(core, bus.failover)
 
 
 if __name__ == "__main__":

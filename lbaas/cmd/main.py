@@ -57,6 +57,7 @@ def serve(args):
         server.serve_forever()
     finally:
         if health is not None:
+            health.scanner.stop()
             health.stop()
         core.close()
     return 0

@@ -5,6 +5,7 @@ one read (`heartbeat_target`) and at most one write transaction (`record_heartbe
 whose statements are single upserts on SQLite and PostgreSQL.
 """
 import collections
+import datetime
 import functools
 
 from sqlalchemy import bindparam, select, update
@@ -82,6 +83,11 @@ def _upsert_portably(conn, health, rows):
             conn.execute(_STATS.insert(), row)
 
 
+def _now():
+    """Now in naive UTC with microseconds (liveness is judged in seconds, not whole ones)."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
 def record_heartbeat(db, amphora_id, seq, counters, alive=True, now=None):
     """Store one heartbeat's effects in one transaction (none when there is nothing to store).
 
@@ -96,7 +102,7 @@ def record_heartbeat(db, amphora_id, seq, counters, alive=True, now=None):
     health = None
     if alive:
         health = {"amphora_id": amphora_id, "seq": int(seq), "busy": False,
-                  "last_update": models.utcnow() if now is None else now}
+                  "last_update": _now() if now is None else now}
     with db.write() as session:
         conn = session.connection()
         upserts = _upserts(conn.dialect.name)
@@ -113,3 +119,23 @@ def amphora_health(db, amphora_id):
     """The amphora's AmphoraHealth row (detached), or None before its first valid heartbeat."""
     with db.read() as session:
         return session.get(models.AmphoraHealth, amphora_id)
+
+
+def resume_amphora(db, amphora_id, stopped="FAILOVER_STOPPED"):
+    """An amphora held by the failover circuit breaker sends heartbeats again: ALLOCATED."""
+    with db.write() as session:
+        session.execute(update(models.Amphora)
+                        .where(models.Amphora.id == amphora_id, models.Amphora.status == stopped)
+                        .values(status="ALLOCATED", updated_at=models.utcnow())
+                        .execution_options(synchronize_session=False))
+
+
+def watch_amphora(db, amphora_id):
+    """Start judging an amphora's liveness now, before its first heartbeat (idempotent).
+
+    An amphora that died before its first heartbeat would otherwise never be missed.
+    """
+    with db.write() as session:
+        if session.get(models.AmphoraHealth, amphora_id) is None:
+            session.add(models.AmphoraHealth(amphora_id=amphora_id, last_update=_now(), seq=0,
+                                             busy=False))

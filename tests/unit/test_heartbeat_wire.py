@@ -166,11 +166,12 @@ def test_wire_imports_only_the_standard_library():
     assert imported and imported <= set(sys.stdlib_module_names)
 
 
-def test_health_manager_options_use_octavia_names_and_defaults():
+def test_health_manager_options_use_octavia_names_and_lbaas_defaults():
     from lbaas import conf as lbaas_conf
     conf = lbaas_conf.make_conf()
     hm = conf.health_manager
-    assert (hm.bind_ip, hm.bind_port, hm.heartbeat_interval, hm.heartbeat_timeout) == \
-        ("127.0.0.1", 5555, 10, 60)
+    # Octavia's names; lbaas's defaults notice a dead amphora in seconds (upstream: 10 s, 60 s)
+    assert (hm.bind_ip, hm.bind_port, hm.heartbeat_interval, hm.heartbeat_timeout,
+            hm.health_check_interval) == ("127.0.0.1", 5555, 1, 3, 1)
     assert hm.heartbeat_key is None
     assert conf._groups["health_manager"]._opts["heartbeat_key"]["opt"].secret

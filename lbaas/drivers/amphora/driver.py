@@ -121,12 +121,19 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
         self._cast(loadbalancer.loadbalancer_id)
 
     def loadbalancer_failover(self, loadbalancer_id):
-        self._cast(loadbalancer_id)
+        """Replace every amphora of the load balancer (the API holds it PENDING_UPDATE)."""
+        bus = self._bus
+        if bus is not None:
+            defer_after_commit(lambda: bus.failover(loadbalancer_id))
 
     # -- amphorae (lbaas's optional extension) ------------------------------------------
     def amphora_failover(self, amphora_id):
-        """Reconcile the amphora's load balancer (rebuilding is the failover issue's job)."""
-        self._cast_for("amphorae", amphora_id)
+        """Replace one amphora (the API holds its load balancer PENDING_UPDATE)."""
+        lb_id = self._library.loadbalancer_id_of("amphorae", amphora_id) if self._library \
+            else None
+        bus = self._bus
+        if bus is not None and lb_id:
+            defer_after_commit(lambda: bus.failover(lb_id, amphora_id))
 
     def amphora_config(self, amphora_id):
         """Push the configuration again by reconciling the amphora's load balancer."""

@@ -12,7 +12,7 @@ import time
 from sqlalchemy import select
 
 from lbaas.core import constants as c
-from lbaas.core import models
+from lbaas.core import models, statistics
 from lbaas.drivers import completion
 from lbaas.drivers.amphora import certs, desired
 from lbaas.drivers.amphora.agent_client import AgentClient
@@ -70,6 +70,19 @@ class Reconciler:
         self._report(seen, c.ACTIVE)
         return "took-spare" if took_spare else None
 
+    def replace(self, loadbalancer_id, amphora_ids):
+        """Tear down amphorae to be replaced (None in amphora_ids: all of the load balancer's);
+        the reconcile that follows builds or takes their successors."""
+        with self.core.db.read() as session:
+            current = set(session.scalars(select(models.Amphora.id).where(
+                models.Amphora.loadbalancer_id == loadbalancer_id,
+                models.Amphora.status != c.DELETED)))
+        doomed = current if None in amphora_ids else current & set(amphora_ids)
+        for amphora_id in sorted(doomed):
+            LOG.info("replacing amphora %s of load balancer %s", amphora_id, loadbalancer_id)
+            self.delete_amphora(amphora_id)
+        return doomed
+
     def fail(self, loadbalancer_id):
         """Report every pending object of the load balancer ERROR (retries are exhausted)."""
         seen = self.core.library.loadbalancer_tree(loadbalancer_id)
@@ -118,6 +131,7 @@ class Reconciler:
                 row.status, row.lb_network_ip = "ALLOCATED", instance.management_ip
                 row.updated_at = models.utcnow()
             amphora.status, amphora.lb_network_ip = "ALLOCATED", instance.management_ip
+        statistics.watch_amphora(self.core.db, amphora.id)
         return amphora, spare is not None
 
     def _new_amphora_row(self, loadbalancer_id):

@@ -59,6 +59,10 @@ class Bus:
         """Ask some worker to tear one amphora down (fire and forget)."""
         self.client.cast({}, "delete_amphora", amphora_id=amphora_id)
 
+    def failover(self, loadbalancer_id, amphora_id=None):
+        """Ask some worker to replace one amphora of a load balancer (None: all of them)."""
+        self.client.cast({}, "failover", loadbalancer_id=loadbalancer_id, amphora_id=amphora_id)
+
     def server(self, endpoint, server_name):
         """An RPC server on this bus's topic dispatching to `endpoint` (not started)."""
         target = messaging.Target(topic=self.topic, server=server_name)
@@ -86,12 +90,19 @@ def is_in_memory(conf):
 
 
 class Endpoint:
-    """The methods workers serve: `handler(loadbalancer_id)`, `delete_handler(amphora_id)`."""
+    """The methods workers serve: `handler(loadbalancer_id)`, `delete_handler(amphora_id)`,
+    `failover_handler(loadbalancer_id, amphora_id)`."""
 
     target = messaging.Target(namespace=NAMESPACE, version=VERSION)
 
-    def __init__(self, handler, delete_handler=None):
+    def __init__(self, handler, delete_handler=None, failover_handler=None):
         self._handler, self._delete_handler = handler, delete_handler
+        self._failover_handler = failover_handler
+
+    def failover(self, ctxt, loadbalancer_id, amphora_id=None):
+        """Replace an amphora of a load balancer, or all of them (queued; returns at once)."""
+        if self._failover_handler is not None:
+            self._failover_handler(loadbalancer_id, amphora_id)
 
     def reconcile(self, ctxt, loadbalancer_id):
         """Reconcile one load balancer (queued; returns at once)."""

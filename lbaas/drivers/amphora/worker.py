@@ -38,6 +38,7 @@ class Worker:
         self._server = None
         self._sweeper = None
         self._spares = threading.Lock()
+        self._replace = {}        # lb id -> amphora ids to replace at its next run (None: all)
 
     # -- scheduling ---------------------------------------------------------------------
     def submit(self, loadbalancer_id):
@@ -50,6 +51,12 @@ class Worker:
                 return
             self._state[loadbalancer_id] = "running"
         self._pool.submit(self._run, loadbalancer_id)
+
+    def failover(self, loadbalancer_id, amphora_id=None):
+        """Replace an amphora (None: every amphora) of a load balancer at its next run."""
+        with self._lock:
+            self._replace.setdefault(loadbalancer_id, set()).add(amphora_id)
+        self.submit(loadbalancer_id)
 
     def _run(self, loadbalancer_id):
         while True:
@@ -65,8 +72,13 @@ class Worker:
     def _attempts(self, loadbalancer_id):
         attempts = self.conf.controller_worker.reconcile_attempts
         pause = RETRY_PAUSE
+        with self._lock:
+            replace = self._replace.pop(loadbalancer_id, set())
         for attempt in range(1, attempts + 1):
             try:
+                if replace:
+                    self.reconciler.replace(loadbalancer_id, replace)
+                    replace = set()
                 if self.reconciler.reconcile(loadbalancer_id) == "took-spare":
                     self.replenish()
                 return
@@ -142,7 +154,8 @@ class Worker:
             prepare()
         if listen:
             bus = rpc.bus(self.conf)
-            self._server = bus.server(rpc.Endpoint(self.submit, self.delete_amphora),
+            self._server = bus.server(rpc.Endpoint(self.submit, self.delete_amphora,
+                                                   self.failover),
                                       f"{socket.gethostname()}-{id(self):x}")
             self._server.start()
         self._sweeper = threading.Thread(target=self._sweep_loop, name="amphora-sweep",

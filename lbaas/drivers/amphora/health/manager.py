@@ -7,7 +7,7 @@ from octavia_lib.api.drivers import exceptions as lib_exc
 
 from lbaas.core import constants as c
 from lbaas.core import statistics
-from lbaas.drivers.amphora.health import rollup
+from lbaas.drivers.amphora.health import failover, rollup
 
 LOG = logging.getLogger(__name__)
 
@@ -54,6 +54,10 @@ class HealthManager:
             self.counters["not_alive"] += 1
         statistics.record_heartbeat(self.core.db, amphora_id, message.get("seq", 0),
                                     self._counters_of(tree, message), alive=alive)
+        if alive and target.status == failover.STOPPED:
+            statistics.resume_amphora(self.core.db, amphora_id)
+            LOG.warning("amphora %s sends heartbeats again: no longer %s", amphora_id,
+                        failover.STOPPED)
         update = rollup.changes(tree, message)
         if update:
             self._send(update, target.loadbalancer_id)

@@ -1,0 +1,140 @@
+"""Notice amphorae whose heartbeats stopped and have a worker replace them.
+
+Every `[health_manager] health_check_interval` seconds the scanner looks for ALLOCATED
+amphorae whose last valid heartbeat is older than `heartbeat_timeout`. For each, it locks
+the load balancer (ACTIVE -> PENDING_UPDATE, compare-and-swap: a load balancer already
+being changed is left for the next scan) and marks the amphora's health record busy, in
+one transaction, then casts "fail over amphora X". A second health manager running the
+same scan therefore never fails the same amphora over twice.
+
+Circuit breaker: when more than `failover_circuit_breaker` percent of the amphorae that
+report heartbeats go silent at once (and at least two), the control plane has most likely
+lost its own network, and replacing them all would be a storm. Nothing is failed over;
+the silent amphorae are marked FAILOVER_STOPPED (visible in the amphora API) and one
+error line is logged. An amphora whose heartbeats resume goes back to ALLOCATED.
+"""
+import datetime
+import logging
+import threading
+
+from sqlalchemy import select, update
+
+from lbaas.core import constants as c
+from lbaas.core import models
+
+LOG = logging.getLogger(__name__)
+STOPPED = "FAILOVER_STOPPED"
+
+
+def _utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class FailoverScanner:
+    """A daemon thread that fails over amphorae whose heartbeats stopped."""
+
+    def __init__(self, core, request_failover, clock=_utcnow):
+        """request_failover(loadbalancer_id, amphora_id): cast to a worker, after the claim."""
+        self.core, self.conf = core, core.conf
+        self.request_failover, self.clock = request_failover, clock
+        self.tripped = False
+        self._stop = threading.Event()
+        self._thread = None
+
+    def _silent(self, session, now):
+        """(ids of silent ALLOCATED amphorae, how many amphorae report heartbeats at all)."""
+        hm = self.conf.health_manager
+        cutoff = now - datetime.timedelta(seconds=hm.heartbeat_timeout)
+        rows = session.execute(
+            select(models.Amphora.id, models.Amphora.loadbalancer_id, models.Amphora.status,
+                   models.AmphoraHealth.last_update, models.AmphoraHealth.busy)
+            .join(models.AmphoraHealth, models.AmphoraHealth.amphora_id == models.Amphora.id)
+            .where(models.Amphora.status.in_(("ALLOCATED", STOPPED)),
+                   models.Amphora.loadbalancer_id.is_not(None))).all()
+        silent = [r for r in rows if r.last_update < cutoff and not r.busy]
+        return silent, len(rows)
+
+    def scan(self):
+        """One pass; returns the ids of the amphorae whose failover it requested."""
+        now = self.clock()
+        with self.core.db.read() as session:
+            silent, watched = self._silent(session, now)
+        if not silent:
+            if self.tripped:
+                LOG.warning("heartbeats are back: amphora failover resumes")
+            self.tripped = False
+            return []
+        share = 100 * len(silent) / max(watched, 1)
+        if len(silent) > 1 and share > self.conf.health_manager.failover_circuit_breaker:
+            self._trip(silent, watched, share)
+            return []
+        if self.tripped:
+            LOG.warning("heartbeats are back for most amphorae: amphora failover resumes")
+            self.tripped = False
+        requested = []
+        for row in silent:
+            if row.status == STOPPED:
+                continue   # held by the breaker: heartbeats or an operator release it
+            if self._claim(row):
+                requested.append(row.id)
+                LOG.warning("amphora %s of load balancer %s sent no heartbeat since %s: "
+                            "failing it over", row.id, row.loadbalancer_id, row.last_update)
+                self.request_failover(row.loadbalancer_id, row.id)
+        return requested
+
+    def _claim(self, row):
+        """Lock the load balancer and mark the amphora busy, atomically; False if taken."""
+        health = models.AmphoraHealth
+        with self.core.db.write() as session:
+            def mark(was, now):
+                return session.execute(
+                    update(health).where(health.amphora_id == row.id, health.busy.is_(was))
+                    .values(busy=now).execution_options(synchronize_session=False)).rowcount
+            if not mark(False, True):
+                return False   # another health manager has it
+            locked = session.execute(
+                update(models.LoadBalancer)
+                .where(models.LoadBalancer.id == row.loadbalancer_id,
+                       models.LoadBalancer.provisioning_status == c.ACTIVE)
+                .values(provisioning_status=c.PENDING_UPDATE, updated_at=models.utcnow())
+                .execution_options(synchronize_session=False)).rowcount
+            if not locked:   # being changed: the next scan looks again
+                mark(True, False)
+                return False
+        return True
+
+    def _trip(self, silent, watched, share):
+        if not self.tripped:
+            LOG.error("circuit breaker: %d of %d amphorae (%.0f%%, more than "
+                      "[health_manager] failover_circuit_breaker = %d%%) stopped sending "
+                      "heartbeats at once; no failover until their heartbeats resume or an "
+                      "operator fails them over (they are marked %s)", len(silent), watched,
+                      share, self.conf.health_manager.failover_circuit_breaker, STOPPED)
+        self.tripped = True
+        with self.core.db.write() as session:
+            session.execute(update(models.Amphora)
+                            .where(models.Amphora.id.in_([r.id for r in silent]),
+                                   models.Amphora.status == "ALLOCATED")
+                            .values(status=STOPPED, updated_at=models.utcnow())
+                            .execution_options(synchronize_session=False))
+
+    # -- life cycle ---------------------------------------------------------------------
+    def _run(self):
+        interval = self.conf.health_manager.health_check_interval
+        while not self._stop.wait(interval):
+            try:
+                self.scan()
+            except Exception:
+                LOG.exception("failover scan failed")
+
+    def start(self):
+        """Scan every health_check_interval seconds in a daemon thread."""
+        self._thread = threading.Thread(target=self._run, name="failover-scan", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        """Stop scanning."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

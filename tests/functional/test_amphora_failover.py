@@ -1,0 +1,191 @@
+"""Failover of amphorae under real traffic: a dead amphora is noticed by its silence and
+replaced; an operator's failover does the same on demand; a mass silence trips the
+circuit breaker instead of a failover storm.
+
+The environment keeps one spare amphora, as `lbaas serve` does on its embedded defaults.
+Each scenario prints the longest gap in traffic and the number of failed requests.
+"""
+import os
+import signal
+import threading
+import time
+
+import pytest
+from pyroute2 import netns
+
+from tests.functional import backends
+from tests.functional.amphora_env import BACKEND_PORT, AmphoraEnv, wait_until
+from tests.functional.test_cli import Cli
+
+pytestmark = pytest.mark.functional
+
+
+class SpareEnv(AmphoraEnv):
+    """An AmphoraEnv with a spare amphora, removed at the end (it belongs to no LB)."""
+
+    def stop(self):
+        from lbaas.drivers.amphora.compute.local import LocalCompute
+        spares = []
+        if self.service is not None and self.service.proc.poll() is None:
+            try:
+                for lb in self.get("/v2/lbaas/loadbalancers")["loadbalancers"]:
+                    self.delete_lb(lb["id"])
+                spares = [a["id"] for a in self.get("/v2/octavia/amphorae")["amphorae"]
+                          if a["loadbalancer_id"] is None]
+            finally:
+                self.service.stop()
+        compute = LocalCompute(self.mgmt_bridge, str(self.mgmt_cidr), self.amphora_dir)
+        for amphora_id in spares:
+            compute.delete(amphora_id)
+        super().stop()
+
+
+@pytest.fixture(scope="module")
+def env(amphora_host, tmp_path_factory):
+    env = SpareEnv(tmp_path_factory.mktemp("amphora-failover"), extra_config={
+        "house_keeping": {"spare_amphora_pool_size": 1}})
+    try:
+        env.start()
+        for k, name in ((1, "one"), (2, "two")):
+            env.backend(name, k)
+        yield env
+    finally:
+        env.stop()
+
+
+class Traffic(threading.Thread):
+    """Requests through a VIP every 20 ms, recording failures and the longest gap."""
+
+    def __init__(self, vip):
+        super().__init__(daemon=True)
+        self.vip, self.stopped = vip, threading.Event()
+        self.ok = self.failed = 0
+        self.longest = 0.0
+
+    def run(self):
+        last = time.monotonic()
+        while not self.stopped.is_set():
+            try:
+                backends.http_get(self.vip, "/", 80, timeout=0.3)
+                now = time.monotonic()
+                self.longest, last = max(self.longest, now - last), now
+                self.ok += 1
+            except OSError:
+                self.failed += 1
+            self.stopped.wait(0.02)
+
+    def finish(self, label):
+        self.stopped.set()
+        self.join(5)
+        print(f"{label}: longest gap {self.longest:.2f} s, {self.failed} failed, "
+              f"{self.ok} served")
+        return self
+
+
+def _lb(env, name):
+    pool = {"name": f"{name}-pool", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+            "members": [{"address": env.member_host(200 + k), "protocol_port": BACKEND_PORT,
+                         "subnet_id": env.member_subnet_id} for k in (1, 2)]}
+    lb = env.create_graph(name, [{"protocol": "HTTP", "protocol_port": 80,
+                                  "connection_limit": 500, "default_pool": pool}])
+    env.wait_vip(lb["vip_address"])
+    return lb
+
+
+def _amphora(env, lb_id):
+    found = env.get(f"/v2/octavia/amphorae?loadbalancer_id={lb_id}")["amphorae"]
+    assert len(found) == 1, found
+    env.amphora_ids.add(found[0]["id"])
+    return found[0]
+
+
+def _kill(amphora_id):
+    """SIGKILL every process in the amphora's namespace (agent and HAProxy): it dies."""
+    name = "amp-" + "".join(ch for ch in amphora_id.lower() if ch.isalnum())[:10]
+    pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and _in_netns(int(p), name)]
+    assert pids, f"no process in {name}"
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def _in_netns(pid, name):
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(f"/var/run/netns/{name}").st_ino
+    except OSError:
+        return False
+
+
+def _replaced(env, lb_id, old_id, timeout=30):
+    return wait_until(lambda: (a := env.get(f"/v2/octavia/amphorae?loadbalancer_id={lb_id}")
+                               ["amphorae"]) and a[0]["id"] != old_id
+                      and env.show("loadbalancers", lb_id)["provisioning_status"] == "ACTIVE"
+                      and a[0], timeout, "a new amphora and the load balancer ACTIVE")
+
+
+def test_a_dead_single_amphora_is_replaced_and_traffic_recovers(env):
+    lb = _lb(env, "fo-single")
+    old = _amphora(env, lb["id"])
+    traffic = Traffic(lb["vip_address"])
+    traffic.start()
+    wait_until(lambda: traffic.ok >= 5, 10, "traffic through the VIP")
+    _kill(old["id"])
+    new = _replaced(env, lb["id"], old["id"])
+    env.amphora_ids.add(new["id"])
+    wait_until(lambda: traffic.ok >= 5 and traffic.longest > 0 and _serves(lb), 15,
+               "traffic through the new amphora")
+    traffic.finish("SINGLE amphora SIGKILLed")
+    assert traffic.longest < 10, traffic.longest
+    assert new["status"] == "ALLOCATED" and new["role"] == "STANDALONE"
+    assert env.leftovers({old["id"]}) == []   # the dead one is cleaned up
+    env.wait_operating("loadbalancers", lb["id"], "ONLINE")
+
+
+def _serves(lb):
+    try:
+        backends.http_get(lb["vip_address"], "/", 80, timeout=0.5)
+        return True
+    except OSError:
+        return False
+
+
+def test_failover_through_the_api_and_the_cli_replaces_the_amphora(env):
+    lb = _lb(env, "fo-manual")
+    first = _amphora(env, lb["id"])
+    traffic = Traffic(lb["vip_address"])
+    traffic.start()
+    env.put(f"/v2/lbaas/loadbalancers/{lb['id']}/failover", None, expect=202)
+    second = _replaced(env, lb["id"], first["id"])
+    env.amphora_ids.add(second["id"])
+    Cli(env.url)("loadbalancer", "amphora", "failover", second["id"])
+    third = _replaced(env, lb["id"], second["id"])
+    env.amphora_ids.add(third["id"])
+    wait_until(lambda: _serves(lb), 15, "traffic through the third amphora")
+    traffic.finish("manual failovers (API, then CLI)")
+    assert env.leftovers({first["id"], second["id"]}) == []
+    assert traffic.longest < 10, traffic.longest
+
+
+def test_most_amphorae_going_silent_at_once_trips_the_circuit_breaker(env):
+    lbs = [_lb(env, f"fo-storm{i}") for i in range(3)]
+    amphorae = {lb["id"]: _amphora(env, lb["id"])["id"] for lb in lbs}
+    for amphora_id in amphorae.values():
+        _kill(amphora_id)
+    wait_until(lambda: all(env.get(f"/v2/octavia/amphorae/{a}")["amphora"]["status"]
+                           == "FAILOVER_STOPPED" for a in amphorae.values()), 20,
+               "the silent amphorae to be marked FAILOVER_STOPPED")
+    # held, not failed over: same amphorae, load balancers untouched
+    for lb_id, amphora_id in amphorae.items():
+        assert _amphora(env, lb_id)["id"] == amphora_id
+        assert env.show("loadbalancers", lb_id)["provisioning_status"] == "ACTIVE"
+    with open(env.service.log_path, "rb") as log:
+        assert b"circuit breaker" in log.read()
+    # the operator decides: a failover through the API rebuilds each one
+    for lb_id, amphora_id in amphorae.items():
+        env.put(f"/v2/octavia/amphorae/{amphora_id}/failover", None, expect=202)
+        env.amphora_ids.add(_replaced(env, lb_id, amphora_id, timeout=60)["id"])
+    for lb in lbs:
+        wait_until(lambda: _serves(lb), 15, f"traffic through {lb['name']}")
+    assert env.leftovers(set(amphorae.values())) == []
+    assert not [n for n in netns.listnetns()
+                if n in {f"amp-{a.replace('-', '')[:10]}" for a in amphorae.values()}]
