@@ -189,3 +189,23 @@ def test_most_amphorae_going_silent_at_once_trips_the_circuit_breaker(env):
     assert env.leftovers(set(amphorae.values())) == []
     assert not [n for n in netns.listnetns()
                 if n in {f"amp-{a.replace('-', '')[:10]}" for a in amphorae.values()}]
+
+
+def test_restarting_the_controller_changes_no_traffic_and_fails_nothing_over(env):
+    lb = _lb(env, "fo-restart")
+    amphora = _amphora(env, lb["id"])
+    traffic = Traffic(lb["vip_address"])
+    traffic.start()
+    wait_until(lambda: traffic.ok >= 5, 10, "traffic through the VIP")
+    env.service.stop()            # API, worker and health manager all go
+    down = time.monotonic()
+    wait_until(lambda: time.monotonic() - down > 4, 10, "longer than heartbeat_timeout (3 s)")
+    env.service.start()
+    restarted = time.monotonic()
+    # judge after the new health manager's grace period and a few scans more
+    wait_until(lambda: time.monotonic() - restarted > 6, 10, "a few failover scans")
+    traffic.finish("controller restarted (down 4 s)")
+    assert _amphora(env, lb["id"])["id"] == amphora["id"]
+    assert env.get(f"/v2/octavia/amphorae/{amphora['id']}")["amphora"]["status"] == "ALLOCATED"
+    assert env.show("loadbalancers", lb["id"])["provisioning_status"] == "ACTIVE"
+    assert traffic.failed == 0 and traffic.longest < 1, traffic.longest

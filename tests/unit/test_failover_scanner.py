@@ -42,9 +42,12 @@ def fleet(client, core, project):
         session.execute(delete(models.Amphora))
 
 
-def _scanner(core, seconds_later, calls):
+def _scanner(core, seconds_later, calls, started=-60):
+    """A scanner whose clock says NOW + seconds_later; it started `started` s from NOW."""
+    times = iter([NOW + datetime.timedelta(seconds=started)])
     return FailoverScanner(core, lambda lb, amp: calls.append((lb, amp)),
-                           clock=lambda: NOW + datetime.timedelta(seconds=seconds_later))
+                           clock=lambda: next(times, NOW + datetime.timedelta(
+                               seconds=seconds_later)))
 
 
 def _status(core, model, object_id, field):
@@ -105,3 +108,11 @@ def test_a_single_silent_amphora_is_failed_over_even_when_it_is_the_only_one(cor
     [(lb1, amp1)] = fleet(1)
     calls = []
     assert _scanner(core, 10, calls).scan() == [amp1]      # 100% but only one: no storm
+
+
+def test_a_health_manager_that_just_started_fails_nobody_over(core, fleet):
+    [(lb1, amp1)] = fleet(1)
+    calls = []
+    # down from NOW + 1 to NOW + 9: the amphora's last heartbeat it knows is 10 s old
+    assert _scanner(core, 10, calls, started=9).scan() == [] and calls == []
+    assert _scanner(core, 13, calls, started=9).scan() == [amp1]   # silent 3 s after start

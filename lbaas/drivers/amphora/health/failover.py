@@ -12,6 +12,10 @@ report heartbeats go silent at once (and at least two), the control plane has mo
 lost its own network, and replacing them all would be a storm. Nothing is failed over;
 the silent amphorae are marked FAILOVER_STOPPED (visible in the amphora API) and one
 error line is logged. An amphora whose heartbeats resume goes back to ALLOCATED.
+
+A health manager that just started judges nobody for `heartbeat_timeout` seconds: the
+heartbeats it missed while it was down say nothing about the amphorae, so restarting
+the control plane never fails one over.
 """
 import datetime
 import logging
@@ -38,6 +42,7 @@ class FailoverScanner:
         self.core, self.conf = core, core.conf
         self.request_failover, self.clock = request_failover, clock
         self.tripped = False
+        self.started = clock()
         self._stop = threading.Event()
         self._thread = None
 
@@ -57,6 +62,9 @@ class FailoverScanner:
     def scan(self):
         """One pass; returns the ids of the amphorae whose failover it requested."""
         now = self.clock()
+        if now - self.started < datetime.timedelta(
+                seconds=self.conf.health_manager.heartbeat_timeout):
+            return []   # just started: heartbeats missed while it was down prove nothing
         with self.core.db.read() as session:
             silent, watched = self._silent(session, now)
         if not silent:
