@@ -116,3 +116,24 @@ def test_a_health_manager_that_just_started_fails_nobody_over(core, fleet):
     # down from NOW + 1 to NOW + 9: the amphora's last heartbeat it knows is 10 s old
     assert _scanner(core, 10, calls, started=9).scan() == [] and calls == []
     assert _scanner(core, 13, calls, started=9).scan() == [amp1]   # silent 3 s after start
+
+
+def test_amphorae_dying_a_heartbeat_apart_are_judged_together(core, fleet):
+    pairs = fleet(4)
+    _hear(core, pairs[1][1], 0.9)
+    _hear(core, pairs[2][1], 0.9)
+    _hear(core, pairs[3][1], 3.4)      # the healthy one
+    calls = []
+    early = _scanner(core, 3.5, calls)
+    assert early.scan() == [] and not early.tripped     # one dead, two late: wait
+    later = _scanner(core, 4.0, calls)
+    assert later.scan() == [] and later.tripped and calls == []   # all three at once: held
+
+
+def test_a_late_neighbour_holds_a_failover_back_only_briefly(core, fleet):
+    (lb1, amp1), (_, amp2) = fleet(2)
+    calls = []
+    _hear(core, amp2, 1.9)             # amp2 stays late (1.6 s) at every scan below
+    assert _scanner(core, 3.5, calls).scan() == []
+    _hear(core, amp2, 3.5)
+    assert _scanner(core, 5.1, calls).scan() == [amp1]   # 5.1 s: patience is over

@@ -7,6 +7,10 @@ being changed is left for the next scan) and marks the amphora's health record b
 one transaction, then casts "fail over amphora X". A second health manager running the
 same scan therefore never fails the same amphora over twice.
 
+Amphorae that die together go silent up to a heartbeat interval apart; while any other
+amphora is already late (1.5 intervals), the scan waits (at most two more intervals) so
+that they are judged together.
+
 Circuit breaker: when more than `failover_circuit_breaker` percent of the amphorae that
 report heartbeats go silent at once (and at least two), the control plane has most likely
 lost its own network, and replacing them all would be a storm. Nothing is failed over;
@@ -28,6 +32,8 @@ from lbaas.core import models
 
 LOG = logging.getLogger(__name__)
 STOPPED = "FAILOVER_STOPPED"
+SUSPECT_INTERVALS = 1.5   # a heartbeat this many intervals late makes an amphora suspect
+PATIENCE_INTERVALS = 2    # how many intervals past the timeout a failover may be held back
 
 
 def _utcnow():
@@ -47,9 +53,11 @@ class FailoverScanner:
         self._thread = None
 
     def _silent(self, session, now):
-        """(ids of silent ALLOCATED amphorae, how many amphorae report heartbeats at all)."""
+        """(silent amphorae, how many are watched, whether to wait one more scan)."""
         hm = self.conf.health_manager
         cutoff = now - datetime.timedelta(seconds=hm.heartbeat_timeout)
+        late = now - datetime.timedelta(seconds=SUSPECT_INTERVALS * hm.heartbeat_interval)
+        patience = cutoff - datetime.timedelta(seconds=PATIENCE_INTERVALS * hm.heartbeat_interval)
         rows = session.execute(
             select(models.Amphora.id, models.Amphora.loadbalancer_id, models.Amphora.status,
                    models.AmphoraHealth.last_update, models.AmphoraHealth.busy)
@@ -57,7 +65,11 @@ class FailoverScanner:
             .where(models.Amphora.status.in_(("ALLOCATED", STOPPED)),
                    models.Amphora.loadbalancer_id.is_not(None))).all()
         silent = [r for r in rows if r.last_update < cutoff and not r.busy]
-        return silent, len(rows)
+        # Amphorae that die together fall silent up to a heartbeat apart: while others are
+        # already late, wait (a bounded while) to judge them all in the same scan.
+        suspects = any(cutoff <= r.last_update < late for r in rows)
+        wait = bool(silent) and suspects and min(r.last_update for r in silent) >= patience
+        return silent, len(rows), wait
 
     def scan(self):
         """One pass; returns the ids of the amphorae whose failover it requested."""
@@ -66,7 +78,9 @@ class FailoverScanner:
                 seconds=self.conf.health_manager.heartbeat_timeout):
             return []   # just started: heartbeats missed while it was down prove nothing
         with self.core.db.read() as session:
-            silent, watched = self._silent(session, now)
+            silent, watched, wait = self._silent(session, now)
+        if wait:
+            return []
         if not silent:
             if self.tripped:
                 LOG.warning("heartbeats are back: amphora failover resumes")
