@@ -17,8 +17,14 @@ Scenarios (each --runs times; min/p50/max):
   reload_ms                      PUT a listener (name, timeout) until ACTIVE again; the
                                  HAProxy reload from the amphora agent's log; whether a
                                  long transfer through the VIP survives the reload
-  vip_rps_ratio                  wrk through the VIP (2 HAProxy static backends) vs wrk
-                                 straight to one backend, same settings, same run
+  vip_rps_ratio                  wrk through the VIP vs wrk straight to the pool's only
+                                 member (the same backend), same settings, same run, for
+                                 two backend kinds: `app` (a Python app server) and
+                                 `static` (HAProxy answering itself); CPU per request of
+                                 the amphora's HAProxy, the backend and wrk
+  proxy_config_ab                (--config-ab) variants of the amphora's rendered HAProxy
+                                 config run standalone in the amphora's namespace, A/B
+                                 against the static backend, interleaved
   delete_seconds                 DELETE ?cascade=true until the LB is gone and its
                                  amphora namespace too
 """
@@ -30,6 +36,7 @@ import os
 import pathlib
 import platform
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -52,6 +59,9 @@ from tests.functional import backends as tb  # noqa: E402  (Namespace, Backend, 
 LB = "/v2/lbaas/loadbalancers"
 STATIC_PORT = 8080      # HAProxy answering "ok" itself: a fixed, fast backend
 PY_PORT = 8081          # tests/functional/backends.py: /big for the long transfer
+APP_PORT = 8082         # serve_app below: the `app` backend of vip_rps_ratio
+APP_PATH = "/items"
+AB_PORT = 9000          # proxy_config_ab: variant k listens on VIP:AB_PORT+k
 HAPROXY = "/usr/sbin/haproxy"
 GOALS = {"graph_to_first_response_spare": ("p50", "<", 1.0),
          "vip_rps_ratio": ("ratio", ">=", 0.8)}
@@ -120,10 +130,39 @@ def http_status(address, port, path="/", timeout=0.25):
         conn.close()
 
 
+def proc_ticks(pids):
+    """utime + stime (clock ticks) of these processes, all threads; gone pids count 0."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def haproxy_pids(ns_name):
+    """Pids of the HAProxy processes (master and workers) in a namespace."""
+    from lbaas.drivers.amphora.compute import processes
+    found = set()
+    for pid in processes.pids_in(ns_name):
+        try:
+            with open(f"/proc/{pid}/comm") as fh:
+                if fh.read().strip() == "haproxy":
+                    found.add(pid)
+        except OSError:
+            pass
+    return found
+
+
 def run_wrk(url, args):
     cmd = ["wrk", f"-t{args.wrk_threads}", f"-c{args.wrk_connections}",
            f"-d{args.wrk_duration}s", "--timeout", "5s", "-s", str(BENCH / "wrk_report.lua"), url]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.wrk_duration + 30)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
     if out.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed (rc {out.returncode}): {out.stderr[-300:]}")
@@ -131,7 +170,8 @@ def run_wrk(url, args):
     return {"rps": data["requests"] / (data["duration_us"] / 1e6),
             "p50_ms": data["latency_us"]["p50"] / 1000.0,
             "p99_ms": data["latency_us"]["p99"] / 1000.0,
-            "errors": sum(data["errors"].values())}
+            "errors": sum(data["errors"].values()), "requests": data["requests"],
+            "wrk_cpu_s": (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)}
 
 
 class Busy:
@@ -147,14 +187,61 @@ class Busy:
 
 
 # --------------------------------------------------------------------------------------------
+# The `app` backend of vip_rps_ratio: `amphora.py --serve-app IP PORT WORKERS` in a namespace
+
+
+def serve_app(ip, port, workers):
+    """A small stdlib application server: WORKERS processes (one per core, like gunicorn's
+    default) sharing one socket, a thread per keep-alive connection, and per request a little
+    work: a JSON document of 20 computed and sorted items plus the request's headers, sent
+    in one write with TCP_NODELAY (as any production server does: no Nagle stall)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from socketserver import TCPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def log_message(self, fmt, *args):
+            pass
+
+        def do_GET(self):
+            items = sorted(({"id": i, "name": f"item-{i}", "score": (i * 7919 + len(self.path))
+                             % 101} for i in range(20)), key=lambda it: (-it["score"], it["id"]))
+            body = json.dumps({"path": self.path, "headers": dict(self.headers.items()),
+                               "items": items}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self._headers_buffer.append(b"\r\n" + body)   # headers and body: one send
+            self.flush_headers()
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 256
+
+        def server_bind(self):   # TCPServer's only: no getfqdn() (a DNS wait in a netns)
+            TCPServer.server_bind(self)
+
+        def handle_error(self, request, client_address):   # wrk resets its connections
+            pass
+
+    server = Server((ip, port), Handler)
+    for _ in range(workers - 1):
+        if os.fork() == 0:
+            break
+    server.serve_forever()
+
+
+# --------------------------------------------------------------------------------------------
 # The world: bridges, backends, lbaas serve instances
 
 
 class Network:
     """Our bridges and subnets, and two backend namespaces on the member subnet."""
 
-    def __init__(self, root):
-        self.root = root
+    def __init__(self, root, app_workers=2):
+        self.root, self.app_workers = root, app_workers
         self.token = secrets.token_hex(2)
         self.mgmt_cidr, self.vip_cidr, self.member_cidr = pick_subnets(3)
         self.bridges = {"mgmt": f"lbb{self.token}m", "vip": f"lbb{self.token}v",
@@ -187,17 +274,36 @@ class Network:
             self.procs.append(processes.spawn(ns.name, [HAPROXY, "-db", "-f", cfg],
                                               os.path.join(self.root, f"backend{k}.log")))
             self.backends.append(tb.Backend(ns, ip, PY_PORT, f"be{k}", self.root).start())
+            if k == 1:
+                self.app = processes.spawn(ns.name, [sys.executable, __file__, "--serve-app",
+                                                     ip, str(APP_PORT), str(self.app_workers)],
+                                           os.path.join(self.root, "app.log"))
+                self.procs.append(self.app)
         # This host's own address on the member bridge, so wrk can reach a backend directly.
         from pyroute2 import IPRoute
         with IPRoute() as ipr:
             index = ipr.link_lookup(ifname=self.bridges["member"])[0]
             ipr.addr("add", index=index, address=host(self.member_cidr, 250), prefixlen=prefix)
         deadline = time.monotonic() + 10
-        for ip in self.backend_ips:
-            while http_status(ip, STATIC_PORT, timeout=0.5) != 200:
+        for ip, port in [(ip, STATIC_PORT) for ip in self.backend_ips] + [
+                (self.backend_ips[0], APP_PORT)]:
+            while http_status(ip, port, timeout=0.5) != 200:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"HAProxy backend {ip}:{STATIC_PORT} does not answer")
+                    raise RuntimeError(f"backend {ip}:{port} does not answer")
                 time.sleep(0.05)
+
+    def app_pids(self):
+        """The app's processes (the one spawned and its forks)."""
+        from lbaas.drivers.amphora.compute import processes
+        found = set()
+        for pid in processes.pids_in(self.namespaces[0].name):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    if b"--serve-app" in fh.read():
+                        found.add(pid)
+            except OSError:
+                pass
+        return found
 
     def stop(self):
         from lbaas.drivers.amphora.compute import processes
@@ -329,7 +435,8 @@ class Instance:
                                    f"{[(a['id'], a['status']) for a in self.amphorae()]}")
             time.sleep(0.05)
 
-    def graph(self, name, python_listener=False):
+    def graph(self, name, python_listener=False, member_ips=None, app_listener=False):
+        """LB + HTTP :80 -> STATIC_PORT (+ :PY_PORT, + :APP_PORT), members: every backend."""
         def member(ip, port):
             return {"address": ip, "protocol_port": port, "subnet_id": self.member_subnet}
 
@@ -337,11 +444,13 @@ class Instance:
             return {"name": f"{name}-{port}", "protocol": "HTTP", "protocol_port": port,
                     "default_pool": {"name": f"{name}-pool-{port}", "protocol": "HTTP",
                                      "lb_algorithm": "ROUND_ROBIN",
-                                     "members": [member(ip, backend_port)
-                                                 for ip in self.net.backend_ips]}}
+                                     "members": [member(ip, backend_port) for ip in
+                                                 member_ips or self.net.backend_ips]}}
         listeners = [listener(80, STATIC_PORT)]
         if python_listener:
             listeners.append(listener(PY_PORT, PY_PORT))
+        if app_listener:
+            listeners.append(listener(APP_PORT, APP_PORT))
         return {"loadbalancer": {"name": name, "vip_subnet_id": self.vip_subnet,
                                  "listeners": listeners}}
 
@@ -459,6 +568,42 @@ class Instance:
 
 # --------------------------------------------------------------------------------------------
 # Scenarios
+
+
+VARIANT_DOC = {
+    "as rendered": "the amphora's config (nbthread default = 2 here, splice on)",
+    "no splice": "without `option splice-request` / `option splice-response`",
+    "nbthread 1": "`nbthread 1` in global",
+    "nbthread 1, no splice": "both of the above",
+    "http-reuse always": "`http-reuse always` in the backend (default: safe)",
+    "cpu-map": "`nbthread 2` + `cpu-map auto:1/1-2 0-1` (one thread per core, pinned)",
+    "tune.maxpollevents 1024": "`tune.maxpollevents 1024`, `tune.recv_enough 16384` in global",
+}
+
+
+def config_variants(text):
+    """name -> config text: the rendered config made standalone, and the A/B candidates."""
+    drop = ("master-worker", "pidfile ", "stats socket ", "stats timeout ",
+            "server-state-file ", "load-server-state-from-file ")
+    base = "\n".join(ln for ln in text.splitlines()
+                     if not ln.strip().startswith(drop)) + "\n"
+
+    def add_global(t, *lines):
+        return t.replace("global\n", "global\n" + "".join(f"    {ln}\n" for ln in lines), 1)
+
+    def no_splice(t):
+        return re.sub(r"    option splice-(request|response)\n", "", t)
+
+    def in_backends(t, line):
+        return re.sub(r"(\nbackend [^\n]*\n)", rf"\1    {line}\n", t)
+    return {"as rendered": base,
+            "no splice": no_splice(base),
+            "nbthread 1": add_global(base, "nbthread 1"),
+            "nbthread 1, no splice": add_global(no_splice(base), "nbthread 1"),
+            "http-reuse always": in_backends(base, "http-reuse always"),
+            "cpu-map": add_global(base, "nbthread 2", "cpu-map auto:1/1-2 0-1"),
+            "tune.maxpollevents 1024": add_global(base, "tune.maxpollevents 1024",
+                                                  "tune.recv_enough 16384")}
 
 
 class Bench:
@@ -645,45 +790,162 @@ class Bench:
         d = ms(rel[-1]) - ms(ups[-1])
         return d if d >= 0 else None
 
-    def vip_rps_ratio(self, inst):
-        vip_url = f"http://{self.steady['vip']}/"
-        direct_url = f"http://{self.net.backend_ips[0]}:{STATIC_PORT}/"
-        warm = argparse.Namespace(**dict(vars(self.args), wrk_duration=1))
-        run_wrk(direct_url, warm)
-        run_wrk(vip_url, warm)
-        vip, direct, ratios, errors = [], [], [], 0
-        cpu = {"direct": [], "vip": []}
+    def setup_ratio_lb(self, inst):
+        """The LB of vip_rps_ratio: :80 -> static, :APP_PORT -> app, ONE member each, the
+        backend that the direct runs target (so VIP and direct are like for like)."""
+        inst.wait_spare_ready()
+        ip = self.net.backend_ips[0]
+        body, _ = inst.client.call("POST", LB, inst.graph("ratio", app_listener=True,
+                                                          member_ips=[ip]), expect=(201,))
+        lb = inst.wait_active(body["loadbalancer"]["id"], 0.05)
+        amphora = inst.amphora_of(lb["id"])[0]
+        self.ratio = {"lb": lb, "vip": lb["vip_address"], "amphora": amphora,
+                      "ns": amp_ns(amphora), "backend": ip}
+        end = time.monotonic() + 15
+        while not (http_status(lb["vip_address"], 80) == 200
+                   and http_status(lb["vip_address"], APP_PORT, APP_PATH) == 200):
+            if time.monotonic() > end:
+                raise TimeoutError("the ratio LB's VIP does not answer")
+            time.sleep(0.05)
 
-        def measured(url, key):
-            busy = Busy()
-            r = run_wrk(url, self.args)
-            cores = busy.stop()["machine_busy_cores"]
-            cpu[key].append(cores * 1e6 / r["rps"])   # CPU µs (whole machine) per request
-            return r
-        for _ in range(self.args.runs):
-            d = measured(direct_url, "direct")
-            v = measured(vip_url, "vip")
-            direct.append(d["rps"])
-            vip.append(v["rps"])
-            ratios.append(v["rps"] / d["rps"])
-            errors += d["errors"] + v["errors"]
-            last = (d, v)
-        ratio = percentile(vip, 50) / percentile(direct, 50)
-        return {"ratio": _r(ratio, 3), "unit": "through-VIP / direct req/s",
-                "vip_rps": stats(vip, 1), "direct_rps": stats(direct, 1),
-                "per_run_ratio": stats(ratios, 3), "wrk_errors": errors,
-                "machine_cpu_us_per_request": {"direct": stats(cpu["direct"], 1),
-                                               "vip": stats(cpu["vip"], 1)},
-                "detail": {"wrk": f"-t{self.args.wrk_threads} -c{self.args.wrk_connections} "
-                                  f"-d{self.args.wrk_duration}s keep-alive",
-                           "vip": "HTTP listener :80, ROUND_ROBIN over 2 HAProxy backends",
-                           "direct": "one of those HAProxy backends (http-request return)",
-                           "amphora_haproxy_cfg": inst.haproxy_cfg(
-                               self.steady["amphora"], self.steady["lb"]["id"]),
-                           "last_p50_ms": {"direct": _r(last[0]["p50_ms"], 3),
-                                           "vip": _r(last[1]["p50_ms"], 3)},
-                           "last_p99_ms": {"direct": _r(last[0]["p99_ms"], 3),
-                                           "vip": _r(last[1]["p99_ms"], 3)}}}
+    def _measured(self, url, proxy_pids, backend_pids):
+        """One wrk run; CPU µs per request of the machine, the proxy, the backend and wrk."""
+        busy, p0, b0 = Busy(), proc_ticks(proxy_pids), proc_ticks(backend_pids)
+        r = run_wrk(url, self.args)
+        p1, b1, cores = proc_ticks(proxy_pids), proc_ticks(backend_pids), busy.stop()
+        n = max(r["requests"], 1)
+        r["cpu_us"] = {"machine": cores["machine_busy_cores"] * 1e6 / r["rps"],
+                       "proxy": (p1 - p0) / CLK_TCK * 1e6 / n,
+                       "backend": (b1 - b0) / CLK_TCK * 1e6 / n,
+                       "wrk": r["wrk_cpu_s"] * 1e6 / n}
+        r["loadavg_1m"] = cores["loadavg_1m"]
+        return r
+
+    def vip_rps_ratio(self, inst):
+        rt, net = self.ratio, self.net
+        ip, vip = rt["backend"], rt["vip"]
+        proxy = haproxy_pids(rt["ns"])
+        kinds = {"app": (f"http://{vip}:{APP_PORT}{APP_PATH}",
+                         f"http://{ip}:{APP_PORT}{APP_PATH}", net.app_pids()),
+                 "static": (f"http://{vip}/", f"http://{ip}:{STATIC_PORT}/",
+                            {net.procs[0][0]})}
+        warm = argparse.Namespace(**dict(vars(self.args), wrk_duration=1))
+        for vip_url, direct_url, _ in kinds.values():
+            run_wrk(direct_url, warm)
+            run_wrk(vip_url, warm)
+        runs = {k: {"vip": [], "direct": []} for k in kinds}
+        errors = 0
+        for i in range(self.args.runs):
+            for kind, (vip_url, direct_url, backend) in kinds.items():
+                # alternate which side goes first, so a drift of the machine cancels out
+                order = [("direct", direct_url), ("vip", vip_url)][::1 if i % 2 == 0 else -1]
+                for side, url in order:
+                    r = self._measured(url, proxy if side == "vip" else set(), backend)
+                    runs[kind][side].append(r)
+                    errors += r["errors"]
+        out = {}
+        for kind, sides in runs.items():
+            vip_rps = [r["rps"] for r in sides["vip"]]
+            direct_rps = [r["rps"] for r in sides["direct"]]
+
+            def cpu(side, key):
+                return _r(percentile([r["cpu_us"][key] for r in sides[side]], 50), 1)
+            cpu_us = {side: {key: cpu(side, key) for key in ("machine", "proxy", "backend",
+                                                              "wrk")}
+                      for side in ("vip", "direct")}
+            lat = {side: _r(percentile([r["p50_ms"] for r in sides[side]], 50), 3)
+                   for side in ("vip", "direct")}
+            out[kind] = {
+                "ratio": _r(percentile(vip_rps, 50) / percentile(direct_rps, 50), 3),
+                "vip_rps": stats(vip_rps, 1), "direct_rps": stats(direct_rps, 1),
+                "per_run_ratio": stats([v / d for v, d in zip(vip_rps, direct_rps)], 3),
+                "cpu_us_per_request_p50": cpu_us,
+                "proxy_cpu_us_per_request": cpu_us["vip"]["proxy"],
+                "latency_p50_ms": lat,
+                "latency_p99_ms_p50": {side: _r(percentile([r["p99_ms"] for r in sides[side]],
+                                                           50), 3) for side in ("vip", "direct")},
+                "loadavg_1m_max": max(r["loadavg_1m"] for s in sides.values() for r in s)}
+        return {"ratio": out["app"]["ratio"],
+                "unit": "through-VIP / direct req/s, app backend (headline)",
+                "static_ratio": out["static"]["ratio"],
+                "proxy_cpu_us_per_request": {k: out[k]["proxy_cpu_us_per_request"]
+                                             for k in out},
+                "app": out["app"], "static": out["static"], "wrk_errors": errors,
+                "detail": {
+                    "wrk": f"-t{self.args.wrk_threads} -c{self.args.wrk_connections} "
+                           f"-d{self.args.wrk_duration}s keep-alive",
+                    "vip": "an LB of its own: HTTP :80 -> static, HTTP :8081 -> app; each "
+                           "pool has ONE member, the backend the direct runs target",
+                    "app": f"GET {APP_PATH} on serve_app (bench/amphora.py): stdlib "
+                           f"ThreadingHTTPServer, {net.app_workers} processes, HTTP/1.1 "
+                           "keep-alive, TCP_NODELAY; a JSON document of 20 sorted items and "
+                           "the request's headers",
+                    "static": "HAProxy answering `http-request return` (200, 'ok'): the run "
+                              "is bound by the proxy's own CPU",
+                    "cpu_us_per_request": "CPU µs per request: machine = every process; "
+                                          "proxy = the amphora's HAProxy processes; backend "
+                                          "= the backend process; wrk = wrk itself",
+                    "amphora_haproxy_cfg": inst.haproxy_cfg(rt["amphora"], rt["lb"]["id"])}}
+
+    def proxy_config_ab(self, inst):
+        """Variants of the rendered config, standalone in the amphora's namespace, A/B."""
+        from lbaas.drivers.amphora.compute import processes
+        rt = self.ratio
+        base = inst.haproxy_cfg(rt["amphora"], rt["lb"]["id"])
+        if not base:
+            raise RuntimeError("no rendered haproxy.cfg for the ratio LB")
+        variants = config_variants(base)
+        amphora = "amphora (the agent's HAProxy, :80)"
+        procs, ports = {}, {amphora: 80}
+        try:
+            for k, (name, text) in enumerate(variants.items(), 1):
+                port = AB_PORT + k
+                cfg = os.path.join(self.net.root, f"ab-{k}.cfg")
+                with open(cfg, "w") as fh:
+                    fh.write(re.sub(r"(\n    bind \S+):80\n", rf"\1:{port}\n", text))
+                procs[name] = processes.spawn(rt["ns"], [HAPROXY, "-db", "-f", cfg],
+                                              os.path.join(self.net.root, f"ab-{k}.log"))
+                ports[name] = port
+            urls = {name: f"http://{rt['vip']}:{port}/" for name, port in ports.items()}
+            end = time.monotonic() + 10
+            for name, port in ports.items():
+                while http_status(rt["vip"], port) != 200:
+                    if time.monotonic() > end:
+                        raise RuntimeError(f"variant {name!r} does not answer")
+                    time.sleep(0.05)
+            pids = {name: {pid} for name, (pid, _) in procs.items()}
+            pids[amphora] = haproxy_pids(rt["ns"]) - {
+                pid for pid, _ in procs.values()}
+            backend = {self.net.procs[0][0]}
+            warm = argparse.Namespace(**dict(vars(self.args), wrk_duration=1))
+            for url in urls.values():
+                run_wrk(url, warm)
+            results = {name: [] for name in urls}
+            names = list(urls)
+            for i in range(self.args.ab_runs):
+                for name in names[i % len(names):] + names[:i % len(names)]:   # rotate
+                    results[name].append(self._measured(urls[name], pids[name], backend))
+        finally:
+            if procs:
+                processes.stop(dict(procs.values()), 5.0)
+        ref = percentile([r["rps"] for r in results["as rendered"]], 50)
+        out = {}
+        for name, rs in results.items():
+            rps = [r["rps"] for r in rs]
+            out[name] = {"rps": stats(rps, 1), "vs_as_rendered": _r(percentile(rps, 50) / ref, 3),
+                         "proxy_cpu_us_per_request": stats([r["cpu_us"]["proxy"] for r in rs],
+                                                           1),
+                         "machine_cpu_us_per_request": stats(
+                             [r["cpu_us"]["machine"] for r in rs], 1),
+                         "latency_p50_ms": _r(percentile([r["p50_ms"] for r in rs], 50), 3),
+                         "errors": sum(r["errors"] for r in rs)}
+        return {"variants": out,
+                "detail": {"how": "each variant is the amphora's rendered haproxy.cfg (global "
+                                  "lines that name files dropped, :80 moved to its own port), "
+                                  "started with `haproxy -db` in the amphora's namespace; wrk "
+                                  "to VIP:port, pool = the static backend; variants rotated "
+                                  "within each of --ab-runs rounds",
+                           "changes": {name: VARIANT_DOC[name] for name in variants}}}
 
     def delete_seconds(self, inst):
         if inst.proc is not None and hasattr(self, "steady"):
@@ -723,6 +985,11 @@ def parse_args(argv=None):
     ap.add_argument("--wrk-threads", type=int, default=2)
     ap.add_argument("--wrk-connections", type=int, default=32)
     ap.add_argument("--wrk-duration", type=int, default=5, help="seconds per wrk run")
+    ap.add_argument("--app-workers", type=int, default=os.cpu_count(),
+                    help="processes of the `app` backend (vip_rps_ratio)")
+    ap.add_argument("--config-ab", action="store_true",
+                    help="also run proxy_config_ab (HAProxy config variants, A/B)")
+    ap.add_argument("--ab-runs", type=int, default=3, help="rounds of proxy_config_ab")
     ap.add_argument("--budget", type=float, default=600.0,
                     help="seconds after which no new scenario starts")
     ap.add_argument("--only", type=lambda s: set(s.split(",")),
@@ -746,6 +1013,10 @@ def unavailable():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--serve-app"]:
+        serve_app(argv[1], int(argv[2]), int(argv[3]))
+        return 0
     args = parse_args(argv)
     started = time.time()
     reason = unavailable()
@@ -757,7 +1028,7 @@ def main(argv=None):
     tmp = tempfile.mkdtemp(prefix="lbaas-amp-bench-")
     amp_before = amp_namespaces()
     load_before = os.getloadavg()
-    net = Network(tmp)
+    net = Network(tmp, args.app_workers)
     bench = Bench(args, net, time.monotonic() + args.budget)
     instances, interrupted, fatal, baselines = [], None, None, {}
     try:
@@ -775,7 +1046,19 @@ def main(argv=None):
         except Exception as exc:
             bench.results["setup_steady_lb"] = {"error": f"{type(exc).__name__}: {exc}"}
         bench.run("reload_ms", bench.reload_ms, spare)
+        try:
+            if not args.only or args.only & {"vip_rps_ratio", "proxy_config_ab"}:
+                bench.setup_ratio_lb(spare)
+        except Exception as exc:
+            bench.results["setup_ratio_lb"] = {"error": f"{type(exc).__name__}: {exc}"}
         bench.run("vip_rps_ratio", bench.vip_rps_ratio, spare)
+        if args.config_ab:
+            bench.run("proxy_config_ab", bench.proxy_config_ab, spare)
+        if hasattr(bench, "ratio"):
+            try:
+                spare.delete(bench.ratio["lb"]["id"], args.poll_interval)
+            except Exception as exc:
+                log(f"deleting the ratio LB: {exc}")
         bench.run("delete_seconds", bench.delete_seconds, spare)
         spare.stop()
         cold = Instance(net, tmp, "cold", 0)
@@ -815,7 +1098,8 @@ def main(argv=None):
     else:
         shutil.rmtree(tmp, ignore_errors=True)
     order = ("graph_to_first_response_spare", "graph_to_first_response_cold", "graph_to_active",
-             "reload_ms", "vip_rps_ratio", "delete_seconds", "setup_steady_lb")
+             "reload_ms", "vip_rps_ratio", "proxy_config_ab", "delete_seconds",
+             "setup_steady_lb", "setup_ratio_lb")
     scenarios = {k: bench.results[k] for k in order if k in bench.results}
     sp, co = (scenarios.get("graph_to_first_response_spare", {}),
               scenarios.get("graph_to_first_response_cold", {}))

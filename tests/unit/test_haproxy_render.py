@@ -156,6 +156,21 @@ def test_global_maxconn_is_capped(build):
     assert "maxconn 1000000" in section(build(lb), "global")
 
 
+def test_global_maxconn_fits_the_amphoras_files(build):
+    lb = loadbalancer([listener(f"l{i}", port=80 + i, connection_limit=2000) for i in range(7)],
+                      [pool()])
+    assert "maxconn 9500" in section(build(lb, max_connections=9500), "global")
+
+
+def test_threads_and_splice_follow_the_settings(build):
+    cfg = build(simple(), threads=1, splice=False)
+    assert "nbthread 1" in section(cfg, "global") and "option splice" not in cfg
+    cfg = build(simple(), threads=None, splice=True)
+    assert "nbthread" not in cfg
+    assert "option splice-request" in section(cfg, "defaults")
+    assert "option splice-response" in section(cfg, "defaults")
+
+
 def test_defaults_without_log_targets_say_no_log(build):
     cfg = build(simple(), log_targets=())
     assert "no log" in section(cfg, "defaults")

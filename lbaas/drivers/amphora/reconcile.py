@@ -258,6 +258,7 @@ class Reconciler:
         return Settings(stats_socket="stats.sock", pid_file="haproxy.pid",
                         state_file="servers.state", user="nobody", group=ha.user_group,
                         default_connection_limit=ha.default_connection_limit,
+                        threads=ha.threads or None, splice=ha.splice,
                         max_connections=max(cap, 1) if cap is not None
                         else Settings.max_connections,
                         timeout_client_data=ha.timeout_client_data,

@@ -34,6 +34,8 @@ class Settings:
     peers: tuple = ()                  # ((name, "address:port"), ...) for stick-table sync
     default_connection_limit: int = 50000
     max_connections: int = MAX_GLOBAL_CONN   # global cap (what the amphora's files allow)
+    threads: int | None = None         # nbthread; None: HAProxy's default (one per CPU)
+    splice: bool = False               # option splice-request/-response
     stick_size: str = "10k"
     timeout_client_data: int = 50000
     timeout_member_connect: int = 5000
