@@ -136,6 +136,22 @@ house_keeping_opts = [
                help="Amphorae kept booted and idle (status READY) so that a new load "
                     "balancer takes one instead of waiting for an agent to start. lbaas serve "
                     "on its embedded defaults keeps 1."),
+    cfg.IntOpt("cleanup_interval", default=60, min=1,
+               help="Seconds between two housekeeping passes (purge, orphans, certificate "
+                    "rotation); the first runs at start."),
+    cfg.IntOpt("load_balancer_expiry_age", default=604800, min=0,
+               help="Seconds a DELETED load balancer's row is kept before it is purged "
+                    "(0: never purged)."),
+    cfg.IntOpt("amphora_expiry_age", default=604800, min=0,
+               help="Seconds a DELETED amphora's row (and its amphora_health row) is kept "
+                    "before it is purged (0: never purged)."),
+    cfg.IntOpt("cert_rotate_before", default=7 * 24 * 3600, min=0,
+               help="Rotate an ALLOCATED or READY amphora's agent certificate when it expires "
+                    "within this many seconds (0: no rotation). Must be well above "
+                    "cleanup_interval."),
+    cfg.IntOpt("orphan_grace_period", default=60, min=0,
+               help="Seconds a compute instance must have been seen without a live amphora "
+                    "row (missing or DELETED) before housekeeping deletes it."),
 ]
 
 messaging_opts = [

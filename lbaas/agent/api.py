@@ -137,6 +137,15 @@ def create_app(base_dir, haproxy_bin="haproxy"):
             return _message(404, "Error interface not found for IP address", ip)
         return {"message": "OK", "interface": name}
 
+    @app.put(f"/{API_VERSION}/certificate")
+    def certificate():
+        holder = app.extensions.get("certificate")
+        if holder is None:
+            return _message(404, "Certificate rotation is not available",
+                            "this agent serves no replaceable certificate")
+        holder.replace(flask.request.get_data())   # ValueError -> 400
+        return _message(202, "OK", "server certificate replaced")
+
     @app.get(f"/{API_VERSION}/details")
     def details():
         lb_ids = manager.lb_ids()

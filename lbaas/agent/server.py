@@ -6,6 +6,8 @@ import logging
 import os
 import resource
 import ssl
+import tempfile
+import threading
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -44,15 +46,80 @@ class _Handler(WSGIRequestHandler):
     timeout = IDLE_TIMEOUT   # a silent peer's thread ends; it never blocks the accept loop
 
 
-def serve(host, port, app, context):
+class ServerCertificate:
+    """The agent's server certificate: its file and the live SSLContext serving it.
+
+    `replace` (PUT /1.0/certificate) loads a new certificate into the same context: each
+    connection copies the context's certificate when it is accepted (SSL_new), so later
+    handshakes present the new one and open connections keep theirs. OpenSSL does not
+    guard a context being changed while a connection is made from it, and
+    load_cert_chain sets the certificate and the key in two steps, so accepting and
+    replacing take one lock.
+    """
+
+    def __init__(self, path, context):
+        self.path, self.context = path, context
+        self._lock = threading.Lock()
+
+    def wrap(self, sock):
+        """An accepted socket as a server-side TLS socket (handshake on first read)."""
+        with self._lock:
+            return self.context.wrap_socket(sock, server_side=True,
+                                            do_handshake_on_connect=False)
+
+    def replace(self, pem):
+        """Check cert + key PEM, write it over the file (atomically, 0600), serve it.
+
+        Raises ValueError for a certificate and key that do not load or do not match.
+        """
+        if not self.path:
+            raise ValueError("this agent was started without a certificate file")
+        directory = os.path.dirname(os.path.abspath(self.path))
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".cert-")   # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(pem)
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(tmp)
+            except ssl.SSLError as exc:
+                raise ValueError(f"the certificate and key do not load: {exc}") from None
+            os.replace(tmp, self.path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        with self._lock:
+            self.context.load_cert_chain(self.path)
+        LOG.info("server certificate replaced (%s)", self.path)
+
+
+def serve(host, port, app, context, certificate=None):
     """A threaded werkzeug server whose TLS handshakes run in the request threads.
 
     werkzeug's own ssl_context handshakes inside accept(), so one client that connects and
-    says nothing would stall every other; here accept() only accepts.
+    says nothing would stall every other; here accept() only accepts. certificate: the
+    ServerCertificate that wraps accepted sockets (default: one on `context`, no file).
     """
+    certificate = certificate or ServerCertificate(None, context)
     server = make_server(host, port, app, threaded=True, request_handler=_Handler)
-    server.socket = context.wrap_socket(server.socket, server_side=True,
-                                        do_handshake_on_connect=False)
+    listener = server.socket
+
+    def get_request():
+        sock, address = listener.accept()
+        try:
+            return certificate.wrap(sock), address
+        except BaseException:
+            sock.close()
+            raise
+
+    server.get_request = get_request
     server.ssl_context = context   # werkzeug then reports https and the peer certificate
     return server
 
@@ -79,10 +146,12 @@ def main(argv=None):
     raise_nofile()
     context = tls_context(args.cert, args.ca, ssl.TLSVersion[args.tls_min.replace(".", "_")])
     app = create_app(args.base_dir, args.haproxy)
+    certificate = ServerCertificate(args.cert, context)
+    app.extensions["certificate"] = certificate
     sender = heartbeat_sender(args, app.extensions["haproxy"])
     if sender is not None:
         app.extensions["heartbeat"] = sender
-    server = serve(args.bind, args.port, app, context)
+    server = serve(args.bind, args.port, app, context, certificate)
     try:
         if sender is not None:
             sender.start()

@@ -51,3 +51,14 @@ def start_health(core):
     server.start()
     server.scanner = FailoverScanner(core, worker.failover).start()
     return server
+
+
+def start_housekeeping(core):
+    """Start housekeeping (purge, orphans, certificate rotation) beside the in-process
+    amphora worker, on its compute backend and reconciler; returns it, or None."""
+    driver = core.drivers._drivers.get("amphora")
+    worker = getattr(driver, "worker", None)
+    if worker is None:
+        return None
+    from lbaas.drivers.amphora.housekeeping import Housekeeper
+    return Housekeeper(core, worker.compute, worker.reconciler).start()

@@ -42,6 +42,7 @@ def serve(args):
     signal.signal(signal.SIGINT, _stop)
     core = app.extensions["lbaas_core"]
     health = background.start_health(core)
+    housekeeper = background.start_housekeeping(core)
     print(f"lbaas: Octavia v2 API at http://{api.bind_host}:{server.server_port}\n"
           f"  database:  {url}\n"
           f"  providers: {', '.join(core.drivers.available())} "
@@ -56,6 +57,8 @@ def serve(args):
     try:
         server.serve_forever()
     finally:
+        if housekeeper is not None:
+            housekeeper.stop()
         if health is not None:
             health.scanner.stop()
             health.stop()

@@ -88,3 +88,7 @@ class AgentClient:
     def plug_network(self, ip, body):
         """Configure the interface with body["mac_address"] for a member network."""
         self._request("POST", ip, f"{API}/plug/network", json=body)
+
+    def rotate_certificate(self, ip, pem):
+        """Replace the agent's server certificate (cert + key PEM) without restarting it."""
+        self._request("PUT", ip, f"{API}/certificate", data=pem)
