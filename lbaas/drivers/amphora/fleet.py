@@ -1,0 +1,188 @@
+"""The amphorae of the amphora driver: booted, claimed from the spares, replaced, deleted.
+
+An amphora row is committed before its compute instance is created, and an instance is
+deleted before its row is marked DELETED, so at every moment the database knows about
+every amphora that exists (housekeeping relies on it to find orphans).
+"""
+import logging
+import os
+import sys
+import time
+
+from sqlalchemy import select
+
+from lbaas.core import constants as c
+from lbaas.core import models, statistics
+from lbaas.drivers.amphora import certs
+from lbaas.drivers.amphora.agent_client import AgentClient
+
+LOG = logging.getLogger(__name__)
+AGENT_FILES = {"ca": "ca.pem", "cert": "server.pem", "key": "heartbeat.key"}
+
+
+class Fleet:
+    """Amphorae on one compute backend, with the CA and the client that talk to their agents."""
+
+    def __init__(self, core, compute, controller=None):
+        """controller: "ip:port" heartbeats go to (default: [health_manager] settings)."""
+        self.core, self.conf, self.compute = core, core.conf, compute
+        self.ca = certs.CertificateAuthority.from_conf(self.conf)
+        self.ca_file = os.path.join(self.ca.directory, certs.CA_CERT)
+        worker = self.conf.controller_worker
+        self.agents = AgentClient(self.ca_file, self._client_certificate(), worker.agent_port,
+                                  worker.agent_request_timeout)
+        self.controllers = controller_addresses(self.conf, compute) if controller is None \
+            else [controller]
+
+    def _client_certificate(self):
+        """This process's client certificate (cert + key PEM file) for the agents."""
+        cert, key = self.ca.issue_client("lbaas-controller")
+        directory = os.path.join(self.conf.state_path, "controller-certs")
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        return certs.write_pair(directory, f"client-{os.getpid()}", cert, key)
+
+    def ensure(self, want):
+        """(the load balancer's amphora, created and its agent answering; whether a spare)."""
+        amphora = next((a for a in want.amphorae if a.status != c.ERROR), None)
+        spare = None
+        if amphora is None:
+            spare = self.claim_spare(want.loadbalancer_id)
+            amphora = spare or self.new_row(want.loadbalancer_id)
+        if not self.compute.exists(amphora.id):
+            self.boot(amphora)
+        else:
+            instance = self.compute.get(amphora.id)
+            if not self.agents.ready(instance.management_ip):
+                self.start_agent(amphora.id, instance)
+        if amphora.status != "ALLOCATED" or not amphora.lb_network_ip:
+            instance = self.compute.get(amphora.id)
+            with self.core.db.write() as session:
+                row = session.get(models.Amphora, amphora.id)
+                row.status, row.lb_network_ip = "ALLOCATED", instance.management_ip
+                row.updated_at = models.utcnow()
+            amphora.status, amphora.lb_network_ip = "ALLOCATED", instance.management_ip
+        statistics.watch_amphora(self.core.db, amphora.id)
+        return amphora, spare is not None
+
+    def new_row(self, loadbalancer_id):
+        """A BOOTING amphora row (committed before anything is built: never an orphan)."""
+        with self.core.db.write() as session:
+            amphora_id = models.new_id()
+            row = models.Amphora(id=amphora_id, compute_id=amphora_id, status="BOOTING",
+                                 loadbalancer_id=loadbalancer_id, role="STANDALONE",
+                                 cert_busy=False)
+            session.add(row)
+            session.flush()
+            session.expunge(row)
+        return row
+
+    # -- spares ---------------------------------------------------------------------------
+    def claim_spare(self, loadbalancer_id):
+        """Bind a READY spare amphora to the load balancer (None when there is none)."""
+        with self.core.db.write() as session:
+            stmt = select(models.Amphora).where(models.Amphora.status == "READY",
+                                                models.Amphora.loadbalancer_id.is_(None)) \
+                .order_by(models.Amphora.created_at).limit(1)
+            if not self.core.db.is_sqlite:
+                stmt = stmt.with_for_update(skip_locked=True)
+            row = session.scalars(stmt).first()
+            if row is None:
+                return None
+            row.loadbalancer_id, row.status = loadbalancer_id, "ALLOCATED"
+            row.role, row.updated_at = "STANDALONE", models.utcnow()
+            session.flush()
+            session.expunge(row)
+        LOG.info("load balancer %s takes spare amphora %s", loadbalancer_id, row.id)
+        return row
+
+    def replenish_spares(self):
+        """Boot spare amphorae until [house_keeping] spare_amphora_pool_size are READY."""
+        wanted = self.conf.house_keeping.spare_amphora_pool_size
+        with self.core.db.read() as session:
+            spares = list(session.scalars(select(models.Amphora).where(
+                models.Amphora.loadbalancer_id.is_(None),
+                models.Amphora.status.in_(("BOOTING", "READY")))))
+        booting = [a for a in spares if a.status == "BOOTING"]   # left by a crash
+        missing = max(0, wanted - len(spares))
+        for amphora in booting + [self.new_row(None) for _ in range(missing)]:
+            try:
+                self.boot(amphora)
+            except Exception:
+                self.delete(amphora.id)
+                raise
+            with self.core.db.write() as session:
+                row = session.get(models.Amphora, amphora.id)
+                if row is not None and row.loadbalancer_id is None and row.status == "BOOTING":
+                    row.status, row.role = "READY", None
+        return missing
+
+    def boot(self, amphora):
+        """Create the amphora, deliver its certificate and key files, start its agent."""
+        instance = self.compute.create(amphora.id)
+        cert, key = self.ca.issue_server(amphora.id, [instance.management_ip])
+        files = {AGENT_FILES["ca"]: self.ca.ca_pem, AGENT_FILES["cert"]: cert + key,
+                 AGENT_FILES["key"]: (self.conf.health_manager.heartbeat_key or "").encode()}
+        instance = self.compute.create(amphora.id, files=files)
+        with self.core.db.write() as session:
+            row = session.get(models.Amphora, amphora.id)
+            row.cert_expiration = certs.expiry(cert)
+            row.lb_network_ip = instance.management_ip
+        self.start_agent(amphora.id, instance)
+
+    def start_agent(self, amphora_id, instance):
+        """Run the agent in the amphora and wait until it answers over mutual TLS."""
+        base = instance.files_dir or "/var/lib/lbaas-agent"
+        worker = self.conf.controller_worker
+        argv = [sys.executable, "-m", "lbaas.agent.server", "--base-dir", f"{base}/lb",
+                "--bind", instance.management_ip, "--port", str(worker.agent_port),
+                "--ca", f"{base}/{AGENT_FILES['ca']}", "--cert", f"{base}/{AGENT_FILES['cert']}",
+                "--haproxy", self.conf.haproxy_amphora.haproxy_cmd, "--amphora-id", amphora_id,
+                "--heartbeat-interval", str(self.conf.health_manager.heartbeat_interval)]
+        if self.conf.health_manager.heartbeat_key:
+            argv += ["--heartbeat-key-file", f"{base}/{AGENT_FILES['key']}"]
+            for address in self.controllers:
+                argv += ["--controller", address]
+        self.compute.spawn(amphora_id, argv)
+        deadline = time.monotonic() + worker.agent_timeout
+        while not self.agents.ready(instance.management_ip, timeout=0.5):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"agent of amphora {amphora_id} did not answer within "
+                                   f"{worker.agent_timeout} s")
+            time.sleep(0.05)
+
+
+    def replace(self, loadbalancer_id, amphora_ids):
+        """Tear down amphorae to be replaced (None in amphora_ids: all of the load balancer's);
+        the reconcile that follows builds or takes their successors."""
+        with self.core.db.read() as session:
+            current = set(session.scalars(select(models.Amphora.id).where(
+                models.Amphora.loadbalancer_id == loadbalancer_id,
+                models.Amphora.status != c.DELETED)))
+        doomed = current if None in amphora_ids else current & set(amphora_ids)
+        for amphora_id in sorted(doomed):
+            LOG.info("replacing amphora %s of load balancer %s", amphora_id, loadbalancer_id)
+            self.delete(amphora_id)
+        return doomed
+
+
+    def delete(self, amphora_id):
+        """Remove one amphora (namespace, processes, ports) and mark its row DELETED."""
+        self.compute.delete(amphora_id)
+        self.core.network.release_ports(amphora_id)
+        with self.core.db.write() as session:
+            row = session.get(models.Amphora, amphora_id)
+            if row is not None:
+                row.status, row.updated_at = c.DELETED, models.utcnow()
+
+
+def controller_addresses(conf, compute):
+    """Where agents send heartbeats: [health_manager] controller_ip_port_list, or the
+    health manager's bind address as the amphorae see it (the management gateway of the
+    local compute backend when it binds a loopback address)."""
+    hm = conf.health_manager
+    if hm.controller_ip_port_list:
+        return list(hm.controller_ip_port_list)
+    gateway = getattr(compute, "gateway", None)
+    host = gateway.split("/")[0] if gateway and hm.bind_ip in ("127.0.0.1", "::1") \
+        else hm.bind_ip
+    return [f"{host}:{hm.bind_port}"]
