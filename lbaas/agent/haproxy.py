@@ -13,17 +13,21 @@ name) becomes `unix@stats.sock` in haproxy.run.cfg. The agent reaches unix socke
 /proc/self/fd/<fd of the directory>/<name>, so a long base directory never hits the 107-byte
 limit of socket paths. Every wait is on a condition with a deadline, never a fixed sleep.
 """
+import logging
 import os
 import re
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 LB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+LOG = logging.getLogger("lbaas.agent")
 CONFIG, RUN_CONFIG = "haproxy.cfg", "haproxy.run.cfg"
 PID, MASTER = "haproxy.pid", "master.sock"
+STOPPED = "stopped"   # marker: the controller stopped this HAProxy; do not revive it
 SUN_PATH_MAX = 107      # bytes of a unix socket path (sun_path without its NUL)
 STATS_SOCKET = re.compile(r"^(\s*stats\s+socket\s+)(\S+)", re.MULTILINE)
 
@@ -158,6 +162,12 @@ class HAProxyManager:
         """Manage instances under base_dir with the given binary; waits end after timeout s."""
         self.base_dir, self.bin, self.timeout = os.path.abspath(base_dir), haproxy_bin, timeout
         os.makedirs(self.base_dir, mode=0o700, exist_ok=True)
+        self._locks, self._locks_lock = {}, threading.Lock()
+
+    def _lock(self, lb_id):
+        """The lock serialising start, reload, stop, remove and revive of one load balancer."""
+        with self._locks_lock:
+            return self._locks.setdefault(lb_id, threading.RLock())
 
     def path(self, lb_id, name=""):
         """A file of one load balancer's directory (ValueError for an unsafe id)."""
@@ -261,6 +271,15 @@ class HAProxyManager:
 
     def start(self, lb_id):
         """Start the load balancer's HAProxy (no-op if running); return its master pid."""
+        with self._lock(lb_id):
+            self._forget_stop(lb_id)
+            return self._start(lb_id)
+
+    def _forget_stop(self, lb_id):
+        if os.path.exists(self.path(lb_id, STOPPED)):
+            os.unlink(self.path(lb_id, STOPPED))
+
+    def _start(self, lb_id):
         text = self._require(lb_id)
         if (pid := self.pid(lb_id)) is not None:
             return pid
@@ -304,9 +323,14 @@ class HAProxyManager:
 
     def reload(self, lb_id):
         """Seamless reload through the master CLI; start instead when not running."""
+        with self._lock(lb_id):
+            self._forget_stop(lb_id)
+            return self._reload(lb_id)
+
+    def _reload(self, lb_id):
         text = self._require(lb_id)
         if self.pid(lb_id) is None:
-            return self.start(lb_id)
+            return self._start(lb_id)
         before = workers(self._show_proc(lb_id))
         self.save_state(lb_id)
         self._prepare(lb_id, text)    # the re-executed master reads the new runtime config
@@ -317,7 +341,17 @@ class HAProxyManager:
         return self.pid(lb_id)
 
     def stop(self, lb_id):
-        """Terminate the master and its workers; return once none of them is alive."""
+        """Terminate the master and its workers; return once none of them is alive.
+
+        The stop is remembered (a marker file), so revive() leaves this HAProxy down.
+        """
+        with self._lock(lb_id):
+            if os.path.isdir(self.path(lb_id)):
+                with open(self.path(lb_id, STOPPED), "w"):
+                    pass
+            self._stop(lb_id)
+
+    def _stop(self, lb_id):
         pid = self.pid(lb_id)
         if pid is None:
             return
@@ -337,15 +371,26 @@ class HAProxyManager:
 
     def remove(self, lb_id):
         """Stop the load balancer's HAProxy and delete its directory; False if it was unknown."""
-        directory = self.path(lb_id)
-        if not os.path.isdir(directory):
-            return False
-        if self.config(lb_id) is not None:
-            self.stop(lb_id)
-        for name in os.listdir(directory):
-            os.unlink(os.path.join(directory, name))
-        os.rmdir(directory)
-        return True
+        with self._lock(lb_id):
+            directory = self.path(lb_id)
+            if not os.path.isdir(directory):
+                return False
+            if self.config(lb_id) is not None:
+                self._stop(lb_id)
+            for name in os.listdir(directory):
+                os.unlink(os.path.join(directory, name))
+            os.rmdir(directory)
+            return True
+
+    def revive(self, lb_id):
+        """Start a HAProxy that died on its own (not stopped by the controller); True if so."""
+        with self._lock(lb_id):
+            if self.config(lb_id) is None or os.path.exists(self.path(lb_id, STOPPED)) \
+                    or self.pid(lb_id) is not None:
+                return False
+            LOG.warning("HAProxy of load balancer %s is not running: starting it again", lb_id)
+            self._start(lb_id)
+            return True
 
     def mode(self, lb_id):
         """The listener type of a config ('HTTP' or 'TCP') from its first `mode` line."""

@@ -13,6 +13,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from lbaas.agent.api import create_app
 from lbaas.agent.heartbeat import HeartbeatSender
+from lbaas.agent.supervisor import Supervisor
 
 LOG = logging.getLogger("lbaas.agent")
 
@@ -139,6 +140,8 @@ def main(argv=None):
     parser.add_argument("--controller", action="append", default=[], metavar="IP:PORT",
                         help="a health manager to send heartbeats to ([IPv6]:PORT; repeatable)")
     parser.add_argument("--heartbeat-interval", type=float, default=10.0, metavar="SECONDS")
+    parser.add_argument("--supervise-interval", type=float, default=1.0, metavar="SECONDS",
+                        help="how often a HAProxy that died on its own is started again")
     args = parser.parse_args(argv)
     faulthandler.register(signal.SIGUSR1)   # kill -USR1 <pid>: every thread's stack to the log
     logging.basicConfig(level=logging.INFO,
@@ -149,16 +152,19 @@ def main(argv=None):
     certificate = ServerCertificate(args.cert, context)
     app.extensions["certificate"] = certificate
     sender = heartbeat_sender(args, app.extensions["haproxy"])
+    supervisor = Supervisor(app.extensions["haproxy"], args.supervise_interval)
     if sender is not None:
         app.extensions["heartbeat"] = sender
     server = serve(args.bind, args.port, app, context, certificate)
     try:
         if sender is not None:
             sender.start()
+        supervisor.start()
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        supervisor.stop(5)
         if sender is not None:
             sender.stop(5)
         server.server_close()

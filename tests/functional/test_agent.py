@@ -10,6 +10,7 @@ import socketserver
 import ssl
 import subprocess
 import threading
+import time
 
 import pytest
 import requests
@@ -327,3 +328,29 @@ def test_reload_saves_server_state_first(agent, backends, started):
     assert agent.request("PUT", f"/1.0/loadbalancer/{lb_id}/reload").status_code == 202
     with open(os.path.join(agent.base_dir, lb_id, "servers.state")) as f:
         assert " p1:l1 " in f.read()
+
+
+def test_a_haproxy_that_dies_on_its_own_is_started_again_within_a_second(agent, started):
+    lb_id, port = started
+    lb_dir = os.path.join(agent.base_dir, lb_id)
+    before = set(haproxy_pids(lb_dir))
+    for pid in before:
+        os.kill(pid, signal.SIGKILL)
+    def serves():
+        try:
+            return fetch(port) == "backend A\n"
+        except requests.RequestException:
+            return False
+    wait_for(serves, 5, "the agent's supervisor to start HAProxy again")
+    assert not set(haproxy_pids(lb_dir)) & before
+
+
+def test_a_haproxy_the_controller_stopped_stays_stopped(agent, started):
+    lb_id, port = started
+    assert agent.request("PUT", f"/1.0/loadbalancer/{lb_id}/stop").status_code == 202
+    deadline = time.monotonic() + 2.5   # more than two supervisor rounds (1 s each)
+    while time.monotonic() < deadline:
+        assert haproxy_pids(os.path.join(agent.base_dir, lb_id)) == []
+        time.sleep(0.1)
+    assert agent.request("PUT", f"/1.0/loadbalancer/{lb_id}/start").status_code == 202
+    assert fetch(port) == "backend A\n"

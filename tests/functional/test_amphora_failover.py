@@ -60,10 +60,10 @@ class Traffic(threading.Thread):
         super().__init__(daemon=True)
         self.vip, self.stopped = vip, threading.Event()
         self.ok = self.failed = 0
-        self.longest = 0.0
+        self.longest, self.started = 0.0, time.monotonic()
 
     def run(self):
-        last = time.monotonic()
+        self.started = last = time.monotonic()
         while not self.stopped.is_set():
             try:
                 backends.http_get(self.vip, "/", 80, timeout=0.3)
@@ -209,3 +209,33 @@ def test_restarting_the_controller_changes_no_traffic_and_fails_nothing_over(env
     assert env.get(f"/v2/octavia/amphorae/{amphora['id']}")["amphora"]["status"] == "ALLOCATED"
     assert env.show("loadbalancers", lb["id"])["provisioning_status"] == "ACTIVE"
     assert traffic.failed == 0 and traffic.longest < 1, traffic.longest
+
+
+def test_haproxy_dying_alone_is_restarted_by_the_agent_without_a_failover(env):
+    lb = _lb(env, "fo-haproxy")
+    amphora = _amphora(env, lb["id"])
+    traffic = Traffic(lb["vip_address"])
+    traffic.start()
+    wait_until(lambda: traffic.ok >= 5, 10, "traffic through the VIP")
+    name = "amp-" + amphora["id"].replace("-", "")[:10]
+    victims = [int(p) for p in os.listdir("/proc") if p.isdigit() and _in_netns(int(p), name)
+               and b"haproxy" in _cmdline(p) and b"lbaas.agent" not in _cmdline(p)]
+    assert victims
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    served = traffic.ok
+    wait_until(lambda: traffic.ok >= served + 10, 10, "traffic through the restarted HAProxy")
+    # past the heartbeat timeout: the amphora was kept, not replaced
+    wait_until(lambda: time.monotonic() - traffic.started > 5, 10, "the heartbeat timeout")
+    traffic.finish("HAProxy alone SIGKILLed (agent alive)")
+    assert _amphora(env, lb["id"])["id"] == amphora["id"]
+    assert env.show("loadbalancers", lb["id"])["provisioning_status"] == "ACTIVE"
+    assert traffic.longest < 2.5, traffic.longest
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
