@@ -1012,6 +1012,22 @@ def unavailable():
     return None
 
 
+def teardown(instances, net):
+    """Stop every lbaas instance, then the network, deaf to Ctrl-C and SIGTERM meanwhile."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for inst in instances:
+        try:
+            inst.stop()
+        except Exception as exc:
+            log(f"stopping {inst.label}: {exc}")
+    try:
+        net.stop()
+    except Exception as exc:
+        log(f"network teardown: {exc}")
+    signal.signal(signal.SIGINT, _terminate)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--serve-app"]:
@@ -1078,18 +1094,7 @@ def main(argv=None):
         if os.environ.get("BENCH_DEBUG"):
             traceback.print_exc()
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for inst in instances:
-            try:
-                inst.stop()
-            except Exception as exc:
-                log(f"stopping {inst.label}: {exc}")
-        try:
-            net.stop()
-        except Exception as exc:
-            log(f"network teardown: {exc}")
-        signal.signal(signal.SIGINT, _terminate)
+        teardown(instances, net)
     ours = {amp_ns(a) for inst in instances for a in inst.seen_amphorae}
     left = sorted(ours & amp_namespaces())
     leftovers = [f"namespace {n}" for n in left] + net.leftovers()

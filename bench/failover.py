@@ -38,7 +38,7 @@ import traceback
 BENCH = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from amphora import (HAPROXY, LB, Busy, Instance, Network, _r, _terminate,  # noqa: E402
-                     amp_namespaces, amp_ns, haproxy_pids, http_status, log, stats)
+                     amp_namespaces, amp_ns, haproxy_pids, http_status, log, stats, teardown)
 
 SCENARIOS = ("single_amphora_death", "single_haproxy_death", "manual_failover",
              "manual_failover_no_spare")
@@ -364,18 +364,7 @@ def main(argv=None):
         if os.environ.get("BENCH_DEBUG"):
             traceback.print_exc()
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for inst in instances:
-            try:
-                inst.stop()
-            except Exception as exc:
-                log(f"stopping {inst.label}: {exc}")
-        try:
-            net.stop()
-        except Exception as exc:
-            log(f"network teardown: {exc}")
-        signal.signal(signal.SIGINT, _terminate)
+        teardown(instances, net)
     for r in bench.results.values():   # amphorae that runs created and replaced
         for run in r.get("runs", []):
             for inst in instances:
