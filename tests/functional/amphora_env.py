@@ -31,6 +31,13 @@ def unavailable():
         return "not root (amphorae are network namespaces)"
     if not os.access("/usr/sbin/haproxy", os.X_OK):
         return "/usr/sbin/haproxy is missing (scripts/setup.sh --test installs it)"
+    return namespaces_unavailable()
+
+
+def namespaces_unavailable():
+    """Why network namespaces and bridges cannot be made here (probed for real), or None."""
+    if os.geteuid() != 0:
+        return "not root"
     try:
         from pyroute2 import IPRoute, netns
     except ImportError as exc:

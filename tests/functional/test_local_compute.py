@@ -9,6 +9,8 @@ import uuid
 
 import pytest
 
+from tests.functional import amphora_env
+
 pytestmark = pytest.mark.functional
 
 LISTENER = """
@@ -23,25 +25,7 @@ PORT = 7777
 
 def _unavailable():
     """Why namespaces cannot be used here, or None."""
-    if os.geteuid() != 0:
-        return "not root"
-    try:
-        from pyroute2 import IPRoute, netns
-    except ImportError as exc:
-        return f"pyroute2 is missing: {exc}"
-    probe = f"lbt-probe-{secrets.token_hex(3)}"
-    try:
-        netns.create(probe)
-        with IPRoute() as ipr:
-            name = f"lbtp{secrets.token_hex(3)}"
-            ipr.link("add", ifname=name, kind="bridge")
-            ipr.link("del", index=ipr.link_lookup(ifname=name)[0])
-    except Exception as exc:  # noqa: BLE001 - any failure means "unsupported here"
-        return f"network namespaces or bridges unsupported: {exc!r}"
-    finally:
-        if probe in netns.listnetns():
-            netns.remove(probe)
-    return None
+    return amphora_env.namespaces_unavailable()
 
 
 def _free_subnets(count):
