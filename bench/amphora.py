@@ -1012,6 +1012,21 @@ def unavailable():
     return None
 
 
+def emit(result, output, interrupted, fatal, leftovers):
+    """Note how the run ended in result["meta"], print it as JSON and write it to output."""
+    if interrupted:
+        result["meta"]["interrupted"] = interrupted
+    if fatal:
+        result["meta"]["fatal"] = fatal
+    text = json.dumps(result, indent=2)
+    print(text)
+    out = pathlib.Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+    if leftovers:
+        log(f"LEFT BEHIND: {leftovers}")
+
+
 def teardown(instances, net):
     """Stop every lbaas instance, then the network, deaf to Ctrl-C and SIGTERM meanwhile."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -1133,17 +1148,7 @@ def main(argv=None):
         "amphora_namespaces_of_ours_left": left,
         "scenarios": scenarios,
     }
-    if interrupted:
-        result["meta"]["interrupted"] = interrupted
-    if fatal:
-        result["meta"]["fatal"] = fatal
-    text = json.dumps(result, indent=2)
-    print(text)
-    out = pathlib.Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
-    if leftovers:
-        log(f"LEFT BEHIND: {leftovers}")
+    emit(result, args.output, interrupted, fatal, leftovers)
     return 130 if interrupted else (1 if fatal or leftovers else 0)
 
 

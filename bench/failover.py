@@ -21,7 +21,6 @@ Scenarios (each --runs times on one load balancer per scenario; min/p50/max):
 """
 import argparse
 import datetime
-import json
 import os
 import pathlib
 import platform
@@ -38,7 +37,8 @@ import traceback
 BENCH = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from amphora import (HAPROXY, LB, Busy, Instance, Network, _r, _terminate,  # noqa: E402
-                     amp_namespaces, amp_ns, haproxy_pids, http_status, log, stats, teardown)
+                     amp_namespaces, amp_ns, emit, haproxy_pids, http_status, log, stats,
+                     teardown)
 
 SCENARIOS = ("single_amphora_death", "single_haproxy_death", "manual_failover",
              "manual_failover_no_spare")
@@ -411,17 +411,7 @@ def main(argv=None):
         "amphora_namespaces_of_ours_left": left,
         "scenarios": scenarios,
     }
-    if interrupted:
-        result["meta"]["interrupted"] = interrupted
-    if fatal:
-        result["meta"]["fatal"] = fatal
-    text = json.dumps(result, indent=2)
-    print(text)
-    out = pathlib.Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
-    if leftovers:
-        log(f"LEFT BEHIND: {leftovers}")
+    emit(result, args.output, interrupted, fatal, leftovers)
     failed = any("error" in s for s in scenarios.values())
     return 130 if interrupted else (1 if fatal or leftovers or failed else 0)
 
