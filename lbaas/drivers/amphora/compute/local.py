@@ -12,10 +12,14 @@ import os
 import re
 import shutil
 
-from pyroute2 import IPRoute, NetlinkError, NetNS, netns
+from pyroute2 import IPRoute, NetlinkError, NetNS, config, netns
 
 from lbaas.drivers.amphora.compute import (AmphoraNotFound, ComputeBackend, ComputeError,
                                            Instance, Interface, Network, processes)
+
+# NetNS forks a helper that pyroute2 ends with SIGTERM; let it die of it, rather than run
+# the signal handler of the process that forked it (lbaas serve's shuts the API down).
+config.disable_mp_signal = True
 
 MGMT_IFNAME = "mgmt0"
 EEXIST = 17
