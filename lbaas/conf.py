@@ -131,6 +131,25 @@ worker_opts = [
     cfg.PortOpt("agent_port", default=9443, help="Port the amphora agents listen on."),
 ]
 
+keepalived_vrrp_opts = [
+    cfg.StrOpt("keepalived_cmd", default="keepalived",
+               help="The keepalived binary ACTIVE_STANDBY amphorae run."),
+    cfg.FloatOpt("vrrp_advert_int", default=0.2, min=0.01, max=255.0,
+                 help="Seconds between two VRRP adverts of the MASTER (VRRPv3, so fractions "
+                      "are allowed). The BACKUP takes the VIP after 3 adverts are missed plus "
+                      "a skew: about 0.7 s at 0.2 (Octavia's default of 1 s gives about 3.6 s)."),
+    cfg.IntOpt("vrrp_check_interval", default=1, min=1,
+               help="Seconds between two runs of the HAProxy check script."),
+    cfg.IntOpt("vrrp_fail_count", default=2, min=1,
+               help="Failed checks in a row before a node gives up the VIP."),
+    cfg.IntOpt("vrrp_success_count", default=2, min=1,
+               help="Passed checks in a row before a node may hold the VIP again."),
+    cfg.IntOpt("vrrp_garp_refresh_interval", default=5, min=0,
+               help="Seconds between gratuitous ARPs the MASTER repeats (0: only on takeover)."),
+    cfg.IntOpt("vrrp_garp_refresh_count", default=2, min=1,
+               help="Gratuitous ARPs sent at each refresh."),
+]
+
 house_keeping_opts = [
     cfg.IntOpt("spare_amphora_pool_size", default=0, min=0,
                help="Amphorae kept booted and idle (status READY) so that a new load "
@@ -269,6 +288,7 @@ GROUPS = [
     ("haproxy_amphora", haproxy_opts),
     ("controller_worker", worker_opts),
     ("oslo_messaging", messaging_opts),
+    ("keepalived_vrrp", keepalived_vrrp_opts),
     ("house_keeping", house_keeping_opts),
     ("network_local", network_local_opts),
     ("quotas", quota_opts),

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from lbaas.agent import interfaces
 from lbaas.agent.haproxy import HAProxyError, HAProxyManager
+from lbaas.agent.vrrp import KeepalivedManager
 
 API_VERSION = "1.0"
 ACTIONS = ("start", "stop", "reload")
@@ -30,11 +31,12 @@ def _not_found(lb_id):
     return _message(404, "Loadbalancer Not Found", f"No loadbalancer with UUID: {lb_id}")
 
 
-def create_app(base_dir, haproxy_bin="haproxy"):
-    """The agent's Flask application managing HAProxy instances under base_dir."""
+def create_app(base_dir, haproxy_bin="haproxy", keepalived_bin="keepalived"):
+    """The agent's Flask application managing HAProxy instances (and keepalived) under base_dir."""
     app = flask.Flask(__name__)
     manager = HAProxyManager(base_dir, haproxy_bin)
-    app.extensions["haproxy"] = manager
+    vrrp = KeepalivedManager(base_dir, keepalived_bin)
+    app.extensions["haproxy"], app.extensions["vrrp"] = manager, vrrp
 
     @app.errorhandler(HTTPException)
     def framework_error(exc):
@@ -66,7 +68,8 @@ def create_app(base_dir, haproxy_bin="haproxy"):
     def info():
         return {"hostname": socket.gethostname(), "haproxy_version": manager.version(),
                 "api_version": API_VERSION,
-                "max_open_files": resource.getrlimit(resource.RLIMIT_NOFILE)[0]}
+                "max_open_files": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+                **vrrp.scripts()}
 
     @app.put(f"/{API_VERSION}/loadbalancer/<amphora_id>/<lb_id>/haproxy")
     def upload(amphora_id, lb_id):
@@ -130,6 +133,35 @@ def create_app(base_dir, haproxy_bin="haproxy"):
         name = interfaces.plug_network(_json_body())
         return _message(202, "OK", f"Plugged on interface {name}")
 
+    @app.put(f"/{API_VERSION}/vrrp/upload")
+    def vrrp_upload():
+        try:
+            text = flask.request.get_data().decode()
+        except UnicodeDecodeError:
+            return _message(400, "Invalid request", "the configuration is not UTF-8")
+        errors = vrrp.validate(text)
+        if errors:
+            return _message(400, "Invalid request", errors)
+        vrrp.install(text)
+        return _message(200, "OK")
+
+    @app.get(f"/{API_VERSION}/vrrp/config")
+    def vrrp_config():
+        text = vrrp.config()
+        if text is None:
+            return _message(404, "Not Found", "no keepalived configuration")
+        return flask.Response(text.encode(), 200, mimetype="text/plain")
+
+    @app.put(f"/{API_VERSION}/vrrp/<action>")
+    def vrrp_act(action):
+        if action not in ACTIONS:
+            return _message(400, "Invalid Request", f"Unknown action: {action}")
+        if vrrp.config() is None:
+            return _message(404, "Not Found", "no keepalived configuration")
+        getattr(vrrp, action)()
+        done = {"start": "started", "stop": "stopped", "reload": "reloaded"}[action]
+        return _message(202, "OK", f"keepalived {done}")
+
     @app.get(f"/{API_VERSION}/interface/<ip>")
     def interface(ip):
         name = interfaces.interface_of(ip)
@@ -152,7 +184,10 @@ def create_app(base_dir, haproxy_bin="haproxy"):
         heartbeat = app.extensions.get("heartbeat")
         return {"hostname": socket.gethostname(), "haproxy_version": manager.version(),
                 "api_version": API_VERSION, "cpu_count": os.cpu_count(),
-                "load": list(os.getloadavg()), "topology": "SINGLE", "active": True,
+                "load": list(os.getloadavg()),
+                "topology": "SINGLE" if vrrp.status() is None else "ACTIVE_STANDBY",
+                "active": vrrp.status() is None or vrrp.holds_vip(),
+                "vrrp_status": vrrp.status(), "vrrp_state": vrrp.state(),
                 "listeners": lb_ids,
                 "haproxy_count": sum(1 for lb in lb_ids if manager.pid(lb) is not None),
                 "heartbeat": heartbeat.snapshot() if heartbeat else None}

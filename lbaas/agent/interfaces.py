@@ -126,11 +126,21 @@ def _subnet_of(fixed_ip):
     return address, subnet, _routes(fixed_ip.get("host_routes"), subnet)
 
 
+def allow_nonlocal_bind(version):
+    """Let HAProxy bind addresses this node does not hold (yet): a VIP keepalived adds on
+    takeover, or one moved here at a failover."""
+    name = "ipv4" if version == 4 else "ipv6"
+    with open(f"/proc/sys/net/{name}/ip_nonlocal_bind", "w") as f:
+        f.write("1")
+
+
 def plug_vip(vip, body):
-    """Put VIP `vip` (and vrrp_ip) on the interface with body's MAC; -> its name.
+    """Put VIP `vip` on the interface with body's MAC, or vrrp_ip when one is given; -> its name.
 
     body: {"mac_address", "subnet_cidr", "gateway"?, "vrrp_ip"?, "host_routes"?, "mtu"?}.
-    A default route via the gateway is added only if the namespace has none yet.
+    With vrrp_ip (ACTIVE_STANDBY) the interface gets that address and keepalived adds the
+    VIP on the node that is MASTER. A default route via the gateway is added only if the
+    namespace has none yet.
     """
     if not isinstance(body, dict):
         raise BadPlugRequest("the body is not a JSON object")
@@ -152,14 +162,13 @@ def plug_vip(vip, body):
     with _lock, IPRoute() as ipr:
         index, name = _link_by_mac(ipr, mac)
         _bring_up(ipr, index, mtu)
-        for ip in (address, vrrp):
-            if ip:
-                _add_address(ipr, index, ip, subnet.prefixlen)
+        allow_nonlocal_bind(subnet.version)
+        _add_address(ipr, index, vrrp or address, subnet.prefixlen)
         _add_routes(ipr, index, routes)
         if gateway and not _has_default_route(ipr, subnet.version):
             ipr.route("replace", dst="0.0.0.0/0" if subnet.version == 4 else "::/0",
                       gateway=str(gateway), oif=index)
-    if address.version == 4:
+    if address.version == 4 and not vrrp:
         announce(name, mac, address)
     return name
 

@@ -134,25 +134,29 @@ def main(argv=None):
     parser.add_argument("--ca", required=True, help="CA certificate that signs client certs")
     parser.add_argument("--cert", required=True, help="server certificate and key (PEM)")
     parser.add_argument("--haproxy", default="haproxy", help="the haproxy binary")
+    parser.add_argument("--keepalived", default="keepalived",
+                        help="the keepalived binary (ACTIVE_STANDBY amphorae)")
     parser.add_argument("--tls-min", default="TLSv1.2", help="minimum TLS version")
     parser.add_argument("--amphora-id", default="", help="this amphora's id, sent in heartbeats")
     parser.add_argument("--heartbeat-key-file", help="file holding the heartbeat HMAC key")
     parser.add_argument("--controller", action="append", default=[], metavar="IP:PORT",
                         help="a health manager to send heartbeats to ([IPv6]:PORT; repeatable)")
     parser.add_argument("--heartbeat-interval", type=float, default=10.0, metavar="SECONDS")
-    parser.add_argument("--supervise-interval", type=float, default=1.0, metavar="SECONDS",
-                        help="how often a HAProxy that died on its own is started again")
+    parser.add_argument("--supervise-interval", type=float, default=0.25, metavar="SECONDS",
+                        help="how often a HAProxy or keepalived that died on its own is "
+                             "started again (a dead keepalived's VIP is removed then)")
     args = parser.parse_args(argv)
     faulthandler.register(signal.SIGUSR1)   # kill -USR1 <pid>: every thread's stack to the log
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     raise_nofile()
     context = tls_context(args.cert, args.ca, ssl.TLSVersion[args.tls_min.replace(".", "_")])
-    app = create_app(args.base_dir, args.haproxy)
+    app = create_app(args.base_dir, args.haproxy, args.keepalived)
     certificate = ServerCertificate(args.cert, context)
     app.extensions["certificate"] = certificate
     sender = heartbeat_sender(args, app.extensions["haproxy"])
-    supervisor = Supervisor(app.extensions["haproxy"], args.supervise_interval)
+    supervisor = Supervisor(app.extensions["haproxy"], args.supervise_interval,
+                            app.extensions["vrrp"])
     if sender is not None:
         app.extensions["heartbeat"] = sender
     server = serve(args.bind, args.port, app, context, certificate)

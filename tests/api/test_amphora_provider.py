@@ -70,7 +70,8 @@ def test_tls_rule_types_are_refused(api):
 
 
 def test_the_flavor_topology_is_checked_by_the_provider(api):
-    for topology, status in (("ACTIVE_STANDBY", 501), ("SINGLE", 201)):
+    for topology, status in (("ACTIVE_STANDBY", 201), ("SINGLE", 201),
+                             ("ACTIVE_ACTIVE", 501)):
         body = {"flavorprofile": {"name": f"fp-{topology}", "provider_name": "amphora",
                                   "flavor_data": f'{{"loadbalancer_topology": "{topology}"}}'}}
         resp = api.post("/v2/lbaas/flavorprofiles", body)

@@ -5,6 +5,7 @@ import os
 import secrets
 import socket
 import stat
+import subprocess
 import threading
 import uuid
 
@@ -253,12 +254,23 @@ def _ns_state(ns_name):
     return addresses, routes, mtus
 
 
-def _plug_vip(amphora):
+def _plug_vip(amphora, vrrp=False, vip_index=10):
     hosts = list(amphora["vip_net"].hosts())
     body = {"mac_address": amphora["vip_if"].mac, "subnet_cidr": str(amphora["vip_net"]),
-            "gateway": str(hosts[0]), "vrrp_ip": str(hosts[11]), "mtu": 1400,
+            "gateway": str(hosts[0]), "mtu": 1400,
             "host_routes": [{"destination": "198.51.100.0/24", "nexthop": str(hosts[1])}]}
-    return str(hosts[10]), amphora["call"]("POST", f"/1.0/plug/vip/{hosts[10]}", json=body)
+    if vrrp:
+        body["vrrp_ip"] = str(hosts[11])
+    vip = hosts[vip_index]
+    return str(vip), amphora["call"]("POST", f"/1.0/plug/vip/{vip}", json=body)
+
+
+def _nonlocal_bind(ns_name):
+    """The namespace's net.ipv4.ip_nonlocal_bind (read from inside it)."""
+    out = subprocess.run(["nsenter", f"--net=/var/run/netns/{ns_name}", "cat",
+                          "/proc/sys/net/ipv4/ip_nonlocal_bind"],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out.strip())
 
 
 def test_plug_vip_sets_addresses_mtu_routes_and_default_route(amphora):
@@ -268,11 +280,20 @@ def test_plug_vip_sets_addresses_mtu_routes_and_default_route(amphora):
                                                            f"{amphora['vip_if'].name}"}
     addresses, routes, mtus = _ns_state(amphora["ns"])
     ifname, prefix = amphora["vip_if"].name, amphora["vip_net"].prefixlen
-    hosts = list(amphora["vip_net"].hosts())
-    assert {(ifname, f"{vip}/{prefix}"), (ifname, f"{hosts[11]}/{prefix}")} <= set(addresses)
-    assert ("default", 0, str(hosts[0]), ifname) in routes
-    assert ("198.51.100.0", 24, str(hosts[1]), ifname) in routes
+    assert (ifname, f"{vip}/{prefix}") in addresses
+    assert ("default", 0, str(list(amphora["vip_net"].hosts())[0]), ifname) in routes
+    assert ("198.51.100.0", 24, str(list(amphora["vip_net"].hosts())[1]), ifname) in routes
     assert mtus[ifname] == 1400
+    assert _nonlocal_bind(amphora["ns"]) == 1   # HAProxy may bind a VIP moved here later
+
+
+def test_plug_vip_with_vrrp_ip_leaves_the_vip_to_keepalived(amphora):
+    vip, response = _plug_vip(amphora, vrrp=True, vip_index=20)
+    assert response.status_code == 202, response.text
+    addresses, _, _ = _ns_state(amphora["ns"])
+    ifname, prefix = amphora["vip_if"].name, amphora["vip_net"].prefixlen
+    assert (ifname, f"{list(amphora['vip_net'].hosts())[11]}/{prefix}") in addresses
+    assert (ifname, f"{vip}/{prefix}") not in addresses
 
 
 def test_plug_vip_twice_changes_nothing(amphora):

@@ -92,3 +92,20 @@ class AgentClient:
     def rotate_certificate(self, ip, pem):
         """Replace the agent's server certificate (cert + key PEM) without restarting it."""
         self._request("PUT", ip, f"{API}/certificate", data=pem)
+
+    def vrrp_config(self, ip):
+        """The keepalived config the agent holds, or None."""
+        response = self._request("GET", ip, f"{API}/vrrp/config", ok=(200, 404))
+        return response.text if response.status_code == 200 else None
+
+    def vrrp_upload(self, ip, text):
+        """Validate and install the amphora's keepalived config (400 -> AgentError)."""
+        self._request("PUT", ip, f"{API}/vrrp/upload", data=text.encode())
+
+    def vrrp_action(self, ip, action):
+        """start, reload or stop the amphora's keepalived."""
+        self._request("PUT", ip, f"{API}/vrrp/{action}")
+
+    def details(self, ip):
+        """The agent's /details document (topology, whether it holds the VIP, ...)."""
+        return self._request("GET", ip, f"{API}/details").json()

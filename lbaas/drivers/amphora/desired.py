@@ -21,6 +21,8 @@ class Desired:
     model: object                     # octavia-lib LoadBalancer without objects being deleted
     member_subnets: set
     amphorae: list                    # Amphora rows (detached) not DELETED
+    topology: str = "SINGLE"          # or ACTIVE_STANDBY
+    vip_port_id: str | None = None
 
 
 def _kept(rows):
@@ -62,7 +64,7 @@ def load(session, loadbalancer_id):
     for amp in amphorae:
         session.expunge(amp)
     return Desired(lb.id, lb.provisioning_status, lb.provider, lb.vip_address, lb.vip_subnet_id,
-                   model, subnets, amphorae)
+                   model, subnets, amphorae, lb.topology or "SINGLE", lb.vip_port_id)
 
 
 def _alive(session, model, object_id):

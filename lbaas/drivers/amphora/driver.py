@@ -231,19 +231,19 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
     # -- flavors and availability zones -------------------------------------------------
     def get_supported_flavor_metadata(self):
         """The flavor keys the amphora driver honours."""
-        return {"loadbalancer_topology": "SINGLE (ACTIVE_STANDBY arrives with the failover "
-                                         "work; refused until then)."}
+        return {"loadbalancer_topology": "SINGLE: one amphora; ACTIVE_STANDBY: two amphorae "
+                                         "sharing the VIP through keepalived VRRP."}
 
     def validate_flavor(self, flavor_metadata):
-        """Refuse unknown keys and topologies the driver cannot build yet."""
+        """Refuse unknown keys and unknown topologies."""
         for key, value in (flavor_metadata or {}).items():
             if key != "loadbalancer_topology":
                 raise lib_exc.UnsupportedOptionError(
                     user_fault_string=f"Flavor key {key!r} is not supported by amphora.",
                     operator_fault_string=f"unsupported flavor key {key!r}")
-            if value != "SINGLE":
+            if value not in ("SINGLE", "ACTIVE_STANDBY"):
                 raise lib_exc.UnsupportedOptionError(
-                    user_fault_string=f"loadbalancer_topology {value!r} is not supported yet.",
+                    user_fault_string=f"loadbalancer_topology {value!r} is not supported.",
                     operator_fault_string=f"unsupported topology {value!r}")
 
     def get_supported_availability_zone_metadata(self):

@@ -4,6 +4,7 @@ An amphora row is committed before its compute instance is created, and an insta
 deleted before its row is marked DELETED, so at every moment the database knows about
 every amphora that exists (housekeeping relies on it to find orphans).
 """
+import concurrent.futures
 import logging
 import os
 import sys
@@ -15,9 +16,12 @@ from lbaas.core import constants as c
 from lbaas.core import models, statistics
 from lbaas.drivers.amphora import certs
 from lbaas.drivers.amphora.agent_client import AgentClient
+from lbaas.drivers.amphora.vrrp.render import PRIORITIES
 
 LOG = logging.getLogger(__name__)
 AGENT_FILES = {"ca": "ca.pem", "cert": "server.pem", "key": "heartbeat.key"}
+ACTIVE_STANDBY = "ACTIVE_STANDBY"
+PAIR = ("MASTER", "BACKUP")
 
 
 class Fleet:
@@ -42,12 +46,37 @@ class Fleet:
         return certs.write_pair(directory, f"client-{os.getpid()}", cert, key)
 
     def ensure(self, want):
-        """(the load balancer's amphora, created and its agent answering; whether a spare)."""
-        amphora = next((a for a in want.amphorae if a.status != c.ERROR), None)
-        spare = None
-        if amphora is None:
-            spare = self.claim_spare(want.loadbalancer_id)
-            amphora = spare or self.new_row(want.loadbalancer_id)
+        """(the load balancer's amphorae, created and their agents answering; spares taken).
+
+        SINGLE: one STANDALONE amphora. ACTIVE_STANDBY: a MASTER and a BACKUP; when only a
+        BACKUP is left (its MASTER failed over) it holds the VIP, so it becomes the MASTER
+        and the replacement the BACKUP. Two amphorae are readied in parallel.
+        """
+        live = [a for a in want.amphorae if a.status != c.ERROR]
+        if want.topology != ACTIVE_STANDBY:
+            chosen = [(live[0] if live else None, "STANDALONE")]
+        else:
+            if len(live) == 1 and live[0].role == "BACKUP":
+                self.set_role(live[0], "MASTER")
+            chosen = [(next((a for a in live if a.role == role), None), role)
+                      for role in PAIR]
+        amphorae, spares = [], 0
+        for amphora, role in chosen:
+            if amphora is None:
+                amphora = self.claim_spare(want.loadbalancer_id, role)
+                spares += amphora is not None
+                amphora = amphora or self.new_row(want.loadbalancer_id, role)
+            amphorae.append(amphora)
+        if len(amphorae) == 1:
+            self.ready(amphorae[0])
+        else:
+            with concurrent.futures.ThreadPoolExecutor(len(amphorae)) as pool:
+                for future in [pool.submit(self.ready, a) for a in amphorae]:
+                    future.result()
+        return amphorae, spares
+
+    def ready(self, amphora):
+        """Boot the amphora or start its agent as needed; mark it ALLOCATED and watched."""
         if not self.compute.exists(amphora.id):
             self.boot(amphora)
         else:
@@ -62,23 +91,32 @@ class Fleet:
                 row.updated_at = models.utcnow()
             amphora.status, amphora.lb_network_ip = "ALLOCATED", instance.management_ip
         statistics.watch_amphora(self.core.db, amphora.id)
-        return amphora, spare is not None
 
-    def new_row(self, loadbalancer_id):
+    def set_role(self, amphora, role):
+        """Give an amphora its role (and that role's VRRP priority), in the row and the copy."""
+        priority = PRIORITIES.get(role)
+        with self.core.db.write() as session:
+            row = session.get(models.Amphora, amphora.id)
+            if row is not None:
+                row.role, row.vrrp_priority = role, priority
+        amphora.role, amphora.vrrp_priority = role, priority
+
+    def new_row(self, loadbalancer_id, role="STANDALONE"):
         """A BOOTING amphora row (committed before anything is built: never an orphan)."""
         with self.core.db.write() as session:
             amphora_id = models.new_id()
             row = models.Amphora(id=amphora_id, compute_id=amphora_id, status="BOOTING",
-                                 loadbalancer_id=loadbalancer_id, role="STANDALONE",
-                                 cert_busy=False)
+                                 loadbalancer_id=loadbalancer_id,
+                                 role=role if loadbalancer_id else None,
+                                 vrrp_priority=PRIORITIES.get(role), cert_busy=False)
             session.add(row)
             session.flush()
             session.expunge(row)
         return row
 
     # -- spares ---------------------------------------------------------------------------
-    def claim_spare(self, loadbalancer_id):
-        """Bind a READY spare amphora to the load balancer (None when there is none)."""
+    def claim_spare(self, loadbalancer_id, role="STANDALONE"):
+        """Bind a READY spare amphora to the load balancer in a role (None when none is left)."""
         with self.core.db.write() as session:
             stmt = select(models.Amphora).where(models.Amphora.status == "READY",
                                                 models.Amphora.loadbalancer_id.is_(None)) \
@@ -89,7 +127,8 @@ class Fleet:
             if row is None:
                 return None
             row.loadbalancer_id, row.status = loadbalancer_id, "ALLOCATED"
-            row.role, row.updated_at = "STANDALONE", models.utcnow()
+            row.role, row.vrrp_priority = role, PRIORITIES.get(role)
+            row.updated_at = models.utcnow()
             session.flush()
             session.expunge(row)
         LOG.info("load balancer %s takes spare amphora %s", loadbalancer_id, row.id)
@@ -129,14 +168,20 @@ class Fleet:
             row.lb_network_ip = instance.management_ip
         self.start_agent(amphora.id, instance)
 
+    @staticmethod
+    def _files(instance):
+        """Where the amphora's agent finds its files (and keeps its state under lb/)."""
+        return instance.files_dir or "/var/lib/lbaas-agent"
+
     def start_agent(self, amphora_id, instance):
         """Run the agent in the amphora and wait until it answers over mutual TLS."""
-        base = instance.files_dir or "/var/lib/lbaas-agent"
+        base = self._files(instance)
         worker = self.conf.controller_worker
         argv = [sys.executable, "-m", "lbaas.agent.server", "--base-dir", f"{base}/lb",
                 "--bind", instance.management_ip, "--port", str(worker.agent_port),
                 "--ca", f"{base}/{AGENT_FILES['ca']}", "--cert", f"{base}/{AGENT_FILES['cert']}",
-                "--haproxy", self.conf.haproxy_amphora.haproxy_cmd, "--amphora-id", amphora_id,
+                "--haproxy", self.conf.haproxy_amphora.haproxy_cmd,
+                "--keepalived", self.conf.keepalived_vrrp.keepalived_cmd, "--amphora-id", amphora_id,
                 "--heartbeat-interval", str(self.conf.health_manager.heartbeat_interval)]
         if self.conf.health_manager.heartbeat_key:
             argv += ["--heartbeat-key-file", f"{base}/{AGENT_FILES['key']}"]

@@ -1,0 +1,1 @@
+"""ACTIVE_STANDBY: the keepalived VRRP configuration of a pair of amphorae."""
