@@ -244,6 +244,29 @@ certificates_opts = [
                help="Seconds an amphora server or controller client certificate is valid."),
     cfg.IntOpt("ca_validity_time", default=10 * 365 * 24 * 3600, min=24 * 3600,
                help="Seconds the CA certificate made on first start is valid."),
+    cfg.StrOpt("cert_manager", default="local",
+               help="Store that TLS certificate references of listeners and pools are read "
+                    "from (entry point in lbaas.cert_manager): local (this database, "
+                    "references lbaas://certificates/<uuid>, filled by `lbaas certificate "
+                    "import`) or barbican (Barbican secret and container URLs)."),
+    cfg.StrOpt("encryption_key", secret=True,
+               help="Secret the local manager derives the key encrypting private keys at "
+                    "rest from (at least 32 random characters; every API process needs the "
+                    "same). Unset: the file <state_path>/certificates.key, which `lbaas serve` "
+                    "creates; without either, local references cannot be read."),
+    cfg.StrOpt("barbican_endpoint",
+               help="Barbican's URL (e.g. http://controller:9311). Unset: the key-manager "
+                    "endpoint of the Keystone catalog."),
+    cfg.StrOpt("barbican_auth", default="token", choices=["token", "none"],
+               help="How the barbican manager authenticates: token (the caller's Keystone "
+                    "token, as Octavia reads references with the request's credentials) or "
+                    "none (no token, the caller's project in X-Project-Id: a Barbican "
+                    "running without authentication)."),
+    cfg.StrOpt("auth_url",
+               help="Keystone URL used to find Barbican in the catalog with the caller's "
+                    "token (barbican_auth = token and no barbican_endpoint)."),
+    cfg.IntOpt("barbican_timeout", default=10, min=1,
+               help="Seconds the barbican manager waits for one Barbican request."),
 ]
 
 amphora_agent_opts = [

@@ -8,7 +8,8 @@ import threading
 from werkzeug.serving import make_server
 
 from lbaas import conf as lbaas_conf
-from lbaas.cmd import background, common, embedded
+from lbaas.certificates import local as local_certs
+from lbaas.cmd import background, certificate, common, embedded
 from lbaas.db import migrate
 
 
@@ -27,6 +28,8 @@ def serve(args):
     url = lbaas_conf.database_url(conf)
     migrate.upgrade(url)
     background.ensure_heartbeat_key(conf)
+    if conf.certificates.cert_manager == "local":
+        local_certs.ensure_key_file(conf)  # unless [certificates] encryption_key is set
     from lbaas.api import create_app
     app = create_app(conf)
     api = conf.api_settings
@@ -80,6 +83,7 @@ def main(argv=None):
                               "balancers; needs root and haproxy), noop, or auto (amphora "
                               "when possible; the default)")
     p_serve.set_defaults(func=serve)
+    certificate.add_parser(sub)
     args = parser.parse_args(argv)
     common.setup_logging()
     return args.func(args)

@@ -611,7 +611,7 @@ def test_l7_disabled_or_ruleless_policies_are_skipped(build):
     (loadbalancer([listener()], [pool(lb_algorithm="SOURCE_IP_PORT")]), "SOURCE_IP_PORT"),
     (loadbalancer([listener(protocol="TERMINATED_HTTPS", port=443)], [pool()]), "TERMINATED_HTTPS"),
     (loadbalancer([listener(protocol="TCP")], [pool(protocol="UDP")]), "UDP"),
-    (loadbalancer([listener()], [pool(tls_enabled=True)]), "tls_enabled"),
+    (loadbalancer([listener()], [pool(tls_enabled=True, tls_versions=["SSLv3"])]), "SSLv3"),
     (loadbalancer([listener()], [pool(healthmonitor=monitor("SCTP"))]), "SCTP"),
     (loadbalancer([listener(l7policies=[policy("p", "REJECT", [
         rule("r", "SSL_CONN_HAS_CERT", "EQUAL_TO", "tls")])])], [pool()]), "SSL_CONN_HAS_CERT"),

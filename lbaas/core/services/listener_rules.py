@@ -79,8 +79,12 @@ def _tls_capable(protocol, values):
     return protocol == "TERMINATED_HTTPS" or (protocol == "PROMETHEUS" and bool(has_ref))
 
 
-def check(conf, protocol, values, explicit):
-    """Validate a listener's merged values; `explicit` are the keys the caller sent."""
+def check(conf, protocol, values, explicit, ctx=None):
+    """Validate a listener's merged values; `explicit` are the keys the caller sent.
+
+    Certificate references are read through the configured manager (as `ctx`, the caller,
+    when given) after every other rule passed.
+    """
     api = conf.api_settings
     headers = values.get("insert_headers") or {}
     if headers:
@@ -133,9 +137,21 @@ def check(conf, protocol, values, explicit):
     if capable or "alpn_protocols" in explicit:
         tls_rules.check_alpn(values.get("alpn_protocols"))
     _check_hsts(protocol, values)
-    tls_rules.check_refs_retrievable([values.get(k) for k in CERT_REFS if k in explicit] +
-                                     (list(values.get("sni_container_refs") or [])
-                                      if "sni_container_refs" in explicit else []))
+    check_refs(conf, values, explicit, ctx)
+
+
+def check_refs(conf, values, explicit, ctx=None):
+    """400 unless the sent references load and are valid (a CRL also against a stored CA)."""
+    certs = [values.get("default_tls_container_ref")] \
+        if "default_tls_container_ref" in explicit else []
+    if "sni_container_refs" in explicit:
+        certs += list(values.get("sni_container_refs") or [])
+    ca = values.get("client_ca_tls_container_ref")
+    ca_sent = "client_ca_tls_container_ref" in explicit
+    crl = values.get("client_crl_container_ref") \
+        if "client_crl_container_ref" in explicit or ca_sent else None
+    tls_rules.check_refs(conf, certs, ca=ca if ca_sent else None, crl=crl, ca_for_crl=ca,
+                         ctx=ctx)
 
 
 def _check_hsts(protocol, values):

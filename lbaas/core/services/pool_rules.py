@@ -108,8 +108,8 @@ def values_for_create(conf, body):
     return values
 
 
-def check_tls_create(conf, values):
-    """400 for a CRL without a CA, prohibited ciphers, bad TLS lists or unreadable refs."""
+def check_tls_create(conf, values, ctx=None):
+    """400 for a CRL without a CA, prohibited ciphers, bad TLS lists or unusable refs."""
     if values.get("crl_container_ref") and not values.get("ca_tls_container_ref"):
         raise errors.ValidationException(
             detail="A CA certificate reference is required to specify a revocation list.")
@@ -117,7 +117,9 @@ def check_tls_create(conf, values):
     if values.get("tls_enabled"):
         tls_rules.check_versions(conf, values.get("tls_versions"))
         tls_rules.check_alpn(values.get("alpn_protocols"))
-    tls_rules.check_refs_retrievable([values.get(k) for k in CERT_REFS])
+    tls_rules.check_refs(conf, [values.get("tls_container_ref")],
+                         ca=values.get("ca_tls_container_ref"),
+                         crl=values.get("crl_container_ref"), ctx=ctx)
 
 
 def null_substitutes(conf):
@@ -128,7 +130,7 @@ def null_substitutes(conf):
             "tls_versions": list(api.default_pool_tls_versions)}
 
 
-def changes_for_update(conf, row, body):
+def changes_for_update(conf, row, body, ctx=None):
     """The validated column changes of a pool update body."""
     substitutes = null_substitutes(conf)
     changes = {k: (substitutes.get(k) if body[k] is None else body[k])
@@ -140,11 +142,11 @@ def changes_for_update(conf, row, body):
         changes["session_persistence"] = merged_persistence(row.session_persistence,
                                                             body["session_persistence"])
         check_persistence(row.protocol, changes["session_persistence"])
-    _check_tls_update(conf, row, changes)
+    _check_tls_update(conf, row, changes, ctx)
     return changes
 
 
-def _check_tls_update(conf, row, changes):
+def _check_tls_update(conf, row, changes, ctx=None):
     ca = changes.get("ca_tls_container_ref", row.ca_tls_container_ref)
     crl = changes.get("crl_container_ref", row.crl_container_ref)
     if crl and not ca:
@@ -159,4 +161,8 @@ def _check_tls_update(conf, row, changes):
         tls_rules.check_versions(conf, changes["tls_versions"])
     if "alpn_protocols" in changes:
         tls_rules.check_alpn(changes["alpn_protocols"])
-    tls_rules.check_refs_retrievable([changes.get(k) for k in CERT_REFS])
+    ca_sent = "ca_tls_container_ref" in changes
+    tls_rules.check_refs(conf, [changes.get("tls_container_ref")],
+                         ca=changes.get("ca_tls_container_ref"),
+                         crl=crl if "crl_container_ref" in changes or ca_sent else None,
+                         ca_for_crl=ca, ctx=ctx)

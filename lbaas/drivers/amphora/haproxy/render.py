@@ -5,12 +5,14 @@ import pathlib
 import jinja2
 from octavia_lib.common import constants as c
 
+from lbaas.drivers.amphora.haproxy import tls
 from lbaas.drivers.amphora.haproxy.validate import validate
 from lbaas.drivers.amphora.lvs.validate import is_lvs_listener
 
 TEMPLATES = pathlib.Path(__file__).parent / "templates"
 MAX_GLOBAL_CONN = 1_000_000
 LISTENER_MODES = {c.PROTOCOL_HTTP: "http", c.PROTOCOL_PROMETHEUS: "http",
+                  c.PROTOCOL_TERMINATED_HTTPS: "http",
                   c.PROTOCOL_TCP: "tcp", c.PROTOCOL_HTTPS: "tcp"}
 BALANCE = {c.LB_ALGORITHM_ROUND_ROBIN: "roundrobin", c.LB_ALGORITHM_LEAST_CONNECTIONS: "leastconn",
            c.LB_ALGORITHM_SOURCE_IP: "source"}
@@ -42,6 +44,7 @@ class Settings:
     timeout_member_data: int = 50000
     ping_command: str = "/usr/lib/lbaas/ping-wrapper.sh"
     prometheus_path: str = "/metrics"
+    cert_dir: str = "/var/lib/lbaas/certs"   # where tls.certificate_files' files are written
 
 
 def _on(obj):
@@ -95,8 +98,8 @@ def _persistence(pool):
     return get("type"), get("cookie_name")
 
 
-def _server(member, pool, persistence, hm):
-    """One `server` line (without the keyword) for a member."""
+def _server(member, pool, persistence, hm, tls_words=(), ssl_cn=False):
+    """One `server` line (without the keyword) for a member; tls_words re-encrypt."""
     words = [member.member_id, f"{member.address}:{member.protocol_port}",
              "weight", str(member.weight if isinstance(member.weight, int) else 1)]
     if hm:
@@ -106,19 +109,22 @@ def _server(member, pool, persistence, hm):
             words += ["addr", member.monitor_address]
         if member.monitor_port:
             words += ["port", str(member.monitor_port)]
-        if hm.type in (c.HEALTH_MONITOR_HTTPS, c.HEALTH_MONITOR_TLS_HELLO):
+        if tls_words:  # checks go over the server's TLS, with its verification
+            if "alpn" in tls_words:
+                words += ["check-alpn", tls_words[tls_words.index("alpn") + 1]]
+        elif hm.type in (c.HEALTH_MONITOR_HTTPS, c.HEALTH_MONITOR_TLS_HELLO):
             words += ["check-ssl", "verify", "none"]
     if persistence == c.SESSION_PERSISTENCE_HTTP_COOKIE:
         words += ["cookie", member.member_id]
     if pool.protocol == c.PROTOCOL_PROXY:
         words.append("send-proxy")
     elif pool.protocol == c.PROTOCOL_PROXYV2:
-        words.append("send-proxy-v2")
+        words.append("send-proxy-v2-ssl-cn" if ssl_cn else "send-proxy-v2")
     if member.backup:
         words.append("backup")
     if not _on(member):
         words.append("disabled")
-    return " ".join(words)
+    return " ".join(words + list(tls_words))
 
 
 def backend(pool, listener, mode, settings):
@@ -128,6 +134,9 @@ def backend(pool, listener, mode, settings):
     members = _items(pool.members)
     http = mode == "http" and pool.protocol == c.PROTOCOL_HTTP
     headers = {k: v for k, v in (listener.insert_headers or {}).items() if _true(v)}
+    terminates = tls.terminates(listener)
+    tls_words = [escape(w) for w in tls.server_options(pool, listener, settings.cert_dir)] \
+        if pool.tls_enabled else []
     return {
         "name": f"{pool.pool_id}:{listener.listener_id}",
         "mode": mode,
@@ -147,8 +156,11 @@ def backend(pool, listener, mode, settings):
             "expect": expected_codes(hm.expected_codes)},
         "forwardfor": http and "X-Forwarded-For" in headers,
         "forwarded_port": http and "X-Forwarded-Port" in headers,
-        "forwarded_proto": http and "X-Forwarded-Proto" in headers,
-        "servers": [_server(m, pool, persistence, hm) for m in members],
+        "forwarded_proto": ("https" if terminates else "http")
+        if http and "X-Forwarded-Proto" in headers else None,
+        "ssl_headers": [f"{name} {value}" for name, value in tls.SSL_HEADERS.items()
+                        if name in headers] if mode == "http" and terminates else [],
+        "servers": [_server(m, pool, persistence, hm, tls_words, terminates) for m in members],
     }
 
 
@@ -166,6 +178,12 @@ def _acl(rule):
         return f"path_end {match} {value}"
     if rule.type == c.L7RULE_TYPE_HEADER:
         return f"req.hdr({rule.key}) {match} {value}"
+    if rule.type == c.L7RULE_TYPE_SSL_CONN_HAS_CERT:
+        return "ssl_c_used"
+    if rule.type == c.L7RULE_TYPE_SSL_VERIFY_RESULT:
+        return f"ssl_c_verify eq {int(rule.value)}"
+    if rule.type == c.L7RULE_TYPE_SSL_DN_FIELD:
+        return f"ssl_c_s_dn({rule.key}) {match} {value}"
     return f"req.cook({rule.key}) {match} {value}"  # COOKIE
 
 
@@ -252,10 +270,14 @@ def frontend(listener, loadbalancer, pools, settings):
             pool_mode = mode if pool.protocol in (c.PROTOCOL_PROXY, c.PROTOCOL_PROXYV2) \
                 else ("http" if pool.protocol == c.PROTOCOL_HTTP else "tcp")
             backends.append(backend(pool, listener, pool_mode, settings))
+    ssl = " ".join(escape(w) for w in tls.bind_options(listener, settings.cert_dir)) \
+        if tls.terminates(listener) else ""
     return {
         "name": listener.listener_id,
         "mode": mode,
-        "binds": [f"{vip}:{listener.protocol_port}" for vip in _binds(loadbalancer, settings)],
+        "binds": [f"{vip}:{listener.protocol_port}" + (" " + ssl if ssl else "")
+                  for vip in _binds(loadbalancer, settings)],
+        "hsts": tls.hsts_value(listener) if mode == "http" and ssl else None,
         "maxconn": _limit(listener.connection_limit, settings),
         "timeout_client": _ms(listener.timeout_client_data, settings.timeout_client_data),
         "inspect_delay": listener.timeout_tcp_inspect or 0,

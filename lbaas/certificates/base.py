@@ -1,0 +1,52 @@
+"""The certificate-manager seam: one base class, the certificate it returns, its errors."""
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Certificate:
+    """A TLS certificate as a store holds it: PEM bytes, the key perhaps still encrypted."""
+
+    certificate: bytes                    # the leaf certificate, PEM
+    private_key: bytes | None = None      # PEM; encrypted when private_key_passphrase is set
+    intermediates: tuple = ()             # PEM certificates of the chain, leaf-side first
+    private_key_passphrase: bytes | None = None
+
+
+class CertificateError(Exception):
+    """A reference that cannot be used: what the user may see, and what the operator needs."""
+
+    def __init__(self, user_message, operator_message=None):
+        super().__init__(user_message)
+        self.user_message = user_message
+        self.operator_message = operator_message or user_message
+
+
+class CertificateNotFound(CertificateError):
+    """The store does not know the reference, or refuses to read it (unreadable)."""
+
+
+class InvalidCertificate(CertificateError):
+    """The store returned data that is not a usable certificate, key, CA bundle or CRL."""
+
+
+class CertManager:
+    """A certificate store, loaded by name from the `lbaas.cert_manager` entry points.
+
+    `context` is the caller's lbaas.core.context.RequestContext, or None when the
+    control plane reads on its own behalf (a worker pushing files to an amphora).
+    Both methods raise CertificateNotFound for a reference the store cannot read
+    (unknown, malformed, forbidden, store down) and InvalidCertificate for data that
+    is not of the asked kind. Neither validates dates or key/cert matching: callers
+    use lbaas.certificates.pem for that.
+    """
+
+    def __init__(self, conf):
+        self.conf = conf
+
+    def get_cert(self, context, ref):
+        """The certificate, private key and intermediates behind `ref` (a Certificate)."""
+        raise NotImplementedError
+
+    def get_secret(self, context, ref):
+        """The PEM bytes of a certificate-only reference: a CA bundle or a CRL."""
+        raise NotImplementedError
