@@ -3,6 +3,8 @@ import os
 
 from oslo_config import cfg
 
+from lbaas.drivers.ovn.config import ovn_opts
+
 DEFAULT_STATE_PATH = os.path.join(
     os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"), "lbaas")
 
@@ -182,10 +184,14 @@ network_local_opts = [
     cfg.MultiStrOpt("subnet", default=[],
                     help="A subnet of the local network backend (repeat for more): "
                          "'name=N cidr=C bridge=B [network=NET] [gateway=G] [host_ip=H] "
-                         "[allocation_start=A] [allocation_end=E]'. Subnets sharing a network "
-                         "name form one network; the bridge (at most 15 characters) is created "
-                         "when first plugged; host_ip (default: the gateway) is put on the "
-                         "bridge so this host reaches the subnet."),
+                         "[allocation_start=A] [allocation_end=E] [ovn_switch=LS] "
+                         "[ovn_router=LR]'. Subnets sharing a network name form one network; "
+                         "the bridge (at most 15 characters) is created when first plugged; "
+                         "host_ip (default: the gateway) is put on the bridge so this host "
+                         "reaches the subnet. ovn_switch/ovn_router name the OVN logical switch "
+                         "and router carrying the subnet (the ovn provider's load balancers "
+                         "are attached to them); with either, bridge may be left out, and such "
+                         "a subnet hosts no amphora."),
 ]
 
 quota_opts = [
@@ -321,6 +327,7 @@ GROUPS = [
     ("amphora_agent", amphora_agent_opts),
     ("amphora_compute", amphora_compute_opts),
     ("compute_local", compute_local_opts),
+    ("ovn", ovn_opts),
 ]
 
 

@@ -5,8 +5,10 @@
 #                                   haproxy (the amphora provider of `lbaas serve`)
 #   bash scripts/setup.sh --test    also test-requirements.txt, PostgreSQL's server binaries and
 #                                   .venv-keystone: a real Keystone from PyPI for the identity
-#                                   tests (same as LBAAS_SETUP_TESTS=1), and HAProxy and
-#                                   keepalived for the amphora config tests
+#                                   tests (same as LBAAS_SETUP_TESTS=1), HAProxy and
+#                                   keepalived for the amphora config tests, and OVN and
+#                                   Open vSwitch (ovn-central ovn-host openvswitch-switch
+#                                   ethtool) for the OVN provider's traffic tests
 #
 # A second run with unchanged requirement files returns in well under a second: the pip step is
 # skipped while a stamp in .venv matches the hash of requirements.txt, test-requirements.txt
@@ -76,6 +78,21 @@ fi
 # Its UDP/SCTP (LVS) config tests validate every rendered file with `keepalived -t`.
 if [ "$tests" = 1 ] && ! command -v keepalived >/dev/null 2>&1 && [ ! -x /usr/sbin/keepalived ]; then
     apt_install keepalived || say "going on without keepalived: its config tests skip (and fail in CI)"
+fi
+
+# The OVN provider's traffic tests and bench/ovn.py start a real OVN stack (tests/ovn_stack.py):
+# OVSDB servers, ovn-northd, ovs-vswitchd (userspace datapath) and ovn-controller; ethtool turns
+# TX checksum offload off on its veths. apt starts none of them (policy-rc.d).
+ovn_missing=()
+for pair in ovn-northd:ovn-central ovn-controller:ovn-host ovs-vswitchd:openvswitch-switch \
+        ethtool:ethtool; do
+    if ! command -v "${pair%%:*}" >/dev/null 2>&1 && [ ! -x "/usr/sbin/${pair%%:*}" ]; then
+        ovn_missing+=("${pair#*:}")
+    fi
+done
+if [ "$tests" = 1 ] && [ "${#ovn_missing[@]}" -gt 0 ]; then
+    apt_install "${ovn_missing[@]}" || say "going on without OVN/Open vSwitch: the OVN traffic" \
+        "tests skip (and fail in CI)"
 fi
 
 # The split-process RPC tests start a throwaway RabbitMQ on loopback (tests/rabbitmq.py); apt

@@ -62,3 +62,13 @@ def start_housekeeping(core):
         return None
     from lbaas.drivers.amphora.housekeeping import Housekeeper
     return Housekeeper(core, worker.compute, worker.reconciler).start()
+
+
+def start_ovn(core):
+    """Start the OVN sync service (periodic sync, member health from Southbound) beside an
+    in-process OVN driver; returns it, or None."""
+    if not any(type(d).__module__.startswith("lbaas.drivers.ovn.")
+               for d in core.drivers._drivers.values()):
+        return None
+    from lbaas.drivers.ovn.service import start_in_process
+    return start_in_process(core)

@@ -46,6 +46,7 @@ def serve(args):
     core = app.extensions["lbaas_core"]
     health = background.start_health(core)
     housekeeper = background.start_housekeeping(core)
+    ovn_sync = background.start_ovn(core)
     print(f"lbaas: Octavia v2 API at http://{api.bind_host}:{server.server_port}\n"
           f"  database:  {url}\n"
           f"  providers: {', '.join(core.drivers.available())} "
@@ -60,6 +61,8 @@ def serve(args):
     try:
         server.serve_forever()
     finally:
+        if ovn_sync is not None:
+            ovn_sync.stop()
         if housekeeper is not None:
             housekeeper.stop()
         if health is not None:

@@ -2,6 +2,9 @@
 
 Each ``[network_local] subnet`` line declares one subnet and the Linux bridge that
 carries it on this host; subnets naming the same ``network`` form one network.
+``ovn_switch=`` / ``ovn_router=`` name the OVN Logical_Switch and Logical_Router of the
+subnet for the OVN provider (ovn_datapaths); with either, the bridge is optional, and a
+subnet without one cannot host amphorae (plumbing is None).
 Network and subnet ids are uuid5 values of their names, so every process (API,
 worker, health manager) derives the same ids from the same configuration.
 
@@ -29,8 +32,8 @@ _NS = uuid.UUID("4b549ee0-9d49-4443-ae29-396cef261c34")
 VIP_OWNER = "lbaas:vip"
 MTU = 1500
 KEYS = ("name", "cidr", "bridge", "network", "gateway", "host_ip", "allocation_start",
-        "allocation_end")
-REQUIRED = ("name", "cidr", "bridge")
+        "allocation_end", "ovn_switch", "ovn_router")
+REQUIRED = ("name", "cidr")   # and bridge, unless the subnet is in OVN (ovn_switch or ovn_router)
 _BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 _PORTS = models.NetworkPort.__table__
 
@@ -58,11 +61,13 @@ class Subnet:
     network: str
     network_id: str
     cidr: ipaddress.IPv4Network | ipaddress.IPv6Network
-    bridge: str
+    bridge: str | None   # None: an OVN-only subnet, where amphorae cannot be plugged
     gateway: ipaddress.IPv4Address | ipaddress.IPv6Address
     host_ip: ipaddress.IPv4Address | ipaddress.IPv6Address
     start: ipaddress.IPv4Address | ipaddress.IPv6Address
     end: ipaddress.IPv4Address | ipaddress.IPv6Address
+    ovn_switch: str | None = None   # the OVN Logical_Switch carrying the subnet, if any
+    ovn_router: str | None = None   # the OVN Logical_Router the subnet is attached to, if any
 
     @property
     def reserved(self):
@@ -126,6 +131,8 @@ def parse_subnet(raw):
             raise ValueError(f"[network_local] subnet {raw!r}: {key} given twice")
         fields[key] = value
     missing = [k for k in REQUIRED if k not in fields]
+    if not {"bridge", "ovn_switch", "ovn_router"} & set(fields):
+        missing.append("bridge (or ovn_switch / ovn_router)")
     if missing:
         raise ValueError(f"[network_local] subnet {raw!r}: missing {', '.join(missing)}")
     try:
@@ -133,7 +140,7 @@ def parse_subnet(raw):
     except ValueError as exc:
         raise ValueError(f"[network_local] subnet {raw!r}: cidr {fields['cidr']!r}: {exc}") \
             from None
-    if not _BRIDGE_RE.match(fields["bridge"]):
+    if "bridge" in fields and not _BRIDGE_RE.match(fields["bridge"]):
         raise ValueError(f"[network_local] subnet {raw!r}: bridge {fields['bridge']!r} must be "
                          "1 to 15 letters, digits, '.', '_' or '-'")
     hosts = (cidr.network_address, cidr.broadcast_address) if cidr.num_addresses <= 2 else \
@@ -155,8 +162,9 @@ def parse_subnet(raw):
     name = fields["name"]
     net = fields.get("network", name)
     subnet = Subnet(id=subnet_uuid(name), name=name, network=net, network_id=network_uuid(net),
-                    cidr=cidr, bridge=fields["bridge"], gateway=gateway, host_ip=host_ip,
-                    start=start, end=end)
+                    cidr=cidr, bridge=fields.get("bridge"), gateway=gateway, host_ip=host_ip,
+                    start=start, end=end, ovn_switch=fields.get("ovn_switch"),
+                    ovn_router=fields.get("ovn_router"))
     for field, address in (("gateway", gateway), ("host_ip", host_ip),
                            ("allocation_start", start), ("allocation_end", end)):
         if not subnet.usable(address):
@@ -320,14 +328,28 @@ class LocalNetwork(network.NetworkBackend):
         return [p for p in ports if _matches(p, filters)]
 
     def plumbing(self, subnet_id):
-        """The bridge and addressing of a configured subnet, or None."""
+        """The bridge and addressing of a configured subnet, or None.
+
+        None too for a subnet declared without a bridge (only OVN keys): it lives in
+        OVN alone, and amphorae on this host cannot be plugged into it.
+        """
         subnet = self.subnets.get(subnet_id)
-        if subnet is None:
+        if subnet is None or subnet.bridge is None:
             return None
         return network.Plumbing(subnet_id=subnet.id, network_id=subnet.network_id,
                                 bridge=subnet.bridge, cidr=str(subnet.cidr),
                                 gateway=str(subnet.gateway), host_ip=str(subnet.host_ip),
                                 mtu=MTU)
+
+    def ovn_datapaths(self, subnet_id):
+        """(OVN switch, OVN router), either None, of a subnet declared in OVN; else None.
+
+        A VIP subnet behind an OVN router may name only ovn_router.
+        """
+        subnet = self.subnets.get(subnet_id)
+        if subnet is None or (subnet.ovn_switch is None and subnet.ovn_router is None):
+            return None
+        return subnet.ovn_switch, subnet.ovn_router
 
     # -- allocation ---------------------------------------------------------------------
 

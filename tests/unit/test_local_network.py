@@ -389,3 +389,50 @@ def test_concurrent_requests_for_one_address_give_one_winner(net, database):
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         got = list(pool.map(allocate, range(8)))
     assert len([p for p in got if p]) == 1
+
+
+# -- OVN keys (the OVN provider's datapaths) ------------------------------------------------
+
+OVN_ONLY = "name=ovn-s cidr=10.5.0.0/24 ovn_switch=ls-a ovn_router=lr-a"
+
+
+def test_a_subnet_names_its_ovn_switch_and_router():
+    backend = local.LocalNetwork(conf_with(OVN_ONLY))
+    assert backend.ovn_datapaths(sid("ovn-s")) == ("ls-a", "lr-a")
+
+
+def test_an_ovn_switch_without_router_has_none_for_the_router():
+    backend = local.LocalNetwork(conf_with("name=o cidr=10.5.1.0/24 bridge=b ovn_switch=ls-b"))
+    assert backend.ovn_datapaths(sid("o")) == ("ls-b", None)
+
+
+def test_subnets_without_ovn_switch_have_no_datapaths():
+    backend = local.LocalNetwork(conf_with(PUBLIC))
+    assert backend.ovn_datapaths(sid("public")) is None
+    assert backend.ovn_datapaths(str(uuid.uuid4())) is None
+
+
+def test_a_subnet_without_bridge_cannot_host_amphorae():
+    backend = local.LocalNetwork(conf_with(OVN_ONLY))
+    assert backend.plumbing(sid("ovn-s")) is None
+
+
+def test_a_subnet_needs_a_bridge_or_an_ovn_datapath():
+    with pytest.raises(ValueError, match="bridge \\(or ovn_switch / ovn_router\\)"):
+        local.LocalNetwork(conf_with("name=s cidr=10.0.0.0/24"))
+
+
+def test_a_vip_subnet_behind_an_ovn_router_names_only_the_router():
+    backend = local.LocalNetwork(conf_with("name=v cidr=10.5.2.0/24 ovn_router=lr0"))
+    assert backend.ovn_datapaths(sid("v")) == (None, "lr0")
+
+
+def test_an_ovn_only_subnet_hands_out_ports(database):
+    backend = local.LocalNetwork(conf_with(OVN_ONLY), database)
+    try:
+        port = backend.allocate_port("ovn-lb-hm-x", sid("ovn-s"), "ovn-lb-hm:distributed")
+        again = backend.allocate_port("ovn-lb-hm-x", sid("ovn-s"), "ovn-lb-hm:distributed")
+        assert port["id"] == again["id"]
+        assert port["fixed_ips"][0]["ip_address"] == "10.5.0.2"
+    finally:
+        backend.release_ports("ovn-lb-hm-x")

@@ -1,0 +1,204 @@
+"""The OVN driver's one thread: reconcile load balancers into NB, sync, follow member health.
+
+Work items are load balancer ids ("reconcile X"), SYNC (reconcile every OVN load balancer
+and delete rows of load balancers lbaas no longer has) and HEALTH (recompute operating
+statuses from Service_Monitor). One thread does all Northbound writes of the process, so
+two reconciles of one load balancer never interleave; a queued item is not queued twice.
+"""
+import logging
+import queue
+import threading
+import time
+
+from sqlalchemy import select
+
+from lbaas.core import constants as c
+from lbaas.core import models
+from lbaas.drivers import completion
+from lbaas.drivers.amphora import desired
+from lbaas.drivers.ovn import health, plan
+from lbaas.drivers.ovn.nb import Northbound
+from lbaas.drivers.ovn.sb import Southbound
+
+LOG = logging.getLogger(__name__)
+SYNC, HEALTH, STOP = "sync", "health", "stop"
+HM_OWNER = "ovn-lb-hm:distributed"
+SB_RETRY = 10   # seconds between two attempts to reach an unreachable Southbound
+
+
+def _statuses(tree):
+    """{object id: provisioning status} of a loadbalancer_tree()."""
+    found = {tree["id"]: tree["provisioning_status"]}
+    for listener in tree["listeners"]:
+        found[listener["id"]] = listener["provisioning_status"]
+    for pool in tree["pools"]:
+        found[pool["id"]] = pool["provisioning_status"]
+        for node in pool["members"] + ([pool["healthmonitor"]] if pool["healthmonitor"] else []):
+            found[node["id"]] = node["provisioning_status"]
+    return found
+
+
+class Worker:
+    """Reconciles the `provider`'s load balancers of one Core into OVN."""
+
+    def __init__(self, core, provider="ovn"):
+        self.core, self.conf, self.provider = core, core.conf.ovn, provider
+        self.library = core.library
+        self.syncing = False            # set by the sync service: resync after reconnecting
+        self.nb = self.sb = None
+        self._sources = {}              # subnet id -> health-check source address
+        self._queue, self._queued, self._lock = queue.Queue(), set(), threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="ovn-driver", daemon=True)
+        self.last_sync = None           # monotonic time the last full sync finished
+        self._sb_retry = 0.0
+
+    def start(self):
+        """Start the thread; returns self."""
+        self._thread.start()
+        return self
+
+    def stop(self):
+        """Finish the current item, stop the thread, close the OVSDB connections."""
+        self._queue.put(STOP)
+        self._thread.join(10)
+        for db in (self.nb, self.sb):
+            if db is not None:
+                db.stop()
+
+    def submit(self, item):
+        """Queue a load balancer id, SYNC or HEALTH (nothing if it is queued already)."""
+        with self._lock:
+            if item in self._queued:
+                return
+            self._queued.add(item)
+        self._queue.put(item)
+
+    def _on_nb_synced(self):
+        if self.syncing:
+            self.submit(SYNC)
+
+    # -- the loop -------------------------------------------------------------------------
+    def _run(self):
+        while True:
+            item = self._queue.get()
+            if item == STOP:
+                return
+            if item == HEALTH and self.conf.status_debounce:
+                time.sleep(self.conf.status_debounce)   # gather a burst of SB changes
+            with self._lock:
+                self._queued.discard(item)
+            try:
+                if item == SYNC:
+                    self.sync()
+                elif item == HEALTH:
+                    self.follow_health()
+                else:
+                    self.reconcile(item)
+            except Exception:
+                LOG.exception("OVN driver: %s failed", item)
+
+    def _connect(self):
+        if self.nb is None:
+            self.nb = Northbound(self.conf.ovn_nb_connection, self.conf.ovsdb_connection_timeout,
+                                 on_synced=self._on_nb_synced)
+        if self.sb is None and self.syncing and self.conf.ovn_sb_connection \
+                and time.monotonic() >= self._sb_retry:
+            try:   # member health waits for SB; NB writes must not
+                self.sb = Southbound(self.conf.ovn_sb_connection,
+                                     self.conf.ovsdb_connection_timeout,
+                                     on_change=lambda: self.submit(HEALTH))
+            except Exception as exc:
+                LOG.warning("OVN driver: Southbound %s unreachable (member health not "
+                            "followed; retrying in %d s): %s", self.conf.ovn_sb_connection,
+                            SB_RETRY, exc)
+                self._sb_retry = time.monotonic() + SB_RETRY
+        return self.nb
+
+    # -- one load balancer ----------------------------------------------------------------
+    def reconcile(self, loadbalancer_id):
+        """Converge one load balancer's NB rows, then report its statuses."""
+        seen = self.library.loadbalancer_tree(loadbalancer_id)
+        with self.core.db.read() as session:
+            want = desired.load(session, loadbalancer_id)
+        if seen is None or want is None or want.provider != self.provider:
+            return
+        try:
+            northbound = self._connect()
+            if want.provisioning_status == c.PENDING_DELETE:
+                northbound.converge(plan.Plan(loadbalancer_id, {}, set(), set()))
+            else:
+                northbound.converge(self.plan(want.model))
+        except Exception as exc:
+            LOG.error("OVN driver: load balancer %s not written to NB: %s", loadbalancer_id, exc)
+            self._report(seen, c.ERROR)
+            return
+        self._report(seen, c.ACTIVE)
+        if self.sb is not None and want.provisioning_status != c.PENDING_DELETE:
+            self._health_of(loadbalancer_id, self.sb.statuses())
+
+    def plan(self, model):
+        """The NB Plan of an octavia-lib load balancer (allocating health-check sources)."""
+        datapaths = getattr(self.core.network, "ovn_datapaths", None) or (lambda _s: None)
+        for subnet in plan.monitored_subnets(model):
+            if subnet not in self._sources and (datapaths(subnet) or (None,))[0]:
+                port = self.core.network.allocate_port(
+                    device_id=f"ovn-lb-hm-{subnet}", subnet_id=subnet, device_owner=HM_OWNER,
+                    name=f"ovn-lb-hm-{subnet}")
+                self._sources[subnet] = port["fixed_ips"][0]["ip_address"]
+        return plan.build(model, datapaths, self._sources)
+
+    def _report(self, seen, outcome):
+        """Finish what `seen` showed pending, unless it changed since (its own item runs)."""
+        observed = bool(self.conf.ovn_sb_connection)   # Service_Monitor sets member health
+        update = completion.completion(seen, observed=observed, outcome=outcome)
+        now = self.library.loadbalancer_tree(seen["id"])
+        if not update or now is None:
+            return
+        before, current = _statuses(seen), _statuses(now)
+        kept = {}
+        for collection, records in update.items():
+            records = [r for r in records if "provisioning_status" not in r
+                       or current.get(r["id"]) == before.get(r["id"])]
+            if records:
+                kept[collection] = records
+        if kept:
+            self.library.update_loadbalancer_status(kept)
+
+    # -- every load balancer ----------------------------------------------------------------
+    def loadbalancer_ids(self):
+        """Ids of the provider's load balancers that are not DELETED."""
+        lbs = models.LoadBalancer
+        with self.core.db.read() as session:
+            return set(session.scalars(select(lbs.id).where(
+                lbs.provider == self.provider, lbs.provisioning_status != c.DELETED)))
+
+    def sync(self):
+        """Reconcile every load balancer, then delete NB rows of those lbaas no longer has."""
+        northbound = self._connect()
+        known = self.loadbalancer_ids()
+        for loadbalancer_id in sorted(known):
+            self.reconcile(loadbalancer_id)
+        for stray in northbound.loadbalancer_ids() - known:
+            LOG.info("OVN driver: deleting NB rows of unknown load balancer %s", stray)
+            northbound.converge(plan.Plan(stray, {}, set(), set()))
+        self.follow_health()
+        self.last_sync = time.monotonic()
+
+    def follow_health(self):
+        """Recompute operating statuses of every load balancer from Service_Monitor."""
+        self._connect()
+        if self.sb is None:
+            return
+        statuses = self.sb.statuses()
+        for loadbalancer_id in sorted(self.loadbalancer_ids()):
+            self._health_of(loadbalancer_id, statuses)
+
+    def _health_of(self, loadbalancer_id, statuses):
+        tree = self.library.loadbalancer_tree(loadbalancer_id)
+        with self.core.db.read() as session:
+            want = desired.load(session, loadbalancer_id)
+        if tree is None or want is None:
+            return
+        update = health.changes(tree, want.model, statuses)
+        if update:
+            self.library.update_loadbalancer_status(update)
