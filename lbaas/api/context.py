@@ -37,7 +37,8 @@ def from_identity(environ, authorizer):
         roles=tuple(r.lower() for r in identity.roles if r), auth_strategy=KEYSTONE,
         system_scope=identity.system_scope or None, domain_id=identity.domain_id or None,
         user_domain_id=identity.user_domain_id or None,
-        project_domain_id=identity.project_domain_id or None)
+        project_domain_id=identity.project_domain_id or None,
+        auth_token=identity.auth_token or None)
     return dataclasses.replace(ctx, is_admin=authorizer.is_admin(ctx))
 
 

@@ -19,6 +19,9 @@ class RequestContext:
     domain_id: str | None = None
     user_domain_id: str | None = None
     project_domain_id: str | None = None
+    # the caller's Keystone token (keystone only): certificate managers read references
+    # such as Barbican's with the caller's own credentials, as Octavia does
+    auth_token: str | None = dataclasses.field(default=None, repr=False)
 
     def policy_values(self):
         """The credentials oslo.policy checks rules against."""

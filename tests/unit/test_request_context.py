@@ -74,3 +74,12 @@ def test_policy_values_carry_what_rules_check(authorizer):
     values = ctx.policy_values()
     assert values["project_id"] == "p1" and values["roles"] == ["member"]
     assert values["is_admin"] is False and values["user_id"] == "u1"
+
+
+def test_the_callers_token_is_kept_for_certificate_managers_but_never_shown(authorizer):
+    ctx = from_identity(environ(X_PROJECT_ID="p1", X_AUTH_TOKEN="gAAAAtoken"), authorizer)
+    assert ctx.auth_token == "gAAAAtoken"
+    assert "gAAAAtoken" not in repr(ctx)
+    unconfirmed = from_identity(environ(X_AUTH_TOKEN="t", X_IDENTITY_STATUS="Invalid"),
+                                authorizer)
+    assert unconfirmed.auth_token is None

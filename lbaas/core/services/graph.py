@@ -56,10 +56,10 @@ def _collect_pools(body):
     return definitions
 
 
-def _create_pool(core, session, lb, definition):
+def _create_pool(core, session, lb, definition, ctx=None):
     """One pool with its health monitor and members."""
     spec = {k: v for k, v in definition.items() if k not in ("healthmonitor", "members")}
-    row = pools.insert(session, lb, spec, pools.prepare(core.conf, session, lb, spec))
+    row = pools.insert(session, lb, spec, pools.prepare(core.conf, session, lb, spec, ctx=ctx))
     monitor = definition.get("healthmonitor")
     if monitor:
         monitor = dict(monitor, pool_id=row.id)
@@ -72,11 +72,11 @@ def _create_pool(core, session, lb, definition):
     return row
 
 
-def _create_listener(core, session, lb, spec, pool_rows):
+def _create_listener(core, session, lb, spec, pool_rows, ctx=None):
     """One listener, attached to its default pool when it names one, with its L7 policies."""
     ref = spec.get("default_pool")
     body = {k: v for k, v in spec.items() if k not in ("default_pool", "l7policies")}
-    values = listeners.prepare(core.conf, session, lb, body)
+    values = listeners.prepare(core.conf, session, lb, body, ctx)
     if ref:
         pool = pool_rows[ref["name"]]
         listener_rules.check_default_pool(body["protocol"], pool, pool.id, lb.id)
@@ -119,8 +119,9 @@ def quota_counts(body):
     }
 
 
-def create_children(core, session, lb, body):
-    """Create the listeners and pools nested in a load balancer create body."""
+def create_children(core, session, lb, body, ctx=None):
+    """Create the listeners and pools nested in a load balancer create body (ctx: the caller,
+    whose credentials read certificate references)."""
     if not body.get("listeners") and not body.get("pools"):
         return
     for listener in body.get("listeners") or []:
@@ -129,7 +130,8 @@ def create_children(core, session, lb, body):
             raise errors.ListenerNoChildren(protocol="PROMETHEUS")
     definitions = _collect_pools(body)
     session.flush()
-    pool_rows = {name: _create_pool(core, session, lb, d) for name, d in definitions.items()}
+    pool_rows = {name: _create_pool(core, session, lb, d, ctx)
+                 for name, d in definitions.items()}
     for listener in body.get("listeners") or []:
-        _create_listener(core, session, lb, listener, pool_rows)
+        _create_listener(core, session, lb, listener, pool_rows, ctx)
     session.flush()

@@ -56,15 +56,16 @@ def check_port_free(session, lb_id, protocol, port, exclude=None):
         raise errors.DuplicateListenerEntry(protocol=protocol, port=port)
 
 
-def prepare(conf, session, lb, body):
-    """Validate a listener body against its load balancer; returns the new row's values."""
+def prepare(conf, session, lb, body, ctx=None):
+    """Validate a listener body against its load balancer (certificate references read with
+    ctx's credentials); returns the new row's values."""
     protocol = body["protocol"]
     if body.get("default_pool") is not None or body.get("l7policies"):
         raise errors.ValidationException(
             detail="default_pool and l7policies can only be given when creating a fully "
                    "populated load balancer.")
     values = values_for_create(conf, body)
-    rules.check(conf, protocol, values, set(body))
+    rules.check(conf, protocol, values, set(body), ctx)
     rules.check_cidrs(lb, values["allowed_cidrs"])
     if values.get("default_pool_id"):
         pool = session.get(models.Pool, values["default_pool_id"])
@@ -120,7 +121,7 @@ class ListenerService:
             driver = core.drivers.get(lb.provider)
             quota_usage.reserve(core.conf, session, lb.project_id, {"listener": 1})
             common.lock_loadbalancer(session, lb)
-            values = prepare(core.conf, session, lb, body)  # ... and the rest after it
+            values = prepare(core.conf, session, lb, body, ctx)  # ... and the rest after it
             row = insert(session, lb, body, values)
             drivers.call(driver, "listener_create", pm.listener(row))
             return common.snapshot(session, models.Listener, row.id, LOAD)
@@ -141,7 +142,7 @@ class ListenerService:
                 changes["allowed_cidrs"] = rules.normalize_cidrs(changes["allowed_cidrs"])
             merged = {k: getattr(row, k) for k in WRITABLE}
             merged.update(changes)
-            rules.check(core.conf, row.protocol, merged, set(body))
+            rules.check(core.conf, row.protocol, merged, set(body), ctx)
             rules.check_cidrs(lb, merged["allowed_cidrs"])
             if changes.get("default_pool_id"):
                 pool = session.get(models.Pool, changes["default_pool_id"])

@@ -104,7 +104,7 @@ class LoadBalancerService:
                 lb.set_tags(body.get("tags") or [])
                 session.add(lb)
                 allocated = self._plug_vip(driver, lb, vip, session)
-                graph.create_children(core, session, lb, body)
+                graph.create_children(core, session, lb, body, ctx)
                 full = common.snapshot(session, models.LoadBalancer, lb.id, ANSWER_LOAD)
                 drivers.call(driver, "loadbalancer_create", pm.loadbalancer(
                     full, graph=True, flavor=options.flavor, availability_zone=options.zone))

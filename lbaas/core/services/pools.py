@@ -19,8 +19,9 @@ LOAD = (selectinload(models.Pool.listeners), selectinload(models.Pool.members),
         selectinload(models.Pool.healthmonitor))
 
 
-def prepare(conf, session, lb, body, listener=None):
-    """Validate a pool body against its load balancer (and listener); returns the row's values."""
+def prepare(conf, session, lb, body, listener=None, ctx=None):
+    """Validate a pool body against its load balancer (and listener), certificate references
+    read with ctx's credentials; returns the row's values."""
     protocol = body["protocol"]
     if listener is not None:
         if listener.loadbalancer_id != lb.id:
@@ -28,7 +29,7 @@ def prepare(conf, session, lb, body, listener=None):
         rules.check_listener(listener, protocol)
     values = rules.values_for_create(conf, body)
     rules.check_persistence(protocol, values["session_persistence"])
-    rules.check_tls_create(conf, values)
+    rules.check_tls_create(conf, values, ctx)
     return values
 
 
@@ -97,7 +98,7 @@ class PoolService:
         with core.db.write() as session:
             lb, listener = _parents(session, body)
             core.policy.authorize(ctx, RBAC, "post", lb.project_id)
-            values = prepare(core.conf, session, lb, body, listener)
+            values = prepare(core.conf, session, lb, body, listener, ctx)
             driver = core.drivers.get(lb.provider)
             if listener is not None and listener.default_pool_id:
                 raise errors.DuplicatePoolEntry()
@@ -117,7 +118,7 @@ class PoolService:
         with core.db.write() as session:
             row = common.get_or_404(session, models.Pool, pool_id, LOAD)
             core.policy.authorize(ctx, RBAC, "put", row.project_id)
-            changes = rules.changes_for_update(core.conf, row, body)
+            changes = rules.changes_for_update(core.conf, row, body, ctx)
             driver = core.drivers.get(row.load_balancer.provider)
             old = pm.pool(row)
             common.lock_loadbalancer(session, row.load_balancer)
