@@ -47,7 +47,8 @@ def start_health(core):
     from lbaas.drivers.amphora.health.server import HeartbeatServer
     from lbaas.drivers.amphora.health.failover import FailoverScanner
     host, port = heartbeat_bind(core.conf, worker.compute)
-    server = HeartbeatServer(core.conf, HealthManager(core), bind_ip=host, bind_port=port)
+    server = HeartbeatServer(core.conf, HealthManager(core, delete_zombie=worker.delete_amphora),
+                             bind_ip=host, bind_port=port)
     server.start()
     server.scanner = FailoverScanner(core, worker.failover).start()
     return server

@@ -17,10 +17,12 @@ def main(argv=None):
     conf = common.load_conf(args.config_file)
     from lbaas.core.controller import Core
     from lbaas.drivers.amphora.health import HealthManager, HeartbeatServer
+    from lbaas.drivers.amphora import rpc
     core = Core(conf)
     try:
+        bus = rpc.bus(conf)
         try:
-            server = HeartbeatServer(conf, HealthManager(core))
+            server = HeartbeatServer(conf, HealthManager(core, delete_zombie=bus.delete_amphora))
         except (ValueError, OSError) as exc:
             print(f"lbaas-health: {exc}", file=sys.stderr)
             return 2
@@ -28,7 +30,7 @@ def main(argv=None):
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         server.start()
-        scanner = failover_scanner(core).start()
+        scanner = failover_scanner(core, bus).start()
         host, port = server.address
         host = f"[{host}]" if ":" in host else host
         print(f"lbaas-health: receiving heartbeats on udp {host}:{port}", flush=True)
@@ -43,11 +45,9 @@ def main(argv=None):
     return 0
 
 
-def failover_scanner(core):
+def failover_scanner(core, bus):
     """The scanner that fails over silent amphorae by casting to the workers' bus."""
-    from lbaas.drivers.amphora import rpc
     from lbaas.drivers.amphora.health.failover import FailoverScanner
-    bus = rpc.bus(core.conf)
     return FailoverScanner(core, bus.failover)
 
 

@@ -239,3 +239,19 @@ def _cmdline(pid):
             return f.read()
     except OSError:
         return b""
+
+
+def test_an_amphora_the_database_calls_deleted_is_removed_when_it_sends_heartbeats(env):
+    """A zombie: its row is DELETED (a crash between an instance's deletion and its row's,
+    simulated by writing the row) but its processes run on; its heartbeats get it removed."""
+    import sqlite3
+    lb = _lb(env, "fo-zombie")
+    amphora = _amphora(env, lb["id"])
+    name = "amp-" + amphora["id"].replace("-", "")[:10]
+    assert name in netns.listnetns()
+    with sqlite3.connect(os.path.join(env.state_path, "lbaas.sqlite"), timeout=10) as db:
+        db.execute("UPDATE amphora SET status = 'DELETED' WHERE id = ?", (amphora["id"],))
+    wait_until(lambda: name not in netns.listnetns(), 15, "the zombie amphora removed")
+    assert env.leftovers({amphora["id"]}) == []
+    with open(env.service.log_path, "rb") as log:
+        assert f"amphora {amphora['id']} sends heartbeats but is DELETED".encode() in log.read()

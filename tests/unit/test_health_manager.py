@@ -270,6 +270,26 @@ def test_heartbeat_of_unusable_amphora_is_ignored(graph, manager, core, case):
     assert graph.statuses()["pool"] == "OFFLINE"
 
 
+@pytest.mark.parametrize("case", ["unknown", "DELETED", "spare", "READY without a load balancer"])
+def test_a_zombie_amphora_is_deleted_once_per_retry_window_and_a_spare_never(graph, core,
+                                                                           case):
+    clock = [100.0]
+    asked = []
+    manager = HealthManager(core, clock=lambda: clock[0], delete_zombie=asked.append)
+    amphora = {"unknown": str(uuid.uuid4()),
+               "DELETED": graph.add_amphora(status="DELETED"),
+               "spare": graph.add_amphora(loadbalancer_id=None, status="READY", role=None),
+               "READY without a load balancer": graph.add_amphora(loadbalancer_id=None,
+                                                                  status="BOOTING")}[case]
+    for _ in range(3):
+        assert manager.process(graph.heartbeat("UP", amphora=amphora)) is None
+    zombie = case in ("unknown", "DELETED")
+    assert asked == ([amphora] if zombie else [])
+    clock[0] += 31   # past the retry window: asked again if it still sends heartbeats
+    manager.process(graph.heartbeat("UP", amphora=amphora))
+    assert asked == ([amphora, amphora] if zombie else [])
+
+
 # Statistics.
 
 def _stats(graph, url):

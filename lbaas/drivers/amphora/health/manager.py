@@ -10,6 +10,7 @@ from lbaas.core import statistics
 from lbaas.drivers.amphora.health import failover, rollup
 
 LOG = logging.getLogger(__name__)
+ZOMBIE_RETRY = 30.0   # seconds between two deletions asked for the same zombie amphora
 
 
 class HealthManager:
@@ -21,10 +22,15 @@ class HealthManager:
     except for the counters, which are deltas: the receiver drops replays before this.
     """
 
-    def __init__(self, core, clock=time.monotonic):
+    def __init__(self, core, clock=time.monotonic, delete_zombie=None):
+        """delete_zombie(amphora_id): removes an amphora that sends heartbeats although the
+        database has it DELETED or not at all (a "zombie"); None: such heartbeats are only
+        ignored."""
         self.core = core
         self.clock = clock
+        self.delete_zombie = delete_zombie
         self.counters = collections.Counter()   # processed, ignored, late, status_updates, ...
+        self._zombies = {}   # amphora id -> clock() of the last deletion asked for it
 
     def process(self, message, received_at=None):
         """Handle one decoded heartbeat dict (wire format v3); returns the status update sent.
@@ -35,6 +41,8 @@ class HealthManager:
         """
         amphora_id = message["id"]
         target = statistics.heartbeat_target(self.core.db, amphora_id)
+        if target is None or target.status == c.DELETED:
+            self._zombie(amphora_id, "unknown" if target is None else "DELETED")
         if target is None or target.status == c.DELETED or target.loadbalancer_id is None:
             self.counters["ignored"] += 1
             LOG.debug("heartbeat of amphora %s ignored: %s", amphora_id,
@@ -63,6 +71,25 @@ class HealthManager:
             self._send(update, target.loadbalancer_id)
         self.counters["processed"] += 1
         return update
+
+    def _zombie(self, amphora_id, state):
+        """Ask for an amphora the database does not know (any more) to be removed, at most
+        once per ZOMBIE_RETRY seconds: it was left by a crash between its deletion and its
+        row's, or its row was purged, and it would otherwise run (and hold its VIP) forever.
+        A spare has a row (READY, no load balancer), so it is never taken for one."""
+        if self.delete_zombie is None:
+            return
+        now = self.clock()
+        if now - self._zombies.get(amphora_id, -ZOMBIE_RETRY) < ZOMBIE_RETRY:
+            return
+        self._zombies[amphora_id] = now
+        self.counters["zombies"] += 1
+        LOG.warning("amphora %s sends heartbeats but is %s in the database: deleting it",
+                    amphora_id, state)
+        try:
+            self.delete_zombie(amphora_id)
+        except Exception as exc:   # noqa: BLE001 - retried after ZOMBIE_RETRY
+            LOG.warning("could not ask for zombie amphora %s to be deleted: %s", amphora_id, exc)
 
     @staticmethod
     def _counters_of(tree, message):
