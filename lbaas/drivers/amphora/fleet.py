@@ -39,11 +39,29 @@ class Fleet:
             else [controller]
 
     def _client_certificate(self):
-        """This process's client certificate (cert + key PEM file) for the agents."""
+        """This process's client certificate (cert + key PEM file) for the agents.
+
+        Written again at the same path when renewed: each new connection to an agent reads
+        the file, open ones keep the certificate they started with.
+        """
         cert, key = self.ca.issue_client("lbaas-controller")
+        self.client_cert_expires = certs.expiry(cert)
         directory = os.path.join(self.conf.state_path, "controller-certs")
         os.makedirs(directory, mode=0o700, exist_ok=True)
         return certs.write_pair(directory, f"client-{os.getpid()}", cert, key)
+
+    def refresh_client_certificate(self, now=None):
+        """Renew this process's client certificate when it expires within cert_rotate_before
+        (at most half its validity); True if renewed."""
+        validity = self.conf.certificates.cert_validity_time
+        margin = min(self.conf.house_keeping.cert_rotate_before, validity / 2)
+        now = now or models.utcnow()
+        if (self.client_cert_expires - now).total_seconds() > margin:
+            return False
+        self._client_certificate()
+        LOG.info("controller client certificate renewed (valid until %s)",
+                 self.client_cert_expires)
+        return True
 
     def ensure(self, want):
         """(the load balancer's amphorae, created and their agents answering; spares taken).

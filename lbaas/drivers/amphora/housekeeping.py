@@ -221,7 +221,12 @@ class Housekeeper:
 
     # -- running ----------------------------------------------------------------------
     JOBS = ("purge_amphorae", "purge_load_balancers", "purge_statistics", "remove_orphans",
-            "rotate_certificates")
+            "rotate_certificates", "renew_client_certificate")
+
+    def renew_client_certificate(self):
+        """Renew this process's own client certificate for the agents when it nears expiry."""
+        fleet = getattr(self.reconciler, "fleet", None)
+        return fleet.refresh_client_certificate() if fleet is not None else False
 
     def run_once(self):
         """Run every job once; one failing does not stop the others.

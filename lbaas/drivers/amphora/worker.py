@@ -142,6 +142,10 @@ class Worker:
                     LOG.info("sweep queued %d pending load balancer(s)", len(found))
             except Exception:
                 LOG.exception("sweep for pending load balancers failed")
+            try:
+                self.reconciler.fleet.refresh_client_certificate()
+            except Exception:
+                LOG.exception("renewing the controller's client certificate failed")
             self.replenish()
             if self._stop.wait(interval):
                 return
