@@ -139,7 +139,9 @@ def plug_vip(vip, body):
 
     body: {"mac_address", "subnet_cidr", "gateway"?, "vrrp_ip"?, "host_routes"?, "mtu"?}.
     With vrrp_ip (ACTIVE_STANDBY) the interface gets that address and keepalived adds the
-    VIP on the node that is MASTER. A default route via the gateway is added only if the
+    VIP on the node that is MASTER. With "standby": true (an lbaas extension) the interface
+    is made ready but the VIP is not added yet: a successor amphora starts HAProxy on it
+    before the VIP moves over. A default route via the gateway is added only if the
     namespace has none yet.
     """
     if not isinstance(body, dict):
@@ -159,10 +161,13 @@ def plug_vip(vip, body):
     if gateway and gateway.version != subnet.version:
         raise BadPlugRequest(f"gateway {gateway} is not IPv{subnet.version}")
     routes, mtu = _routes(body.get("host_routes"), subnet), _mtu(body.get("mtu"))
+    standby = body.get("standby") is True
     with _lock, IPRoute() as ipr:
         index, name = _link_by_mac(ipr, mac)
         _bring_up(ipr, index, mtu)
         allow_nonlocal_bind(subnet.version)
+        if standby and not vrrp:   # no address on the subnet yet: no route can use it
+            return name
         _add_address(ipr, index, vrrp or address, subnet.prefixlen)
         _add_routes(ipr, index, routes)
         if gateway and not _has_default_route(ipr, subnet.version):

@@ -287,6 +287,17 @@ def test_plug_vip_sets_addresses_mtu_routes_and_default_route(amphora):
     assert _nonlocal_bind(amphora["ns"]) == 1   # HAProxy may bind a VIP moved here later
 
 
+def test_plug_vip_standby_readies_the_interface_without_the_vip(amphora):
+    hosts = list(amphora["vip_net"].hosts())
+    body = {"mac_address": amphora["vip_if"].mac, "subnet_cidr": str(amphora["vip_net"]),
+            "gateway": str(hosts[0]), "standby": True}
+    response = amphora["call"]("POST", f"/1.0/plug/vip/{hosts[30]}", json=body)
+    assert response.status_code == 202, response.text
+    addresses, _, _ = _ns_state(amphora["ns"])
+    assert not [a for a in addresses if a[1].startswith(f"{hosts[30]}/")]
+    assert _nonlocal_bind(amphora["ns"]) == 1
+
+
 def test_plug_vip_with_vrrp_ip_leaves_the_vip_to_keepalived(amphora):
     vip, response = _plug_vip(amphora, vrrp=True, vip_index=20)
     assert response.status_code == 202, response.text

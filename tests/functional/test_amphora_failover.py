@@ -163,7 +163,8 @@ def test_failover_through_the_api_and_the_cli_replaces_the_amphora(env):
     wait_until(lambda: _serves(lb), 15, "traffic through the third amphora")
     traffic.finish("manual failovers (API, then CLI)")
     assert env.leftovers({first["id"], second["id"]}) == []
-    assert traffic.longest < 10, traffic.longest
+    # make before break: each successor served before the VIP moved to it
+    assert traffic.failed == 0 and traffic.longest < 1, (traffic.failed, traffic.longest)
 
 
 def test_most_amphorae_going_silent_at_once_trips_the_circuit_breaker(env):

@@ -70,8 +70,13 @@ class Fleet:
         BACKUP is left (its MASTER failed over) it holds the VIP, so it becomes the MASTER
         and the replacement the BACKUP. Two amphorae are readied in parallel.
         """
-        live = [a for a in want.amphorae if a.status != c.ERROR]
+        live = sorted((a for a in want.amphorae if a.status != c.ERROR),
+                      key=lambda a: a.updated_at or a.created_at, reverse=True)
         if want.topology != ACTIVE_STANDBY:
+            for extra in live[1:]:   # a swap cut short by a crash: keep the newest
+                LOG.warning("load balancer %s has a second amphora %s: removing it",
+                            want.loadbalancer_id, extra.id)
+                self.delete(extra.id)
             chosen = [(live[0] if live else None, "STANDALONE")]
         else:
             if len(live) == 1 and live[0].role == "BACKUP":

@@ -63,6 +63,11 @@ class Reconciler:
         """
         with self.core.db.read() as session:
             want = desired.load(session, loadbalancer_id)
+        if want is not None and want.topology != ACTIVE_STANDBY \
+                and want.provisioning_status != c.PENDING_DELETE and len(want.amphorae) == 1 \
+                and (None in amphora_ids or want.amphorae[0].id in amphora_ids) \
+                and self._answers(want.amphorae[0]):
+            return self._swap(want, want.amphorae[0])
         if want is None or want.topology != ACTIVE_STANDBY \
                 or want.provisioning_status == c.PENDING_DELETE:
             return self.fleet.replace(loadbalancer_id, amphora_ids)
@@ -99,6 +104,33 @@ class Reconciler:
             return self.agents.details(amphora.lb_network_ip).get("vrrp_state")
         except AgentError:
             return None
+
+    def _answers(self, amphora):
+        """Whether the amphora's agent answers (a healthy amphora, failed over on request)."""
+        return bool(amphora.lb_network_ip) and self.agents.ready(amphora.lb_network_ip)
+
+    def _swap(self, want, old):
+        """Make before break: a successor serving everything but the VIP, then the VIP moved
+        to it (with a gratuitous ARP), then the old amphora removed; -> {old id}.
+
+        For a moment both hold the VIP; neighbours follow the announcement. A crash in
+        between leaves two amphorae, and the next reconcile keeps one (Fleet.ensure).
+        """
+        LOG.info("failing over amphora %s of load balancer %s: successor first", old.id,
+                 want.loadbalancer_id)
+        new = self.fleet.claim_spare(want.loadbalancer_id) or \
+            self.fleet.new_row(want.loadbalancer_id)
+        try:
+            self.fleet.ready(new)
+            ip = new.lb_network_ip
+            self._plumb(want, new, ip, standby=True)
+            self._push(want, new, ip)
+            self._plumb(want, new, ip)          # the VIP, announced: traffic moves here
+        except Exception:
+            self.fleet.delete(new.id)           # the old one still serves: a retry starts over
+            raise
+        self.fleet.replace(want.loadbalancer_id, {old.id})
+        return {old.id}
 
     def _holds_vip(self, amphora):
         """Whether the amphora's agent says it holds the VIP (False when it does not answer)."""
@@ -194,9 +226,9 @@ class Reconciler:
             found = self.compute.plug(amphora_id, Network(plumbing.bridge, host_address=host))
         return found
 
-    def _plumb(self, want, amphora, ip, leg=None):
-        """Put the VIP (or, paired, the amphora's VRRP address) and one leg on every member
-        subnet into the amphora."""
+    def _plumb(self, want, amphora, ip, leg=None, standby=False):
+        """Put the VIP (or, paired, the amphora's VRRP address; standby: neither yet) and one
+        leg on every member subnet into the amphora."""
         network = self.core.network
         vip_plumbing = network.plumbing(want.vip_subnet_id) if want.vip_subnet_id else None
         if vip_plumbing is not None and want.vip_address:
@@ -206,6 +238,8 @@ class Reconciler:
             if leg is not None:
                 body["vrrp_ip"] = leg.address
                 leg.interface = iface.name
+            if standby:
+                body["standby"] = True
             self.agents.plug_vip(ip, want.vip_address, body)
         for subnet_id in sorted(want.member_subnets - {want.vip_subnet_id}):
             plumbing = network.plumbing(subnet_id)
