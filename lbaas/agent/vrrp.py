@@ -145,9 +145,18 @@ class KeepalivedManager:
             return "INIT"
 
     def install(self, text):
-        """Write the config and the track script it runs (root-only: keepalived checks)."""
-        self._write_check()
-        _write(self.path(CONFIG), text.encode())
+        """Write the config and the scripts it runs (root-only: keepalived checks them).
+
+        A keepalived not running yet stays down until the controller starts it (the
+        supervisor does not start it first): a pair's MASTER must be started before its
+        BACKUP, or the BACKUP is elected and keeps the VIP.
+        """
+        with self._lock:
+            self._write_check()
+            if self.pid() is None:
+                with open(self.path(STOPPED), "w"):
+                    pass
+            _write(self.path(CONFIG), text.encode())
 
     def pid(self):
         """The running keepalived parent's pid, or None."""

@@ -79,6 +79,7 @@ class Worker:
                 if replace:
                     self.reconciler.replace(loadbalancer_id, replace)
                     replace = set()
+                    self.replenish()   # a successor may have been a spare
                 if self.reconciler.reconcile(loadbalancer_id) == "took-spare":
                     self.replenish()
                 return
