@@ -339,8 +339,10 @@ class Network:
 class Instance:
     """One `lbaas serve --config-file` with the amphora provider on our network."""
 
-    def __init__(self, net, root, label, spare):
+    def __init__(self, net, root, label, spare, extra=None):
+        """extra: {section: {option: value}} added to the config (e.g. a topology)."""
         self.net, self.label, self.spare = net, label, spare
+        self.extra = extra or {}
         self.dir = os.path.join(root, label)
         self.state = os.path.join(self.dir, "state")
         self.amphora_dir = os.path.join(self.state, "amphorae")
@@ -366,6 +368,12 @@ class Instance:
                  f"haproxy_cmd = {HAPROXY}",
                  "[controller_worker]", f"agent_port = {free_port()}",
                  "[house_keeping]", f"spare_amphora_pool_size = {self.spare}"]
+        for section, options in self.extra.items():
+            where = (lines.index(f"[{section}]") + 1 if f"[{section}]" in lines
+                     else len(lines) + 1)
+            if where > len(lines):
+                lines.append(f"[{section}]")
+            lines[where:where] = [f"{k} = {v}" for k, v in options.items()]
         return "\n".join(lines) + "\n"
 
     def start(self):
