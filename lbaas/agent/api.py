@@ -79,7 +79,7 @@ def create_app(base_dir, haproxy_bin="haproxy", keepalived_bin="keepalived"):
             text = raw.decode()
         except UnicodeDecodeError:
             return _message(400, "Invalid request", "the configuration is not UTF-8")
-        errors = manager.validate(text)
+        errors = manager.validate(text, lb_id)
         if errors:
             return _message(400, "Invalid request", errors)
         manager.install(lb_id, text)
@@ -106,6 +106,30 @@ def create_app(base_dir, haproxy_bin="haproxy", keepalived_bin="keepalived"):
         getattr(manager, action)(lb_id)
         done = {"start": "started", "stop": "stopped", "reload": "reloaded"}[action]
         return _message(202, "OK", f"haproxy daemon for {lb_id} {done}")
+
+    @app.put(f"/{API_VERSION}/loadbalancer/<lb_id>/certificates/<filename>")
+    def put_certificate(lb_id, filename):
+        # a bad name or a body that is not PEM: ValueError -> 400
+        md5 = manager.write_certificate(lb_id, filename, flask.request.get_data())
+        return _message(200, "OK", ETag=md5)
+
+    @app.get(f"/{API_VERSION}/loadbalancer/<lb_id>/certificates/<filename>")
+    def get_certificate(lb_id, filename):
+        md5 = manager.certificate_md5(lb_id, filename)
+        if md5 is None:
+            return _message(404, "Certificate Not Found",
+                            f"No certificate with filename: {filename}")
+        return {"md5sum": md5}
+
+    @app.get(f"/{API_VERSION}/loadbalancer/<lb_id>/certificates")
+    def list_certificates(lb_id):
+        return {"certificates": [{"filename": name, "md5sum": md5}
+                                 for name, md5 in manager.certificates(lb_id).items()]}
+
+    @app.delete(f"/{API_VERSION}/loadbalancer/<lb_id>/certificates/<filename>")
+    def delete_certificate(lb_id, filename):
+        manager.delete_certificate(lb_id, filename)
+        return _message(200, "OK")
 
     @app.delete(f"/{API_VERSION}/listeners/<lb_id>")
     def delete(lb_id):

@@ -5,6 +5,9 @@ haproxy.pid (unless the config names its own `pidfile`), master.sock (the master
 The config's own `stats socket` and `server-state-file` are read from the file: the state is
 saved through the stats socket before a reload.
 
+Certificate files (TLS) live in <base>/<lb_id>/certs/ (mode 0700), each file 0600, named
+`*.pem`; the controller names them `certs/<file>` in the config, relative to the LB directory.
+
 Relative paths: HAProxy runs with its working directory = the LB directory (it does not
 chdir when it daemonizes, and the master re-execs in place on reload), so `pidfile`,
 `server-state-file` and `stats socket` may be relative to it, and the agent resolves them
@@ -13,6 +16,7 @@ name) becomes `unix@stats.sock` in haproxy.run.cfg. The agent reaches unix socke
 /proc/self/fd/<fd of the directory>/<name>, so a long base directory never hits the 107-byte
 limit of socket paths. Every wait is on a condition with a deadline, never a fixed sleep.
 """
+import hashlib
 import logging
 import os
 import re
@@ -30,6 +34,10 @@ PID, MASTER = "haproxy.pid", "master.sock"
 STOPPED = "stopped"   # marker: the controller stopped this HAProxy; do not revive it
 SUN_PATH_MAX = 107      # bytes of a unix socket path (sun_path without its NUL)
 STATS_SOCKET = re.compile(r"^(\s*stats\s+socket\s+)(\S+)", re.MULTILINE)
+CERTS = "certs"         # the LB's certificate directory, relative to its own directory
+CERT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,250}\.pem$")
+PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=:,\- \r\n]*?)"
+                       rb"-----END \1-----")
 
 
 class HAProxyError(Exception):
@@ -140,8 +148,19 @@ def workers(show_proc):
     return pids
 
 
+def is_pem(data):
+    """Whether bytes are PEM: only PEM blocks (ASCII, base64 bodies) and blank space."""
+    if not isinstance(data, bytes) or not data.strip():
+        return False
+    try:
+        data.decode("ascii")
+    except UnicodeDecodeError:
+        return False
+    return bool(PEM_BLOCK.search(data)) and not PEM_BLOCK.sub(b"", data).strip()
+
+
 def _write_atomic(path, data):
-    """Write bytes to path through a same-directory temporary file and a rename."""
+    """Write bytes to path through a same-directory temporary file and a rename (mode 0600)."""
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -181,14 +200,19 @@ class HAProxyManager:
         match = re.search(r"version (\S+)", out)
         return match.group(1) if match else ""
 
-    def validate(self, text):
-        """HAProxy's complaint about a config text (`haproxy -c`), or None when it is valid."""
+    def validate(self, text, lb_id=None):
+        """HAProxy's complaint about a config text (`haproxy -c`), or None when it is valid.
+
+        With lb_id, the check runs in the LB's directory (when it exists), as HAProxy will:
+        relative paths such as `certs/<file>.pem` resolve there.
+        """
+        cwd = self.path(lb_id) if lb_id and os.path.isdir(self.path(lb_id)) else self.base_dir
         fd, tmp = tempfile.mkstemp(dir=self.base_dir, prefix=".check-", suffix=".cfg")
         try:
             with os.fdopen(fd, "w") as f:
                 f.write(runtime_config(text))
             proc = subprocess.run([self.bin, "-c", "-f", tmp], capture_output=True, text=True,
-                                  timeout=self.timeout, cwd=self.base_dir)
+                                  timeout=self.timeout, cwd=cwd)
         finally:
             os.unlink(tmp)
         if proc.returncode != 0:
@@ -377,10 +401,65 @@ class HAProxyManager:
                 return False
             if self.config(lb_id) is not None:
                 self._stop(lb_id)
+            self._remove_certificates(lb_id)
             for name in os.listdir(directory):
                 os.unlink(os.path.join(directory, name))
             os.rmdir(directory)
             return True
+
+    # -- certificate files ------------------------------------------------------------
+    def certificate_path(self, lb_id, name=""):
+        """A file of the LB's certs/ directory (ValueError for an unsafe id or file name)."""
+        if name and not CERT_NAME.match(name):
+            raise ValueError(f"invalid certificate file name {name!r} (expected <name>.pem)")
+        return os.path.join(self.path(lb_id, CERTS), name)
+
+    def write_certificate(self, lb_id, name, data):
+        """Store a PEM file (mode 0600) in the LB's certs/ (ValueError if not PEM); its md5."""
+        path = self.certificate_path(lb_id, name)
+        if not is_pem(data):
+            raise ValueError(f"{name}: the body is not PEM")
+        with self._lock(lb_id):   # not while remove() empties the directory
+            os.makedirs(self.path(lb_id), mode=0o700, exist_ok=True)
+            os.makedirs(self.certificate_path(lb_id), mode=0o700, exist_ok=True)
+            _write_atomic(path, data)
+        return hashlib.md5(data).hexdigest()
+
+    def certificate_md5(self, lb_id, name):
+        """The md5 of one certificate file of the LB, or None when it has none by that name."""
+        try:
+            with open(self.certificate_path(lb_id, name), "rb") as f:
+                return hashlib.md5(f.read()).hexdigest()
+        except FileNotFoundError:
+            return None
+
+    def certificates(self, lb_id):
+        """{file name: md5} of every certificate file of the LB ({} when it has none)."""
+        try:
+            names = os.listdir(self.certificate_path(lb_id))
+        except FileNotFoundError:
+            return {}
+        found = {name: self.certificate_md5(lb_id, name) for name in sorted(names)
+                 if CERT_NAME.match(name)}
+        return {name: md5 for name, md5 in found.items() if md5 is not None}
+
+    def delete_certificate(self, lb_id, name):
+        """Remove one certificate file of the LB; False when it did not exist."""
+        path = self.certificate_path(lb_id, name)
+        with self._lock(lb_id):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                return False
+        return True
+
+    def _remove_certificates(self, lb_id):
+        """Delete the LB's certs/ directory and every file in it."""
+        directory = self.certificate_path(lb_id)
+        if os.path.isdir(directory):
+            for name in os.listdir(directory):
+                os.unlink(os.path.join(directory, name))
+            os.rmdir(directory)
 
     def revive(self, lb_id):
         """Start a HAProxy that died on its own (not stopped by the controller); True if so."""

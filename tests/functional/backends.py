@@ -2,9 +2,9 @@
 
 Run as a script (stdlib only, so it starts in ~0.1 s and never resolves a name):
 
-    python backends.py --bind IP --port N --name NAME
+    python backends.py --bind IP --port N --name NAME [--tls-cert CERT_AND_KEY.pem]
 
-answers
+(with --tls-cert it serves HTTPS, HTTP/1.1 over TLS, with that certificate) and answers
 
 * ``GET /echo[...]``        -> JSON ``{"name", "path", "headers"}`` of the request;
 * ``GET /big?bytes=N[&chunk=C][&delay=S]`` -> N bytes, C at a time, S seconds apart;
@@ -38,10 +38,21 @@ class _Server(ThreadingMixIn, HTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    tls = None   # an ssl.SSLContext when serving HTTPS
+
     def server_bind(self):
         """TCPServer's bind only: HTTPServer's calls getfqdn(), a DNS wait in a netns."""
         TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
+
+    def finish_request(self, request, client_address):
+        """Serve one connection; with TLS, the handshake runs here, in the request's thread."""
+        if self.tls is not None:
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except OSError:   # a refused or aborted handshake (e.g. a client that verifies)
+                return
+        super().finish_request(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -113,9 +124,15 @@ def serve(argv=None):
     parser.add_argument("--bind", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--name", required=True)
+    parser.add_argument("--tls-cert", help="PEM certificate and key: serve HTTPS")
     args = parser.parse_args(argv)
     server = _Server((args.bind, args.port), _Handler)
     server.name = args.name
+    if args.tls_cert:
+        import ssl
+        server.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.tls.load_cert_chain(args.tls_cert)
+        server.tls.set_alpn_protocols(["http/1.1"])
     print(f"backend {args.name} on {args.bind}:{args.port}", flush=True)
     server.serve_forever()
 
@@ -300,24 +317,33 @@ class Namespace:
 class Backend:
     """The backend script, listening on ip:port inside a namespace, under a name."""
 
-    def __init__(self, namespace, ip, port, name, log_dir):
+    def __init__(self, namespace, ip, port, name, log_dir, tls_cert=None):
+        """tls_cert: a PEM file with certificate and key: the backend serves HTTPS."""
         self.namespace, self.ip, self.port, self.name = namespace, ip, port, name
         self.log_path = os.path.join(str(log_dir), f"backend-{name}.log")
+        self.tls_cert = tls_cert
         self.proc = None   # (pid, start time)
+
+    def _answers(self):
+        """Whether the server answers: /health over HTTP, or a TCP connection under TLS."""
+        if self.tls_cert:
+            connect(self.ip, self.port, self.namespace.name, 0.5).close()
+            return True
+        return http_get(self.ip, "/health", self.port, netns=self.namespace.name,
+                        timeout=0.5).status == 200
 
     def start(self, timeout=10.0):
         """Start the server in the namespace; return once it answers there."""
         from lbaas.drivers.amphora.compute import processes
         argv = [sys.executable, SCRIPT, "--bind", self.ip, "--port", str(self.port),
-                "--name", self.name]
+                "--name", self.name] + (["--tls-cert", self.tls_cert] if self.tls_cert else [])
         self.proc = processes.spawn(self.namespace.name, argv, self.log_path)
         deadline = time.monotonic() + timeout
         while True:
             if not processes.alive(*self.proc):
                 raise RuntimeError(f"backend {self.name} exited:\n{self._log()}")
             try:
-                if http_get(self.ip, "/health", self.port, netns=self.namespace.name,
-                            timeout=0.5).status == 200:
+                if self._answers():
                     return self
             except OSError:
                 pass

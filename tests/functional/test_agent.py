@@ -354,3 +354,105 @@ def test_a_haproxy_the_controller_stopped_stays_stopped(agent, started):
         time.sleep(0.1)
     assert agent.request("PUT", f"/1.0/loadbalancer/{lb_id}/start").status_code == 202
     assert fetch(port) == "backend A\n"
+
+
+# -- certificate files (PUT/GET/DELETE /1.0/loadbalancer/<lb>/certificates/<file>) ----------
+
+def _cert_url(lb_id, name=""):
+    return f"/1.0/loadbalancer/{lb_id}/certificates" + (f"/{name}" if name else "")
+
+
+def _served_cn(port, server_name):
+    """The subject CN of the certificate 127.0.0.1:port presents for an SNI name."""
+    from cryptography import x509
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname=server_name) as tls:
+            der = tls.getpeercert(binary_form=True)
+    cert = x509.load_der_x509_certificate(der)
+    return cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+
+
+def render_tls(agent, lb_id, port, backend):
+    """A TERMINATED_HTTPS listener on 127.0.0.1:port whose crt is `certs/l1-0.pem` (relative)."""
+    lb_dir = os.path.join(agent.base_dir, lb_id)
+    settings = hr.Settings(stats_socket=f"{lb_dir}/stats.sock", pid_file=f"{lb_dir}/haproxy.pid",
+                           state_file=f"{lb_dir}/servers.state", vip_addresses=("127.0.0.1",),
+                           default_connection_limit=100, cert_dir="certs")
+    member = dm.Member(member_id="m1", address="127.0.0.1", protocol_port=backend.server_port,
+                       weight=1, backup=False, admin_state_up=True)
+    pool = dm.Pool(pool_id="p1", protocol="HTTP", lb_algorithm="ROUND_ROBIN", members=[member],
+                   admin_state_up=True)
+    listener = dm.Listener(listener_id="l1", protocol="TERMINATED_HTTPS", protocol_port=port,
+                           default_pool_id="p1", connection_limit=100, admin_state_up=True,
+                           default_tls_container_ref="ref:www")
+    lb = dm.LoadBalancer(loadbalancer_id=lb_id, vip_address="127.0.0.1", listeners=[listener],
+                         pools=[pool], admin_state_up=True)
+    return hr.render(lb, settings)
+
+
+def _crt(issued):
+    return issued.cert_pem + issued.key_pem
+
+
+def test_certificate_put_get_list_delete_with_tight_permissions(agent):
+    from tests import tls_certs
+    lb_id, data = "lb-certs", _crt(tls_certs.kit().www)
+    response = agent.request("PUT", _cert_url(lb_id, "l1-0.pem"), data=data)
+    md5 = hashlib.md5(data).hexdigest()
+    assert (response.status_code, response.json()) == (200, {"message": "OK"})
+    assert response.headers["ETag"].strip('"') == md5
+    path = os.path.join(agent.base_dir, lb_id, "certs", "l1-0.pem")
+    with open(path, "rb") as f:
+        assert f.read() == data
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert os.stat(os.path.dirname(path)).st_mode & 0o777 == 0o700
+    assert agent.request("GET", _cert_url(lb_id, "l1-0.pem")).json() == {"md5sum": md5}
+    assert agent.request("GET", _cert_url(lb_id)).json() == {
+        "certificates": [{"filename": "l1-0.pem", "md5sum": md5}]}
+    assert agent.request("DELETE", _cert_url(lb_id, "l1-0.pem")).json() == {"message": "OK"}
+    assert agent.request("GET", _cert_url(lb_id, "l1-0.pem")).status_code == 404
+    assert not os.path.exists(path)
+    assert agent.request("GET", _cert_url(lb_id)).json() == {"certificates": []}
+
+
+@pytest.mark.parametrize("name,body", [
+    ("server.crt", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+    (".hidden.pem", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+    ("x.pem", b"not a certificate"),
+    ("x.pem", b""),
+    ("x.pem", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\nrm -rf /\n"),
+    ("x.pem", b"-----BEGIN CERTIFICATE-----\n\xff\xfe\n-----END CERTIFICATE-----\n"),
+])
+def test_certificate_with_a_bad_name_or_a_body_that_is_not_pem_is_400(agent, name, body):
+    response = agent.request("PUT", _cert_url("lb-bad-cert", name), data=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["message"] == "Invalid request"
+    assert not os.path.exists(os.path.join(agent.base_dir, "lb-bad-cert", "certs", name))
+
+
+def test_haproxy_serves_the_pushed_certificate_and_a_replaced_one_after_reload(agent, backends):
+    from tests import tls_certs
+    kit = tls_certs.kit()
+    lb_id, port = f"lb{next(SERIAL)}", free_port()
+    assert agent.request("PUT", _cert_url(lb_id, "l1-0.pem"), data=_crt(kit.www)).ok
+    text = render_tls(agent, lb_id, port, backends[0])
+    assert "crt certs/l1-0.pem" in text
+    response = upload(agent, lb_id, text)   # `haproxy -c` resolves certs/ in the LB directory
+    assert response.status_code == 202, response.text
+    assert agent.request("PUT", f"/1.0/loadbalancer/{lb_id}/start").status_code == 202
+    assert _served_cn(port, "www.example.test") == "www.example.test"
+    renewed = kit.ca.issue("renewed www", ["www.example.test"])
+    assert agent.request("PUT", _cert_url(lb_id, "l1-0.pem"), data=_crt(renewed)).ok
+    assert agent.request("PUT", f"/1.0/loadbalancer/{lb_id}/reload").status_code == 202
+    assert _served_cn(port, "www.example.test") == "renewed www"
+    assert agent.request("DELETE", f"/1.0/listeners/{lb_id}").status_code == 200
+    assert not os.path.exists(os.path.join(agent.base_dir, lb_id))
+
+
+def test_config_naming_a_missing_certificate_is_refused(agent, backends):
+    lb_id = f"lb{next(SERIAL)}"
+    response = upload(agent, lb_id, render_tls(agent, lb_id, free_port(), backends[0]))
+    assert response.status_code == 400
+    assert "l1-0.pem" in response.json()["details"]

@@ -81,6 +81,27 @@ class AgentClient:
         """Stop a load balancer's HAProxy and delete its files on the amphora."""
         self._request("DELETE", ip, f"{API}/listeners/{lb_id}", ok=(200, 202, 404))
 
+    def certificates(self, ip, lb_id):
+        """{file name: md5} of the certificate files the agent holds for a load balancer."""
+        body = self._request("GET", ip, f"{API}/loadbalancer/{lb_id}/certificates").json()
+        return {c["filename"]: c["md5sum"] for c in body.get("certificates", ())}
+
+    def certificate_md5(self, ip, lb_id, filename):
+        """The md5 of one certificate file of a load balancer on the amphora, or None."""
+        response = self._request("GET", ip, f"{API}/loadbalancer/{lb_id}/certificates/"
+                                 f"{filename}", ok=(200, 404))
+        return response.json().get("md5sum") if response.status_code == 200 else None
+
+    def put_certificate(self, ip, lb_id, filename, data):
+        """Write one PEM file (mode 0600) into the load balancer's certs/ on the amphora."""
+        self._request("PUT", ip, f"{API}/loadbalancer/{lb_id}/certificates/{filename}",
+                      data=data)
+
+    def delete_certificate(self, ip, lb_id, filename):
+        """Remove one certificate file of a load balancer from the amphora."""
+        self._request("DELETE", ip, f"{API}/loadbalancer/{lb_id}/certificates/{filename}",
+                      ok=(200, 404))
+
     def plug_vip(self, ip, vip, body):
         """Configure the interface with body["mac_address"] to carry the VIP."""
         self._request("POST", ip, f"{API}/plug/vip/{vip}", json=body)

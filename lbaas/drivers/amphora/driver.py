@@ -155,6 +155,8 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
         self._cast(listener.loadbalancer_id)
 
     def listener_update(self, old_listener, new_listener):
+        if _given(new_listener.tls_versions):   # SSLv3: the amphora's OpenSSL has none
+            validate._check_versions(new_listener.tls_versions)
         self._cast(old_listener.loadbalancer_id)
 
     def listener_delete(self, listener):
@@ -168,8 +170,8 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
     def pool_update(self, old_pool, new_pool):
         if _given(new_pool.lb_algorithm) and new_pool.lb_algorithm not in validate.ALGORITHMS:
             raise validate._unsupported("lb_algorithm", new_pool.lb_algorithm)
-        if new_pool.tls_enabled is True:
-            raise validate._unsupported("pool option", "tls_enabled")
+        if _given(new_pool.tls_versions):
+            validate._check_versions(new_pool.tls_versions)
         self._cast(old_pool.loadbalancer_id)
 
     def pool_delete(self, pool):

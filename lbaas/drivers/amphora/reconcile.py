@@ -10,6 +10,7 @@ import hashlib
 import logging
 import time
 
+from lbaas import certificates
 from lbaas.core import constants as c
 from lbaas.core import models
 from lbaas.drivers import completion
@@ -17,6 +18,7 @@ from lbaas.drivers.amphora import desired
 from lbaas.drivers.amphora.agent_client import AgentError
 from lbaas.drivers.amphora.compute import Network
 from lbaas.drivers.amphora.fleet import ACTIVE_STANDBY, Fleet
+from lbaas.drivers.amphora.haproxy import tls
 from lbaas.drivers.amphora.haproxy.render import Settings, render
 from lbaas.drivers.amphora.vrrp import render as vrrp_render
 from lbaas.drivers.amphora.vrrp.render import PRIORITIES, VRID
@@ -27,6 +29,7 @@ FDS_PER_CONNECTION = 2   # a proxied connection holds a client and a server sock
 FD_RESERVE = 1000        # listeners, health checks, sockets of the runtime API
 PEER_PORT = 1025         # HAProxy's stick-table peers listen on the VRRP addresses
 MASTER_WAIT_ADVERTS, MASTER_WAIT_EXTRA = 10, 2.0   # a first election: 3 adverts + skew
+AGENT_CERT_DIR = "certs"   # the agent's certificate directory, relative to the LB directory
 
 
 @dataclasses.dataclass
@@ -269,7 +272,8 @@ class Reconciler:
                         timeout_member_data=ha.timeout_member_data)
 
     def _push(self, want, amphora, ip, legs=None):
-        """Install and (re)load the rendered config unless the agent already runs it."""
+        """Push the certificate files that changed, install and (re)load the rendered config
+        unless the agent already runs it with those files, then drop files no longer named."""
         lb_id = want.loadbalancer_id
         serving = [li for li in want.model.listeners if li.admin_state_up is not False] \
             if want.model.admin_state_up is not False else []
@@ -277,17 +281,41 @@ class Reconciler:
             self.agents.remove(ip, lb_id)
             return
         settings = self.settings(self._info(amphora).get("max_open_files"))
+        # relative to the LB directory, HAProxy's working directory on the amphora
+        settings = dataclasses.replace(settings, cert_dir=AGENT_CERT_DIR)
         if legs:   # stick tables follow the VIP: both HAProxys sync them as peers
             settings = dataclasses.replace(
                 settings, peer_name=peer_name(amphora.id),
                 peers=tuple((peer_name(a), f"{leg.address}:{PEER_PORT}")
                             for a, leg in sorted(legs.items())))
         text = render(want.model, settings)
+        files = self._certificate_files(want)
+        held = self.agents.certificates(ip, lb_id)
+        changed = sorted(n for n, data in files.items()
+                         if held.get(n) != hashlib.md5(data).hexdigest())
+        for name in changed:
+            self.agents.put_certificate(ip, lb_id, name, files[name])
         running = {e["uuid"]: e["status"] for e in self.agents.listeners(ip)}
-        if self.agents.config(ip, lb_id) == text and running.get(lb_id) == "ACTIVE":
-            return
-        self.agents.upload(ip, amphora.id, lb_id, text)
-        self.agents.action(ip, lb_id, "reload")
+        if changed or self.agents.config(ip, lb_id) != text or running.get(lb_id) != "ACTIVE":
+            self.agents.upload(ip, amphora.id, lb_id, text)
+            self.agents.action(ip, lb_id, "reload")
+            if changed:
+                LOG.info("load balancer %s: amphora %s reloaded with new certificate files %s",
+                         lb_id, amphora.id, ", ".join(changed))
+        for name in sorted(set(held) - set(files)):   # only once the new config runs
+            self.agents.delete_certificate(ip, lb_id, name)
+
+    def _certificate_files(self, want):
+        """{file name: PEM bytes} of the load balancer's TLS files, read now through the
+        configured certificate manager; a reference that no longer reads is logged and
+        raised (the worker retries, then reports the objects ERROR)."""
+        try:
+            return tls.certificate_files(want.model, certificates.get_manager(self.conf))
+        except certificates.CertificateError as exc:
+            LOG.error("load balancer %s: a TLS certificate reference cannot be used, nothing "
+                      "pushed to its amphorae: %s (%s)", want.loadbalancer_id,
+                      exc.user_message, exc.operator_message)
+            raise
 
     def _info(self, amphora):
         """The amphora agent's /info: its open-file limit, which HAProxy's connections must
