@@ -3,6 +3,7 @@ import os
 
 from oslo_config import cfg
 
+from lbaas.driver_agent.config import driver_agent_opts
 from lbaas.drivers.ovn.config import ovn_opts
 
 DEFAULT_STATE_PATH = os.path.join(
@@ -328,6 +329,7 @@ GROUPS = [
     ("amphora_compute", amphora_compute_opts),
     ("compute_local", compute_local_opts),
     ("ovn", ovn_opts),
+    ("driver_agent", driver_agent_opts),
 ]
 
 

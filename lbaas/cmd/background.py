@@ -73,3 +73,10 @@ def start_ovn(core):
         return None
     from lbaas.drivers.ovn.service import start_in_process
     return start_in_process(core)
+
+
+def start_driver_agent(core, embedded=False):
+    """Start the driver agent (octavia-lib's sockets, provider agents) when drivers need it;
+    returns it, or None (lbaas.driver_agent.service.start_in_process says when)."""
+    from lbaas.driver_agent.service import start_in_process
+    return start_in_process(core, embedded)

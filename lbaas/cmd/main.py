@@ -47,6 +47,7 @@ def serve(args):
     health = background.start_health(core)
     housekeeper = background.start_housekeeping(core)
     ovn_sync = background.start_ovn(core)
+    driver_agent = background.start_driver_agent(core, embedded=not files)
     print(f"lbaas: Octavia v2 API at http://{api.bind_host}:{server.server_port}\n"
           f"  database:  {url}\n"
           f"  providers: {', '.join(core.drivers.available())} "
@@ -58,9 +59,14 @@ def serve(args):
     if health is not None:
         host, port = health.address
         print(f"  health:    heartbeats on udp {host}:{port}", flush=True)
+    if driver_agent is not None:
+        print(f"  drivers:   status/stats/get sockets "
+              f"{', '.join(driver_agent.paths.values())}", flush=True)
     try:
         server.serve_forever()
     finally:
+        if driver_agent is not None:
+            driver_agent.stop()
         if ovn_sync is not None:
             ovn_sync.stop()
         if housekeeper is not None:

@@ -1,0 +1,1 @@
+"""A sample out-of-tree Octavia provider driver (octavia-lib only)."""
