@@ -20,7 +20,11 @@ def amphora_app(request, tmp_path_factory):
         "api_settings.enabled_provider_drivers": {"amphora": "amphora", "noop": "noop"},
         "api_settings.default_provider_driver": "amphora",
         "state_path": str(tmp_path_factory.mktemp("amphora-provider")),
-        "controller_worker.sweep_interval": 3600})
+        "controller_worker.sweep_interval": 3600,
+        # an accepted load balancer is reconciled by the in-process worker: on the noop
+        # compute backend it fails at once instead of booting a real amphora
+        "amphora_compute.driver": "noop", "controller_worker.agent_timeout": 1.0,
+        "controller_worker.reconcile_attempts": 1})
     application = create_app(conf)
     yield application
     application.extensions["lbaas_core"].close()
@@ -76,3 +80,41 @@ def test_the_flavor_topology_is_checked_by_the_provider(api):
                                   "flavor_data": f'{{"loadbalancer_topology": "{topology}"}}'}}
         resp = api.post("/v2/lbaas/flavorprofiles", body)
         assert resp.status_code == status, resp.get_json()
+
+
+def _settle(amphora_app, lb_id):
+    """Mark the load balancer and its children ACTIVE, as a worker would."""
+    core = amphora_app.extensions["lbaas_core"]
+    tree = core.library.loadbalancer_tree(lb_id)
+    policies = [p for li in tree["listeners"] for p in li.get("l7policies", ())]
+    core.library.update_loadbalancer_status({
+        "loadbalancers": [{"id": lb_id, "provisioning_status": "ACTIVE"}],
+        "listeners": [{"id": li["id"], "provisioning_status": "ACTIVE"}
+                      for li in tree["listeners"]],
+        "pools": [{"id": p["id"], "provisioning_status": "ACTIVE"} for p in tree["pools"]],
+        "l7policies": [{"id": p["id"], "provisioning_status": "ACTIVE"} for p in policies]})
+
+
+def test_ssl_rules_on_a_listener_that_does_not_terminate_tls_are_refused(api, amphora_app):
+    made = api.post(LBS, _graph())
+    assert made.status_code == 201, made.get_json()
+    lb = made.get_json()["loadbalancer"]
+    listener_id = lb["listeners"][0]["id"]
+    _settle(amphora_app, lb["id"])
+    ssl_rule = {"type": "SSL_CONN_HAS_CERT", "compare_type": "EQUAL_TO", "value": "True"}
+    refused = api.post("/v2/lbaas/l7policies", {"l7policy": {
+        "listener_id": listener_id, "action": "REJECT", "rules": [ssl_rule]}})
+    assert refused.status_code == 501, refused.get_json()
+    assert "SSL_CONN_HAS_CERT" in refused.get_json()["faultstring"]
+    assert api.get(f"/v2/lbaas/l7policies?listener_id={listener_id}").get_json()[
+        "l7policies"] == []
+    policy = api.post("/v2/lbaas/l7policies", {"l7policy": {
+        "listener_id": listener_id, "action": "REJECT"}})
+    assert policy.status_code == 201, policy.get_json()
+    policy_id = policy.get_json()["l7policy"]["id"]
+    _settle(amphora_app, lb["id"])
+    rules = f"/v2/lbaas/l7policies/{policy_id}/rules"
+    assert api.post(rules, {"rule": ssl_rule}).status_code == 501
+    assert api.get(rules).get_json()["rules"] == []
+    header = {"type": "HEADER", "key": "X-A", "compare_type": "EQUAL_TO", "value": "b"}
+    assert api.post(rules, {"rule": header}).status_code == 201

@@ -13,6 +13,7 @@ from octavia_lib.api.drivers import provider_base
 from octavia_lib.common import constants as lib_c
 from octavia_lib.api.drivers import data_models as dm
 
+from lbaas.core import models
 from lbaas.core.db import defer_after_commit
 from lbaas.drivers.amphora import rpc
 from lbaas.drivers.amphora.haproxy import validate
@@ -205,7 +206,7 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
     # -- L7 -------------------------------------------------------------------------------
     def l7policy_create(self, l7policy):
         for rule in l7policy.rules or ():
-            self._check_rule(rule)
+            self._check_rule(rule, listener_id=l7policy.listener_id)
         self._cast_for("listeners", l7policy.listener_id)
 
     def l7policy_update(self, old_l7policy, new_l7policy):
@@ -214,16 +215,37 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
     def l7policy_delete(self, l7policy):
         self._cast_for("listeners", l7policy.listener_id)
 
-    @staticmethod
-    def _check_rule(rule):
-        if _given(rule.type) and rule.type not in validate.RULE_TYPES:
+    def _check_rule(self, rule, listener_id=None):
+        """Refuse rule types HAProxy cannot test, and SSL_* types on a listener that does not
+        terminate TLS (there is no client certificate to look at)."""
+        if not _given(rule.type):
+            return
+        if rule.type not in validate.RULE_TYPES:
             raise validate._unsupported("L7 rule type", rule.type)
+        if rule.type in validate.SSL_RULE_TYPES:
+            protocol = self._listener_protocol(listener_id, rule.l7policy_id)
+            if protocol is not None and protocol != lib_c.PROTOCOL_TERMINATED_HTTPS:
+                raise validate._unsupported(f"L7 rule type {rule.type} on a listener that "
+                                            "does not terminate TLS:", protocol)
+
+    def _listener_protocol(self, listener_id=None, l7policy_id=None):
+        """The protocol of a listener, or of an L7 policy's listener (None if unknown)."""
+        if self._library is None or getattr(self._library, "core", None) is None:
+            return None
+        with self._library.core.db.read() as session:
+            if listener_id is None and _given(l7policy_id):
+                policy = session.get(models.L7Policy, l7policy_id)
+                listener_id = policy.listener_id if policy is not None else None
+            listener = session.get(models.Listener, listener_id) if listener_id else None
+            return listener.protocol if listener is not None else None
 
     def l7rule_create(self, l7rule):
         self._check_rule(l7rule)
         self._cast_for("l7policies", l7rule.l7policy_id)
 
     def l7rule_update(self, old_l7rule, new_l7rule):
+        if not _given(new_l7rule.l7policy_id):
+            new_l7rule.l7policy_id = old_l7rule.l7policy_id
         self._check_rule(new_l7rule)
         self._cast_for("l7policies", old_l7rule.l7policy_id)
 
