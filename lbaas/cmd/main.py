@@ -9,7 +9,7 @@ from werkzeug.serving import make_server
 
 from lbaas import conf as lbaas_conf
 from lbaas.certificates import local as local_certs
-from lbaas.cmd import background, certificate, common, embedded
+from lbaas.cmd import background, certificate, common, conformance, embedded
 from lbaas.db import migrate
 
 
@@ -93,6 +93,7 @@ def main(argv=None):
                               "when possible; the default)")
     p_serve.set_defaults(func=serve)
     certificate.add_parser(sub)
+    conformance.add_parser(sub)
     args = parser.parse_args(argv)
     common.setup_logging()
     return args.func(args)
