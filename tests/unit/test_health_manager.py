@@ -9,7 +9,7 @@ import pytest
 from lbaas.agent import wire
 from lbaas.core import models, statistics
 from lbaas.drivers.amphora.health import HealthManager
-from lbaas.drivers.amphora.health import rollup
+from lbaas.drivers import rollup
 
 LBS = "/v2/lbaas/loadbalancers"
 MEMBERS = 3

@@ -14,7 +14,7 @@ from lbaas import certificates
 from lbaas.core import constants as c
 from lbaas.core import models
 from lbaas.drivers import completion
-from lbaas.drivers.amphora import desired
+from lbaas.drivers import desired
 from lbaas.drivers.amphora.agent_client import AgentError
 from lbaas.drivers.amphora.compute import Network
 from lbaas.drivers.amphora.fleet import ACTIVE_STANDBY, Fleet

@@ -5,7 +5,7 @@ every pool up, each member "UP", "DOWN" or "no check"), and the health manager's
 it into operating statuses for members, pools, listeners and the load balancer. A
 monitored member without a Service_Monitor result yet is not reported: it stays OFFLINE.
 """
-from lbaas.drivers.amphora.health import rollup
+from lbaas.drivers import rollup
 
 _WORDS = {"online": "UP", "offline": "DOWN", "error": "DOWN"}
 _PROTOCOLS = {"TCP": "tcp", "UDP": "udp"}   # what a Service_Monitor can check

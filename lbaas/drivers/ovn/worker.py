@@ -15,7 +15,7 @@ from sqlalchemy import select
 from lbaas.core import constants as c
 from lbaas.core import models
 from lbaas.drivers import completion
-from lbaas.drivers.amphora import desired
+from lbaas.drivers import desired
 from lbaas.drivers.ovn import health, plan
 from lbaas.drivers.ovn.nb import Northbound
 from lbaas.drivers.ovn.sb import Southbound

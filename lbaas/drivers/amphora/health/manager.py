@@ -7,7 +7,8 @@ from octavia_lib.api.drivers import exceptions as lib_exc
 
 from lbaas.core import constants as c
 from lbaas.core import statistics
-from lbaas.drivers.amphora.health import failover, rollup
+from lbaas.drivers import rollup
+from lbaas.drivers.amphora.health import failover
 
 LOG = logging.getLogger(__name__)
 ZOMBIE_RETRY = 30.0   # seconds between two deletions asked for the same zombie amphora

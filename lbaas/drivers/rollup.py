@@ -1,4 +1,5 @@
-"""Operating statuses from one heartbeat and the load balancer's tree (pure functions).
+"""Operating statuses from one heartbeat-shaped report and the load balancer's tree (pure
+functions; the amphora health manager and the OVN driver's Service_Monitor follower).
 
 The rules are the reference health manager's (status-model.md §6.2, amphora.md §4.1),
 with the refinements lbaas documents in docs/amphora.md ("Health manager"):

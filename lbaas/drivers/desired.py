@@ -1,4 +1,5 @@
-"""A load balancer's desired state, read from the database for one reconcile."""
+"""A load balancer's desired state, read from the database for one reconcile (amphora and
+OVN drivers)."""
 import dataclasses
 
 from sqlalchemy import select
