@@ -8,43 +8,21 @@ import concurrent.futures
 import dataclasses
 import hashlib
 import logging
-import time
 
 from lbaas import certificates
 from lbaas.core import constants as c
-from lbaas.core import models
 from lbaas.drivers import completion
 from lbaas.drivers import desired
-from lbaas.drivers.amphora.agent_client import AgentError
 from lbaas.drivers.amphora.compute import Network
 from lbaas.drivers.amphora.fleet import ACTIVE_STANDBY, Fleet
 from lbaas.drivers.amphora.haproxy import tls
 from lbaas.drivers.amphora.haproxy.render import Settings, render
-from lbaas.drivers.amphora.vrrp import render as vrrp_render
-from lbaas.drivers.amphora.vrrp.render import PRIORITIES, VRID
+from lbaas.drivers.amphora.vrrp.pair import AMP_PORT_OWNER, PEER_PORT, Pair, peer_name
 
 LOG = logging.getLogger(__name__)
-AMP_PORT_OWNER = "lbaas:amphora"
 FDS_PER_CONNECTION = 2   # a proxied connection holds a client and a server socket
 FD_RESERVE = 1000        # listeners, health checks, sockets of the runtime API
-PEER_PORT = 1025         # HAProxy's stick-table peers listen on the VRRP addresses
-MASTER_WAIT_ADVERTS, MASTER_WAIT_EXTRA = 10, 2.0   # a first election: 3 adverts + skew
 AGENT_CERT_DIR = "certs"   # the agent's certificate directory, relative to the LB directory
-
-
-@dataclasses.dataclass
-class Leg:
-    """One amphora of a pair on the VIP subnet: its own address, port and interface."""
-
-    address: str
-    port_id: str
-    role: str
-    interface: str | None = None
-
-
-def peer_name(amphora_id):
-    """The amphora's name in HAProxy's `peers` section (localpeer)."""
-    return hashlib.sha1(amphora_id.encode()).hexdigest()[:16]
 
 
 class Reconciler:
@@ -56,6 +34,7 @@ class Reconciler:
         self.fleet = Fleet(core, compute, controller)
         self.ca, self.agents = self.fleet.ca, self.fleet.agents
         self._infos = {}    # amphora id -> its agent's /info (open-file limit, paths)
+        self.pair = Pair(self)
 
     def replace(self, loadbalancer_id, amphora_ids):
         """Tear down amphorae to be replaced (None: all); the next reconcile builds successors.
@@ -75,38 +54,16 @@ class Reconciler:
                 or want.provisioning_status == c.PENDING_DELETE:
             return self.fleet.replace(loadbalancer_id, amphora_ids)
         doomed = sorted((a for a in want.amphorae if None in amphora_ids or a.id in amphora_ids),
-                        key=self._holds_vip)
+                        key=self.pair.holds_vip)
         LOG.info("failing over %s of load balancer %s in this order (the VIP's holder last)",
                  ", ".join(a.id for a in doomed), loadbalancer_id)
         for amphora in doomed[:-1]:
             self.fleet.replace(loadbalancer_id, {amphora.id})
             self.reconcile(loadbalancer_id, report=False)
-            self._await_standby(loadbalancer_id, {a.id for a in doomed})
+            self.pair.await_standby(loadbalancer_id, {a.id for a in doomed})
         if doomed:
             self.fleet.replace(loadbalancer_id, {doomed[-1].id})
         return {a.id for a in doomed}
-
-    def _await_standby(self, loadbalancer_id, leaving):
-        """Wait until the successors (amphorae not in `leaving`) are VRRP BACKUP or MASTER:
-        only then can the VIP's holder go without a gap."""
-        with self.core.db.read() as session:
-            want = desired.load(session, loadbalancer_id)
-        fresh = [a for a in (want.amphorae if want else ()) if a.id not in leaving]
-        deadline = time.monotonic() + MASTER_WAIT_ADVERTS \
-            * self.conf.keepalived_vrrp.vrrp_advert_int + MASTER_WAIT_EXTRA
-        while time.monotonic() < deadline:
-            if all(self._vrrp_state(a) in ("BACKUP", "MASTER") for a in fresh):
-                return True
-            time.sleep(0.05)
-        LOG.warning("the new amphorae of load balancer %s are not VRRP peers yet",
-                    loadbalancer_id)
-        return False
-
-    def _vrrp_state(self, amphora):
-        try:
-            return self.agents.details(amphora.lb_network_ip).get("vrrp_state")
-        except AgentError:
-            return None
 
     def _answers(self, amphora):
         """Whether the amphora's agent answers (a healthy amphora, failed over on request)."""
@@ -135,14 +92,6 @@ class Reconciler:
         self.fleet.replace(want.loadbalancer_id, {old.id})
         return {old.id}
 
-    def _holds_vip(self, amphora):
-        """Whether the amphora's agent says it holds the VIP (False when it does not answer)."""
-        try:
-            return bool(amphora.lb_network_ip and
-                        self.agents.details(amphora.lb_network_ip).get("active"))
-        except AgentError:
-            return False
-
     def replenish_spares(self):
         """Boot spare amphorae until [house_keeping] spare_amphora_pool_size are READY."""
         return self.fleet.replenish_spares()
@@ -168,15 +117,15 @@ class Reconciler:
             self._teardown(want)
         else:
             amphorae, took_spare = self.fleet.ensure(want)
-            legs = self._vrrp_legs(want, amphorae)
-            actions = self._each(amphorae, lambda amphora: self._converge(want, amphora, legs))
-            self._run_vrrp(want, dict(zip((a.id for a in amphorae), actions)), amphorae)
+            legs = self.pair.legs(want, amphorae)
+            actions = self.each(amphorae, lambda amphora: self._converge(want, amphora, legs))
+            self.pair.run(want, dict(zip((a.id for a in amphorae), actions)), amphorae)
         if report:
             self._report(seen, c.ACTIVE)
         return "took-spare" if took_spare else None
 
     @staticmethod
-    def _each(amphorae, step):
+    def each(amphorae, step):
         """[step(amphora) for every amphora], run in parallel when there are several."""
         if len(amphorae) == 1:
             return [step(amphorae[0])]
@@ -189,7 +138,7 @@ class Reconciler:
         ip = amphora.lb_network_ip
         self._plumb(want, amphora, ip, legs.get(amphora.id))
         self._push(want, amphora, ip, legs)
-        return self._push_vrrp(want, amphora, ip, legs) if legs else None
+        return self.pair.push(want, amphora, ip, legs) if legs else None
 
     def fail(self, loadbalancer_id):
         """Report every pending object of the load balancer ERROR (retries are exhausted)."""
@@ -280,7 +229,7 @@ class Reconciler:
         if not serving:   # HAProxy refuses to run without a frontend: nothing should listen
             self.agents.remove(ip, lb_id)
             return
-        settings = self.settings(self._info(amphora).get("max_open_files"))
+        settings = self.settings(self.info(amphora).get("max_open_files"))
         # relative to the LB directory, HAProxy's working directory on the amphora
         settings = dataclasses.replace(settings, cert_dir=AGENT_CERT_DIR)
         if legs:   # stick tables follow the VIP: both HAProxys sync them as peers
@@ -317,112 +266,18 @@ class Reconciler:
                       exc.user_message, exc.operator_message)
             raise
 
-    def _info(self, amphora):
+    def info(self, amphora):
         """The amphora agent's /info: its open-file limit, which HAProxy's connections must
         fit in, and where its scripts are (cached per amphora)."""
         if amphora.id not in self._infos:
             self._infos[amphora.id] = self.agents.info(amphora.lb_network_ip)
         return self._infos[amphora.id]
 
-    # -- ACTIVE_STANDBY ---------------------------------------------------------------
-    def _vrrp_legs(self, want, amphorae):
-        """{amphora id: its VRRP address on the VIP subnet} of a pair ({} for SINGLE).
-
-        Each address is a port of the network backend, recorded on the amphora's row with
-        its role's VRRP details (shown by the amphora API).
-        """
-        if want.topology != ACTIVE_STANDBY or not (want.vip_subnet_id and want.vip_address):
-            return {}
-        if self.core.network.plumbing(want.vip_subnet_id) is None:
-            return {}
-        legs = {}
-        for amphora in amphorae:
-            port = self.core.network.allocate_port(
-                amphora.id, want.vip_subnet_id, AMP_PORT_OWNER,
-                name=f"lbaas-amphora-vrrp-{amphora.id}")
-            legs[amphora.id] = Leg(port["fixed_ips"][0]["ip_address"], port["id"], amphora.role)
-            self._record_vrrp(want, amphora, legs[amphora.id])
-        return legs
-
-    def _record_vrrp(self, want, amphora, leg):
-        """Write the VRRP columns of an amphora's row when they changed."""
-        values = {"vrrp_ip": leg.address, "vrrp_port_id": leg.port_id, "ha_ip": want.vip_address,
-                  "ha_port_id": want.vip_port_id, "vrrp_id": VRID,
-                  "vrrp_priority": PRIORITIES.get(amphora.role)}
-        if all(getattr(amphora, k, None) == v for k, v in values.items()):
-            return
-        with self.core.db.write() as session:
-            row = session.get(models.Amphora, amphora.id)
-            if row is not None:
-                for key, value in values.items():
-                    setattr(row, key, value)
-        for key, value in values.items():
-            setattr(amphora, key, value)
-
-    def _push_vrrp(self, want, amphora, ip, legs):
-        """Install the amphora's keepalived config; -> None (unchanged and running), "reload"
-        (running an older config) or "start" (not running)."""
-        leg = legs[amphora.id]
-        cidr = self.core.network.plumbing(want.vip_subnet_id).cidr
-        info = self._info(amphora)   # the agent says where its scripts are
-        check, notify = info["vrrp_check_script"], info["vrrp_notify_script"]
-        text = vrrp_render.render(vrrp_render.Vrrp(
-            loadbalancer_id=want.loadbalancer_id, amphora_id=amphora.id, role=amphora.role,
-            interface=leg.interface, own_ip=leg.address,
-            peers=tuple(other.address for key, other in sorted(legs.items())
-                        if key != amphora.id),
-            vips=(vrrp_render.vip_cidr(want.vip_address, cidr),),
-            check_script=check, notify_script=notify,
-            **vrrp_render.settings_from_conf(self.conf)))
-        running = self._vrrp_running(ip)
-        if running and self.agents.vrrp_config(ip) == text:
-            return None
-        self.agents.vrrp_upload(ip, text)
-        if amphora.vrrp_interface != leg.interface:
-            with self.core.db.write() as session:
-                row = session.get(models.Amphora, amphora.id)
-                if row is not None:
-                    row.vrrp_interface = leg.interface
-            amphora.vrrp_interface = leg.interface
-        return "reload" if running else "start"
-
-    def _run_vrrp(self, want, actions, amphorae):
-        """Reload or start keepalived where needed. A pair starting together starts its MASTER
-        first and its BACKUP once the MASTER holds the VIP: with `nopreempt` whoever is
-        elected first keeps the VIP, so this is how the MASTER role gets it."""
-        todo = [a for a in amphorae if actions.get(a.id)]
-        if not todo:
-            return
-        if len(todo) > 1 and all(actions[a.id] == "start" for a in todo):
-            first = next((a for a in todo if a.role == "MASTER"), todo[0])
-            self.agents.vrrp_action(first.lb_network_ip, "start")
-            self._await_master(want, [first])
-            todo = [a for a in todo if a is not first]
-        self._each(todo, lambda a: self.agents.vrrp_action(a.lb_network_ip, actions[a.id]))
-        self._await_master(want, amphorae)
-
-    def _await_master(self, want, amphorae):
-        """Wait (a few adverts at most) until one amphora of the pair holds the VIP, so ACTIVE
-        means the VIP answers; a pair still electing is logged, not failed."""
-        deadline = time.monotonic() + MASTER_WAIT_ADVERTS * self.conf.keepalived_vrrp \
-            .vrrp_advert_int + MASTER_WAIT_EXTRA
-        while time.monotonic() < deadline:
-            if any(self._holds_vip(a) for a in amphorae):
-                return True
-            time.sleep(0.05)
-        LOG.warning("no amphora of load balancer %s holds VIP %s yet", want.loadbalancer_id,
-                    want.vip_address)
-        return False
-
-    def _vrrp_running(self, ip):
-        return self.agents.details(ip).get("vrrp_status") == "ACTIVE"
-
     # -- deletion -----------------------------------------------------------------------
     def _teardown(self, want):
         """Remove the load balancer's amphorae and their ports; the VIP goes with the LB row."""
         for amphora in want.amphorae:
             self.fleet.delete(amphora.id)
-
 
 
 def _statuses(tree):
