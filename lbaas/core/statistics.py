@@ -83,7 +83,7 @@ def _upsert_portably(conn, health, rows):
             conn.execute(_STATS.insert(), row)
 
 
-def _now():
+def utcnow():
     """Now in naive UTC with microseconds (liveness is judged in seconds, not whole ones)."""
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
@@ -102,7 +102,7 @@ def record_heartbeat(db, amphora_id, seq, counters, alive=True, now=None):
     health = None
     if alive:
         health = {"amphora_id": amphora_id, "seq": int(seq), "busy": False,
-                  "last_update": _now() if now is None else now}
+                  "last_update": utcnow() if now is None else now}
     with db.write() as session:
         conn = session.connection()
         upserts = _upserts(conn.dialect.name)
@@ -137,5 +137,5 @@ def watch_amphora(db, amphora_id):
     """
     with db.write() as session:
         if session.get(models.AmphoraHealth, amphora_id) is None:
-            session.add(models.AmphoraHealth(amphora_id=amphora_id, last_update=_now(), seq=0,
+            session.add(models.AmphoraHealth(amphora_id=amphora_id, last_update=utcnow(), seq=0,
                                              busy=False))

@@ -252,11 +252,15 @@ def test_heartbeat_missing_an_enabled_listener_does_not_refresh_liveness(graph, 
     assert statistics.amphora_health(core.db, graph.amphora) is None
 
 
-def test_heartbeat_processed_late_does_not_refresh_liveness(graph, manager, core):
+def test_heartbeat_processed_late_dates_liveness_from_its_arrival(graph, manager, core):
     interval = core.conf.health_manager.heartbeat_interval
-    manager.process(graph.heartbeat("UP"), received_at=time.monotonic() - interval)
-    assert statistics.amphora_health(core.db, graph.amphora) is None
+    before = statistics.utcnow()
+    manager.process(graph.heartbeat("UP"), received_at=time.monotonic() - interval - 2)
+    health = statistics.amphora_health(core.db, graph.amphora)
     assert manager.counters["late"] == 1
+    # alive when it arrived (about interval + 2 s ago), not when it was handled
+    age = (before - health.last_update).total_seconds()
+    assert interval + 1.5 < age < interval + 3, age
 
 
 @pytest.mark.parametrize("case", ["unknown", "DELETED", "no load balancer"])

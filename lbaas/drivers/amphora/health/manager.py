@@ -1,5 +1,6 @@
 """HealthManager: one decoded heartbeat in, amphora liveness, statistics and statuses out."""
 import collections
+import datetime
 import logging
 import time
 
@@ -36,8 +37,11 @@ class HealthManager:
     def process(self, message, received_at=None):
         """Handle one decoded heartbeat dict (wire format v3); returns the status update sent.
 
-        received_at: the receiver's clock() when the datagram arrived; a heartbeat handled
-        [health_manager] heartbeat_interval or more after that does not refresh liveness.
+        received_at: the receiver's clock() when the datagram arrived. Liveness is dated
+        from then: a heartbeat handled late (an overloaded controller) still proves the
+        amphora was alive when it arrived, and no later. (Octavia drops a heartbeat
+        processed more than heartbeat_interval late; with lbaas's 1 s interval and 3 s
+        timeout that turned a busy controller into failovers of healthy amphorae.)
         Returns None when the heartbeat is ignored, {} when no status changed.
         """
         amphora_id = message["id"]
@@ -55,14 +59,18 @@ class HealthManager:
             self.counters["ignored"] += 1
             return None
         alive = rollup.liveness_ok(tree, message)
-        if alive and received_at is not None \
-                and self.clock() - received_at >= self.core.conf.health_manager.heartbeat_interval:
-            alive = False
-            self.counters["late"] += 1
+        seen = None
+        if received_at is not None:
+            delay = self.clock() - received_at
+            seen = statistics.utcnow() - datetime.timedelta(seconds=max(delay, 0.0))
+            if delay >= self.core.conf.health_manager.heartbeat_interval:
+                self.counters["late"] += 1
+                LOG.warning("heartbeat of amphora %s handled %.1f s after it arrived: the "
+                            "health manager is overloaded", amphora_id, delay)
         if not alive:
             self.counters["not_alive"] += 1
         statistics.record_heartbeat(self.core.db, amphora_id, message.get("seq", 0),
-                                    self._counters_of(tree, message), alive=alive)
+                                    self._counters_of(tree, message), alive=alive, now=seen)
         if alive and target.status == failover.STOPPED:
             statistics.resume_amphora(self.core.db, amphora_id)
             LOG.warning("amphora %s sends heartbeats again: no longer %s", amphora_id,
