@@ -183,6 +183,11 @@ def liveness_ok(tree, message):
     """
     if tree["provisioning_status"] in c.PENDING_STATUSES or not tree["admin_state_up"]:
         return True
+    return not missing_listeners(tree, message)
+
+
+def missing_listeners(tree, message):
+    """The enabled listeners of the tree a heartbeat does not report."""
     expected = {li["id"] for li in tree["listeners"]
                 if li["admin_state_up"] and li["provisioning_status"] not in SKIPPED}
-    return expected <= set(message.get("listeners") or ())
+    return expected - set(message.get("listeners") or ())

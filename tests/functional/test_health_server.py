@@ -179,7 +179,9 @@ def test_lbaas_health_process_updates_the_database_and_exits_on_sigterm(url, tmp
             wait_for(lambda: statistics.amphora_health(core.db, amp_id), 15,
                      "the heartbeat to reach the database")
             assert statistics.amphora_health(core.db, amp_id).seq == 7
-            assert operating_status(core.db, models.LoadBalancer, lb_id) == "ONLINE"
+            # liveness is written first, the statuses right after it
+            wait_for(lambda: operating_status(core.db, models.LoadBalancer, lb_id) == "ONLINE",
+                     15, "the load balancer ONLINE")
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(15) == 0
         finally:

@@ -69,6 +69,9 @@ class HealthManager:
                             "health manager is overloaded", amphora_id, delay)
         if not alive:
             self.counters["not_alive"] += 1
+            LOG.info("heartbeat of amphora %s does not report listener(s) %s: not counted as "
+                     "alive", amphora_id, ", ".join(sorted(rollup.missing_listeners(tree,
+                                                                                     message))))
         statistics.record_heartbeat(self.core.db, amphora_id, message.get("seq", 0),
                                     self._counters_of(tree, message), alive=alive, now=seen)
         if alive and target.status == failover.STOPPED:
