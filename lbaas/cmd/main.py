@@ -1,5 +1,6 @@
 """The `lbaas` command: `lbaas serve` runs everything in one process on embedded defaults."""
 import argparse
+import faulthandler
 import os
 import signal
 import sys
@@ -15,6 +16,7 @@ from lbaas.db import migrate
 
 def serve(args):
     """Migrate the database, then serve the API (with in-process drivers) until stopped."""
+    faulthandler.register(signal.SIGUSR1)   # kill -USR1: every thread's stack to stderr
     files = common.config_files(args.config_file)
     conf = common.load_conf(files)
     note = None

@@ -212,3 +212,36 @@ def test_delete_stops_a_daemon_that_left_the_spawned_session(env, amp, tmp_path)
     assert processes.alive(pid)
     env["compute"].delete(a.amphora_id)
     assert not processes.alive(pid)
+
+
+def test_a_bridge_keeps_its_mac_when_the_port_with_the_lowest_mac_leaves():
+    """Linux gives an unpinned bridge the lowest MAC of its ports; amphorae coming and
+    going must not change the MAC of this host's address on the bridge (every other
+    amphora's ARP entry for it would go stale and its heartbeats would be lost)."""
+    reason = _unavailable()
+    if reason:
+        pytest.skip(reason)
+    from pyroute2 import IPRoute
+    from lbaas.drivers.amphora.compute.local import _ensure_bridge
+    name, ports = f"lbtb{secrets.token_hex(3)}", []
+    with IPRoute() as ipr:
+        try:
+            index = _ensure_bridge(ipr, name)
+            pinned = ipr.get_links(index)[0].get_attr("IFLA_ADDRESS")
+            for k, mac in enumerate(("02:00:00:00:00:01", "02:00:00:00:00:09")):
+                port = f"{name}p{k}"
+                ipr.link("add", ifname=port, kind="veth", peer=f"{name}q{k}")
+                ports.append(port)
+                i = ipr.link_lookup(ifname=port)[0]
+                ipr.link("set", index=i, address=mac)
+                ipr.link("set", index=i, master=index, state="up")
+            ipr.link("del", index=ipr.link_lookup(ifname=ports.pop(0))[0])
+            assert ipr.get_links(index)[0].get_attr("IFLA_ADDRESS") == pinned
+            _ensure_bridge(ipr, name)   # again: still the same MAC
+            assert ipr.get_links(index)[0].get_attr("IFLA_ADDRESS") == pinned
+        finally:
+            for port in ports:
+                for i in ipr.link_lookup(ifname=port):
+                    ipr.link("del", index=i)
+            for i in ipr.link_lookup(ifname=name):
+                ipr.link("del", index=i)

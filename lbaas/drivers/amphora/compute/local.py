@@ -39,7 +39,14 @@ def ns_name(amphora_id):
 
 
 def _ensure_bridge(ipr, name, address=None):
-    """Create Linux bridge `name` if missing, set it up, add `address` (ip/prefix) if given."""
+    """Create Linux bridge `name` if missing, set it up, add `address` (ip/prefix) if given.
+
+    The bridge's MAC address is pinned (set explicitly to its current value): otherwise
+    Linux gives a bridge the lowest MAC of its ports, so deleting one amphora changed the
+    MAC of this host's address on the bridge, and every other amphora's ARP entry for it
+    went stale. Their heartbeats then went nowhere until the controller happened to
+    contact them, and healthy amphorae were failed over (seen when a pair was deleted).
+    """
     if len(name) > 15:
         raise ComputeError(f"bridge name {name!r} is longer than 15 characters")
     if not ipr.link_lookup(ifname=name):
@@ -49,7 +56,8 @@ def _ensure_bridge(ipr, name, address=None):
             if exc.code != EEXIST:
                 raise
     index = ipr.link_lookup(ifname=name)[0]
-    ipr.link("set", index=index, state="up")
+    mac = ipr.get_links(index)[0].get_attr("IFLA_ADDRESS")
+    ipr.link("set", index=index, address=mac, state="up")
     if address:
         ip, prefix = address.split("/")
         have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=index)}
