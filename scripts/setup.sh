@@ -15,7 +15,9 @@
 # (with --test), setup.py, entry_points.cfg, the checkout's path and the venv's Python;
 # .venv-keystone has its own stamp. A failed Keystone install is reported and skipped over (its
 # reason is kept in .venv-keystone/.lbaas-keystone-failed, which the tests print; they skip, or
-# fail under CI=true). LBAAS_SETUP_KEYSTONE=0 leaves Keystone out.
+# fail under CI=true). LBAAS_SETUP_KEYSTONE=0 leaves Keystone out. .venv-barbican (a real
+# Barbican for the barbican certificate manager's tests) is built the same way
+# (LBAAS_SETUP_BARBICAN=0 leaves it out).
 # Progress goes to stderr, so `lbaas serve`'s own output stays clean.
 set -euo pipefail
 
@@ -194,6 +196,58 @@ keystone_step() {
     fi
 }
 
+# --- Barbican for the barbican certificate manager's tests: its own venv too ------------------
+# Same pattern as Keystone's (own stamp, two bounded attempts, the reason kept in
+# .venv-barbican/.lbaas-barbican-failed for the tests to print); LBAAS_SETUP_BARBICAN=0 skips.
+# Only barbican 23 (2026.1) is tried: tests/barbican.py works around its quirks.
+BARBICAN_VENV=$ROOT/.venv-barbican
+BARBICAN_REQS=("barbican>=23.0.0,<24" "gunicorn>=21.0")
+
+barbican_install() {
+    local stamp=$BARBICAN_VENV/.lbaas-barbican-stamp failed=$BARBICAN_VENV/.lbaas-barbican-failed
+    local log=$BARBICAN_VENV/pip.log key start=$SECONDS rc=0 attempt
+    key=$( { echo "root=$ROOT reqs=${BARBICAN_REQS[*]}"
+             "$VENV/bin/python" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" = "$key" ] &&
+            [ -x "$BARBICAN_VENV/bin/barbican-manage" ]; then
+        say "$BARBICAN_VENV is up to date"; return 0
+    fi
+    rm -rf "$BARBICAN_VENV"
+    if ! "$VENV/bin/python" -m venv "$BARBICAN_VENV" >&2; then
+        mkdir -p "$BARBICAN_VENV"; echo "python -m venv $BARBICAN_VENV failed" >"$failed"; return 1
+    fi
+    say "pip install ${BARBICAN_REQS[*]} (into $BARBICAN_VENV)"
+    for attempt in 1 2; do
+        rc=0
+        timeout 600 "$BARBICAN_VENV/bin/python" -m pip install --disable-pip-version-check \
+            --no-input -q --retries 5 --timeout 60 "${BARBICAN_REQS[@]}" >"$log" 2>&1 || rc=$?
+        if [ "$rc" = 0 ]; then break; fi
+        say "pip install ${BARBICAN_REQS[*]}: attempt $attempt failed (exit $rc)"
+    done
+    if [ "$rc" != 0 ]; then
+        { echo "pip install ${BARBICAN_REQS[*]} failed (exit $rc; 124: timeout); the end of $log:"
+          grep -v "^WARNING: Location 'file://" "$log" | tail -n 15; } >"$failed"
+        return 1
+    fi
+    if ! "$BARBICAN_VENV/bin/python" -c 'import gunicorn, paste.deploy, barbican.api.app' \
+            >"$log.check" 2>&1; then
+        { echo "barbican installed but does not import:"; tail -n 15 "$log.check"; } >"$failed"
+        return 1
+    fi
+    rm -f "$failed" "$log.check"
+    echo "$key" >"$stamp"
+    say "barbican installed in $((SECONDS - start)) s"
+}
+
+barbican_step() {
+    if [ "${LBAAS_SETUP_BARBICAN:-1}" = 0 ]; then
+        say "LBAAS_SETUP_BARBICAN=0: not installing $BARBICAN_VENV"
+    elif ! barbican_install; then
+        say "going on without Barbican: its tests skip (and fail in CI). Reason:"
+        sed 's/^/setup:   /' "$BARBICAN_VENV/.lbaas-barbican-failed" >&2 || true
+    fi
+}
+
 # --- lbaas's own packages ---------------------------------------------------------------------
 if stamp_ok 1 || { [ "$tests" = 0 ] && stamp_ok 0; }; then
     say "$VENV is up to date"
@@ -211,4 +265,5 @@ fi
 
 if [ "$tests" = 1 ]; then
     keystone_step
+    barbican_step
 fi

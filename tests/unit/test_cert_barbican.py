@@ -1,10 +1,13 @@
 """The barbican certificate manager against a fake Barbican on loopback.
 
-Why a fake: `pip install barbican` does succeed here (into a separate venv), but running it
-needs its own configuration, database and paste pipeline, which did not fit the time box
-of this change; the fake below follows Barbican's documented v1 REST API instead: secret
-metadata (content_types), payload retrieval whose Accept must match the stored content
-type (406 otherwise), certificate containers with named secret_refs, 401 without a token.
+The real Barbican (barbican 23 from PyPI in .venv-barbican, built by
+`scripts/setup.sh --test`) serves tests/functional/test_barbican_real.py: containers,
+PKCS12, CA and CRL secrets, unknown references and another project's secret, read by the
+manager and through `lbaas serve`. This fake stays for what that server, run without
+authentication, does not produce on demand; it follows Barbican's documented v1 REST API:
+secret metadata (content_types), payload retrieval whose Accept must match the stored
+content type (406 otherwise), certificate containers with named secret_refs, 401 without
+a token, and the caller's Keystone token sent as X-Auth-Token (`barbican_auth = token`).
 """
 import http.server
 import json
