@@ -1046,6 +1046,19 @@ def emit(result, output, interrupted, fatal, leftovers):
         log(f"LEFT BEHIND: {leftovers}")
 
 
+def leftovers_of(instances, net, tmp, keep_logs=False):
+    """(our amphora namespaces still there, every leftover as text) after teardown; the
+    temporary directory is removed unless keep_logs."""
+    ours = {amp_ns(a) for inst in instances for a in inst.seen_amphorae}
+    left = sorted(ours & amp_namespaces())
+    leftovers = [f"namespace {n}" for n in left] + net.leftovers()
+    if keep_logs:
+        log(f"logs kept in {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return left, leftovers
+
+
 def teardown(instances, net):
     """Stop every lbaas instance, then the network, deaf to Ctrl-C and SIGTERM meanwhile."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -1129,13 +1142,7 @@ def main(argv=None):
             traceback.print_exc()
     finally:
         teardown(instances, net)
-    ours = {amp_ns(a) for inst in instances for a in inst.seen_amphorae}
-    left = sorted(ours & amp_namespaces())
-    leftovers = [f"namespace {n}" for n in left] + net.leftovers()
-    if args.keep_logs:
-        log(f"logs kept in {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    left, leftovers = leftovers_of(instances, net, tmp, args.keep_logs)
     order = ("graph_to_first_response_spare", "graph_to_first_response_cold", "graph_to_active",
              "reload_ms", "vip_rps_ratio", "proxy_config_ab", "delete_seconds",
              "setup_steady_lb", "setup_ratio_lb")

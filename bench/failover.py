@@ -39,7 +39,6 @@ import os
 import pathlib
 import platform
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -52,7 +51,7 @@ BENCH = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from amphora import (HAPROXY, LB, Busy, Instance, Network, _r, _terminate,  # noqa: E402
                      amp_namespaces, amp_ns, emit, haproxy_pids, http_status, log, stats,
-                     teardown)
+                     leftovers_of, teardown)
 
 SCENARIOS = ("single_amphora_death", "single_haproxy_death", "manual_failover",
              "manual_failover_no_spare")
@@ -697,13 +696,7 @@ def main(argv=None):
                    *run.get("old_amphorae", ()), *run.get("new_amphorae", ())} - {None}
             for inst in instances:
                 inst.seen_amphorae |= ids
-    ours = {amp_ns(a) for inst in instances for a in inst.seen_amphorae}
-    left = sorted(ours & amp_namespaces())
-    leftovers = [f"namespace {n}" for n in left] + net.leftovers()
-    if args.keep_logs:
-        log(f"logs kept in {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    left, leftovers = leftovers_of(instances, net, tmp, args.keep_logs)
     scenarios = {k: bench.results[k] for k in SCENARIOS + AS_SCENARIOS if k in bench.results}
     single = scenarios.get("single_amphora_death", {})
     gap = single.get("gap_ms", {})

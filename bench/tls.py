@@ -31,7 +31,6 @@ import pathlib
 import platform
 import re
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -44,8 +43,8 @@ BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(BENCH))
 from amphora import (HAPROXY, LB, STATIC_PORT, Busy, Instance, Network,  # noqa: E402
-                     _terminate, amp_namespaces, amp_ns, emit, haproxy_pids, http_status,
-                     proc_ticks, stats, teardown, unavailable)
+                     _terminate, amp_ns, emit, haproxy_pids, http_status,
+                     leftovers_of, proc_ticks, stats, teardown, unavailable)
 from api import CLK_TCK, _r, console_script, log, percentile  # noqa: E402
 
 HTTP_PORT, HTTPS_PORT = 80, 443
@@ -304,13 +303,7 @@ def main(argv=None):
             traceback.print_exc()
     finally:
         teardown(instances, net)
-    ours = {amp_ns(a) for inst in instances for a in inst.seen_amphorae}
-    left = sorted(ours & amp_namespaces())
-    leftovers = [f"namespace {n}" for n in left] + net.leftovers()
-    if args.keep_logs:
-        log(f"logs kept in {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    left, leftovers = leftovers_of(instances, net, tmp, args.keep_logs)
     result = {
         "meta": {
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),

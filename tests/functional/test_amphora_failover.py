@@ -24,20 +24,26 @@ class SpareEnv(AmphoraEnv):
     """An AmphoraEnv with a spare amphora, removed at the end (it belongs to no LB)."""
 
     def stop(self):
+        """Delete the spares too; a failure on the way still ends in the base clean-up
+        (which scrubs every amphora), then is raised."""
         from lbaas.drivers.amphora.compute.local import LocalCompute
-        spares = []
+        spares, failure = [], None
         if self.service is not None and self.service.proc.poll() is None:
             try:
                 for lb in self.get("/v2/lbaas/loadbalancers")["loadbalancers"]:
                     self.delete_lb(lb["id"])
                 spares = [a["id"] for a in self.get("/v2/octavia/amphorae")["amphorae"]
                           if a["loadbalancer_id"] is None]
+            except Exception as exc:  # noqa: BLE001 - raised after the clean-up below
+                failure = exc
             finally:
                 self.service.stop()
         compute = LocalCompute(self.mgmt_bridge, str(self.mgmt_cidr), self.amphora_dir)
         for amphora_id in spares:
             compute.delete(amphora_id)
         super().stop()
+        if failure is not None:
+            raise failure
 
 
 @pytest.fixture(scope="module")
