@@ -624,20 +624,7 @@ class Bench:
         if self.args.only and name not in self.args.only:
             return
         log(f"{name} ...")
-        t0, busy = time.monotonic(), Busy()
-        entry = {}
-        try:
-            if time.monotonic() > self.deadline:
-                raise TimeoutError("time budget exhausted")
-            entry.update(fn(*a))
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # fail soft
-            entry["error"] = f"{type(exc).__name__}: {exc}"
-            if os.environ.get("BENCH_DEBUG"):
-                traceback.print_exc()
-        entry["seconds"] = _r(time.monotonic() - t0, 1)
-        entry["machine"] = busy.stop()
+        entry = measured(fn, *a, deadline=self.deadline)
         self.results[name] = entry
         log(f"{name}: {json.dumps({k: v for k, v in entry.items() if k != 'detail'})[:400]}")
 
@@ -1044,6 +1031,26 @@ def emit(result, output, interrupted, fatal, leftovers):
     out.write_text(text + "\n")
     if leftovers:
         log(f"LEFT BEHIND: {leftovers}")
+
+
+def measured(fn, *args, deadline=None):
+    """One scenario's entry: fn(*args)'s dict, or {"error": ...} when it raised (fail soft;
+    Ctrl-C passes), plus its "seconds" and what the machine was doing ("machine")."""
+    t0, busy = time.monotonic(), Busy()
+    entry = {}
+    try:
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError("time budget exhausted")
+        entry.update(fn(*args))
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # fail soft
+        entry["error"] = f"{type(exc).__name__}: {exc}"
+        if os.environ.get("BENCH_DEBUG"):
+            traceback.print_exc()
+    entry["seconds"] = _r(time.monotonic() - t0, 1)
+    entry["machine"] = busy.stop()
+    return entry
 
 
 def leftovers_of(instances, net, tmp, keep_logs=False):

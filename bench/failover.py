@@ -49,9 +49,9 @@ import traceback
 
 BENCH = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from amphora import (HAPROXY, LB, Busy, Instance, Network, _r, _terminate,  # noqa: E402
+from amphora import (HAPROXY, LB, Instance, Network, _r, _terminate,  # noqa: E402
                      amp_namespaces, amp_ns, emit, haproxy_pids, http_status, log, stats,
-                     leftovers_of, teardown)
+                     leftovers_of, measured, teardown)
 
 SCENARIOS = ("single_amphora_death", "single_haproxy_death", "manual_failover",
              "manual_failover_no_spare")
@@ -560,19 +560,7 @@ class Failover:
         if self.args.only and name not in self.args.only:
             return
         log(f"{name} ...")
-        t0, busy = time.monotonic(), Busy()
-        entry = {}
-        try:
-            entry.update(fn(*a))
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:   # fail soft
-            entry["error"] = f"{type(exc).__name__}: {exc}"
-            if os.environ.get("BENCH_DEBUG"):
-                traceback.print_exc()
-        entry["seconds"] = _r(time.monotonic() - t0, 1)
-        entry["machine"] = busy.stop()
-        self.results[name] = entry
+        self.results[name] = measured(fn, *a)
 
 
 def parse_args(argv=None):
