@@ -34,6 +34,7 @@ class NetworkBackend(abc.ABC):
     """What lbaas needs from a network: find networks, subnets and ports, and allocate VIPs.
 
     Lookups return Neutron-shaped dicts (the fields Neutron's API documents) or None.
+    A subnet whose "cidr" is None takes any address (the noop backend's do).
     Backends that record allocations in lbaas's database receive it as `database`.
     The amphora driver also uses plumbing, allocate_port and release_ports; a backend
     that cannot wire amphorae leaves plumbing returning None.
@@ -65,6 +66,13 @@ class NetworkBackend(abc.ABC):
     @abc.abstractmethod
     def get_port(self, port_id):
         """The port with this id, or None."""
+
+    def subnet_on_network(self, subnet_id, network_id):
+        """The subnet if it is on the network, else None."""
+        subnet = self.get_subnet(subnet_id)
+        if subnet is None or subnet["network_id"] != network_id:
+            return None
+        return subnet
 
     @abc.abstractmethod
     def list_networks(self, filters):

@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from lbaas.core import models
+from lbaas.core import models, network
 from lbaas.network import noop
 
 LBS = "/v2/lbaas/loadbalancers"
@@ -101,10 +101,12 @@ SHARED_NET = "0f0e0d0c-0000-4000-8000-00000000aaaa"
 SHARED_V4 = "0f0e0d0c-0000-4000-8000-0000000004a1"
 SHARED_V4B = "0f0e0d0c-0000-4000-8000-0000000004b2"
 SHARED_V6 = "0f0e0d0c-0000-4000-8000-0000000006a1"
+EMPTY_NET = "0f0e0d0c-0000-4000-8000-00000000eeee"
 
 
 class SharedNetwork(noop.NoopNetwork):
-    """The noop network plus one network holding two IPv4 subnets and one IPv6 subnet."""
+    """The noop network plus, as a Neutron would hold them, one network with two IPv4
+    subnets and one IPv6 subnet (no other subnet is on it) and one network with none."""
 
     CIDRS = {SHARED_V4: "10.99.0.0/24", SHARED_V4B: "10.98.0.0/24", SHARED_V6: "fd00:99::/64"}
 
@@ -112,7 +114,14 @@ class SharedNetwork(noop.NoopNetwork):
         net = super()._network(network_id)
         if network_id == SHARED_NET:
             net["subnets"] = list(self.CIDRS)
+        elif network_id == EMPTY_NET:
+            net["subnets"] = []
         return net
+
+    def subnet_on_network(self, subnet_id, network_id):
+        if network_id in (SHARED_NET, EMPTY_NET) or subnet_id in self.CIDRS:
+            return network.NetworkBackend.subnet_on_network(self, subnet_id, network_id)
+        return super().subnet_on_network(subnet_id, network_id)
 
     def _subnet(self, subnet_id):
         if subnet_id not in self.CIDRS:

@@ -7,8 +7,10 @@ import pytest
 from octavia_lib.api.drivers import exceptions as lib_exc
 
 from lbaas.core import models
-from tests.api.support import (LBS, SHARED_NET, SHARED_V4, SHARED_V6, add_pool, create_listener,
-                               db, fault, lb_url, overridden, report_stats, set_status)
+from lbaas.network import noop
+from tests.api.support import (EMPTY_NET, LBS, SHARED_NET, SHARED_V4, SHARED_V6, add_pool,
+                               create_listener, db, fault, lb_url, overridden, report_stats,
+                               set_status)
 from tests.api.support import shared_network  # noqa: F401  (a fixture)
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?$")
@@ -32,29 +34,50 @@ def test_create_answers_201_pending_create_offline(client, project):
 
 
 def test_create_with_subnet_derives_network_and_address(client, app, project):
-    """vip_subnet_id alone: the network and an address in the subnet's CIDR are filled in."""
+    """vip_subnet_id alone: the subnet's network and an address of the noop backend's pool."""
     subnet_id = str(uuid.uuid4())
     lb = post_lb(client, project, vip_subnet_id=subnet_id).get_json()["loadbalancer"]
     subnet = app.extensions["lbaas_core"].network.get_subnet(subnet_id)
     assert lb["vip_subnet_id"] == subnet_id
     assert lb["vip_network_id"] == subnet["network_id"]
-    assert ipaddress.ip_address(lb["vip_address"]) in ipaddress.ip_network(subnet["cidr"])
+    assert ipaddress.ip_address(lb["vip_address"]) in noop.UNNUMBERED_POOL
 
 
-def test_create_with_subnet_and_address_keeps_the_address(client, app, project):
-    """A vip_address inside the subnet is used as given."""
-    subnet_id = str(uuid.uuid4())
-    cidr = ipaddress.ip_network(app.extensions["lbaas_core"].network.get_subnet(subnet_id)["cidr"])
-    wanted = str(cidr.network_address + 77)
-    lb = post_lb(client, project, vip_subnet_id=subnet_id, vip_address=wanted).get_json()
-    assert lb["loadbalancer"]["vip_address"] == wanted
+def test_create_with_subnet_and_address_keeps_the_address(client, project):
+    """A vip_address on a subnet without a CIDR (any noop subnet) is used as given."""
+    lb = post_lb(client, project, vip_address="203.0.113.77").get_json()
+    assert lb["loadbalancer"]["vip_address"] == "203.0.113.77"
+
+
+def test_create_with_ipv6_address_on_any_subnet(client, project):
+    """An IPv6 VIP on a random noop subnet is accepted, as upstream's noop accepts it."""
+    lb = post_lb(client, project, vip_address="2001:db8:33:33:33:33:33:33").get_json()
+    assert lb["loadbalancer"]["vip_address"] == "2001:db8:33:33:33:33:33:33"
 
 
 def test_create_with_address_outside_subnet_is_400(client, project):
-    """A vip_address outside the subnet's CIDR is refused."""
-    resp = post_lb(client, project, vip_address="203.0.113.9")
+    """A vip_address outside a subnet's CIDR is refused (public-subnet has a CIDR)."""
+    resp = post_lb(client, project, vip_subnet_id=noop.PUBLIC_SUBNET_ID,
+                   vip_address="203.0.113.9")
     assert resp.status_code == 400
-    assert fault(resp).startswith("Validation failure: ")
+    assert fault(resp) == (f"Validation failure: VIP address 203.0.113.9 is not in subnet "
+                           f"{noop.PUBLIC_SUBNET_ID}.")
+
+
+def test_create_with_any_network_gets_its_subnet(client, project):
+    """vip_network_id alone: every noop network has a subnet, which the VIP goes on."""
+    network_id = str(uuid.uuid4())
+    lb = post_lb(client, project, vip_network_id=network_id).get_json()["loadbalancer"]
+    assert lb["vip_network_id"] == network_id
+    assert lb["vip_subnet_id"] == noop.default_subnet_id(network_id)
+
+
+def test_create_with_any_network_and_subnet_binds_them(client, project):
+    """A random network with a random subnet: the subnet is taken to be on that network."""
+    network_id, subnet_id = str(uuid.uuid4()), str(uuid.uuid4())
+    lb = post_lb(client, project, vip_network_id=network_id,
+                 vip_subnet_id=subnet_id).get_json()["loadbalancer"]
+    assert (lb["vip_network_id"], lb["vip_subnet_id"]) == (network_id, subnet_id)
 
 
 @pytest.mark.usefixtures("shared_network")
@@ -72,11 +95,13 @@ def test_create_with_network_and_address_finds_the_subnet(client, project):
     assert (lb["vip_subnet_id"], lb["vip_address"]) == (SHARED_V6, "fd00:99::10")
 
 
+@pytest.mark.usefixtures("shared_network")
 def test_create_with_network_without_subnets_is_400(client, project):
     """A network with no subnet to allocate from is refused."""
-    resp = post_lb(client, project, vip_network_id=str(uuid.uuid4()))
+    resp = post_lb(client, project, vip_network_id=EMPTY_NET)
     assert resp.status_code == 400
-    assert fault(resp).startswith("Validation failure: ")
+    assert fault(resp) == ("Validation failure: Supplied network does not contain a subnet "
+                           f"with available IPs: {EMPTY_NET}")
 
 
 @pytest.mark.usefixtures("shared_network")

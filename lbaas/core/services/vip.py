@@ -19,7 +19,11 @@ class VipRequest:
 
 
 def _in_subnet(address, subnet):
+    """Whether the address lies in the subnet's CIDR (a subnet without one takes any)."""
     try:
+        if subnet.get("cidr") is None:
+            ipaddress.ip_address(address)
+            return True
         return ipaddress.ip_address(address) in ipaddress.ip_network(subnet["cidr"])
     except ValueError:
         return False
@@ -89,8 +93,7 @@ def _from_network(network, body):
         raise errors.InvalidSubresource(resource="Network", id=network_id)
     subnet_id, address = body.get("vip_subnet_id"), body.get("vip_address")
     if subnet_id:
-        subnet = _subnet_or_400(network, subnet_id)
-        if subnet["network_id"] != network_id:
+        if network.subnet_on_network(subnet_id, network_id) is None:
             raise errors.InvalidSubresource(resource="Subnet", id=subnet_id)
         return network_id, subnet_id, address
     subnets = [s for s in (network.get_subnet(i) for i in net.get("subnets") or []) if s]
@@ -159,7 +162,8 @@ def _additional(network, network_id, primary_subnet, items):
             raise errors.ValidationException(
                 detail="Duplicate VIP subnet(s) specified. Only one IP can be bound per subnet.")
         seen.add(subnet["id"])
-        if subnet["network_id"] != network_id:
+        subnet = network.subnet_on_network(subnet["id"], network_id)
+        if subnet is None:
             raise errors.ValidationException(
                 detail="All VIP subnets must belong to the same network.")
         address = item.get("ip_address")
