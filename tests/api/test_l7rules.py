@@ -447,6 +447,15 @@ def test_list_paginates_and_selects_fields(client, lb, policy):
     assert [link["rel"] for link in page["rules_links"]] == ["next"]
 
 
+def test_list_accepts_its_policy_as_a_filter(client, lb, policy):
+    """openstacksdk's l7_rules(policy) sends ?l7policy_id=<the policy in the path>."""
+    rule = create(client, lb, policy)
+    listed = client.get(f"{rules_url(policy)}?l7policy_id={policy['id']}").get_json()["rules"]
+    assert [r["id"] for r in listed] == [rule["id"]]
+    assert client.get(f"{rules_url(policy)}?l7policy_id={uuid.uuid4()}").get_json()[
+        "rules"] == []
+
+
 def test_list_rejects_a_filter_rules_do_not_have(client, policy):
     resp = client.get(f"{rules_url(policy)}?name=x")
     assert (resp.status_code, fault(resp)) == \

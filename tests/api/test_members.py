@@ -142,8 +142,31 @@ def test_invalid_address_is_rejected(client, pool):
                            "Value should be IPv4 or IPv6 format")
 
 
-def test_ipv6_address_is_stored_canonical(client, lb, pool):
-    assert add(client, lb, pool, "2001:DB8:0::1")["address"] == "2001:db8::1"
+def test_ipv6_addresses_are_kept_as_sent(client, lb, pool):
+    """Upstream returns addresses as they were sent; clients compare them as strings."""
+    member = add(client, lb, pool, "2001:db8:0:0:0:0:0:1", monitor_address="2001:DB8::0:2",
+                 monitor_port=8080)
+    assert (member["address"], member["monitor_address"]) == ("2001:db8:0:0:0:0:0:1",
+                                                              "2001:DB8::0:2")
+    updated = client.put(f"{members_url(pool)}/{member['id']}",
+                         {"member": {"monitor_address": "2001:db8:0::3"}}).get_json()["member"]
+    assert updated["monitor_address"] == "2001:db8:0::3"
+
+
+def test_reserved_address_is_rejected_in_any_spelling(client, app, pool):
+    with support.overridden(app, **{"networking.reserved_ips": ["fd00::254"]}):
+        resp = post(client, pool, "fd00:0:0:0:0:0:0:254")
+    assert (resp.status_code, fault(resp)) == \
+        (400, "fd00:0:0:0:0:0:0:254 is not a valid option for member address")
+
+
+def test_list_accepts_its_pool_as_a_filter(client, lb, pool):
+    """openstacksdk's members(pool) sends ?pool_id=<the pool in the path>."""
+    member = add(client, lb, pool)
+    listed_ = client.get(f"{members_url(pool)}?pool_id={pool['id']}").get_json()["members"]
+    assert [m["id"] for m in listed_] == [member["id"]]
+    other = client.get(f"{members_url(pool)}?pool_id={uuid.uuid4()}").get_json()["members"]
+    assert other == []
 
 
 def test_weight_above_256_is_rejected(client, pool):

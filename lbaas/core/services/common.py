@@ -115,10 +115,12 @@ def flush_or_conflict(session, conflict):
         raise conflict from exc
 
 
-def normalize_ip(value, attr):
-    """A valid IP address in its canonical form, or a 400 naming the attribute."""
+def checked_ip(value, attr):
+    """A valid IP address, spelled as sent (as upstream keeps it), or a 400 naming the
+    attribute."""
     try:
-        return str(ipaddress.ip_address(value))
+        ipaddress.ip_address(value)
+        return value
     except ValueError:
         raise errors.InvalidInput(attr=attr, value=value,
                                   reason="Value should be IPv4 or IPv6 format") from None

@@ -11,6 +11,8 @@ from lbaas.core.services import l7rule_rules as rules
 
 FIELDS = ("id", "admin_state_up", "project_id", "provisioning_status", "operating_status",
           "type", "compare_type", "key", "value", "invert", "created_at", "updated_at")
+# Filterable and sortable, though not in the body: the parent's id (openstacksdk sends it).
+FILTERS = FIELDS + ("l7policy_id",)
 RBAC = "l7rule"
 
 
@@ -47,7 +49,7 @@ class L7RuleService:
             self.core.policy.authorize(ctx, RBAC, "get_all", policy.project_id)
             stmt = select(models.L7Rule).where(models.L7Rule.l7policy_id == policy_id)
             return listing.fetch_page(session, stmt, models.L7Rule, options,
-                                      common.columns(models.L7Rule, FIELDS))
+                                      common.columns(models.L7Rule, FILTERS))
 
     def create(self, ctx, policy_id, body):
         """Add a rule to an ACTIVE policy (409 beyond 50 rules)."""

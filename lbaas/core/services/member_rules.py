@@ -1,5 +1,6 @@
 """The member's field rules, and how a batch request matches a pool's stored members."""
 import dataclasses
+import ipaddress
 
 from lbaas.core import constants as c
 from lbaas.core import errors
@@ -13,22 +14,24 @@ BATCH_OPTIONAL = ("name", "subnet_id")
 
 
 def base_values(body):
-    """A member's column values from a create body, with defaults; addresses canonical."""
+    """A member's column values from a create body, with defaults; addresses as sent."""
     monitor = body.get("monitor_address")
     return {
-        "name": body.get("name"), "address": common.normalize_ip(body["address"], "address"),
+        "name": body.get("name"), "address": common.checked_ip(body["address"], "address"),
         "protocol_port": body["protocol_port"],
         "admin_state_up": bool(body.get("admin_state_up", True)),
         "weight": common.default(body.get("weight"), DEFAULTS["weight"]),
         "backup": bool(body.get("backup")), "subnet_id": body.get("subnet_id"),
-        "monitor_address": common.normalize_ip(monitor, "monitor_address") if monitor else None,
+        "monitor_address": common.checked_ip(monitor, "monitor_address") if monitor else None,
         "monitor_port": body.get("monitor_port"), "vnic_type": c.VNIC_NORMAL,
     }
 
 
 def check_address(conf, address):
     """400 for an address the operator reserved (e.g. the metadata service)."""
-    if address in {common.normalize_ip(ip, "reserved_ips") for ip in conf.networking.reserved_ips}:
+    reserved = {ipaddress.ip_address(common.checked_ip(ip, "reserved_ips"))
+                for ip in conf.networking.reserved_ips}
+    if ipaddress.ip_address(address) in reserved:
         raise errors.InvalidOption(value=address, option="member address")
 
 
@@ -60,7 +63,7 @@ def changes_for_update(body):
         if key in changes:
             changes[key] = bool(changes[key])
     if changes.get("monitor_address"):
-        changes["monitor_address"] = common.normalize_ip(changes["monitor_address"],
+        changes["monitor_address"] = common.checked_ip(changes["monitor_address"],
                                                          "monitor_address")
     return changes
 

@@ -13,6 +13,8 @@ from lbaas.core.services import quota_usage
 FIELDS = ("id", "name", "admin_state_up", "project_id", "provisioning_status",
           "operating_status", "address", "protocol_port", "weight", "backup", "subnet_id",
           "monitor_address", "monitor_port", "vnic_type", "created_at", "updated_at")
+# Filterable and sortable, though not in the body: the parent's id (openstacksdk sends it).
+FILTERS = FIELDS + ("pool_id",)
 RBAC = "member"
 
 
@@ -108,7 +110,7 @@ class MemberService:
             self.core.policy.authorize(ctx, RBAC, "get_all", pool.project_id)
             stmt = select(models.Member).where(models.Member.pool_id == pool_id)
             return listing.fetch_page(session, stmt, models.Member, options,
-                                      common.columns(models.Member, FIELDS))
+                                      common.columns(models.Member, FILTERS))
 
     def create(self, ctx, pool_id, body):
         """Add a member to an ACTIVE pool."""

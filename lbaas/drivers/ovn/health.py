@@ -6,6 +6,7 @@ it into operating statuses for members, pools, listeners and the load balancer. 
 monitored member without a Service_Monitor result yet is not reported: it stays OFFLINE.
 """
 from lbaas.drivers import rollup
+from lbaas.drivers.ovn import plan
 
 _WORDS = {"online": "UP", "offline": "DOWN", "error": "DOWN"}
 _PROTOCOLS = {"TCP": "tcp", "UDP": "udp"}   # what a Service_Monitor can check
@@ -26,7 +27,8 @@ def message(loadbalancer, statuses):
             if not _monitored(pool):
                 members[member.member_id] = "no check"
                 continue
-            status = statuses.get((member.address, member.protocol_port, protocol))
+            status = statuses.get((plan.canonical(member.address), member.protocol_port,
+                                   protocol))
             if status in _WORDS:
                 members[member.member_id] = _WORDS[status]
         pools[pool.pool_id] = {"status": "UP", "members": members}

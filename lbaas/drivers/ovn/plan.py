@@ -54,6 +54,11 @@ class Plan:
     routers: set
 
 
+def canonical(address):
+    """An address as OVN writes it (members keep the spelling their users sent)."""
+    return str(ipaddress.ip_address(address))
+
+
 def endpoint(address, port):
     """"ip:port", with brackets for IPv6."""
     ip = ipaddress.ip_address(address)
@@ -97,7 +102,7 @@ def _row(loadbalancer, listener, pool, datapaths, sources):
             subnet = _subnet_of(member, loadbalancer)
             switch = (datapaths(subnet) or (None, None))[0]
             if switch and subnet in sources:
-                row.mappings[member.address] = (switch, sources[subnet])
+                row.mappings[canonical(member.address)] = (switch, sources[subnet])
     return row
 
 
