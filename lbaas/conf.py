@@ -132,6 +132,12 @@ worker_opts = [
     cfg.FloatOpt("agent_request_timeout", default=30.0, min=1.0,
                  help="Seconds one request to an amphora agent may take."),
     cfg.PortOpt("agent_port", default=9443, help="Port the amphora agents listen on."),
+    cfg.StrOpt("amphora_driver", default="amphora_haproxy_rest_driver",
+               help="How the worker talks to amphora agents (entry point in "
+                    "lbaas.amphora.agent): amphora_haproxy_rest_driver (their REST API over "
+                    "mutual TLS) or amphora_noop_driver (no agent: every call succeeds, nothing "
+                    "runs, no heartbeat is expected; with the noop compute and network "
+                    "backends, for API tests, as upstream's noop job)."),
 ]
 
 keepalived_vrrp_opts = [
@@ -210,6 +216,14 @@ quota_opts = [
 noop_opts = [
     cfg.FloatOpt("report_delay", default=0.0, min=0.0,
                  help="Seconds the noop driver waits before reporting (0: at once)."),
+    cfg.StrOpt("operating_status", default="healthy", choices=[
+        ("healthy", "as a healthy data plane shows them: ONLINE (OFFLINE when admin-down), "
+                    "members NO_MONITOR without a monitor"),
+        ("unmeasured", "as upstream Octavia's noop backends leave them, which its API tests "
+                       "assert: measured statuses (load balancer, listener, pool, monitored "
+                       "member) stay as created; monitors and L7 policies and rules follow "
+                       "their admin state")],
+               help="The operating statuses the noop provider reports."),
 ]
 
 health_manager_opts = [
@@ -255,7 +269,9 @@ certificates_opts = [
                help="Store that TLS certificate references of listeners and pools are read "
                     "from (entry point in lbaas.cert_manager): local (this database, "
                     "references lbaas://certificates/<uuid>, filled by `lbaas certificate "
-                    "import`) or barbican (Barbican secret and container URLs)."),
+                    "import`), barbican (Barbican secret and container URLs), or noop "
+                    "(alias noop_cert_manager: one throwaway sample certificate for any "
+                    "reference, as upstream's noop job uses; tests and demos only)."),
     cfg.StrOpt("encryption_key", secret=True,
                help="Secret the local manager derives the key encrypting private keys at "
                     "rest from (at least 32 random characters; every API process needs the "

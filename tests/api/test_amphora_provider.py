@@ -82,6 +82,43 @@ def test_the_flavor_topology_is_checked_by_the_provider(api):
         assert resp.status_code == status, resp.get_json()
 
 
+def test_upstreams_availability_zone_keys_are_accepted(api):
+    """compute_zone, management_network, valid_vip_networks and volume_zone, as upstream's
+    amphora provider accepts them (lbaas records what it cannot act on yet)."""
+    data = ('{"compute_zone": "nova", "management_network": "3f1c2d0e-0000-4000-8000-'
+            '000000000001", "valid_vip_networks": ["n1"], "volume_zone": "v"}')
+    resp = api.post("/v2/lbaas/availabilityzoneprofiles", {"availability_zone_profile": {
+        "name": "azp-amphora", "provider_name": "amphora", "availability_zone_data": data}})
+    assert resp.status_code == 201, resp.get_json()
+    names = {c["name"] for c in api.get("/v2/lbaas/providers/amphora/"
+                                        "availability_zone_capabilities").get_json()[
+        "availability_zone_capabilities"]}
+    assert names == {"compute_zone", "management_network", "valid_vip_networks", "volume_zone"}
+
+
+@pytest.mark.parametrize("kind,data,reason", [
+    ("availability_zone", '{"nova_zone": "x"}', "'nova_zone' was unexpected"),
+    ("availability_zone", '{"valid_vip_networks": "n1"}', "is not of type 'array'"),
+    ("flavor", '{"compute_flavor": 3}', "is not of type 'string'"),
+    ("flavor", '{"loadbalancer_topology": "SINGLE", "bogus": 1}', "'bogus' was unexpected"),
+])
+def test_unknown_keys_and_wrong_types_are_refused(api, kind, data, reason):
+    collection = "availabilityzoneprofiles" if kind == "availability_zone" else "flavorprofiles"
+    envelope = "availability_zone_profile" if kind == "availability_zone" else "flavorprofile"
+    resp = api.post(f"/v2/lbaas/{collection}", {envelope: {
+        "name": "refused", "provider_name": "amphora", f"{kind}_data": data}})
+    assert resp.status_code == 501, resp.get_json()
+    assert reason in resp.get_json()["faultstring"]
+
+
+def test_upstreams_flavor_keys_are_accepted(api):
+    data = ('{"loadbalancer_topology": "SINGLE", "compute_flavor": "m1", "amp_image_tag": '
+            '"amphora", "sriov_vip": false, "allow_member_sriov": false}')
+    resp = api.post("/v2/lbaas/flavorprofiles", {"flavorprofile": {
+        "name": "fp-all", "provider_name": "amphora", "flavor_data": data}})
+    assert resp.status_code == 201, resp.get_json()
+
+
 def _settle(amphora_app, lb_id):
     """Mark the load balancer and its children ACTIVE, as a worker would."""
     core = amphora_app.extensions["lbaas_core"]

@@ -56,8 +56,17 @@ def test_profile_data_that_is_not_a_json_object_is_400(client, raw):
         (400, f"{raw} is not a valid option for availability_zone_data")
 
 
+def test_noop_accepts_upstreams_zone_keys(client):
+    """Those upstream's amphora provider accepts (tempest sends management_network)."""
+    data = {"compute_zone": "az1", "management_network": str(uuid.uuid4()),
+            "volume_zone": "v", "valid_vip_networks": [str(uuid.uuid4())]}
+    resp = post_profile(client, availability_zone_data=json.dumps(data))
+    assert resp.status_code == 201, resp.get_json()
+
+
 @pytest.mark.parametrize("data,reason", [
-    ({"volume_zone": "z"}, "Additional properties are not allowed ('volume_zone' was unexpected)"),
+    ({"nova_zone": "z"}, "Additional properties are not allowed ('nova_zone' was unexpected)"),
+    ({"compute_zone": 7}, "compute_zone 7 is not of type 'string'"),
     ({"valid_vip_networks": "net-1"}, "valid_vip_networks 'net-1' is not of type 'array'"),
     ({"valid_vip_networks": ["n", 2]}, "valid_vip_networks 2 is not of type 'string'"),
 ])

@@ -67,3 +67,41 @@ def test_deleted_policy_and_rule_are_reported_deleted():
     assert update["l7rules"] == [{"id": "r", "provisioning_status": "DELETED"}]
     assert update["l7policies"] == [{"id": "pol", "provisioning_status": "ACTIVE"},
                                     {"id": "old", "provisioning_status": "DELETED"}]
+
+
+# measured=False: upstream's noop backends, whose statuses its API tests assert.
+
+def test_unmeasured_leaves_measured_statuses_as_created():
+    """The load balancer, listener and pool stay OFFLINE; an admin-down member of an
+    unmonitored pool is NO_MONITOR, not OFFLINE."""
+    pool = node("p", "PENDING_CREATE", "OFFLINE", healthmonitor=None,
+                members=[node("m", "PENDING_CREATE", "NO_MONITOR", up=False)])
+    tree = node("lb", "PENDING_CREATE", "OFFLINE",
+                listeners=[node("l", "PENDING_CREATE", "OFFLINE")], pools=[pool])
+    update = completion(tree, measured=False)
+    for collection, object_id in (("members", "m"), ("pools", "p"), ("listeners", "l"),
+                                  ("loadbalancers", "lb")):
+        assert update[collection] == [{"id": object_id, "provisioning_status": "ACTIVE"}]
+
+
+def test_unmeasured_sets_what_follows_from_configuration():
+    """Monitors and L7 policies and rules follow their admin state; members of a pool that
+    lost its monitor go NO_MONITOR; monitored members are left alone."""
+    hm = node("hm", "PENDING_CREATE", "OFFLINE", up=False)
+    monitored = node("p1", "ACTIVE", "OFFLINE", healthmonitor=hm,
+                     members=[node("m1", "ACTIVE", "OFFLINE")])
+    unmonitored = node("p2", "ACTIVE", "OFFLINE", healthmonitor=None,
+                       members=[node("m2", "ACTIVE", "OFFLINE")])
+    rule = node("r", "PENDING_CREATE", "OFFLINE")
+    policy = node("po", "PENDING_CREATE", "OFFLINE", rules=[rule])
+    tree = node("lb", "PENDING_UPDATE", "OFFLINE",
+                listeners=[node("l", "ACTIVE", "OFFLINE", l7policies=[policy])],
+                pools=[monitored, unmonitored])
+    update = completion(tree, measured=False)
+    assert update["healthmonitors"] == [{"id": "hm", "provisioning_status": "ACTIVE"}]
+    assert update["members"] == [{"id": "m2", "operating_status": "NO_MONITOR"}]
+    assert update["l7policies"] == [{"id": "po", "provisioning_status": "ACTIVE",
+                                     "operating_status": "ONLINE"}]
+    assert update["l7rules"] == [{"id": "r", "provisioning_status": "ACTIVE",
+                                  "operating_status": "ONLINE"}]
+    assert "pools" not in update and "listeners" not in update

@@ -1,9 +1,27 @@
-"""The controller's side of the amphora agent API 1.0: HTTPS with mutual TLS (requests)."""
+"""The controller's side of the amphora agent API 1.0: HTTPS with mutual TLS (requests).
+
+Agent clients are loaded by name from the stevedore namespace `lbaas.amphora.agent`
+(`[controller_worker] amphora_driver`, Octavia's option): `amphora_haproxy_rest_driver`
+is this one; `amphora_noop_driver` (agent_noop.NoopAgentClient) answers from memory.
+"""
 import ipaddress
 
 import requests
+from stevedore import driver as stevedore_driver
 
 API = "1.0"
+NAMESPACE = "lbaas.amphora.agent"
+
+
+def load(name, ca_file, cert_file, port, timeout):
+    """The agent client `name` from entry points (AgentClient's constructor arguments)."""
+    try:
+        mgr = stevedore_driver.DriverManager(NAMESPACE, name, invoke_on_load=True,
+                                             invoke_args=(ca_file, cert_file, port, timeout))
+    except Exception as exc:
+        raise RuntimeError(f"amphora agent client '{name}' (entry point {NAMESPACE}) "
+                           f"could not be loaded: {exc}") from exc
+    return mgr.driver
 
 
 class AgentError(Exception):
@@ -19,8 +37,32 @@ def _host(ip):
     return f"[{ip}]" if ipaddress.ip_address(ip).version == 6 else ip
 
 
+def load_class(name):
+    """The agent client class `name` (its class attributes describe the amphorae it drives)."""
+    try:
+        return stevedore_driver.DriverManager(NAMESPACE, name, invoke_on_load=False).driver
+    except Exception as exc:
+        raise RuntimeError(f"amphora agent client '{name}' (entry point {NAMESPACE}) "
+                           f"could not be loaded: {exc}") from exc
+
+
 class AgentClient:
     """Talks to agents with the controller's client certificate, trusting only the lbaas CA."""
+
+    measures_health = True   # agents send heartbeats with what HAProxy measures
+    # What these amphorae cannot serve yet (option -> why): the provider refuses it at the
+    # API (501) rather than accept what would never carry traffic.
+    unserved = {
+        "UDP": "UDP listeners are not served by the amphora provider yet (their keepalived "
+               "LVS configuration is rendered, but amphorae do not run IPVS).",
+        "SCTP": "SCTP listeners are not served by the amphora provider yet (their keepalived "
+                "LVS configuration is rendered, but amphorae do not run IPVS).",
+        "PING": "PING health monitors are not supported by the amphora provider yet.",
+        # (HAProxy enforces allowed_cidrs itself; IPVS cannot, and nothing else filters VIP
+        # traffic yet)
+        "LVS allowed_cidrs": "allowed_cidrs on UDP and SCTP listeners is not supported by "
+                             "the amphora provider yet.",
+    }
 
     def __init__(self, ca_file, cert_file, port=9443, timeout=30.0):
         """ca_file: the CA PEM; cert_file: client certificate and key in one PEM."""

@@ -15,32 +15,49 @@ from octavia_lib.api.drivers import data_models as dm
 
 from lbaas.core import models
 from lbaas.core.db import defer_after_commit
-from lbaas.drivers.amphora import rpc
+from lbaas.drivers import metadata
+from lbaas.drivers.amphora import agent_client, rpc
 from lbaas.drivers.amphora.haproxy import validate
+from lbaas.drivers.amphora.lvs import validate as lvs
 
 LOG = logging.getLogger(__name__)
 
 
 L4_ONLY = (lib_c.PROTOCOL_UDP, lib_c.PROTOCOL_SCTP)
 
+# Upstream's amphora keys, each (rule, description); the descriptions say what lbaas does
+# (without commas: clients such as tempest read them from comma-separated settings).
+FLAVOR_METADATA = {
+    "loadbalancer_topology": (metadata.TOPOLOGY,
+                              "SINGLE: one amphora; ACTIVE_STANDBY: two amphorae sharing the "
+                              "VIP through keepalived VRRP."),
+    "compute_flavor": (str, "The compute flavor amphorae boot with (recorded; namespaces of "
+                            "the local compute backend have no flavor)."),
+    "amp_image_tag": (str, "The image tag amphorae boot from (recorded; the local compute "
+                           "backend boots no image)."),
+    "sriov_vip": (bool, "When true the VIP port is an SR-IOV (vnic type direct) port and VIP "
+                        "security groups are refused."),
+    "allow_member_sriov": (bool, "Whether members may request SR-IOV ports (recorded; lbaas "
+                                 "still refuses such members)."),
+}
+ZONE_METADATA = {
+    "compute_zone": (str, "The compute availability zone amphorae boot in (recorded; the "
+                          "local compute backend has one zone: this host)."),
+    "volume_zone": (str, "The volume availability zone (recorded; amphorae have no "
+                         "volumes)."),
+    "management_network": (str, "The management network amphorae join (recorded; the local "
+                                "compute backend has one management bridge)."),
+    "valid_vip_networks": (metadata.STRING_LIST,
+                           "Network ids VIPs in this zone may use instead of [networking] "
+                           "valid_vip_networks."),
+}
 
-def _refuse_l4(listener):
-    """UDP and SCTP need keepalived's IPVS in the amphora, which the worker does not run yet."""
-    if listener.protocol in L4_ONLY:
-        message = (f"{listener.protocol} listeners are not served by the amphora provider yet "
-                   f"(their keepalived LVS configuration is rendered, but amphorae do not run "
-                   f"IPVS).")
-        raise lib_exc.UnsupportedOptionError(user_fault_string=message,
-                                             operator_fault_string=message)
 
-
-def _refuse_ping(healthmonitor):
-    """PING monitors need a check script on the amphora that is not shipped yet."""
-    if healthmonitor is not None and _given(healthmonitor) and \
-            healthmonitor.type == lib_c.HEALTH_MONITOR_PING:
-        message = "PING health monitors are not supported by the amphora provider yet."
-        raise lib_exc.UnsupportedOptionError(user_fault_string=message,
-                                             operator_fault_string=message)
+def _refuse(unserved, option):
+    """UnsupportedOptionError when amphorae of the configured kind cannot serve `option`."""
+    if option in unserved:
+        raise lib_exc.UnsupportedOptionError(user_fault_string=unserved[option],
+                                             operator_fault_string=unserved[option])
 
 
 def _pools_of(loadbalancer):
@@ -67,10 +84,31 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
         super().__init__()
         self._library = None
         self._bus = None
+        self._unserved = agent_client.AgentClient.unserved
+
+    @property
+    def _source_filter(self):
+        """Whether these amphorae honour allowed_cidrs on UDP/SCTP listeners."""
+        return "LVS allowed_cidrs" not in self._unserved
+
+    def _refuse_l4(self, listener):
+        """UDP and SCTP listeners where this kind of amphora cannot serve them; elsewhere
+        what keepalived LVS cannot render."""
+        if listener.protocol in L4_ONLY:
+            _refuse(self._unserved, listener.protocol)
+            lvs.validate_listener(listener, self._source_filter)
+
+    def _refuse_ping(self, healthmonitor):
+        """PING monitors, where this kind of amphora cannot run them."""
+        if healthmonitor is not None and _given(healthmonitor) and \
+                healthmonitor.type == lib_c.HEALTH_MONITOR_PING:
+            _refuse(self._unserved, lib_c.HEALTH_MONITOR_PING)
 
     def bind_library(self, library):
         """Receive the in-process library; start an in-process worker when the bus is memory."""
         self._library = library
+        self._unserved = agent_client.load_class(
+            library.conf.controller_worker.amphora_driver).unserved
         self._bus = rpc.bus(library.conf)
         if not self._bus.in_memory:
             return
@@ -109,10 +147,11 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
 
     def loadbalancer_create(self, loadbalancer):
         for listener in loadbalancer.listeners or ():
-            _refuse_l4(listener)
+            self._refuse_l4(listener)
         for pool in _pools_of(loadbalancer):
-            _refuse_ping(pool.healthmonitor)
+            self._refuse_ping(pool.healthmonitor)
         validate.validate(loadbalancer)
+        lvs.validate_lvs(loadbalancer, self._source_filter)
         self._cast(loadbalancer.loadbalancer_id)
 
     def loadbalancer_update(self, old_loadbalancer, new_loadbalancer):
@@ -148,11 +187,14 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
 
     # -- listeners, pools ---------------------------------------------------------------
     def listener_create(self, listener):
-        _refuse_l4(listener)
-        validate.validate_listener(listener)
         if _given(listener.default_pool):
-            _refuse_ping(listener.default_pool.healthmonitor)
-            validate.validate_pool(listener.default_pool)
+            self._refuse_ping(listener.default_pool.healthmonitor)
+        if listener.protocol in L4_ONLY:
+            self._refuse_l4(listener)   # validates its default pool too
+        else:
+            validate.validate_listener(listener)
+            if _given(listener.default_pool):
+                validate.validate_pool(listener.default_pool)
         self._cast(listener.loadbalancer_id)
 
     def listener_update(self, old_listener, new_listener):
@@ -164,12 +206,16 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
         self._cast(listener.loadbalancer_id)
 
     def pool_create(self, pool):
-        _refuse_ping(pool.healthmonitor)
-        validate.validate_pool(pool)
+        self._refuse_ping(pool.healthmonitor)
+        if pool.protocol in L4_ONLY:
+            lvs.validate_pool(pool)
+        else:
+            validate.validate_pool(pool)
         self._cast(pool.loadbalancer_id)
 
     def pool_update(self, old_pool, new_pool):
-        if _given(new_pool.lb_algorithm) and new_pool.lb_algorithm not in validate.ALGORITHMS:
+        algorithms = lvs.ALGORITHMS if old_pool.protocol in L4_ONLY else validate.ALGORITHMS
+        if _given(new_pool.lb_algorithm) and new_pool.lb_algorithm not in algorithms:
             raise validate._unsupported("lb_algorithm", new_pool.lb_algorithm)
         if _given(new_pool.tls_versions):
             validate._check_versions(new_pool.tls_versions)
@@ -192,8 +238,11 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
         self._cast_for("pools", pool_id)
 
     def health_monitor_create(self, healthmonitor):
-        _refuse_ping(healthmonitor)
-        if healthmonitor.type not in validate.MONITORS:
+        self._refuse_ping(healthmonitor)
+        # HAProxy's monitors, or keepalived's for UDP/SCTP pools (the API has matched the
+        # type to the pool's protocol already)
+        lvs_type = healthmonitor.type in lvs.MONITORS and "UDP" not in self._unserved
+        if healthmonitor.type not in validate.MONITORS and not lvs_type:
             raise validate._unsupported("health monitor type", healthmonitor.type)
         self._cast_for("pools", healthmonitor.pool_id)
 
@@ -254,29 +303,17 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
 
     # -- flavors and availability zones -------------------------------------------------
     def get_supported_flavor_metadata(self):
-        """The flavor keys the amphora driver honours."""
-        return {"loadbalancer_topology": "SINGLE: one amphora; ACTIVE_STANDBY: two amphorae "
-                                         "sharing the VIP through keepalived VRRP."}
+        """The flavor keys the amphora driver accepts (upstream's), with what each does here."""
+        return metadata.descriptions(FLAVOR_METADATA)
 
     def validate_flavor(self, flavor_metadata):
-        """Refuse unknown keys and unknown topologies."""
-        for key, value in (flavor_metadata or {}).items():
-            if key != "loadbalancer_topology":
-                raise lib_exc.UnsupportedOptionError(
-                    user_fault_string=f"Flavor key {key!r} is not supported by amphora.",
-                    operator_fault_string=f"unsupported flavor key {key!r}")
-            if value not in ("SINGLE", "ACTIVE_STANDBY"):
-                raise lib_exc.UnsupportedOptionError(
-                    user_fault_string=f"loadbalancer_topology {value!r} is not supported.",
-                    operator_fault_string=f"unsupported topology {value!r}")
+        """Refuse unknown keys and values of the wrong type."""
+        metadata.check(flavor_metadata, FLAVOR_METADATA)
 
     def get_supported_availability_zone_metadata(self):
-        """No availability-zone keys yet: amphorae run on this host."""
-        return {}
+        """The availability-zone keys the amphora driver accepts (upstream's)."""
+        return metadata.descriptions(ZONE_METADATA)
 
     def validate_availability_zone(self, availability_zone_metadata):
-        """Refuse every key (none is supported yet)."""
-        for key in availability_zone_metadata or {}:
-            raise lib_exc.UnsupportedOptionError(
-                user_fault_string=f"Availability zone key {key!r} is not supported by amphora.",
-                operator_fault_string=f"unsupported availability zone key {key!r}")
+        """Refuse unknown keys and values of the wrong type."""
+        metadata.check(availability_zone_metadata, ZONE_METADATA)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from lbaas.core import constants as c
 from lbaas.core import models, statistics
 from lbaas.drivers.amphora import certs
-from lbaas.drivers.amphora.agent_client import AgentClient
+from lbaas.drivers.amphora import agent_client
 from lbaas.drivers.amphora.vrrp.render import PRIORITIES
 
 LOG = logging.getLogger(__name__)
@@ -33,8 +33,9 @@ class Fleet:
         self.ca = certs.CertificateAuthority.from_conf(self.conf)
         self.ca_file = os.path.join(self.ca.directory, certs.CA_CERT)
         worker = self.conf.controller_worker
-        self.agents = AgentClient(self.ca_file, self._client_certificate(), worker.agent_port,
-                                  worker.agent_request_timeout)
+        self.agents = agent_client.load(worker.amphora_driver, self.ca_file,
+                                        self._client_certificate(), worker.agent_port,
+                                        worker.agent_request_timeout)
         self.controllers = controller_addresses(self.conf, compute) if controller is None \
             else [controller]
 
@@ -113,7 +114,8 @@ class Fleet:
                 row.status, row.lb_network_ip = "ALLOCATED", instance.management_ip
                 row.updated_at = models.utcnow()
             amphora.status, amphora.lb_network_ip = "ALLOCATED", instance.management_ip
-        statistics.watch_amphora(self.core.db, amphora.id)
+        if self.agents.measures_health:   # a noop agent never sends a heartbeat
+            statistics.watch_amphora(self.core.db, amphora.id)
 
     def set_role(self, amphora, role):
         """Give an amphora its role (and that role's VRRP priority), in the row and the copy."""
@@ -123,6 +125,26 @@ class Fleet:
             if row is not None:
                 row.role, row.vrrp_priority = role, priority
         amphora.role, amphora.vrrp_priority = role, priority
+
+    def record(self, amphora, values):
+        """Write columns of an amphora's row (and its copy) when any of them changed."""
+        if all(getattr(amphora, k, None) == v for k, v in values.items()):
+            return
+        with self.core.db.write() as session:
+            row = session.get(models.Amphora, amphora.id)
+            if row is not None:
+                for key, value in values.items():
+                    setattr(row, key, value)
+        for key, value in values.items():
+            setattr(amphora, key, value)
+
+    def record_vip(self, want, amphora):
+        """An amphora without a VRRP address of its own holds the VIP on the VIP's port:
+        record that port and address as both its VRRP (base) and HA ones, as the amphora API
+        shows them."""
+        if want.vip_address:
+            self.record(amphora, {"vrrp_ip": want.vip_address, "vrrp_port_id": want.vip_port_id,
+                                  "ha_ip": want.vip_address, "ha_port_id": want.vip_port_id})
 
     def new_row(self, loadbalancer_id, role="STANDALONE"):
         """A BOOTING amphora row (committed before anything is built: never an orphan)."""

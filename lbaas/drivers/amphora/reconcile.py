@@ -118,6 +118,8 @@ class Reconciler:
         else:
             amphorae, took_spare = self.fleet.ensure(want)
             legs = self.pair.legs(want, amphorae)
+            for amphora in amphorae if not legs else ():
+                self.fleet.record_vip(want, amphora)
             actions = self.each(amphorae, lambda amphora: self._converge(want, amphora, legs))
             self.pair.run(want, dict(zip((a.id for a in amphorae), actions)), amphorae)
         if report:
@@ -153,7 +155,8 @@ class Reconciler:
         converged. An object that became pending afterwards (a delete arriving during the
         reconcile) is not this run's to finish: its own cast runs another reconcile.
         """
-        update = completion.completion(seen, observed=True, outcome=outcome)
+        update = completion.completion(seen, observed=True, outcome=outcome,
+                                       measured=self.agents.measures_health)
         now = self.core.library.loadbalancer_tree(seen["id"])
         if not update or now is None:
             return

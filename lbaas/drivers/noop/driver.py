@@ -1,15 +1,16 @@
 """The noop provider driver: accepts every object and reports it ACTIVE, in milliseconds.
 
-Flavor and availability-zone metadata is checked honestly against the small set of
-keys below (FLAVOR_METADATA, ZONE_METADATA): an unknown key or a value of the wrong
-type is an UnsupportedOptionError, as a real provider would raise.
+Flavor and availability-zone metadata is checked honestly against the keys below
+(FLAVOR_METADATA, ZONE_METADATA, upstream's amphora keys): an unknown key or a value of the
+wrong type is an UnsupportedOptionError, as a real provider would raise.
 
 Every call only names the load balancer it touched. After the API's
 transaction commits, a background thread reconciles that load balancer:
 everything PENDING_DELETE is reported DELETED, everything else PENDING_*
 ACTIVE, and operating statuses are set as a healthy data plane would show
 them (ONLINE, OFFLINE when admin-down, NO_MONITOR for members of a pool
-without a health monitor). Because it looks at state rather than at the
+without a health monitor), or, with `[noop_driver] operating_status =
+unmeasured`, as upstream's noop backends leave them (see completion.py). Because it looks at state rather than at the
 call, a duplicate is harmless and, at start-up, whatever a crash left
 PENDING is finished.
 """
@@ -23,63 +24,39 @@ from octavia_lib.api.drivers import provider_base
 
 from lbaas.core import constants as c
 from lbaas.core.db import defer_after_commit
+from lbaas.drivers import metadata
 from lbaas.drivers.completion import completion
 
 LOG = logging.getLogger(__name__)
 DELETE_AMPHORA = "delete-amphora"  # a work item that reports an amphora DELETED
 
 
-# The flavor and availability-zone metadata noop accepts: key -> (what a value must be,
-# description). A tuple lists the allowed values; "string list" is a list of strings.
-# noop runs nothing, so none of it changes what noop does; the lbaas API itself uses
-# loadbalancer_topology, sriov_vip and valid_vip_networks when a load balancer is created.
+# The flavor and availability-zone keys noop accepts: key -> (rule, description), the keys
+# upstream's amphora provider accepts, each of its type (the lbaas API itself reads
+# loadbalancer_topology, sriov_vip and valid_vip_networks). Upstream's noop accepts any key;
+# this one refuses undeclared keys, as the conformance contract asks of every provider.
 FLAVOR_METADATA = {
-    "loadbalancer_topology": (("SINGLE", "ACTIVE_STANDBY"),
+    "loadbalancer_topology": (metadata.TOPOLOGY,
                               "SINGLE or ACTIVE_STANDBY: how many instances would serve each "
                               "load balancer (lbaas records it; noop runs none)."),
     "compute_flavor": (str, "The compute flavor instances would boot with (recorded; noop "
                             "boots nothing)."),
-    "sriov_vip": (bool, "When true, the VIP port is an SR-IOV (vnic type direct) port; "
-                        "VIP security groups are then refused."),
+    "amp_image_tag": (str, "The image tag instances would boot from (recorded; noop boots "
+                           "nothing)."),
+    "sriov_vip": (bool, "When true the VIP port is an SR-IOV (vnic type direct) port and "
+                        "VIP security groups are refused."),
     "allow_member_sriov": (bool, "Whether members may request SR-IOV ports (recorded; lbaas "
                                  "still refuses such members)."),
 }
 ZONE_METADATA = {
     "compute_zone": (str, "The compute zone instances would boot in (recorded; noop boots "
                           "nothing)."),
-    "valid_vip_networks": ("string list", "Network ids VIPs in this zone may use, instead of "
-                                          "[networking] valid_vip_networks."),
+    "volume_zone": (str, "The volume zone instances' volumes would be in (recorded)."),
+    "management_network": (str, "The management network instances would join (recorded)."),
+    "valid_vip_networks": (metadata.STRING_LIST,
+                           "Network ids VIPs in this zone may use instead of "
+                           "[networking] valid_vip_networks."),
 }
-_TYPE_NAMES = {str: "string", bool: "boolean"}
-
-
-def _refuse(message):
-    raise lib_exc.UnsupportedOptionError(user_fault_string=message,
-                                         operator_fault_string=message)
-
-
-def _check_metadata(metadata, schema):
-    """Raise UnsupportedOptionError unless every key is in the schema with a value it allows."""
-    if not isinstance(metadata, dict):
-        _refuse(f"{metadata!r} is not of type 'object'")
-    unknown = [k for k in metadata if k not in schema]
-    if unknown:
-        names = ", ".join(repr(k) for k in unknown)
-        verb = "was" if len(unknown) == 1 else "were"
-        _refuse(f"Additional properties are not allowed ({names} {verb} unexpected)")
-    for key, value in metadata.items():
-        rule = schema[key][0]
-        if isinstance(rule, tuple):
-            if value not in rule or not isinstance(value, str):
-                _refuse(f"{key} {value!r} is not one of {list(rule)!r}")
-        elif rule == "string list":
-            if not isinstance(value, list):
-                _refuse(f"{key} {value!r} is not of type 'array'")
-            for item in value:
-                if not isinstance(item, str):
-                    _refuse(f"{key} {item!r} is not of type 'string'")
-        elif not isinstance(value, rule):
-            _refuse(f"{key} {value!r} is not of type '{_TYPE_NAMES[rule]}'")
 
 
 class NoopProviderDriver(provider_base.ProviderDriver):
@@ -99,7 +76,8 @@ class NoopProviderDriver(provider_base.ProviderDriver):
         with self._lock:
             worker = self._workers.get(id(library))
             if worker is None:
-                worker = _Worker(library, library.conf.noop_driver.report_delay)
+                noop = library.conf.noop_driver
+                worker = _Worker(library, noop.report_delay, noop.operating_status == "healthy")
                 self._workers[id(library)] = worker
                 worker.start()
         self._worker = worker
@@ -213,27 +191,28 @@ class NoopProviderDriver(provider_base.ProviderDriver):
     # Flavors and availability zones: only the keys below, each of its type.
     def get_supported_flavor_metadata(self):
         """The flavor keys noop accepts, with what each means."""
-        return {key: description for key, (_, description) in FLAVOR_METADATA.items()}
+        return metadata.descriptions(FLAVOR_METADATA)
 
     def validate_flavor(self, flavor_metadata):
         """Refuse (UnsupportedOptionError) unknown keys and values of the wrong type."""
-        _check_metadata(flavor_metadata, FLAVOR_METADATA)
+        metadata.check(flavor_metadata, FLAVOR_METADATA)
 
     def get_supported_availability_zone_metadata(self):
         """The availability-zone keys noop accepts, with what each means."""
-        return {key: description for key, (_, description) in ZONE_METADATA.items()}
+        return metadata.descriptions(ZONE_METADATA)
 
     def validate_availability_zone(self, availability_zone_metadata):
         """Refuse (UnsupportedOptionError) unknown keys and values of the wrong type."""
-        _check_metadata(availability_zone_metadata, ZONE_METADATA)
+        metadata.check(availability_zone_metadata, ZONE_METADATA)
 
 
 class _Worker:
     """One thread per process that reconciles the load balancers it is told about."""
 
-    def __init__(self, library, delay):
+    def __init__(self, library, delay, measured=True):
         self._library = library
         self._delay = delay
+        self._measured = measured
         self._queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="noop-driver", daemon=True)
 
@@ -279,6 +258,6 @@ class _Worker:
         tree = self._library.loadbalancer_tree(loadbalancer_id)
         if tree is None:
             return
-        update = completion(tree)
+        update = completion(tree, measured=self._measured)
         if update:
             self._library.update_loadbalancer_status(update)

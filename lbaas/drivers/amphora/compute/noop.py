@@ -1,27 +1,43 @@
-"""The noop compute backend: amphorae kept in memory, for tests of the worker alone."""
+"""The noop compute backend: amphorae kept in memory, for tests of the worker alone and,
+with the noop agent client and network backend, for the amphora provider's API tests."""
 import ipaddress
 import itertools
+import threading
 
-from lbaas.drivers.amphora.compute import AmphoraNotFound, ComputeBackend, Instance, Interface
+from lbaas.drivers.amphora.compute import (AmphoraNotFound, ComputeBackend, ComputeError,
+                                           Instance, Interface)
 
 
 class NoopCompute(ComputeBackend):
     """Accepts every call and remembers amphorae in a dict; nothing real is created."""
 
     def __init__(self, management_cidr="198.51.100.0/24", **_):
-        self._hosts = ipaddress.ip_network(management_cidr).hosts()
-        next(self._hosts)  # the first host address is the management gateway
+        self._network = ipaddress.ip_network(management_cidr)
+        self._next = 2   # host 1 is the management gateway
+        self._lock = threading.Lock()
         self._macs = itertools.count(1)
         self._amps = {}
         self._pids = itertools.count(100000)
 
+    def _free_address(self):
+        """The next management address no recorded amphora holds (addresses are reused)."""
+        taken = {inst.management_ip for inst in self._amps.values()}
+        size = self._network.num_addresses
+        for _ in range(size):
+            candidate = self._network.network_address + self._next
+            self._next = self._next + 1 if self._next + 2 < size else 2
+            if str(candidate) not in taken:
+                return str(candidate)
+        raise ComputeError(f"no free management address left in {self._network}")
+
     def create(self, amphora_id, management=None, files=None):
-        """Record the amphora with the next management address (files are not kept)."""
-        if amphora_id not in self._amps:
-            ip = management.address.split("/")[0] if management and management.address \
-                else str(next(self._hosts))
-            self._amps[amphora_id] = Instance(amphora_id, f"amp-{amphora_id[:8]}", ip)
-        return self._amps[amphora_id]
+        """Record the amphora with a free management address (files are not kept)."""
+        with self._lock:
+            if amphora_id not in self._amps:
+                ip = management.address.split("/")[0] if management and management.address \
+                    else self._free_address()
+                self._amps[amphora_id] = Instance(amphora_id, f"amp-{amphora_id[:8]}", ip)
+            return self._amps[amphora_id]
 
     def plug(self, amphora_id, network):
         """Record an interface on `network`."""

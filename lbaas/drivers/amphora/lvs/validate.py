@@ -100,11 +100,15 @@ def validate_pool(pool):
                 raise _unsupported("health monitor url_path", hm.url_path)
 
 
-def validate_listener(listener):
-    """Raise UnsupportedOptionError for an option of a UDP/SCTP listener."""
+def validate_listener(listener, source_filter=False):
+    """Raise UnsupportedOptionError for an option of a UDP/SCTP listener.
+
+    source_filter: whether the amphora filters VIP traffic by source for IPVS, so that
+    allowed_cidrs can be honoured.
+    """
     if _items(listener.l7policies):
         raise _unsupported("l7policies", f"{len(listener.l7policies)} L7 policies")
-    if _items(listener.allowed_cidrs):
+    if _items(listener.allowed_cidrs) and not source_filter:
         # HAProxy enforces allowed_cidrs in its own config; IPVS cannot, and nothing else in
         # lbaas filters VIP traffic yet, so accepting it would silently admit every source.
         raise _unsupported("allowed_cidrs", ",".join(listener.allowed_cidrs))
@@ -112,17 +116,17 @@ def validate_listener(listener):
         validate_pool(listener.default_pool)
 
 
-def validate_lvs(loadbalancer):
+def validate_lvs(loadbalancer, source_filter=False):
     """Raise UnsupportedOptionError naming the first LVS option keepalived cannot render.
 
     Only UDP/SCTP listeners and the pools they (or nobody else) use are looked at; HAProxy's
-    validate covers the rest.
+    validate covers the rest. source_filter: as validate_listener's.
     """
     pools = {p.pool_id: p for p in _items(loadbalancer.pools)}
     for listener in _items(loadbalancer.listeners):
         if not is_lvs_listener(listener):
             continue
-        validate_listener(listener)
+        validate_listener(listener, source_filter)
         pool = pools.get(listener.default_pool_id) if listener.default_pool_id else None
         if pool is not None:
             validate_pool(pool)

@@ -98,18 +98,10 @@ class Pair:
 
     def _record(self, want, amphora, leg):
         """Write the VRRP columns of an amphora's row when they changed."""
-        values = {"vrrp_ip": leg.address, "vrrp_port_id": leg.port_id, "ha_ip": want.vip_address,
-                  "ha_port_id": want.vip_port_id, "vrrp_id": VRID,
-                  "vrrp_priority": PRIORITIES.get(amphora.role)}
-        if all(getattr(amphora, k, None) == v for k, v in values.items()):
-            return
-        with self.core.db.write() as session:
-            row = session.get(models.Amphora, amphora.id)
-            if row is not None:
-                for key, value in values.items():
-                    setattr(row, key, value)
-        for key, value in values.items():
-            setattr(amphora, key, value)
+        self.fleet.record(amphora, {
+            "vrrp_ip": leg.address, "vrrp_port_id": leg.port_id, "ha_ip": want.vip_address,
+            "ha_port_id": want.vip_port_id, "vrrp_id": VRID,
+            "vrrp_priority": PRIORITIES.get(amphora.role)})
 
     def push(self, want, amphora, ip, legs):
         """Install the amphora's keepalived config; -> None (unchanged and running), "reload"
