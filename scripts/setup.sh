@@ -12,12 +12,13 @@
 #
 # A second run with unchanged requirement files returns in well under a second: the pip step is
 # skipped while a stamp in .venv matches the hash of requirements.txt, test-requirements.txt
-# (with --test), setup.py, entry_points.cfg, the checkout's path and the venv's Python;
-# .venv-keystone has its own stamp. A failed Keystone install is reported and skipped over (its
-# reason is kept in .venv-keystone/.lbaas-keystone-failed, which the tests print; they skip, or
-# fail under CI=true). LBAAS_SETUP_KEYSTONE=0 leaves Keystone out. .venv-barbican (a real
-# Barbican for the barbican certificate manager's tests) is built the same way
-# (LBAAS_SETUP_BARBICAN=0 leaves it out).
+# (with --test), setup.py, entry_points.cfg, the checkout's path and the venv's Python.
+# .venv-keystone, .venv-barbican (a real Barbican for the barbican certificate manager's tests)
+# and .venv-tempest (tempest and octavia-tempest-plugin: upstream's API test suite) have
+# stamps of their own. A failed install of one of them is reported and skipped over (its
+# reason is kept in .venv-NAME/.lbaas-NAME-failed, which the tests print; they skip, or fail
+# under CI=true). LBAAS_SETUP_KEYSTONE=0, LBAAS_SETUP_BARBICAN=0 and LBAAS_SETUP_TEMPEST=0
+# leave one out.
 # Progress goes to stderr, so `lbaas serve`'s own output stays clean.
 set -euo pipefail
 
@@ -129,124 +130,77 @@ stamp_ok() {  # $1 = 0 or 1: is that set of packages installed?
     [ "$(cat "$VENV/.lbaas-setup-$1" 2>/dev/null)" = "$(stamp_key "$1")" ]
 }
 
-# --- Keystone for the identity tests: its own venv, never mixed into .venv --------------------
-# keystone pins much of the oslo stack; in its own venv it cannot disturb lbaas's packages.
-# 27 (2025.1) .. 30 (2026.2) support Python 3.11 and SQLAlchemy 2; newer majors are untested.
-KEYSTONE_VENV=$ROOT/.venv-keystone
-KEYSTONE_REQS=("keystone>=27.0.0,<31" "gunicorn>=21.0")
-KEYSTONE_CHECK='import sys; sys.argv = sys.argv[:1]; import gunicorn, keystone.server.wsgi'
-
-keystone_stamp_key() {
-    {
-        echo "root=$ROOT reqs=${KEYSTONE_REQS[*]}"
-        "$VENV/bin/python" -c 'import sys; print(sys.version)'
-    } | sha256sum | cut -d' ' -f1
-}
-
-keystone_install() {  # prints why on failure; the identity tests then skip (or fail, in CI)
-    local stamp=$KEYSTONE_VENV/.lbaas-keystone-stamp failed=$KEYSTONE_VENV/.lbaas-keystone-failed
-    local log key start rc=0 attempt
-    key=$(keystone_stamp_key)
-    if [ "$(cat "$stamp" 2>/dev/null)" = "$key" ] &&
-            [ -x "$KEYSTONE_VENV/bin/keystone-manage" ]; then
-        say "$KEYSTONE_VENV is up to date"
-        return 0
+# --- OpenStack services and test suites in venvs of their own, never mixed into .venv -------
+# Each pins much of the oslo stack; in its own venv it cannot disturb lbaas's packages.
+# service_venv NAME CHECK REQ...: install REQ... into .venv-NAME unless its stamp (the
+# requirements, the checkout's path and the Python) matches, then run the Python CHECK in it.
+# Retries and timeouts per request, a second attempt, and a bound on each attempt, so a flaky
+# or stalled index cannot hang CI. On failure the reason is kept in
+# .venv-NAME/.lbaas-NAME-failed, which the tests print (they skip, or fail under CI=true).
+service_venv() {
+    local name=$1 check=$2; shift 2
+    local venv=$ROOT/.venv-$name
+    local stamp=$venv/.lbaas-$name-stamp failed=$venv/.lbaas-$name-failed
+    local log=$venv/pip.log key start=$SECONDS rc=0 attempt
+    key=$( { echo "root=$ROOT reqs=$*"
+             "$VENV/bin/python" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" = "$key" ]; then
+        say "$venv is up to date"; return 0
     fi
-    start=$SECONDS
-    rm -rf "$KEYSTONE_VENV"
+    rm -rf "$venv"
     # The base interpreter of .venv (a venv made from a venv's python uses its base).
-    if ! "$VENV/bin/python" -m venv "$KEYSTONE_VENV" >&2; then
-        mkdir -p "$KEYSTONE_VENV"
-        echo "python -m venv $KEYSTONE_VENV failed" >"$failed"
-        return 1
+    if ! "$VENV/bin/python" -m venv "$venv" >&2; then
+        mkdir -p "$venv"; echo "python -m venv $venv failed" >"$failed"; return 1
     fi
-    log=$KEYSTONE_VENV/pip.log
-    say "pip install ${KEYSTONE_REQS[*]} (into $KEYSTONE_VENV)"
-    # Retries and timeouts per request, a second attempt, and a bound on each attempt, so a
-    # flaky or stalled index cannot hang CI; the output is kept for the failure report.
+    say "pip install $* (into $venv)"
     for attempt in 1 2; do
         rc=0
-        timeout 600 "$KEYSTONE_VENV/bin/python" -m pip install --disable-pip-version-check \
-            --no-input -q --retries 5 --timeout 60 "${KEYSTONE_REQS[@]}" >"$log" 2>&1 || rc=$?
+        timeout 600 "$venv/bin/python" -m pip install --disable-pip-version-check \
+            --no-input -q --retries 5 --timeout 60 "$@" >"$log" 2>&1 || rc=$?
         if [ "$rc" = 0 ]; then break; fi
-        say "pip install ${KEYSTONE_REQS[*]}: attempt $attempt failed (exit $rc)"
+        say "pip install $*: attempt $attempt failed (exit $rc)"
     done
     if [ "$rc" != 0 ]; then
-        { echo "pip install ${KEYSTONE_REQS[*]} failed (exit $rc$([ "$rc" = 124 ] &&
+        { echo "pip install $* failed (exit $rc$([ "$rc" = 124 ] &&
               echo ': timed out after 600 s')); the end of $log:"
           grep -v "^WARNING: Location 'file://" "$log" | tail -n 15; } >"$failed"
         return 1
     fi
-    if ! "$KEYSTONE_VENV/bin/python" -c "$KEYSTONE_CHECK" >"$log.check" 2>&1; then
-        { echo "keystone installed but does not import:"; tail -n 15 "$log.check"; } >"$failed"
+    if ! "$venv/bin/python" -c "$check" >"$log.check" 2>&1; then
+        { echo "$name installed but does not import:"; tail -n 15 "$log.check"; } >"$failed"
         return 1
     fi
     rm -f "$failed" "$log.check"
     echo "$key" >"$stamp"
-    say "keystone $("$KEYSTONE_VENV/bin/python" -c 'from importlib.metadata import version
-print(version("keystone"))') installed in $((SECONDS - start)) s"
+    say "$name installed in $((SECONDS - start)) s"
 }
 
-keystone_step() {
-    if [ "${LBAAS_SETUP_KEYSTONE:-1}" = 0 ]; then
-        say "LBAAS_SETUP_KEYSTONE=0: not installing $KEYSTONE_VENV"
-    elif ! keystone_install; then
-        say "going on without Keystone: the identity tests skip (and fail in CI). Reason:"
-        sed 's/^/setup:   /' "$KEYSTONE_VENV/.lbaas-keystone-failed" >&2 || true
+# service_step NAME SWITCH CHECK REQ...: service_venv unless the environment variable
+# SWITCH is 0; a failure is reported and skipped over.
+service_step() {
+    local name=$1 switch=$2; shift 2
+    if [ "${!switch:-1}" = 0 ]; then
+        say "$switch=0: not installing $ROOT/.venv-$name"
+    elif ! service_venv "$name" "$@"; then
+        say "going on without $name: its tests skip (and fail in CI). Reason:"
+        sed 's/^/setup:   /' "$ROOT/.venv-$name/.lbaas-$name-failed" >&2 || true
     fi
 }
 
-# --- Barbican for the barbican certificate manager's tests: its own venv too ------------------
-# Same pattern as Keystone's (own stamp, two bounded attempts, the reason kept in
-# .venv-barbican/.lbaas-barbican-failed for the tests to print); LBAAS_SETUP_BARBICAN=0 skips.
-# Only barbican 23 (2026.1) is tried: tests/barbican.py works around its quirks.
-BARBICAN_VENV=$ROOT/.venv-barbican
-BARBICAN_REQS=("barbican>=23.0.0,<24" "gunicorn>=21.0")
-
-barbican_install() {
-    local stamp=$BARBICAN_VENV/.lbaas-barbican-stamp failed=$BARBICAN_VENV/.lbaas-barbican-failed
-    local log=$BARBICAN_VENV/pip.log key start=$SECONDS rc=0 attempt
-    key=$( { echo "root=$ROOT reqs=${BARBICAN_REQS[*]}"
-             "$VENV/bin/python" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)
-    if [ "$(cat "$stamp" 2>/dev/null)" = "$key" ] &&
-            [ -x "$BARBICAN_VENV/bin/barbican-manage" ]; then
-        say "$BARBICAN_VENV is up to date"; return 0
-    fi
-    rm -rf "$BARBICAN_VENV"
-    if ! "$VENV/bin/python" -m venv "$BARBICAN_VENV" >&2; then
-        mkdir -p "$BARBICAN_VENV"; echo "python -m venv $BARBICAN_VENV failed" >"$failed"; return 1
-    fi
-    say "pip install ${BARBICAN_REQS[*]} (into $BARBICAN_VENV)"
-    for attempt in 1 2; do
-        rc=0
-        timeout 600 "$BARBICAN_VENV/bin/python" -m pip install --disable-pip-version-check \
-            --no-input -q --retries 5 --timeout 60 "${BARBICAN_REQS[@]}" >"$log" 2>&1 || rc=$?
-        if [ "$rc" = 0 ]; then break; fi
-        say "pip install ${BARBICAN_REQS[*]}: attempt $attempt failed (exit $rc)"
-    done
-    if [ "$rc" != 0 ]; then
-        { echo "pip install ${BARBICAN_REQS[*]} failed (exit $rc; 124: timeout); the end of $log:"
-          grep -v "^WARNING: Location 'file://" "$log" | tail -n 15; } >"$failed"
-        return 1
-    fi
-    if ! "$BARBICAN_VENV/bin/python" -c 'import gunicorn, paste.deploy, barbican.api.app' \
-            >"$log.check" 2>&1; then
-        { echo "barbican installed but does not import:"; tail -n 15 "$log.check"; } >"$failed"
-        return 1
-    fi
-    rm -f "$failed" "$log.check"
-    echo "$key" >"$stamp"
-    say "barbican installed in $((SECONDS - start)) s"
-}
-
-barbican_step() {
-    if [ "${LBAAS_SETUP_BARBICAN:-1}" = 0 ]; then
-        say "LBAAS_SETUP_BARBICAN=0: not installing $BARBICAN_VENV"
-    elif ! barbican_install; then
-        say "going on without Barbican: its tests skip (and fail in CI). Reason:"
-        sed 's/^/setup:   /' "$BARBICAN_VENV/.lbaas-barbican-failed" >&2 || true
-    fi
-}
+# Keystone for the identity tests: 27 (2025.1) .. 30 (2026.2) support Python 3.11 and
+# SQLAlchemy 2; newer majors are untested. keystone.server.wsgi parses sys.argv: emptied.
+# psycopg: the tempest run's Keystone is on PostgreSQL.
+KEYSTONE=(keystone LBAAS_SETUP_KEYSTONE
+          'import sys; sys.argv = sys.argv[:1]; import gunicorn, psycopg, keystone.server.wsgi'
+          "keystone>=27.0.0,<31" "gunicorn>=21.0" "psycopg[binary]>=3.1")
+# Barbican for the barbican certificate manager's tests: only 23 (2026.1) is tried,
+# tests/barbican.py works around its quirks.
+BARBICAN=(barbican LBAAS_SETUP_BARBICAN 'import gunicorn, paste.deploy, barbican.api.app'
+          "barbican>=23.0.0,<24" "gunicorn>=21.0")
+# Upstream Octavia's API test suite (tests/functional/test_tempest.py), at the versions the
+# compatibility target was measured with.
+TEMPEST=(tempest LBAAS_SETUP_TEMPEST 'import tempest.cmd.main, octavia_tempest_plugin.plugin'
+         "tempest==47.0.0" "octavia-tempest-plugin==3.5.0")
 
 # --- lbaas's own packages ---------------------------------------------------------------------
 if stamp_ok 1 || { [ "$tests" = 0 ] && stamp_ok 0; }; then
@@ -264,6 +218,7 @@ else
 fi
 
 if [ "$tests" = 1 ]; then
-    keystone_step
-    barbican_step
+    service_step "${KEYSTONE[@]}"
+    service_step "${BARBICAN[@]}"
+    service_step "${TEMPEST[@]}"
 fi

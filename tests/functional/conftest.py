@@ -88,8 +88,13 @@ def amphora_cloud_pg(amphora_host, pg_cluster, tmp_path_factory):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Say why the identity and amphora tests were skipped, even without -rs (also under
-    xdist)."""
+    """Print the counts of upstream's API test suite when it ran; say why the identity and
+    amphora tests were skipped, even without -rs (also under xdist)."""
+    from tests.functional.test_tempest import summary_path
+    tempest_summary = summary_path(os.getpid())
+    if tempest_summary.exists():
+        terminalreporter.write_line(tempest_summary.read_text().strip(), bold=True)
+        tempest_summary.unlink()
     reasons = set()
     for report in terminalreporter.stats.get("skipped", []):
         longrepr = report.longrepr

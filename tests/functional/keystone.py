@@ -80,10 +80,19 @@ class KeystoneService(Service):
 
 
 class Keystone:
-    """One Keystone: a state directory, its configuration, a gunicorn process."""
+    """One Keystone: a state directory, its configuration, a gunicorn process.
 
-    def __init__(self, state_dir):
+    database: an SQLAlchemy URL (PostgreSQL through psycopg, which setup.sh installs
+    beside keystone); default SQLite in the state directory. threads: requests served at
+    once. On SQLite, writes must come one at a time: a client that creates and deletes
+    users in parallel, as tempest's dynamic credentials do, gets "database is locked"
+    500s unless threads is 1, so such clients want PostgreSQL.
+    """
+
+    def __init__(self, state_dir, threads=4, database=None):
         self.dir = Path(state_dir)
+        self.threads = threads
+        self.database = database or f"sqlite:///{self.dir}/keystone.db"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.auth_url = self.url + "/v3"
@@ -106,7 +115,7 @@ class Keystone:
             use_stderr = true
 
             [database]
-            connection = sqlite:///{self.dir}/keystone.db
+            connection = {self.database}
 
             [token]
             provider = fernet
@@ -189,7 +198,8 @@ class Keystone:
         argv = [str(VENV / "bin" / "gunicorn"), "--chdir", str(self.dir),
                 # One process, so that its in-memory cache stays coherent; threads for the
                 # token validations lbaas's auth_token makes while a client waits.
-                "-b", f"127.0.0.1:{self.port}", "-w", "1", "-k", "gthread", "--threads", "4",
+                "-b", f"127.0.0.1:{self.port}", "-w", "1", "-k", "gthread",
+                "--threads", str(self.threads),
                 "--timeout", "120",
                 "--no-control-socket",  # gunicorn 23+'s default socket is one per user
                 "--graceful-timeout", "5", "keystone_wsgi_wrapper:application"]
@@ -314,11 +324,16 @@ def password(user):
 
 class Cloud:
     """Keystone and `lbaas serve` in keystone mode, found through Keystone's catalog
-    (service types load-balancer, and network: lbaas answers Neutron's subnet lookups)."""
+    (service types load-balancer, and network: lbaas answers Neutron's subnet lookups).
 
-    def __init__(self, state_dir):
+    extra_config is appended to lbaas's configuration file; keystone_database is Keystone's
+    (default SQLite).
+    """
+
+    def __init__(self, state_dir, extra_config="", keystone_database=None):
         state_dir = Path(state_dir)
-        self.keystone = Keystone(state_dir / "keystone")
+        self.extra_config = extra_config
+        self.keystone = Keystone(state_dir / "keystone", database=keystone_database)
         self.lbaas_state = state_dir / "lbaas"
         self.lbaas_port = free_port()
         self.lbaas_url = f"http://127.0.0.1:{self.lbaas_port}"
@@ -349,7 +364,7 @@ class Cloud:
             project_domain_name = Default
             region_name = {REGION}
             # no memcached_servers: tokens are cached in the process
-            """))
+            """) + textwrap.dedent(self.extra_config))
         return path
 
     def start(self):
