@@ -22,11 +22,12 @@ Message (version 3; counters are deltas since the previous heartbeat, "conns" ab
                                               "members": {<member id>: <haproxy status>}}}}
 
 "t" is lbaas's addition (Octavia amphorae do not send it; extra keys are ignored there).
-Limits (a datagram signed with the key is still untrusted input: any of these is a
-MalformedHeartbeat, never another exception): MAX_DATAGRAM bytes on the wire, MAX_JSON
-bytes decompressed, MAX_DEPTH levels of nested objects/arrays (the schema uses 4),
-integers within 0..MAX_INT (seq, ver, counters), "t" a finite float, ids and statuses
-strings of at most MAX_ID and MAX_STATUS characters.
+Limits (a datagram signed with the key is still untrusted input; past any of these decode
+raises a HeartbeatError, never another exception): MAX_DATAGRAM bytes on the wire and
+MAX_JSON bytes decompressed (OversizedHeartbeat); MAX_DEPTH levels of nested
+objects/arrays (the schema uses 4), integers within 0..MAX_INT (seq, ver, counters), "t" a
+finite float, ids and statuses strings of at most MAX_ID and MAX_STATUS characters
+(MalformedHeartbeat).
 
 Replay protection: decode(max_age=W) rejects a message whose "t" is more than W seconds
 from the receiver's clock (either way, so clock skew counts too), and ReplayGuard(W)

@@ -6,6 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from lbaas.core import constants as c
 from lbaas.core import drivers, errors, models
+from lbaas.core.services import config_rules
 
 HUMAN_NAMES = {
     models.LoadBalancer: "Load Balancer",
@@ -118,10 +119,12 @@ def flush_or_conflict(session, conflict):
 def normalize_ip(value, attr):
     """A valid IP address in its canonical form, or a 400 naming the attribute."""
     try:
-        return str(ipaddress.ip_address(value))
+        address = str(ipaddress.ip_address(value))
     except ValueError:
         raise errors.InvalidInput(attr=attr, value=value,
                                   reason="Value should be IPv4 or IPv6 format") from None
+    config_rules.check_address(attr, address)   # rendered: no IPv6 zone
+    return address
 
 
 def pool_listeners(session, pool_id):
