@@ -1,12 +1,12 @@
 """The amphora agent's REST API 1.0 for HAProxy (spec amphora.md §3), as a Flask app factory."""
 import hashlib
-import resource
 import os
+import resource
 import socket
 
 import flask
 from pyroute2 import NetlinkError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from lbaas.agent import interfaces
 from lbaas.agent.haproxy import HAProxyError, HAProxyManager
@@ -14,6 +14,9 @@ from lbaas.agent.vrrp import KeepalivedManager
 
 API_VERSION = "1.0"
 ACTIONS = ("start", "stop", "reload")
+# Largest request body (a haproxy.cfg, keepalived.conf, PEM file or JSON): larger is a 413.
+# A load balancer with 10,000 health-checked members renders 1 MB of haproxy.cfg.
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
 
 def _message(code, message, details=None, **headers):
@@ -31,9 +34,13 @@ def _not_found(lb_id):
     return _message(404, "Loadbalancer Not Found", f"No loadbalancer with UUID: {lb_id}")
 
 
-def create_app(base_dir, haproxy_bin="haproxy", keepalived_bin="keepalived"):
+def create_app(base_dir, haproxy_bin="haproxy", keepalived_bin="keepalived",
+               max_request_bytes=MAX_REQUEST_BYTES):
     """The agent's Flask application managing HAProxy instances (and keepalived) under base_dir."""
     app = flask.Flask(__name__)
+    # werkzeug answers 413 for a Content-Length past the limit, but cuts a chunked body
+    # at the limit without a word: one byte more is read, and a body that has it is 413.
+    app.config["MAX_CONTENT_LENGTH"] = max_request_bytes + 1
     manager = HAProxyManager(base_dir, haproxy_bin)
     vrrp = KeepalivedManager(base_dir, keepalived_bin)
     app.extensions["haproxy"], app.extensions["vrrp"] = manager, vrrp
@@ -43,6 +50,12 @@ def create_app(base_dir, haproxy_bin="haproxy", keepalived_bin="keepalived"):
         response = flask.jsonify({"error": exc.description, "http_code": exc.code})
         response.status_code = exc.code
         return response
+
+    @app.before_request
+    def bounded_body():
+        if len(flask.request.get_data()) > max_request_bytes:   # read once, kept for the view
+            raise RequestEntityTooLarge(f"the request body is larger than {max_request_bytes} "
+                                        "bytes")
 
     @app.errorhandler(ValueError)
     def bad_id(exc):

@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 
-LB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+LB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")   # fullmatch: no trailing newline
 LOG = logging.getLogger("lbaas.agent")
 CONFIG, RUN_CONFIG = "haproxy.cfg", "haproxy.run.cfg"
 PID, MASTER = "haproxy.pid", "master.sock"
@@ -35,7 +35,7 @@ STOPPED = "stopped"   # marker: the controller stopped this HAProxy; do not revi
 SUN_PATH_MAX = 107      # bytes of a unix socket path (sun_path without its NUL)
 STATS_SOCKET = re.compile(r"^(\s*stats\s+socket\s+)(\S+)", re.MULTILINE)
 CERTS = "certs"         # the LB's certificate directory, relative to its own directory
-CERT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,250}\.pem$")
+CERT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,250}\.pem")   # fullmatch
 PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=:,\- \r\n]*?)"
                        rb"-----END \1-----")
 
@@ -190,7 +190,7 @@ class HAProxyManager:
 
     def path(self, lb_id, name=""):
         """A file of one load balancer's directory (ValueError for an unsafe id)."""
-        if not LB_ID.match(lb_id or ""):
+        if not LB_ID.fullmatch(lb_id or ""):
             raise ValueError(f"invalid load balancer id {lb_id!r}")
         return os.path.join(self.base_dir, lb_id, name)
 
@@ -235,7 +235,7 @@ class HAProxyManager:
     def lb_ids(self):
         """The ids of every load balancer with an installed config."""
         return sorted(d for d in os.listdir(self.base_dir)
-                      if LB_ID.match(d) and os.path.exists(os.path.join(self.base_dir, d, CONFIG)))
+                      if LB_ID.fullmatch(d) and os.path.exists(os.path.join(self.base_dir, d, CONFIG)))
 
     def resolve(self, lb_id, path):
         """A file path from a config, relative to the LB directory (HAProxy's cwd) unless absolute."""
@@ -410,7 +410,7 @@ class HAProxyManager:
     # -- certificate files ------------------------------------------------------------
     def certificate_path(self, lb_id, name=""):
         """A file of the LB's certs/ directory (ValueError for an unsafe id or file name)."""
-        if name and not CERT_NAME.match(name):
+        if name and not CERT_NAME.fullmatch(name):
             raise ValueError(f"invalid certificate file name {name!r} (expected <name>.pem)")
         return os.path.join(self.path(lb_id, CERTS), name)
 
@@ -440,7 +440,7 @@ class HAProxyManager:
         except FileNotFoundError:
             return {}
         found = {name: self.certificate_md5(lb_id, name) for name in sorted(names)
-                 if CERT_NAME.match(name)}
+                 if CERT_NAME.fullmatch(name)}
         return {name: md5 for name, md5 in found.items() if md5 is not None}
 
     def delete_certificate(self, lb_id, name):

@@ -24,7 +24,7 @@ import threading
 from lbaas.agent import wire
 
 LOG = logging.getLogger(__name__)
-UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 DELTA_FIELDS = {"tx": "bout", "rx": "bin", "totconns": "stot", "ereq": "ereq"}
 
 
@@ -51,7 +51,7 @@ def parse_stat(text):
         pxname, svname, status = row.get("pxname") or "", row.get("svname") or "", \
             row.get("status") or ""
         if svname == "FRONTEND":
-            if UUID.match(pxname):
+            if UUID.fullmatch(pxname):
                 listeners[pxname] = {
                     "status": status, "conns": _int(row.get("scur")),
                     "counters": {k: _int(row.get(f)) for k, f in DELTA_FIELDS.items()}}

@@ -1,17 +1,17 @@
 """`lbaas-agent`: serve the agent API over HTTPS with mutual TLS (stdlib ssl, werkzeug)."""
 import argparse
-import signal
 import faulthandler
 import logging
 import os
 import resource
+import signal
 import ssl
 import tempfile
 import threading
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from lbaas.agent.api import create_app
+from lbaas.agent.api import MAX_REQUEST_BYTES, create_app
 from lbaas.agent.heartbeat import HeartbeatSender
 from lbaas.agent.supervisor import Supervisor
 
@@ -137,6 +137,8 @@ def main(argv=None):
     parser.add_argument("--keepalived", default="keepalived",
                         help="the keepalived binary (ACTIVE_STANDBY amphorae)")
     parser.add_argument("--tls-min", default="TLSv1.2", help="minimum TLS version")
+    parser.add_argument("--max-request-bytes", type=int, default=MAX_REQUEST_BYTES,
+                        metavar="BYTES", help="largest request body accepted (larger: 413)")
     parser.add_argument("--amphora-id", default="", help="this amphora's id, sent in heartbeats")
     parser.add_argument("--heartbeat-key-file", help="file holding the heartbeat HMAC key")
     parser.add_argument("--controller", action="append", default=[], metavar="IP:PORT",
@@ -151,7 +153,7 @@ def main(argv=None):
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     raise_nofile()
     context = tls_context(args.cert, args.ca, ssl.TLSVersion[args.tls_min.replace(".", "_")])
-    app = create_app(args.base_dir, args.haproxy, args.keepalived)
+    app = create_app(args.base_dir, args.haproxy, args.keepalived, args.max_request_bytes)
     certificate = ServerCertificate(args.cert, context)
     app.extensions["certificate"] = certificate
     sender = heartbeat_sender(args, app.extensions["haproxy"])

@@ -7,7 +7,10 @@ Datagram (Octavia-compatible, spec amphora.md §4)::
     payload  = zlib.compress(json_utf8(message), 9)
     datagram = payload + hex(HMAC-SHA256(key=heartbeat_key utf-8, msg=payload))  # 64 ASCII bytes
 
-decode() also accepts Octavia's legacy form whose digest is the raw 32 bytes.
+The digest is lower-case hex only. Octavia's receiver also takes a raw 32-byte digest (its
+legacy form); lbaas does not: one payload would then have two valid datagrams, and a
+captured heartbeat re-sent in the other encoding would pass a guard that remembers
+datagrams. ReplayGuard fingerprints the signed payload anyway.
 
 Message (version 3; counters are deltas since the previous heartbeat, "conns" absolute)::
 
@@ -19,6 +22,13 @@ Message (version 3; counters are deltas since the previous heartbeat, "conns" ab
                                               "members": {<member id>: <haproxy status>}}}}
 
 "t" is lbaas's addition (Octavia amphorae do not send it; extra keys are ignored there).
+Limits (a datagram signed with the key is still untrusted input; past any of these decode
+raises a HeartbeatError, never another exception): MAX_DATAGRAM bytes on the wire and
+MAX_JSON bytes decompressed (OversizedHeartbeat); MAX_DEPTH levels of nested
+objects/arrays (the schema uses 4), integers within 0..MAX_INT (seq, ver, counters), "t" a
+finite float, ids and statuses strings of at most MAX_ID and MAX_STATUS characters
+(MalformedHeartbeat).
+
 Replay protection: decode(max_age=W) rejects a message whose "t" is more than W seconds
 from the receiver's clock (either way, so clock skew counts too), and ReplayGuard(W)
 rejects a datagram already accepted within the window. Together a captured packet is
@@ -36,34 +46,58 @@ import zlib
 
 VERSION = 3
 MAX_DATAGRAM = 65535            # one UDP datagram
-MAX_JSON = 8 * 1024 * 1024      # decompressed limit (guards against zlib bombs)
+MAX_JSON = 512 * 1024           # decompressed limit (zlib bombs); a full datagram holds ~140 KiB
+MAX_DEPTH = 8                   # nested objects/arrays (RecursionError in json otherwise)
+MAX_INT = 2 ** 63 - 1           # seq, ver, counters: what a database BIGINT holds
+MAX_ID = 128                    # amphora, listener, pool ("<pool>:<listener>"), member ids
+MAX_STATUS = 64                 # a listener, pool or member status string
 HEX_DIGEST_LEN = 64
-RAW_DIGEST_LEN = 32
 STAT_KEYS = ("tx", "rx", "conns", "totconns", "ereq")
+# bytes.translate arguments: objects count as arrays, and only brackets are kept
+_AS_ARRAYS = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
 
 
 class HeartbeatError(ValueError):
-    """A datagram that is not a valid heartbeat; the receiver drops it."""
+    """A datagram that is not a valid heartbeat; the receiver drops it, counted by `cause`."""
+
+    cause = "malformed"
 
 
 class TruncatedHeartbeat(HeartbeatError):
     """Too short to hold a payload and a digest."""
 
+    cause = "truncated"
+
 
 class OversizedHeartbeat(HeartbeatError):
     """Larger than one datagram, or decompresses past MAX_JSON."""
+
+    cause = "oversized"
 
 
 class InvalidSignature(HeartbeatError):
     """HMAC mismatch: wrong key, or a damaged or forged packet."""
 
+    cause = "forged"
+
 
 class MalformedHeartbeat(HeartbeatError):
-    """Signed correctly but not zlib/JSON of the heartbeat schema."""
+    """Signed correctly but not zlib/JSON of the heartbeat schema, or past a limit."""
+
+    cause = "malformed"
 
 
 class StaleHeartbeat(HeartbeatError):
-    """Outside the replay window, or already accepted once (a replay)."""
+    """Outside the replay window (or without a timestamp while a window is set)."""
+
+    cause = "stale"
+
+
+class ReplayedHeartbeat(StaleHeartbeat):
+    """Already accepted once within the replay window."""
+
+    cause = "replayed"
 
 
 def _key(key):
@@ -95,16 +129,40 @@ def encode(message, key):
     return datagram
 
 
+def signed_payload(datagram):
+    """The part of a datagram its digest signs (what decode verifies)."""
+    return bytes(datagram[:-HEX_DIGEST_LEN])
+
+
 def _verify(datagram, key):
     """The signed payload of a datagram, or InvalidSignature."""
-    payload, digest = datagram[:-HEX_DIGEST_LEN], datagram[-HEX_DIGEST_LEN:]
-    expected = _digest(key, payload)
-    if payload and hmac.compare_digest(expected.hexdigest().encode("ascii"), digest):
+    payload, digest = signed_payload(datagram), datagram[-HEX_DIGEST_LEN:]
+    if payload and hmac.compare_digest(_digest(key, payload).hexdigest().encode("ascii"),
+                                       digest):
         return payload
-    payload, digest = datagram[:-RAW_DIGEST_LEN], datagram[-RAW_DIGEST_LEN:]
-    if payload and hmac.compare_digest(_digest(key, payload).digest(), digest):
-        return payload
-    raise InvalidSignature("heartbeat signature does not match (wrong key or damaged packet)")
+    raise InvalidSignature("heartbeat signature does not match (wrong key, damaged packet, "
+                           "or a digest not in lower-case hex)")
+
+
+def _too_deep(text):
+    """Whether JSON text nests arrays/objects deeper than MAX_DEPTH (or leaves one open).
+
+    In linear time at C speed (a signed payload may inflate to MAX_JSON): escaped
+    backslashes and quotes go, so every quote left delimits a string, and what strings
+    hold goes; of the rest only the brackets stay, objects written as arrays. Each pass
+    then removes the innermost pairs; what is left after MAX_DEPTH passes is deeper.
+    """
+    unescaped = text.replace("\\\\", "").replace('\\"', "")
+    outside = "".join(unescaped.split('"')[::2])
+    skeleton = outside.encode("utf-8", "surrogatepass").translate(_AS_ARRAYS, _NOT_BRACKETS)
+    if b"[" * (MAX_DEPTH + 1) in skeleton:
+        return True
+    for _ in range(MAX_DEPTH):
+        shorter = skeleton.replace(b"[]", b"")
+        if len(shorter) == len(skeleton):
+            break
+        skeleton = shorter
+    return bool(skeleton)
 
 
 def _inflate(payload):
@@ -118,45 +176,75 @@ def _inflate(payload):
     if not inflater.eof or inflater.unused_data:
         raise MalformedHeartbeat("heartbeat payload is not one complete zlib stream")
     try:
-        return json.loads(text.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        text = text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedHeartbeat(f"heartbeat payload is not UTF-8: {exc}") from None
+    if _too_deep(text):
+        raise MalformedHeartbeat(f"heartbeat JSON nests deeper than {MAX_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise MalformedHeartbeat(f"heartbeat payload is not JSON: {exc}") from None
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
+def _is_count(value):
+    """An integer (not a bool) within 0..MAX_INT."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INT
+
+
+def _is_text(value, limit, empty=False):
+    """A string of at most limit characters (non-empty unless empty=True)."""
+    return isinstance(value, str) and (empty or bool(value)) and len(value) <= limit
+
+
+def _timestamp(value):
+    """A JSON number as a finite float, or None (400-digit integers overflow a float)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        value = float(value)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _check(message):
-    """Raise MalformedHeartbeat unless message has the documented shape (types only)."""
+    """Raise MalformedHeartbeat unless message has the documented shape and bounds; the
+    message with "t" as a float."""
     def bad(why):
         raise MalformedHeartbeat(f"heartbeat {why}")
     if not isinstance(message, dict):
         bad("is not a JSON object")
-    if not isinstance(message.get("id"), str) or not message["id"]:
-        bad("has no amphora id")
+    if not _is_text(message.get("id"), MAX_ID):
+        bad(f"has no amphora id (a string of 1 to {MAX_ID} characters)")
     for field in ("seq", "ver"):
-        if not _is_int(message.get(field)) or message[field] < 0:
-            bad(f"field {field!r} is not a non-negative integer")
-    if "t" in message and (not isinstance(message["t"], (int, float))
-                           or isinstance(message["t"], bool) or not math.isfinite(message["t"])):
-        bad("field 't' is not a finite number")
+        if not _is_count(message.get(field)):
+            bad(f"field {field!r} is not an integer from 0 to {MAX_INT}")
+    if "t" in message:
+        t = _timestamp(message["t"])
+        if t is None:
+            bad("field 't' is not a finite number")
+        message["t"] = t
     listeners, pools = message.get("listeners", {}), message.get("pools", {})
     if not isinstance(listeners, dict) or not isinstance(pools, dict):
         bad("listeners/pools are not objects")
     for lid, listener in listeners.items():
-        if not isinstance(listener, dict) or not isinstance(listener.get("status"), str):
-            bad(f"listener {lid} has no status")
+        if not _is_text(lid, MAX_ID) or not isinstance(listener, dict) \
+                or not _is_text(listener.get("status"), MAX_STATUS, empty=True):
+            bad("has a listener without an id or a status")
         stats = listener.get("stats", {})
-        if not isinstance(stats, dict) or not all(_is_int(v) for v in stats.values()):
-            bad(f"listener {lid} stats are not integers")
+        if not isinstance(stats, dict) or not all(_is_count(v) for v in stats.values()):
+            bad(f"listener {lid} stats are not integers from 0 to {MAX_INT}")
     for pid, pool in pools.items():
-        if not isinstance(pool, dict) or not isinstance(pool.get("status"), str):
-            bad(f"pool {pid} has no status")
+        if not _is_text(pid, MAX_ID) or not isinstance(pool, dict) \
+                or not _is_text(pool.get("status"), MAX_STATUS, empty=True):
+            bad("has a pool without an id or a status")
         members = pool.get("members", {})
-        if not isinstance(members, dict) or not all(isinstance(v, str)
-                                                    for v in members.values()):
+        if not isinstance(members, dict) or not all(
+                _is_text(k, MAX_ID) and _is_text(v, MAX_STATUS, empty=True)
+                for k, v in members.items()):
             bad(f"pool {pid} members are not id->status strings")
+    return message
 
 
 def decode(datagram, key, max_age=None, now=None):
@@ -167,15 +255,14 @@ def decode(datagram, key, max_age=None, now=None):
     """
     if len(datagram) > MAX_DATAGRAM:
         raise OversizedHeartbeat(f"datagram is {len(datagram)} bytes, limit {MAX_DATAGRAM}")
-    if len(datagram) <= RAW_DIGEST_LEN:
+    if len(datagram) <= HEX_DIGEST_LEN:
         raise TruncatedHeartbeat(f"datagram of {len(datagram)} bytes is too short")
-    message = _inflate(_verify(bytes(datagram), key))
-    _check(message)
+    message = _check(_inflate(_verify(bytes(datagram), key)))
     if max_age is not None:
         if "t" not in message:
             raise StaleHeartbeat("heartbeat has no timestamp and a replay window is set")
         age = (time.time() if now is None else now) - message["t"]
-        if abs(age) > max_age:
+        if not abs(age) <= max_age:
             raise StaleHeartbeat(f"heartbeat is {age:.1f} s old, window is {max_age} s")
     return message
 
@@ -189,11 +276,12 @@ class ReplayGuard:
         self._seen = collections.OrderedDict()    # fingerprint -> expiry, in expiry order
 
     def check(self, datagram, now=None):
-        """Raise StaleHeartbeat if this datagram was already accepted, else record it."""
+        """Raise ReplayedHeartbeat if this datagram's signed payload was already accepted,
+        else record it (call after decode has verified it)."""
         now = time.monotonic() if now is None else now
         while self._seen and next(iter(self._seen.values())) <= now:
             self._seen.popitem(last=False)
-        fingerprint = hashlib.sha256(bytes(datagram)).digest()
+        fingerprint = hashlib.sha256(signed_payload(datagram)).digest()
         if fingerprint in self._seen:
-            raise StaleHeartbeat("heartbeat already received (replay)")
+            raise ReplayedHeartbeat("heartbeat already received (replay)")
         self._seen[fingerprint] = now + self.keep

@@ -8,7 +8,7 @@ import collections
 import datetime
 import functools
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lbaas.core import models
@@ -18,6 +18,10 @@ from lbaas.core import models
 DELTA_COLUMNS = {"tx": "bytes_out", "rx": "bytes_in", "totconns": "total_connections",
                  "ereq": "request_errors"}
 ABSOLUTE_COLUMNS = {"conns": "active_connections"}
+# What the columns hold (BIGINT; active_connections INTEGER). A counter stops at its
+# column's limit instead of failing the heartbeat's transaction, liveness included.
+COLUMN_MAX = dict.fromkeys(DELTA_COLUMNS.values(), 2 ** 63 - 1) | {"active_connections":
+                                                                    2 ** 31 - 1}
 
 Target = collections.namedtuple("Target", "amphora_id loadbalancer_id status")
 
@@ -40,9 +44,16 @@ def _stat_rows(amphora_id, counters):
     for listener_id, stats in counters.items():
         row = {"listener_id": listener_id, "amphora_id": amphora_id}
         for key, column in {**DELTA_COLUMNS, **ABSOLUTE_COLUMNS}.items():
-            row[column] = max(int(stats.get(key, 0)), 0)   # a negative delta is a sender bug
+            # a negative or oversized value is a sender bug: kept within the column
+            row[column] = min(max(int(stats.get(key, 0)), 0), COLUMN_MAX[column])
         rows.append(row)
     return rows
+
+
+def _saturating_sum(column, delta):
+    """column + delta, stopping at the column's limit (the sum never overflows)."""
+    limit = COLUMN_MAX[column.name]
+    return case((column > limit - delta, limit), else_=column + delta)
 
 
 @functools.cache
@@ -59,7 +70,7 @@ def _upserts(dialect_name):
         index_elements=[_HEALTH.c.amphora_id],
         set_={"last_update": health.excluded.last_update, "seq": health.excluded.seq})
     stats = insert(_STATS)
-    set_ = {c: _STATS.c[c] + stats.excluded[c] for c in DELTA_COLUMNS.values()}
+    set_ = {c: _saturating_sum(_STATS.c[c], stats.excluded[c]) for c in DELTA_COLUMNS.values()}
     set_.update({c: stats.excluded[c] for c in ABSOLUTE_COLUMNS.values()})
     stats = stats.on_conflict_do_update(
         index_elements=[_STATS.c.listener_id, _STATS.c.amphora_id], set_=set_)
@@ -74,7 +85,7 @@ def _upsert_portably(conn, health, rows):
         if not done.rowcount:
             conn.execute(_HEALTH.insert(), health)
     for row in rows:
-        values = {c: _STATS.c[c] + row[c] for c in DELTA_COLUMNS.values()}
+        values = {c: _saturating_sum(_STATS.c[c], row[c]) for c in DELTA_COLUMNS.values()}
         values.update({c: row[c] for c in ABSOLUTE_COLUMNS.values()})
         done = conn.execute(update(_STATS).where(_STATS.c.listener_id == row["listener_id"],
                                                  _STATS.c.amphora_id == row["amphora_id"])

@@ -456,3 +456,55 @@ def test_config_naming_a_missing_certificate_is_refused(agent, backends):
     response = upload(agent, lb_id, render_tls(agent, lb_id, free_port(), backends[0]))
     assert response.status_code == 400
     assert "l1-0.pem" in response.json()["details"]
+
+
+# -- what a request may name and carry ------------------------------------------------------
+
+def _all_names(root):
+    return {name for _, dirs, files in os.walk(root) for name in dirs + files}
+
+
+PEM = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+PEM_END = len(b"-----END CERTIFICATE-----\n")
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("PUT", _cert_url("lb-names", "x.pem%0A"), PEM),
+    ("PUT", _cert_url("lb-names%0A", "x.pem"), PEM),
+    ("PUT", f"/1.0/loadbalancer/{AMPHORA}/lb-names%0A/haproxy", b"global\n"),
+], ids=["file-name", "lb-id-of-a-certificate", "lb-id-of-a-config"])
+def test_a_name_ending_in_a_newline_is_400_and_writes_nothing(agent, method, path, body):
+    """Anchored with `$`, the checks let "x.pem\\n" through: a file by that name was made."""
+    response = agent.request(method, path, data=body)
+    assert response.status_code == 400, response.text
+    assert not [n for n in _all_names(agent.base_dir) if "\n" in n]
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
+@pytest.mark.parametrize("path", [
+    f"/1.0/loadbalancer/{AMPHORA}/lb-big/haproxy", _cert_url("lb-big", "big.pem")],
+    ids=["config", "certificate"])
+def test_a_body_past_the_limit_is_413_and_writes_nothing(agent, path, streamed):
+    """20 MB used to be read whole; a chunked body is not cut silently at the limit either."""
+    from lbaas.agent.api import MAX_REQUEST_BYTES
+    if path.endswith(".pem"):
+        body = PEM[:-PEM_END] + b"A" * (MAX_REQUEST_BYTES + 1) + PEM[-PEM_END:]
+    else:   # a valid configuration up to the limit, then more of it
+        body = b"global\n" + b"#" * (MAX_REQUEST_BYTES - 8) + b"\n" + b"#" * 1024 + b"\n"
+    data = (body[i:i + 65536] for i in range(0, len(body), 65536)) if streamed else body
+    response = agent.request("PUT", path, data=data)
+    assert response.status_code == 413, response.text
+    assert response.json()["http_code"] == 413
+    assert not os.path.exists(os.path.join(agent.base_dir, "lb-big"))
+    assert agent.request("GET", "/").status_code == 200
+
+
+def test_a_body_at_the_limit_is_read_whole(agent):
+    from lbaas.agent.api import MAX_REQUEST_BYTES
+    body = PEM[:-PEM_END] + b"A" * (MAX_REQUEST_BYTES - len(PEM)) + PEM[-PEM_END:]
+    assert len(body) == MAX_REQUEST_BYTES
+    response = agent.request("PUT", _cert_url("lb-limit", "at.pem"), data=iter([body]))
+    assert response.status_code == 200, response.text
+    with open(os.path.join(agent.base_dir, "lb-limit", "certs", "at.pem"), "rb") as f:
+        assert f.read() == body
+    agent.request("DELETE", "/1.0/listeners/lb-limit")

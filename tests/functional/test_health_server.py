@@ -1,11 +1,14 @@
 """The heartbeat receiver for real: UDP datagrams made with wire.encode, to a HeartbeatServer
 in this process and to `lbaas-health` as a process, on a SQLite database."""
+import hashlib
+import hmac
 import os
 import select
 import signal
 import socket
 import subprocess
 import time
+import zlib
 
 import pytest
 
@@ -90,7 +93,8 @@ def test_good_heartbeat_is_processed(server, core, objects):
 def test_forged_heartbeat_is_dropped(server, core, objects):
     _, listener_id, amp_id = objects
     send(server.address, heartbeat(amp_id, listener_id, key="not-the-key"))
-    assert server.wait(lambda c: c["dropped_InvalidSignature"] == 1, 10)
+    assert server.wait(lambda c: c["rejected"] == 1, 10)
+    assert server.rejected == {"forged": 1}
     assert server.counters["accepted"] == 0
     assert statistics.amphora_health(core.db, amp_id) is None
 
@@ -100,14 +104,16 @@ def test_replayed_heartbeat_is_dropped(server, objects):
     datagram = heartbeat(amp_id, listener_id)
     send(server.address, datagram)
     send(server.address, datagram)
-    assert server.wait(lambda c: c["dropped_StaleHeartbeat"] == 1, 10)
+    assert server.wait(lambda c: c["rejected"] == 1, 10)
+    assert server.rejected == {"replayed": 1}
     assert server.counters["processed"] == 1
 
 
 def test_stale_heartbeat_is_dropped(server, core, objects):
     _, listener_id, amp_id = objects
     send(server.address, heartbeat(amp_id, listener_id, now=time.time() - 3600))
-    assert server.wait(lambda c: c["dropped_StaleHeartbeat"] == 1, 10)
+    assert server.wait(lambda c: c["rejected"] == 1, 10)
+    assert server.rejected == {"stale": 1}
     assert statistics.amphora_health(core.db, amp_id) is None
 
 
@@ -116,7 +122,87 @@ def test_garbage_is_dropped_and_the_server_keeps_serving(server, objects):
     for junk in (b"", b"x" * 10, os.urandom(200)):
         send(server.address, junk)
     send(server.address, heartbeat(amp_id, listener_id))
-    assert server.wait(lambda c: c["processed"] == 1 and c["dropped"] == 3, 10)
+    assert server.wait(lambda c: c["processed"] == 1 and c["rejected"] == 3, 10)
+    assert server.rejected == {"truncated": 2, "forged": 1}
+
+
+def signed(text, key=KEY):
+    """A datagram carrying any JSON text, signed with the key (what a buggy agent could send)."""
+    payload = zlib.compress(text.encode(), 9)
+    return payload + hmac.new(key.encode(), payload, hashlib.sha256).hexdigest().encode()
+
+
+@pytest.mark.parametrize("text", [
+    '{"id": "a", "seq": 1, "ver": 3, "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    '{"id": "a", "seq": 1, "ver": 3, "t": ' + "9" * 400 + "}",
+], ids=["nested-100000-deep", "timestamp-of-400-digits"])
+def test_signed_malformed_heartbeat_is_rejected_and_the_server_keeps_serving(
+        server, core, objects, text):
+    """Before: RecursionError / OverflowError escaped the decoder and ended the thread."""
+    _, listener_id, amp_id = objects
+    send(server.address, signed(text))
+    send(server.address, heartbeat(amp_id, listener_id))
+    assert server.wait(lambda c: c["processed"] == 1, 10), server.stats()
+    assert server.rejected == {"malformed": 1}
+    assert statistics.amphora_health(core.db, amp_id).seq == 1
+
+
+def test_a_decoder_bug_is_counted_as_an_error_and_the_server_keeps_serving(
+        server, objects, monkeypatch, caplog):
+    _, listener_id, amp_id = objects
+    real = wire.decode
+
+    def buggy(datagram, *args, **kw):
+        if datagram.startswith(b"bug"):
+            raise TypeError("a bug")
+        return real(datagram, *args, **kw)
+
+    monkeypatch.setattr(wire, "decode", buggy)
+    send(server.address, b"bug" + b"x" * 100)
+    send(server.address, heartbeat(amp_id, listener_id))
+    assert server.wait(lambda c: c["processed"] == 1, 10), server.stats()
+    assert server.rejected == {"error": 1}
+    assert "TypeError: a bug" in caplog.text
+
+
+def test_a_receiving_thread_that_dies_is_started_again(server, core, objects, monkeypatch):
+    _, listener_id, amp_id = objects
+    handle = server.handle
+    calls = []
+
+    def dies_once(datagram, peer=None, received_at=None):
+        calls.append(datagram)
+        if len(calls) == 1:
+            raise SystemExit("the thread ends")   # what no except Exception would catch
+        return handle(datagram, peer, received_at)
+
+    monkeypatch.setattr(server, "handle", dies_once)
+    send(server.address, heartbeat(amp_id, listener_id, seq=1))
+    assert server.wait(lambda c: c["restarts"] == 1, 10)
+    send(server.address, heartbeat(amp_id, listener_id, seq=2))
+    assert server.wait(lambda c: c["processed"] == 1, 10), server.stats()
+    assert statistics.amphora_health(core.db, amp_id).seq == 2
+
+
+def test_rejections_are_summed_up_in_the_log_once_per_interval(core, objects, caplog):
+    _, listener_id, amp_id = objects
+    server = HeartbeatServer(core.conf, HealthManager(core), bind_ip="127.0.0.1", bind_port=0,
+                             log_interval=0.3).start()
+    try:
+        for key in ("wrong-1", "wrong-2"):
+            send(server.address, heartbeat(amp_id, listener_id, key=key))
+        send(server.address, signed("[]"))
+        assert server.wait(lambda c: c["rejected"] == 3, 10)
+        deadline = time.monotonic() + 5
+        while "heartbeats rejected in the last" not in caplog.text \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        server.stop()
+    assert "heartbeats rejected in the last 0.3 s: forged=2 malformed=1" in caplog.text
+    assert server.stats()["rejected"] == {"forged": 2, "replayed": 0, "stale": 0,
+                                          "malformed": 1, "oversized": 0, "truncated": 0,
+                                          "error": 0}
 
 
 def test_a_failing_manager_is_counted_and_the_server_keeps_serving(core, objects):

@@ -13,6 +13,7 @@ import pytest
 from octavia_lib.api.drivers import data_models as dm
 from octavia_lib.api.drivers import exceptions
 
+from lbaas.drivers.amphora import config_text
 from lbaas.drivers.amphora.haproxy import render as hr
 from lbaas.drivers.amphora.haproxy.validate import validate
 
@@ -499,9 +500,115 @@ def test_l7_file_type(build, compare, expected):
 
 
 def test_l7_values_are_escaped(build):
-    pol = policy("pol1", "REJECT", [rule("r1", "PATH", "REGEX", r"^/a b\.(x|y)#$")])
-    assert r"acl r1 path -m reg ^/a\ b\\.(x|y)\#\$" in section(build(simple(l7policies=[pol])),
-                                                                "frontend l1")
+    pol = policy("pol1", "REJECT", [rule("r1", "PATH", "REGEX", r"^/a b\.(x|y)#'$")])
+    assert r"acl r1 path -m reg ^/a\ b\\.(x|y)\#\'$" in section(build(simple(l7policies=[pol])),
+                                                                 "frontend l1")
+
+
+# (rule type, compare, key, value, a request the rule matches, one it does not)
+SPECIAL_VALUES = [
+    ("PATH", "REGEX", None, "^/api$", {"path": "/api"}, {"path": "/api/x"}),
+    ("PATH", "EQUAL_TO", None, "/a$b", {"path": "/a$b"}, {"path": "/a"}),
+    ("PATH", "EQUAL_TO", None, "/a'b", {"path": "/a'b"}, {"path": "/a"}),
+    ("PATH", "EQUAL_TO", None, "/a\\b", {"path": "/a\\b"}, {"path": "/ab"}),
+    ("HEADER", "EQUAL_TO", "X-A", "a b#c", {"X-A": "a b#c"}, {"X-A": "a b"}),
+    ("HEADER", "EQUAL_TO", "X-A", 'a"b', {"X-A": 'a"b'}, {"X-A": "ab"}),
+    ("HEADER", "EQUAL_TO", "X-A", "a\tb", {"X-A": "a\tb"}, {"X-A": "a b"}),
+]
+
+
+def _request(port, want):
+    headers = {k: v for k, v in want.items() if k != "path"}
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        lines = [f"GET {want.get('path', '/')} HTTP/1.1", "Host: x", "Connection: close"]
+        sock.sendall(("\r\n".join(lines + [f"{k}: {v}" for k, v in headers.items()])
+                      + "\r\n\r\n").encode())
+        return int(sock.recv(64).split()[1])
+
+
+@pytest.mark.parametrize("type_,compare,key,value,matches,misses", SPECIAL_VALUES,
+                         ids=["regex-anchor", "dollar", "quote", "backslash", "space-hash",
+                              "double-quote", "tab"])
+def test_l7_values_with_special_characters_match_in_running_haproxy(
+        haproxy_bin, settings, type_, compare, key, value, matches, misses):
+    r"""Escaped values mean to HAProxy what they meant to the user (a `$` used to come out as
+    `\$`, which HAProxy keeps as two characters outside quotes: `^/api$` never matched)."""
+    port = _free_port()
+    pol = policy("deny", "REJECT", [rule("r1", type_, compare, value, key=key)])
+    lb = loadbalancer([listener(port=port, connection_limit=100, l7policies=[pol],
+                                timeout_member_connect=100)],
+                      [pool(members=[member("m9", "127.0.0.1", _free_port())])])
+    with running(haproxy_bin, lb, settings):
+        assert _request(port, matches) == 403
+        assert _request(port, misses) == 503   # past the rule: to the pool, no member up
+
+
+# --- values that would break a line ---------------------------------------------------------------
+
+def _tls_pool(**kw):
+    return pool(tls_enabled=True, **kw)
+
+
+def _poisoned(field, bad):
+    """A load balancer whose `field` holds the text `bad` (as a database somehow might)."""
+    hm = monitor("HTTP", url_path="/h", expected_codes="200", http_method="GET")
+    if field == "url_path":
+        hm = monitor("HTTP", url_path="/h" + bad)
+    if field == "domain_name":
+        hm = monitor("HTTP", http_version=1.1, domain_name="example.com" + bad)
+    if field == "http_method":
+        hm = monitor("HTTP", http_method="GET" + bad)
+    rules = {"rule_value": rule("r1", "PATH", "REGEX", "^/a" + bad),
+             "rule_key": rule("r1", "HEADER", "EQUAL_TO", "a", key="X-A" + bad),
+             "dn_value": rule("r1", "SSL_DN_FIELD", "EQUAL_TO", "a" + bad, key="CN")}
+    policies = []
+    if field in rules:
+        policies = [policy("p", "REJECT", [rules[field]])]
+    if field in ("redirect_url", "redirect_prefix"):
+        action = "REDIRECT_TO_URL" if field == "redirect_url" else "REDIRECT_PREFIX"
+        policies = [policy("p", action, [rule("r1", "PATH", "EQUAL_TO", "/a")],
+                           **{field: "http://example.com/" + bad})]
+    members = [member(address="10.0.0.1" + bad if field == "address" else "10.0.0.1",
+                      monitor_address="10.0.0.2" + bad if field == "monitor_address" else None)]
+    sp = {"type": "APP_COOKIE", "cookie_name": "c" + bad} if field == "cookie_name" else None
+    the_pool = pool(members=members, healthmonitor=hm, session_persistence=sp,
+                    tls_enabled=field == "pool_tls_ciphers",
+                    tls_ciphers="ECDHE" + bad if field == "pool_tls_ciphers" else None)
+    the_listener = listener(l7policies=policies,
+                            allowed_cidrs=["10.0.0.0/8" + bad] if field == "allowed_cidrs"
+                            else None,
+                            protocol="TERMINATED_HTTPS" if field == "dn_value" else "HTTP",
+                            **({"default_tls_container_ref": "ref", "port": 443}
+                               if field == "dn_value" else {}))
+    lb = loadbalancer([the_listener], [the_pool])
+    if field == "vip_address":
+        lb.vip_address = VIP + bad
+    return lb
+
+
+POISONED = ["url_path", "domain_name", "http_method", "rule_value", "rule_key", "dn_value",
+            "redirect_url", "redirect_prefix", "address", "monitor_address", "cookie_name",
+            "pool_tls_ciphers", "allowed_cidrs", "vip_address"]
+
+
+@pytest.mark.parametrize("bad", ["\n", "\r", "\r\n", "\x00", "\x0b", "\u2028"],
+                         ids=["lf", "cr", "crlf", "nul", "vt", "u2028"])
+@pytest.mark.parametrize("field", POISONED)
+def test_a_line_break_in_any_rendered_value_is_refused_at_render(settings, field, bad):
+    """Even if the database holds one: nothing is rendered, the operator is told where."""
+    with pytest.raises(config_text.UnsafeConfigValue) as err:
+        hr.render(_poisoned(field, bad + "    bind :2222"), settings)
+    assert "haproxy.cfg: refusing to render" in err.value.operator_fault_string
+    assert str(err.value) == err.value.operator_fault_string   # the worker logs str()
+    assert "line break" in err.value.user_fault_string
+
+
+def test_names_and_descriptions_are_not_rendered(build):
+    text = "web\n    bind :2222"
+    lb = loadbalancer([listener(name=text, description=text)], [pool(name=text)], name=text,
+                      description=text)
+    cfg = build(lb)
+    assert ":2222" not in cfg and "web" not in cfg
 
 
 def test_l7_invert_and_and(build):

@@ -399,3 +399,21 @@ def test_statistics_without_upsert_support_accumulate_the_same(graph, manager, m
     manager.process(graph.heartbeat("UP", stats=web))
     assert _stats(graph, f"/v2/lbaas/listeners/{graph.web}/stats")["bytes_out"] == 6
     assert statistics.amphora_health(graph.core.db, graph.amphora).seq == 2
+
+
+@pytest.mark.parametrize("path", ["upsert", "portable"])
+def test_counters_past_their_columns_saturate_and_liveness_is_still_recorded(
+        graph, manager, core, monkeypatch, path):
+    """An agent bug reporting absurd counters must not fail the heartbeat's transaction (its
+    liveness with it: a healthy amphora would be failed over)."""
+    if path == "portable":
+        monkeypatch.setattr(statistics, "_upserts", lambda dialect_name: None)
+    huge = {"tx": wire.MAX_INT, "rx": 1, "conns": 2 ** 40, "totconns": wire.MAX_INT - 1,
+            "ereq": 0}
+    manager.process(graph.heartbeat("UP", stats={graph.web: huge}))
+    manager.process(graph.heartbeat("UP", stats={graph.web: huge}))
+    assert statistics.amphora_health(core.db, graph.amphora).seq == 2
+    with core.db.read() as session:
+        row = session.get(models.ListenerStatistics, (graph.web, graph.amphora))
+        assert (row.bytes_out, row.bytes_in, row.active_connections, row.total_connections) \
+            == (wire.MAX_INT, 2, 2 ** 31 - 1, wire.MAX_INT)

@@ -53,10 +53,42 @@ def test_bytes_key_equals_str_key():
     assert wire.decode(wire.encode(_message(), KEY.encode()), KEY) == _message()
 
 
-def test_legacy_raw_digest_is_accepted():
+def test_raw_digest_is_refused():
     payload = zlib.compress(json.dumps(_message()).encode(), 9)
     datagram = payload + hmac.new(KEY.encode(), payload, hashlib.sha256).digest()
-    assert wire.decode(datagram, KEY) == _message()
+    with pytest.raises(wire.InvalidSignature):
+        wire.decode(datagram, KEY)
+
+
+def test_upper_case_hex_digest_is_refused():
+    datagram = wire.encode(_message(), KEY)
+    with pytest.raises(wire.InvalidSignature):
+        wire.decode(datagram[:-64] + datagram[-64:].upper(), KEY)
+
+
+def test_heartbeat_re_sent_with_a_raw_digest_is_not_accepted_again():
+    """The replay bypass: one captured heartbeat, its hex digest rewritten as raw bytes."""
+    guard = wire.ReplayGuard(60)
+    accepted = 0
+    for seq in range(16):
+        datagram = wire.encode(_message(seq=seq), KEY)
+        wire.decode(datagram, KEY, max_age=60, now=NOW)
+        guard.check(datagram, now=100)
+        raw = datagram[:-64] + bytes.fromhex(datagram[-64:].decode())
+        try:
+            wire.decode(raw, KEY, max_age=60, now=NOW)
+            guard.check(raw, now=100)
+            accepted += 1
+        except wire.HeartbeatError:
+            pass
+    assert accepted == 0
+
+
+def test_replay_guard_fingerprints_the_signed_payload():
+    guard, datagram = wire.ReplayGuard(60), wire.encode(_message(), KEY)
+    guard.check(datagram, now=100)
+    with pytest.raises(wire.ReplayedHeartbeat):   # same payload, any other digest bytes
+        guard.check(wire.signed_payload(datagram) + b"0" * 64, now=100)
 
 
 def test_wrong_key_is_rejected():
@@ -118,6 +150,77 @@ def test_malformed_signed_payload_is_rejected(payload):
         wire.decode(_signed(payload), KEY)
 
 
+def _json(text):
+    return _signed(zlib.compress(text.encode(), 9))
+
+
+def _with(**fields):
+    return json.dumps(dict(_message(), **fields))
+
+
+@pytest.mark.parametrize("text", [
+    _with(x=0).replace('"x": 0', '"x": ' + "[" * 100_000 + "]" * 100_000),  # RecursionError
+    _with(listeners={"l": {"status": "OPEN", "stats": {"x": [[[[[[[[1]]]]]]]]}}}),
+    "[" * (wire.MAX_DEPTH + 1) + "]" * (wire.MAX_DEPTH + 1),
+    _with(x=0).replace('"x": 0', '"x": ' + "[" * 50),       # unbalanced
+], ids=["deep-100000", "deep-9-inside-the-schema", "deep-9", "unbalanced"])
+def test_nesting_deeper_than_the_limit_is_malformed(text):
+    with pytest.raises(wire.MalformedHeartbeat):
+        wire.decode(_json(text), KEY)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    message = _message(pools={"p1:l1": {"status": "UP", "members": {
+        "m1": "[[[[[[[[[[{{{{{{{{{{", "m2": ']]]]]\\"]]]]]]]'}}})
+    assert wire.decode(wire.encode(message, KEY), KEY) == message
+
+
+def test_nesting_up_to_the_limit_is_accepted():
+    nested = 1
+    for _ in range(wire.MAX_DEPTH - 1):
+        nested = [nested]
+    assert wire.decode(_json(_with(extra=nested)), KEY)["extra"] == nested
+
+
+@pytest.mark.parametrize("fields", [
+    {"t": 10 ** 400}, {"t": -(10 ** 400)}, {"t": 1e400}, {"t": True}, {"t": [1]},
+    {"seq": 10 ** 400}, {"seq": 2 ** 63}, {"seq": -1}, {"ver": 10 ** 30},
+    {"id": "a" * (wire.MAX_ID + 1)}, {"id": ""}, {"id": 7},
+    {"listeners": {"l1": {"status": "OPEN", "stats": {"tx": 2 ** 63}}}},
+    {"listeners": {"l1": {"status": "OPEN", "stats": {"conns": -5}}}},
+    {"listeners": {"l1": {"status": "x" * (wire.MAX_STATUS + 1)}}},
+    {"listeners": {"l" * (wire.MAX_ID + 1): {"status": "OPEN"}}},
+    {"pools": {"p": {"status": "UP", "members": {"m": "x" * (wire.MAX_STATUS + 1)}}}},
+    {"pools": {"p": {"status": None}}},
+], ids=["t-400-digits", "t-negative-400-digits", "t-inf", "t-bool", "t-list",
+        "seq-400-digits", "seq-2**63", "seq-negative", "ver-huge", "id-long", "id-empty",
+        "id-int", "counter-2**63", "counter-negative", "listener-status-long", "listener-id-long",
+        "member-status-long", "pool-status-null"])
+def test_values_past_their_bounds_are_malformed(fields):
+    text = json.dumps(dict(_message(), **fields), allow_nan=True)
+    with pytest.raises(wire.MalformedHeartbeat):
+        wire.decode(_json(text), KEY, max_age=60, now=NOW)
+
+
+def test_counters_up_to_the_largest_bigint_are_accepted():
+    stats = {"tx": wire.MAX_INT, "rx": 0, "conns": 0, "totconns": 0, "ereq": 0}
+    message = _message(listeners={"l1": {"status": "OPEN", "stats": stats}})
+    assert wire.decode(wire.encode(message, KEY), KEY) == message
+
+
+def test_integer_timestamp_is_read_as_a_float():
+    message = wire.decode(_json(_with(t=int(NOW))), KEY, max_age=60, now=NOW)
+    assert message["t"] == NOW and isinstance(message["t"], float)
+
+
+@pytest.mark.parametrize("exc, cause", [
+    (wire.InvalidSignature, "forged"), (wire.MalformedHeartbeat, "malformed"),
+    (wire.StaleHeartbeat, "stale"), (wire.ReplayedHeartbeat, "replayed"),
+    (wire.TruncatedHeartbeat, "truncated"), (wire.OversizedHeartbeat, "oversized")])
+def test_every_rejection_names_one_cause(exc, cause):
+    assert exc.cause == cause and issubclass(exc, wire.HeartbeatError)
+
+
 def test_octavia_message_without_timestamp_is_accepted_without_window():
     message = _message()
     del message["t"]
@@ -141,8 +244,9 @@ def test_replay_within_window_is_rejected_once_accepted():
     guard, datagram = wire.ReplayGuard(60), wire.encode(_message(), KEY)
     guard.check(datagram, now=100)
     guard.check(wire.encode(_message(seq=8), KEY), now=100)
-    with pytest.raises(wire.StaleHeartbeat):
+    with pytest.raises(wire.ReplayedHeartbeat) as caught:
         guard.check(datagram, now=150)
+    assert caught.value.cause == "replayed"
 
 
 def test_replay_guard_forgets_after_twice_the_window():

@@ -9,7 +9,7 @@ import pytest
 from octavia_lib.api.drivers import data_models as dm
 from octavia_lib.api.drivers import exceptions
 
-from lbaas.drivers.amphora import lvs
+from lbaas.drivers.amphora import config_text, lvs
 from lbaas.drivers.amphora.haproxy import render as hr
 
 LB_ID = "11111111-2222-3333-4444-555555555555"
@@ -507,3 +507,38 @@ def test_udp_traffic_through_keepalived():
         pytest.skip(IPVS_ABSENT)
     pytest.skip("IPVS is present here, but the UDP traffic test is not written yet: it was "
                 "written on a kernel without IPVS and could not be run there")
+
+
+# --- values that would break a line ---------------------------------------------------------------
+
+def _poisoned(field, bad):
+    """A UDP load balancer whose `field` holds the text `bad` (as a database somehow might)."""
+    hm = monitor("HTTP", url_path="/h" + bad if field == "url_path" else "/h",
+                 expected_codes="200" + bad if field == "expected_codes" else "200",
+                 http_version=1.1, domain_name="example.com" + bad if field == "domain_name"
+                 else "example.com")
+    members = [member(address="10.0.0.1" + bad if field == "address" else "10.0.0.1",
+                      monitor_address="10.0.0.2" + bad if field == "monitor_address" else None)]
+    return loadbalancer([listener()], [pool(members=members, healthmonitor=hm)])
+
+
+@pytest.mark.parametrize("bad", ["\n", "\r", "\x00", "\u2028"], ids=["lf", "cr", "nul", "u2028"])
+@pytest.mark.parametrize("field", ["url_path", "expected_codes", "domain_name",
+                                   "monitor_address"])
+def test_a_line_break_in_any_rendered_value_is_refused_at_render(field, bad):
+    """keepalived has no escape for a line break: such a load balancer is not rendered (a
+    url_path with a blank or a line break was already refused as unsupported)."""
+    if field == "url_path" and bad in lvs.validate.UNSAFE_PATH_CHARS:
+        with pytest.raises(exceptions.UnsupportedOptionError):
+            lvs.render(_poisoned(field, bad), lvs.Settings())
+        return
+    with pytest.raises(config_text.UnsafeConfigValue) as err:
+        lvs.render(_poisoned(field, bad), lvs.Settings())
+    assert "keepalived.conf (LVS): refusing to render" in err.value.operator_fault_string
+
+
+def test_names_are_not_rendered_into_keepalived(build):
+    text = "dns\n}\nvirtual_server 10.0.0.9 22 {"
+    lb = loadbalancer([listener(name=text, description=text)], [pool(name=text)], name=text)
+    cfg = build(lb)
+    assert "10.0.0.9" not in cfg and "dns" not in cfg

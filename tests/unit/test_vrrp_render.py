@@ -61,3 +61,16 @@ def test_keepalived_accepts_the_rendered_config(tmp_path, role):
 def test_keepalived_check_catches_a_broken_render(tmp_path):
     broken = render(_vrrp(tmp_path)).replace("virtual_router_id 1", "virtual_router_id 300")
     assert check(broken)
+
+
+@pytest.mark.parametrize("field, bad", [
+    ("interface", "eth0\n}\nvrrp_script evil {"), ("own_ip", "10.0.0.5\r"),
+    ("peers", ("10.0.0.6\n", )), ("vips", ("10.0.0.100/24\x00",)),
+    ("check_script", "/bin/check\nscript_user root"), ("notify_script", "/n\u2028")],
+    ids=["interface", "own_ip", "peers", "vips", "check_script", "notify_script"])
+def test_a_line_break_in_any_value_is_refused_at_render(tmp_path, field, bad):
+    from lbaas.drivers.amphora.config_text import UnsafeConfigValue
+    with pytest.raises(UnsafeConfigValue) as err:
+        render(_vrrp(tmp_path, **{field: bad}))
+    assert f"keepalived.conf (VRRP): refusing to render {field}" in \
+        err.value.operator_fault_string

@@ -6,6 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from lbaas.core import constants as c
 from lbaas.core import drivers, errors, models
+from lbaas.core.services import config_rules
 
 HUMAN_NAMES = {
     models.LoadBalancer: "Load Balancer",
@@ -120,10 +121,11 @@ def checked_ip(value, attr):
     attribute."""
     try:
         ipaddress.ip_address(value)
-        return value
     except ValueError:
         raise errors.InvalidInput(attr=attr, value=value,
                                   reason="Value should be IPv4 or IPv6 format") from None
+    config_rules.check_address(attr, value)   # rendered: no IPv6 zone
+    return value
 
 
 def pool_listeners(session, pool_id):

@@ -4,6 +4,7 @@ import urllib.parse
 
 from lbaas.core import constants as c
 from lbaas.core import errors
+from lbaas.core.services import config_rules
 
 HTTP_OPTIONS = ("http_method", "url_path", "expected_codes")
 HTTP_DEFAULTS = {"http_method": c.HM_DEFAULT_HTTP_METHOD, "url_path": c.HM_DEFAULT_URL_PATH,
@@ -85,8 +86,12 @@ def values_for_create(body):
     return values
 
 
+RENDERED = ("url_path", "domain_name", "expected_codes", "http_method")
+
+
 def check(conf, hm_type, pool_protocol, values):
     """Validate a new monitor's values against its pool."""
+    config_rules.check(values, text=RENDERED)
     check_type(conf, hm_type, pool_protocol)
     check_delay(conf, hm_type, values["delay"])
     check_http_options(hm_type, values)
@@ -103,6 +108,7 @@ def changes_for_update(conf, row, body):
                for k in UPDATABLE if k in body}
     if "admin_state_up" in changes:
         changes["admin_state_up"] = bool(changes["admin_state_up"])
+    config_rules.check(changes, text=RENDERED)
     check_http_options(row.type, changes)
     check_delay(conf, row.type, changes.get("delay"))
     check_url_path(changes.get("url_path"))

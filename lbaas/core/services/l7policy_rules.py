@@ -1,6 +1,7 @@
 """The L7 policy's field rules: action versus redirect arguments, and the redirect pool."""
 from lbaas.core import constants as c
 from lbaas.core import errors
+from lbaas.core.services import config_rules
 
 REJECT, TO_URL, TO_POOL, PREFIX = "REJECT", "REDIRECT_TO_URL", "REDIRECT_TO_POOL", "REDIRECT_PREFIX"
 REDIRECT_FIELDS = ("redirect_pool_id", "redirect_url", "redirect_prefix", "redirect_http_code")
@@ -10,6 +11,8 @@ KEPT = {REJECT: (), TO_POOL: ("redirect_pool_id",),
         PREFIX: ("redirect_prefix", "redirect_http_code")}
 # What each redirecting action cannot do without.
 ARGUMENT = {TO_POOL: "redirect_pool_id", TO_URL: "redirect_url", PREFIX: "redirect_prefix"}
+# Fields rendered into haproxy.cfg as text.
+RENDERED = ("redirect_url", "redirect_prefix")
 # Fields a create or update body may set on the row (position is placed, not set).
 WRITABLE = ("name", "description", "admin_state_up", "action") + REDIRECT_FIELDS
 
@@ -89,6 +92,7 @@ def settle(action, values):
 
 def values_for_create(body):
     """A new policy's column values: the body's, made consistent, with defaults."""
+    config_rules.check(body, text=RENDERED)
     values = normalize({k: body[k] for k in WRITABLE if k in body}, create=True)
     values = {k: values.get(k) for k in WRITABLE}
     values["admin_state_up"] = bool(body.get("admin_state_up", True))
@@ -102,6 +106,7 @@ def changes_for_update(row, body):
     The body is made consistent on its own first, as Octavia does; then the fields the
     resulting action does not use are nulled against the stored ones too.
     """
+    config_rules.check(body, text=RENDERED)
     sent = {k: body[k] for k in WRITABLE + ("position",) if k in body}
     if not sent and "tags" not in body:
         raise errors.InvalidL7PolicyArgs(msg="Invalid update options")

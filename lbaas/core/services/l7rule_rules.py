@@ -3,6 +3,7 @@ import re
 
 from lbaas.core import constants as c
 from lbaas.core import errors
+from lbaas.core.services import config_rules
 
 # Rule types that match on no key (a key sent with them is dropped).
 KEYLESS = ("HOST_NAME", "PATH", "FILE_TYPE")
@@ -85,6 +86,8 @@ _OTHER_COMPARES = ("STARTS_WITH", "ENDS_WITH", "CONTAINS", "EQUAL_TO")
 def check(rule):
     """400 `Error parsing L7Rule: ...` unless type, compare type, key and value fit together."""
     kind = rule.get("type")
+    config_rules.check_text("key", rule.get("key"))
+    config_rules.check_text("value", rule.get("value"), tab=True)   # rendered escaped: \t
     if not rule.get("value"):
         raise _invalid("L7 rule type requires a value")
     if kind == "HEADER":

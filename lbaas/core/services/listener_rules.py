@@ -3,7 +3,7 @@ import ipaddress
 
 from lbaas.core import constants as c
 from lbaas.core import errors
-from lbaas.core.services import tls_rules
+from lbaas.core.services import config_rules, tls_rules
 
 CERT_REFS = ("default_tls_container_ref", "client_ca_tls_container_ref",
              "client_crl_container_ref")
@@ -86,6 +86,7 @@ def check(conf, protocol, values, explicit, ctx=None):
     when given) after every other rule passed.
     """
     api = conf.api_settings
+    config_rules.check(values, addresses=("allowed_cidrs",))
     headers = values.get("insert_headers") or {}
     if headers:
         if protocol not in ("HTTP", "TERMINATED_HTTPS"):

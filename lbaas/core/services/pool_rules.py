@@ -1,7 +1,7 @@
 """The pool's field rules: listener compatibility, session persistence, TLS toward members."""
 from lbaas.core import constants as c
 from lbaas.core import errors
-from lbaas.core.services import tls_rules
+from lbaas.core.services import config_rules, tls_rules
 
 SP_KEYS = ("type", "cookie_name", "persistence_timeout", "persistence_granularity")
 CERT_REFS = ("tls_container_ref", "ca_tls_container_ref", "crl_container_ref")
@@ -47,6 +47,7 @@ def check_persistence(protocol, sp):
         return
     if sp.get("type") is None:
         raise errors.InvalidInput(attr="type", value=None, reason="Mandatory field missing.")
+    config_rules.check(sp, text=("cookie_name",), addresses=("persistence_granularity",))
     if protocol in c.DATAGRAM_PROTOCOLS:
         _check_datagram_persistence(sp)
     elif sp.get("persistence_timeout") or sp.get("persistence_granularity"):

@@ -9,14 +9,14 @@ from lbaas.core import errors
 
 LOG = logging.getLogger(__name__)
 
-_CIPHER_CHARS = re.compile(r"^[A-Za-z0-9\-+!:@=_.]*$")
+_CIPHER_CHARS = re.compile(r"[A-Za-z0-9\-+!:@=_.]*")   # fullmatch: "$" lets "\n" end it
 
 
 def check_ciphers(conf, ciphers):
     """400 for characters OpenSSL cipher strings do not use, or ciphers the operator prohibits."""
     if ciphers is None:
         return
-    if not _CIPHER_CHARS.match(ciphers):
+    if not _CIPHER_CHARS.fullmatch(ciphers):
         raise errors.InvalidInput(attr="tls_ciphers", value=ciphers,
                                   reason="Value contains characters not allowed in a cipher "
                                          "string.")

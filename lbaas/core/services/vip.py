@@ -3,6 +3,7 @@ import dataclasses
 import ipaddress
 
 from lbaas.core import errors
+from lbaas.core.services import config_rules
 
 
 @dataclasses.dataclass
@@ -133,6 +134,7 @@ def resolve(conf, network, body):
     availability zone, looked up later.
     """
     _check_allowed(conf, body)
+    config_rules.check(body, addresses=("vip_address",))
     if body.get("vip_port_id"):
         network_id, subnet_id, address = _from_port(network, body)
     elif body.get("vip_network_id"):
@@ -167,6 +169,7 @@ def _additional(network, network_id, primary_subnet, items):
             raise errors.ValidationException(
                 detail="All VIP subnets must belong to the same network.")
         address = item.get("ip_address")
+        config_rules.check_address("ip_address", address)
         if address and not _in_subnet(address, subnet):
             raise errors.ValidationException(
                 detail=f"VIP address {address} is not in subnet {subnet['id']}.")

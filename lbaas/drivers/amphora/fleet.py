@@ -14,8 +14,7 @@ from sqlalchemy import select
 
 from lbaas.core import constants as c
 from lbaas.core import models, statistics
-from lbaas.drivers.amphora import certs
-from lbaas.drivers.amphora import agent_client
+from lbaas.drivers.amphora import agent_client, certs, controller_cert
 from lbaas.drivers.amphora.vrrp.render import PRIORITIES
 
 LOG = logging.getLogger(__name__)
@@ -43,13 +42,13 @@ class Fleet:
         """This process's client certificate (cert + key PEM file) for the agents.
 
         Written again at the same path when renewed: each new connection to an agent reads
-        the file, open ones keep the certificate they started with.
+        the file, open ones keep the certificate they started with. Removed at exit; files
+        of processes that are gone are removed here (lbaas.drivers.amphora.controller_cert).
         """
         cert, key = self.ca.issue_client("lbaas-controller")
         self.client_cert_expires = certs.expiry(cert)
-        directory = os.path.join(self.conf.state_path, "controller-certs")
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        return certs.write_pair(directory, f"client-{os.getpid()}", cert, key)
+        return controller_cert.write(
+            os.path.join(self.conf.state_path, controller_cert.DIRECTORY), cert, key)
 
     def refresh_client_certificate(self, now=None):
         """Renew this process's client certificate when it expires within cert_rotate_before

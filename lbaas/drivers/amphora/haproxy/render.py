@@ -5,6 +5,7 @@ import pathlib
 import jinja2
 from octavia_lib.common import constants as c
 
+from lbaas.drivers.amphora import config_text
 from lbaas.drivers.amphora.haproxy import tls
 from lbaas.drivers.amphora.haproxy.validate import validate
 from lbaas.drivers.amphora.lvs.validate import is_lvs_listener
@@ -67,12 +68,16 @@ def _ms(value, default):
     return value if isinstance(value, int) and value >= 0 else default
 
 
+# What HAProxy's line parser reads specially outside quotes, as it must be written. `$` is
+# not among them: variables expand only inside double quotes, and `\$` stays two characters.
+# Line breaks are never rendered at all (config_text.check).
+_ESCAPES = str.maketrans({"\\": "\\\\", " ": "\\ ", "\t": "\\t", "#": "\\#", '"': '\\"',
+                          "'": "\\'"})
+
+
 def escape(value):
     """One HAProxy config word: backslash-escape what the parser would otherwise interpret."""
-    out = str(value).replace("\\", "\\\\")
-    for char in " \t#\"'$":
-        out = out.replace(char, "\\" + char)
-    return out
+    return str(value).translate(_ESCAPES)
 
 
 def expected_codes(codes):
@@ -323,6 +328,9 @@ def _environment():
 
 def render(loadbalancer, settings):
     """The haproxy.cfg text of one load balancer's TCP-family listeners (UDP/SCTP ones are
-    keepalived LVS's); UnsupportedOptionError if it cannot be rendered."""
+    keepalived LVS's); UnsupportedOptionError if it cannot be rendered, UnsafeConfigValue if a
+    value holds a line break or another control character."""
     validate(loadbalancer)
-    return _environment().get_template("haproxy.cfg.j2").render(context(loadbalancer, settings))
+    values = context(loadbalancer, settings)
+    config_text.check(values, "haproxy.cfg")
+    return _environment().get_template("haproxy.cfg.j2").render(values)

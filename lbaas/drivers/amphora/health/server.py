@@ -1,4 +1,10 @@
-"""HeartbeatServer: receive heartbeat datagrams over UDP, verify them, hand them on."""
+"""HeartbeatServer: receive heartbeat datagrams over UDP, verify them, hand them on.
+
+Nothing a datagram holds may stop the receiver: wire.decode bounds what it parses (sizes,
+nesting, numbers) and raises only HeartbeatError; any other exception a datagram causes
+is caught and counted too; and the receiving thread is supervised, started again if it
+ever ends while the server runs.
+"""
 import collections
 import logging
 import selectors
@@ -9,6 +15,10 @@ import time
 from lbaas.agent import wire
 
 LOG = logging.getLogger(__name__)
+RESTART_DELAY = 0.5   # seconds before a receiving thread that died is started again
+# Causes a datagram is rejected for (HeartbeatServer.rejected); "error": it raised
+# something wire.decode should never raise (a bug, logged with its traceback).
+CAUSES = ("forged", "replayed", "stale", "malformed", "oversized", "truncated", "error")
 
 
 class _RateLimitedLog:
@@ -19,7 +29,7 @@ class _RateLimitedLog:
         self._next = {}          # kind -> clock value before which the kind stays quiet
         self._suppressed = collections.Counter()
 
-    def __call__(self, kind, fmt, *args):
+    def __call__(self, kind, fmt, *args, exc_info=None):
         now = time.monotonic()
         if now < self._next.get(kind, 0.0):
             self._suppressed[kind] += 1
@@ -27,16 +37,18 @@ class _RateLimitedLog:
         self._next[kind] = now + self.interval
         more = self._suppressed.pop(kind, 0)
         suffix = f" ({more} more since the last report)" if more else ""
-        LOG.warning(fmt + suffix, *args)
+        LOG.warning(fmt + suffix, *args, exc_info=exc_info)
 
 
 class HeartbeatServer:
-    """A daemon thread reading heartbeats from a UDP socket and passing them to a manager.
+    """A supervised daemon thread reading heartbeats from a UDP socket for a manager.
 
     The socket is bound at construction (`address` then says where; port 0 picks a free
-    one). Datagrams that fail wire.decode (forged, damaged, stale) or the replay guard are
-    dropped and counted in `counters` by reason ("dropped_InvalidSignature", ...); good
-    ones are counted "accepted" and given to manager.process(message, received_at).
+    one). Good datagrams are counted in `counters` ("accepted", then "processed" or
+    "failed") and given to manager.process(message, received_at). Bad ones are dropped
+    ("rejected" in `counters`) and counted by cause in `rejected` (see CAUSES); every
+    log_interval seconds in which some were, one line sums them up.
+    `counters["restarts"]` counts receiving threads started again after dying.
     """
 
     def __init__(self, conf, manager, bind_ip=None, bind_port=None, log_interval=60.0):
@@ -60,9 +72,14 @@ class HeartbeatServer:
             raise
         self._wake_r, self._wake_w = socket.socketpair()
         self._log = _RateLimitedLog(log_interval)
-        self._thread = None
+        self.log_interval = log_interval
+        self._supervisor = None
+        self._stopping = threading.Event()
         self._changed = threading.Condition()
         self.counters = collections.Counter()
+        self.rejected = collections.Counter()
+        self._reported = collections.Counter()   # `rejected` as of the last summary line
+        self._next_summary = time.monotonic() + log_interval
 
     @property
     def address(self):
@@ -70,17 +87,19 @@ class HeartbeatServer:
         return self._sock.getsockname()[:2]
 
     def start(self):
-        """Start receiving in a daemon thread."""
-        self._thread = threading.Thread(target=self._run, name="heartbeat-server", daemon=True)
-        self._thread.start()
+        """Start receiving in a supervised daemon thread."""
+        self._supervisor = threading.Thread(target=self._supervise,
+                                            name="heartbeat-supervisor", daemon=True)
+        self._supervisor.start()
         return self
 
     def stop(self, timeout=10.0):
         """Stop receiving (the datagram being processed finishes) and close the socket."""
-        if self._thread is not None:
+        self._stopping.set()
+        if self._supervisor is not None:
             self._wake_w.send(b"x")
-            self._thread.join(timeout)
-            self._thread = None
+            self._supervisor.join(timeout)
+            self._supervisor = None
         for sock in (self._sock, self._wake_r, self._wake_w):
             sock.close()
 
@@ -89,14 +108,43 @@ class HeartbeatServer:
         with self._changed:
             return self._changed.wait_for(lambda: predicate(self.counters), timeout)
 
+    def stats(self):
+        """{"counters": {...}, "rejected": {cause: count}}: a snapshot for operators."""
+        return {"counters": dict(self.counters),
+                "rejected": {cause: self.rejected[cause] for cause in CAUSES}}
+
+    # -- the receiving thread and its supervisor ----------------------------------------
+    def _supervise(self):
+        while not self._stopping.is_set():
+            receiver = threading.Thread(target=self._receive, name="heartbeat-server",
+                                        daemon=True)
+            receiver.start()
+            receiver.join()
+            if self._stopping.wait(RESTART_DELAY):
+                return
+            with self._changed:
+                self.counters["restarts"] += 1
+                self._changed.notify_all()
+            LOG.error("the heartbeat receiving thread ended unexpectedly: started again "
+                      "(%d restarts)", self.counters["restarts"])
+
+    def _receive(self):
+        try:
+            self._run()
+        except BaseException:   # logged here; the supervisor starts the thread again
+            LOG.exception("the heartbeat receiving thread failed")
+
     def _run(self):
         with selectors.DefaultSelector() as selector:
             selector.register(self._sock, selectors.EVENT_READ)
             selector.register(self._wake_r, selectors.EVENT_READ)
-            while True:
-                ready = {key.fileobj for key, _ in selector.select()}
+            while not self._stopping.is_set():
+                ready = {key.fileobj for key, _ in selector.select(self.log_interval)}
+                self._summarize()
                 if self._wake_r in ready:
                     return
+                if self._sock not in ready:
+                    continue
                 try:
                     datagram, peer = self._sock.recvfrom(wire.MAX_DATAGRAM + 1)
                 except OSError as exc:
@@ -104,19 +152,25 @@ class HeartbeatServer:
                     continue
                 self.handle(datagram, peer)
 
+    def _summarize(self):
+        """Every log_interval seconds, one line with what was rejected since the last one."""
+        now = time.monotonic()
+        if now < self._next_summary:
+            return
+        self._next_summary = now + self.log_interval
+        recent = self.rejected - self._reported
+        if recent:
+            self._reported = collections.Counter(self.rejected)
+            LOG.warning("heartbeats rejected in the last %g s: %s (since start: %s)",
+                        self.log_interval, _causes(recent), _causes(self.rejected))
+
+    # -- one datagram -------------------------------------------------------------------
     def handle(self, datagram, peer=None, received_at=None):
         """Verify one datagram and process it (what the receiving thread does with each)."""
         received_at = time.monotonic() if received_at is None else received_at
         try:
-            try:
-                message = wire.decode(datagram, self._key, max_age=self._max_age)
-                if self._guard is not None:
-                    self._guard.check(datagram)
-            except wire.HeartbeatError as exc:
-                kind = type(exc).__name__
-                self.counters["dropped"] += 1
-                self.counters[f"dropped_{kind}"] += 1
-                self._log(kind, "heartbeat from %s dropped: %s", _peer(peer), exc)
+            message = self._verify(datagram, peer)
+            if message is None:
                 return
             self.counters["accepted"] += 1
             try:
@@ -131,6 +185,27 @@ class HeartbeatServer:
         finally:
             with self._changed:
                 self._changed.notify_all()
+
+    def _verify(self, datagram, peer):
+        """The datagram's message, or None once it is counted as rejected and logged."""
+        try:
+            message = wire.decode(datagram, self._key, max_age=self._max_age)
+            if self._guard is not None:
+                self._guard.check(datagram)
+            return message
+        except wire.HeartbeatError as exc:
+            cause, detail, bug = exc.cause, str(exc), None
+        except Exception as exc:   # noqa: BLE001 - a decoder bug must not stop the receiver
+            cause, detail, bug = "error", f"{type(exc).__name__}: {exc}", exc
+        self.counters["rejected"] += 1
+        self.rejected[cause] += 1
+        self._log(cause, "heartbeat from %s rejected (%s): %s", _peer(peer), cause,
+                  detail[:200], exc_info=bug)
+        return None
+
+
+def _causes(counter):
+    return " ".join(f"{cause}={counter[cause]}" for cause in CAUSES if counter[cause])
 
 
 def _peer(peer):

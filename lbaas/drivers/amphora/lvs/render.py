@@ -6,6 +6,7 @@ import pathlib
 import jinja2
 from octavia_lib.common import constants as c
 
+from lbaas.drivers.amphora import config_text
 from lbaas.drivers.amphora.lvs.validate import granularity, is_lvs_listener, validate_lvs
 
 TEMPLATES = pathlib.Path(__file__).parent / "templates"
@@ -191,6 +192,8 @@ def _environment():
 
 def render(loadbalancer, settings):
     """The keepalived.conf text for the UDP/SCTP listeners of one LB; UnsupportedOptionError if
-    an option cannot be expressed."""
+    an option cannot be expressed, UnsafeConfigValue if a value would break a line."""
     validate_lvs(loadbalancer)
-    return _environment().get_template("keepalived.conf.j2").render(context(loadbalancer, settings))
+    values = context(loadbalancer, settings)
+    config_text.check(values, "keepalived.conf (LVS)")
+    return _environment().get_template("keepalived.conf.j2").render(values)

@@ -12,6 +12,8 @@ import pathlib
 
 import jinja2
 
+from lbaas.drivers.amphora import config_text
+
 TEMPLATES = pathlib.Path(__file__).parent / "templates"
 PRIORITIES = {"MASTER": 100, "BACKUP": 90}
 VRID = 1   # peers talk unicast, so every load balancer may use the same router id
@@ -74,9 +76,10 @@ _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), trim_b
 
 
 def render(vrrp):
-    """The keepalived.conf text of one amphora."""
+    """The keepalived.conf text of one amphora (UnsafeConfigValue if a value would break a
+    line)."""
     if vrrp.role not in PRIORITIES:
         raise ValueError(f"an ACTIVE_STANDBY amphora is MASTER or BACKUP, not {vrrp.role!r}")
-    advert = f"{vrrp.advert_int:g}"
-    return _ENV.get_template("keepalived.conf.j2").render(
-        v=dataclasses.replace(vrrp, advert_int=advert))
+    values = dataclasses.replace(vrrp, advert_int=f"{vrrp.advert_int:g}")
+    config_text.check(values, "keepalived.conf (VRRP)")
+    return _ENV.get_template("keepalived.conf.j2").render(v=values)
