@@ -150,6 +150,8 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
             self._refuse_l4(listener)
         for pool in _pools_of(loadbalancer):
             self._refuse_ping(pool.healthmonitor)
+            if pool.protocol in L4_ONLY:
+                _refuse(self._unserved, pool.protocol)
         validate.validate(loadbalancer)
         lvs.validate_lvs(loadbalancer, self._source_filter)
         self._cast(loadbalancer.loadbalancer_id)
@@ -208,6 +210,7 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
     def pool_create(self, pool):
         self._refuse_ping(pool.healthmonitor)
         if pool.protocol in L4_ONLY:
+            _refuse(self._unserved, pool.protocol)
             lvs.validate_pool(pool)
         else:
             validate.validate_pool(pool)
