@@ -146,10 +146,11 @@ class NoopNetwork(network.NetworkBackend):
         if address is None:
             cidr = self._subnet(subnet_id)["cidr"]
             net = ipaddress.ip_network(cidr) if cidr else UNNUMBERED_POOL
+            pool = subnet_id if cidr else None   # subnets without a CIDR share one pool
             with self._lock:
-                if len(self._next) >= MAX_BINDINGS and subnet_id not in self._next:
+                if len(self._next) >= MAX_BINDINGS and pool not in self._next:
                     self._next.clear()  # only spreads addresses out; forgetting is harmless
-                counter = self._next.setdefault(subnet_id, itertools.count(2))
+                counter = self._next.setdefault(pool, itertools.count(2))
                 host = next(counter) % (net.num_addresses - 3) + 2
             address = str(net.network_address + host)
         return network.Vip(address=address, network_id=network_id, subnet_id=subnet_id,

@@ -25,14 +25,16 @@ def test_providers_fields_selection(client):
 def test_flavor_capabilities_come_from_the_driver(client):
     body = client.get(f"{URL}/noop/flavor_capabilities").get_json()
     assert [c["name"] for c in body["flavor_capabilities"]] == [
-        "loadbalancer_topology", "compute_flavor", "sriov_vip", "allow_member_sriov"]
+        "loadbalancer_topology", "compute_flavor", "amp_image_tag", "sriov_vip",
+        "allow_member_sriov"]
     assert all(c["description"] for c in body["flavor_capabilities"])
 
 
 def test_availability_zone_capabilities_come_from_the_driver(client):
     body = client.get(f"{URL}/noop/availability_zone_capabilities?fields=name").get_json()
-    assert body == {"availability_zone_capabilities": [{"name": "compute_zone"},
-                                                       {"name": "valid_vip_networks"}]}
+    assert body == {"availability_zone_capabilities": [
+        {"name": "compute_zone"}, {"name": "volume_zone"}, {"name": "management_network"},
+        {"name": "valid_vip_networks"}]}
 
 
 def test_capabilities_of_a_provider_not_enabled_is_400(client):
