@@ -186,7 +186,7 @@ def test_half_sent_request_is_closed_after_the_idle_timeout(short_server):
     with slow_clients(short_server.port, 1) as (sock,):
         elapsed = closed_after(sock, IDLE + 15)
     assert elapsed is not None, "still open 15 s after the idle timeout"
-    assert IDLE - 0.5 <= elapsed <= IDLE + 3
+    assert IDLE - 0.5 <= elapsed <= IDLE + 5
 
 
 def test_trickled_headers_are_closed_after_the_header_timeout(short_server):
@@ -208,7 +208,7 @@ def test_trickled_headers_are_closed_after_the_header_timeout(short_server):
             if time.monotonic() - start > HEADER + 15:
                 break
     assert closed is not None, "still open 15 s after the header timeout"
-    assert HEADER - 0.5 <= closed <= HEADER + 3
+    assert HEADER - 0.5 <= closed <= HEADER + 5
 
 
 def test_long_request_line_is_414_with_fault_body(server):
