@@ -186,8 +186,8 @@ class HTTPError(Exception):
 class Client:
     """A minimal keep-alive JSON client (http.client: a few µs per call, not requests' ~0.3 ms).
 
-    gunicorn's sync workers answer `Connection: close`; http.client then reconnects on the
-    next call by itself, so the same object works for sync and gthread workers.
+    A server that answers `Connection: close` makes http.client reconnect on the next call
+    by itself, so the same object works whatever the server keeps alive.
     """
 
     def __init__(self, port, timeout=30.0):
@@ -430,7 +430,7 @@ class Stack:
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
         cmd = [console_script("lbaas-api"), "--config-file", self.conf_path,
                "--workers", str(self.args.workers)]
-        if self.args.threads > 1:
+        if self.args.threads:
             cmd += ["--threads", str(self.args.threads)]
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, env=self.env, cwd=self.tmp, stdout=self.log,
@@ -454,7 +454,8 @@ class Stack:
         # Every worker imports the app lazily: touch them all before measuring.
         self.warm()
         log(f"stack up in {time.monotonic() - t0:.1f} s: lbaas-api on {HOST}:{self.port}, "
-            f"{self.args.workers} workers x {self.args.threads} threads, master pid "
+            f"{self.args.workers} workers x {self.args.threads or 'api_threads'} threads, "
+            f"master pid "
             f"{self.proc.pid}")
 
     def warm(self):
@@ -836,8 +837,8 @@ def report(args, stack, raw, started):
             "host": platform.node(), "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "server": {"command": "lbaas-api (gunicorn)", "workers": args.workers,
-                       "threads": args.threads,
-                       "worker_class": "gthread" if args.threads > 1 else "sync",
+                       "threads": args.threads or "[api_settings] api_threads",
+                       "worker_class": "lbaas.cmd.gunicorn_worker.Worker (waitress)",
                        "bind": f"{HOST}:{stack.port}", "database": "PostgreSQL (unix socket)"},
             "load_generator": ("wrk" if args.load_generator == "wrk" or
                                (args.load_generator == "auto" and have_wrk()) else "python"),
@@ -867,8 +868,8 @@ def parse_args(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                     help="gunicorn workers (default: one per core; measured best here)")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="threads per worker; >1 selects gunicorn's gthread worker")
+    ap.add_argument("--threads", type=int,
+                    help="request threads per worker (default [api_settings] api_threads)")
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per c=16 scenario")
     ap.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds before each")
     ap.add_argument("--concurrency", type=int, default=16)

@@ -18,7 +18,8 @@ api_opts = [
     cfg.HostAddressOpt("bind_host", default="127.0.0.1", help="Address the API listens on."),
     cfg.PortOpt("bind_port", default=9876, help="Port the API listens on."),
     cfg.IntOpt("api_workers", default=2, min=1,
-               help="Worker processes of lbaas-api (gunicorn)."),
+               help="Worker processes of lbaas-api (gunicorn's arbiter, each serving with "
+                    "api_threads threads)."),
     cfg.StrOpt("auth_strategy", default="noauth", choices=["noauth", "keystone"],
                help="How callers are authenticated. noauth: every caller is an admin."),
     cfg.StrOpt("noauth_default_project", default="admin",
@@ -70,6 +71,23 @@ api_opts = [
                 help="ALPN protocols of TLS-enabled pools created without them."),
     cfg.IntOpt("max_request_body_size", default=1024 * 1024, min=1024,
                help="Largest request body accepted, in bytes (larger: 413)."),
+    cfg.IntOpt("max_request_line", default=65536, min=1024,
+               help="Longest request line (method, URL with its query string, HTTP version) "
+                    "accepted, in bytes (longer: 414)."),
+    cfg.IntOpt("api_threads", default=8, min=1,
+               help="Threads running requests in each API process (lbaas serve; each "
+                    "lbaas-api worker). One more thread reads and writes every connection and "
+                    "hands a request to them only once it is complete, so slow clients hold "
+                    "none of them."),
+    cfg.IntOpt("max_connections", default=100, min=1,
+               help="Client connections one API process keeps open; further ones wait in the "
+                    "listen backlog until one closes."),
+    cfg.IntOpt("client_idle_timeout", default=60, min=1,
+               help="Seconds a client connection may send nothing, between requests or in the "
+                    "middle of one, before it is closed."),
+    cfg.IntOpt("client_header_timeout", default=30, min=1,
+               help="Seconds a client has to send a request's line and headers, however "
+                    "steadily it trickles them, before the connection is closed."),
 ]
 
 database_opts = [

@@ -13,11 +13,16 @@ UNKNOWN = "Unknown field."
 INVALID_JSON = "Request is not in valid JSON format"
 
 
-def fault(code, message):
-    """A response carrying Octavia's error body."""
+def fault_body(code, message):
+    """Octavia's error body for an HTTP status and a message, as JSON bytes."""
     body = {"faultcode": "Client" if code < 500 else "Server", "faultstring": message,
             "debuginfo": None}
-    return Response(json.dumps(body), status=code, mimetype="application/json")
+    return json.dumps(body).encode()
+
+
+def fault(code, message):
+    """A response carrying Octavia's error body."""
+    return Response(fault_body(code, message), status=code, mimetype="application/json")
 
 
 def not_acceptable():
@@ -147,7 +152,11 @@ def register(app):
         if exc.code == 413:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             return fault(413, f"Request body is larger than {limit} bytes.")
-        return fault(exc.code or 500, exc.description or exc.name)
+        response = fault(exc.code or 500, exc.description or exc.name)
+        for name, value in exc.get_headers():   # Allow of a 405, WWW-Authenticate, ...
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc):

@@ -1,4 +1,8 @@
-"""`lbaas-api`: serve the API with gunicorn, [api_settings] api_workers processes."""
+"""`lbaas-api`: serve the API with [api_settings] api_workers processes under gunicorn's arbiter.
+
+Each worker is lbaas.cmd.gunicorn_worker.Worker: waitress with api_threads threads, so
+slow clients hold no worker (gunicorn's own sync workers would each be held by one).
+"""
 import argparse
 import os
 import sys
@@ -27,7 +31,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="lbaas-api", description=__doc__)
     parser.add_argument("--config-file", action="append", help="configuration file")
     parser.add_argument("--workers", type=int, help="worker processes")
-    parser.add_argument("--threads", type=int, default=1, help="threads per worker")
+    parser.add_argument("--threads", type=int,
+                        help="request threads per worker (default [api_settings] api_threads)")
     args = parser.parse_args(argv)
     files = common.config_files(args.config_file)
     if files:
@@ -44,8 +49,11 @@ def main(argv=None):
             return 2
     api = conf.api_settings
     _Gunicorn({"bind": f"{api.bind_host}:{api.bind_port}",
-               "workers": args.workers or api.api_workers, "threads": args.threads,
-               "accesslog": None, "timeout": 60,
+               "workers": args.workers or api.api_workers,
+               "threads": args.threads or api.api_threads,
+               "worker_class": "lbaas.cmd.gunicorn_worker.Worker",
+               # the arbiter restarts a worker whose I/O loop stalls this long
+               "timeout": 60, "accesslog": None,
                # gunicorn's control socket defaults to one path per user; keep ours apart.
                "control_socket": os.path.join(conf.state_path, "gunicorn.ctl")}).run()
     return 0

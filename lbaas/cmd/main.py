@@ -4,13 +4,10 @@ import faulthandler
 import os
 import signal
 import sys
-import threading
-
-from werkzeug.serving import make_server
 
 from lbaas import conf as lbaas_conf
 from lbaas.certificates import local as local_certs
-from lbaas.cmd import background, certificate, common, conformance, embedded
+from lbaas.cmd import background, certificate, common, conformance, embedded, httpserver
 from lbaas.db import migrate
 
 
@@ -35,13 +32,10 @@ def serve(args):
     from lbaas.api import create_app
     app = create_app(conf)
     api = conf.api_settings
-    server = make_server(api.bind_host, api.bind_port, app, threaded=True)
-    stop = threading.Event()
+    server = httpserver.Server(app, [httpserver.listen(api.bind_host, api.bind_port)], api)
 
     def _stop(*_):
-        if not stop.is_set():
-            stop.set()
-            threading.Thread(target=server.shutdown, daemon=True).start()
+        server.stop()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -50,7 +44,7 @@ def serve(args):
     housekeeper = background.start_housekeeping(core)
     ovn_sync = background.start_ovn(core)
     driver_agent = background.start_driver_agent(core, embedded=not files)
-    print(f"lbaas: Octavia v2 API at http://{api.bind_host}:{server.server_port}\n"
+    print(f"lbaas: Octavia v2 API at http://{api.bind_host}:{server.port}\n"
           f"  database:  {url}\n"
           f"  providers: {', '.join(core.drivers.available())} "
           f"(default {api.default_provider_driver})\n"
@@ -65,7 +59,7 @@ def serve(args):
         print(f"  drivers:   status/stats/get sockets "
               f"{', '.join(driver_agent.paths.values())}", flush=True)
     try:
-        server.serve_forever()
+        server.serve()
     finally:
         if driver_agent is not None:
             driver_agent.stop()

@@ -274,6 +274,16 @@ def test_method_not_allowed_is_405_in_fault_shape(client, method, url):
     assert is_fault(getattr(client.raw, method)(url), 405)
 
 
+@pytest.mark.parametrize("method,url,allowed", [
+    ("patch", LBS, {"GET", "HEAD", "OPTIONS", "POST"}),
+    ("post", f"{LBS}/{SOME_ID}", {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})])
+def test_method_not_allowed_names_the_allowed_methods(client, method, url, allowed):
+    """A 405 carries Allow with the methods the URL does accept (RFC 9110 15.5.6)."""
+    resp = getattr(client.raw, method)(url)
+    assert resp.status_code == 405
+    assert {m.strip() for m in resp.headers.get("Allow", "").split(",")} == allowed
+
+
 @pytest.mark.parametrize("url", ["/v2", "/v2.0", "/v2/lbaas", "/v2/octavia", "/v2.0/lbaas"])
 def test_version_roots_answer_the_string_v2(client, url):
     """The version roots answer the JSON string "v2"."""
