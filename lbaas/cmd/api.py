@@ -46,6 +46,9 @@ def main(argv=None):
     _Gunicorn({"bind": f"{api.bind_host}:{api.bind_port}",
                "workers": args.workers or api.api_workers, "threads": args.threads,
                "accesslog": None, "timeout": 60,
+               # gunicorn's largest request line (its default is 4094), so that the API's own
+               # [api_settings] max_query_string_length answers an Octavia fault first.
+               "limit_request_line": 8190,
                # gunicorn's control socket defaults to one path per user; keep ours apart.
                "control_socket": os.path.join(conf.state_path, "gunicorn.ctl")}).run()
     return 0
