@@ -36,6 +36,15 @@ api_opts = [
     cfg.BoolOpt("allow_sorting", default=True, help="Honour sort/sort_key/sort_dir on lists."),
     cfg.BoolOpt("allow_filtering", default=True, help="Treat unknown list parameters as filters."),
     cfg.BoolOpt("allow_field_selection", default=True, help="Honour fields= on lists and shows."),
+    cfg.IntOpt("max_filter_values", default=50, min=1,
+               help="Most distinct values one list filter may carry: tags=a,b counts 2, "
+                    "id=x&id=y counts 2 (more: 400)."),
+    cfg.IntOpt("max_filter_values_per_request", default=200, min=1,
+               help="Most distinct filter values one list request may carry, all filters and "
+                    "tag filters together (more: 400)."),
+    cfg.IntOpt("max_query_string_length", default=8000, min=256,
+               help="Longest query string accepted, in bytes as sent (longer: 400). gunicorn "
+                    "(lbaas-api) refuses request lines over 8190 bytes itself."),
     cfg.StrOpt("api_base_uri", help="Base URI for pagination links (default: the request URL)."),
     cfg.BoolOpt("allow_tls_terminated_listeners", default=True,
                 help="Allow TERMINATED_HTTPS listeners."),

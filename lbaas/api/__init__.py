@@ -4,11 +4,10 @@ import re
 import uuid
 
 import flask
-import flask_smorest
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from lbaas.api import errors, paths
+from lbaas.api import errors, openapi, paths
 
 LOG = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ def create_app(conf, core=None, authenticate=True):
     app.json.sort_keys = False
     app.json.compact = True
     app.extensions["lbaas_core"] = core or Core(conf)
-    api = flask_smorest.Api(app)
+    api = openapi.Api(app)
     errors.register(app)
 
     @app.before_request

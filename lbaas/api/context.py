@@ -4,10 +4,14 @@ import dataclasses
 from flask import current_app, request
 from oslo_context import context as oslo_context
 
+from lbaas.core import constants as c
+from lbaas.core import errors
 from lbaas.core.context import RequestContext
 
 KEYSTONE = "keystone"
 CONFIRMED = "Confirmed"
+# Where a noauth caller names its project, first match wins (upstream's order).
+PROJECT_HEADERS = ("X-Project-Id", "X-Tenant-Id", "X-Tenant")
 
 
 def current():
@@ -16,10 +20,26 @@ def current():
     strategy = conf.api_settings.auth_strategy
     if strategy == KEYSTONE:
         return from_identity(request.environ, core().policy)
-    project = (request.headers.get("X-Project-Id") or request.headers.get("X-Tenant-Id")
-               or request.headers.get("X-Tenant"))
-    return RequestContext(project_id=project, is_admin=True, roles=("admin",),
+    return RequestContext(project_id=header_project(), is_admin=True, roles=("admin",),
                           auth_strategy=strategy)
+
+
+def header_project():
+    """The project a noauth caller names in its headers, held to the body's project_id rules."""
+    for name in PROJECT_HEADERS:
+        value = request.headers.get(name)
+        if not value:
+            continue
+        if len(value) > c.MAX_PROJECT_ID:
+            raise errors.InvalidInput(
+                attr=name, value=value,
+                reason=f"Value should have a maximum character requirement of "
+                       f"{c.MAX_PROJECT_ID}")
+        if "\x00" in value:
+            raise errors.InvalidInput(attr=name, value=ascii(value)[1:-1],
+                                      reason="Value should not contain NUL characters.")
+        return value
+    return None
 
 
 def from_identity(environ, authorizer):

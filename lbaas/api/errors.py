@@ -3,7 +3,7 @@ import json
 import logging
 import uuid
 
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from lbaas.core import errors
@@ -115,9 +115,14 @@ def _storable(text):
 
 
 def check_request():
-    """A fault for a request no handler should see: bad JSON, or text no database can store."""
+    """A fault for a request no handler should see: bad JSON, text no database can store, or
+    a query string longer than allowed."""
     if not _storable(request.path):
         return fault(404, "The requested URL was not found on the server.")
+    limit = current_app.config["LBAAS_CONF"].api_settings.max_query_string_length
+    if len(request.query_string) > limit:
+        too_long = errors.QueryStringTooLong(length=len(request.query_string), limit=limit)
+        return fault(too_long.code, too_long.message)
     if any(not _storable(v) for values in request.args.listvalues() for v in values):
         return fault(400, "Query parameters may not contain NUL characters.")
     if request.method not in ("POST", "PUT") or not request.get_data(cache=True):

@@ -18,6 +18,7 @@ from lbaas import conf as lbaas_conf
 from lbaas.certificates import pem
 from lbaas.certificates.base import (CertManager, Certificate, CertificateNotFound,
                                      InvalidCertificate)
+from lbaas.core import private
 from lbaas.core.db import Database
 from lbaas.db.certificate import StoredCertificate
 
@@ -41,11 +42,12 @@ def ensure_key_file(conf):
     """Create <state_path>/certificates.key (mode 0600) unless a key is configured or exists."""
     if conf.certificates.encryption_key:
         return
-    os.makedirs(conf.state_path, exist_ok=True)
+    private.ensure_dir(conf.state_path)
     try:
         fd = os.open(key_path(conf), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return
+    os.fchmod(fd, 0o600)  # whatever the umask took
     with os.fdopen(fd, "w") as f:
         f.write(secrets.token_urlsafe(48))
 

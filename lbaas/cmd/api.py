@@ -10,6 +10,7 @@ import sys
 from gunicorn.app.base import BaseApplication
 
 from lbaas.cmd import common
+from lbaas.core import private
 
 
 class _Gunicorn(BaseApplication):
@@ -38,7 +39,7 @@ def main(argv=None):
     if files:
         os.environ[common.CONFIG_ENV] = ":".join(files)
     conf = common.load_conf(files)
-    os.makedirs(conf.state_path, exist_ok=True)
+    private.ensure_dir(conf.state_path)
     if "amphora" in conf.api_settings.enabled_provider_drivers:
         from lbaas.drivers.amphora import rpc
         if rpc.is_in_memory(conf):

@@ -17,6 +17,7 @@ def ensure_heartbeat_key(conf):
     except FileExistsError:
         pass
     else:
+        os.fchmod(fd, 0o600)  # whatever the umask took
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
     with open(path) as f:

@@ -1,13 +1,13 @@
 """The `lbaas` command: `lbaas serve` runs everything in one process on embedded defaults."""
 import argparse
 import faulthandler
-import os
 import signal
 import sys
 
 from lbaas import conf as lbaas_conf
 from lbaas.certificates import local as local_certs
 from lbaas.cmd import background, certificate, common, conformance, embedded, httpserver
+from lbaas.core import private
 from lbaas.db import migrate
 
 
@@ -23,7 +23,7 @@ def serve(args):
         conf.set_override("state_path", args.state_path)
     if args.port:
         conf.set_override("bind_port", args.port, group="api_settings")
-    os.makedirs(conf.state_path, exist_ok=True)
+    private.ensure_dir(conf.state_path)
     url = lbaas_conf.database_url(conf)
     migrate.upgrade(url)
     background.ensure_heartbeat_key(conf)

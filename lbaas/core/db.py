@@ -6,6 +6,8 @@ import threading
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from lbaas.core import private
+
 _local = threading.local()
 
 
@@ -40,6 +42,27 @@ def _sqlite_engine(url, immediate):
     return engine
 
 
+def sqlite_file(url):
+    """The file of a SQLite database URL; None for another engine or an in-memory database."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1].split("?", 1)[0]
+    return path if path and path != ":memory:" and "///" in url else None
+
+
+def make_private(url):
+    """A SQLite database only this user may read: its folder 0700 when made here, the file
+    and its -wal/-shm 0600 (SQLite gives the files it adds the database file's mode).
+    Nothing for other engines."""
+    path = sqlite_file(url)
+    if path is None:
+        return
+    private.ensure_dir(os.path.dirname(os.path.abspath(path)), tighten=False)
+    private.ensure_file(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        private.tighten_if_present(path + suffix)
+
+
 class ReadOnlySession(Session):
     """A session for reads: it never writes (a flush with changes raises).
 
@@ -64,9 +87,7 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            make_private(url)
             self.write_engine = _sqlite_engine(url, immediate=True)
             self.read_engine = _sqlite_engine(url, immediate=False)
         else:

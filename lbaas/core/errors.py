@@ -103,6 +103,23 @@ class InvalidLimit(APIError):
     template = "Supplied pagination limit '%(key)s' is not valid."
 
 
+class TooManyFilterValues(APIError):
+    code = 400
+    template = ("Too many values for filter '%(name)s': %(count)d distinct values given, "
+                "at most %(limit)d allowed.")
+
+
+class TooManyFilterValuesInRequest(APIError):
+    code = 400
+    template = ("Too many filter values: %(count)d distinct values given in all, at most "
+                "%(limit)d allowed per request.")
+
+
+class QueryStringTooLong(APIError):
+    code = 400
+    template = "The query string is %(length)d bytes long; at most %(limit)d are allowed."
+
+
 class ProviderNotEnabled(APIError):
     code = 400
     template = "Provider '%(prov)s' is not enabled."

@@ -3,7 +3,7 @@ import dataclasses
 import datetime
 
 from oslo_utils import strutils
-from sqlalchemy import and_, exists, func, literal, not_, or_, select
+from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.types import BigInteger, Boolean, DateTime, Float, Integer, SmallInteger
 
 from lbaas.core import errors
@@ -73,7 +73,30 @@ def _parse_sort(args):
     for key, direction in keys:
         if direction not in ("asc", "desc"):
             raise errors.InvalidSortDirection(key=direction)
-    return keys
+    # A key sorted on again orders nothing more; dropping it keeps the keyset clause (which
+    # grows with the square of the keys) bounded by the number of sortable attributes.
+    first = {}
+    for key, direction in keys:
+        first.setdefault(key, direction)
+    return list(first.items())
+
+
+def _distinct(values):
+    """The values without repeats, in their first order."""
+    return list(dict.fromkeys(values))
+
+
+def _check_counts(filters, tags, api):
+    """400 when a filter carries more values than allowed, or the request does in all."""
+    total = 0
+    for name, values in list(filters.items()) + list(tags.items()):
+        if len(values) > api.max_filter_values:
+            raise errors.TooManyFilterValues(name=name, count=len(values),
+                                             limit=api.max_filter_values)
+        total += len(values)
+    if total > api.max_filter_values_per_request:
+        raise errors.TooManyFilterValuesInRequest(count=total,
+                                                  limit=api.max_filter_values_per_request)
 
 
 def parse(args, conf):
@@ -82,11 +105,12 @@ def parse(args, conf):
     filters, tags = {}, {}
     for name, values in args.items():
         if name in TAG_PARAMS:
-            tags[name] = [t for v in values for t in v.split(",") if t]
+            tags[name] = _distinct(t for v in values for t in v.split(",") if t)
         elif name not in RESERVED:
-            filters[name] = values
+            filters[name] = _distinct(values)
     if not api.allow_filtering:
         filters = {}
+    _check_counts(filters, tags, api)
     sort = _parse_sort(args) if api.allow_sorting else []
     limit = marker = None
     page_reverse = False
@@ -156,8 +180,17 @@ def _sort_expr(column):
     return func.coalesce(column, literal(_null_substitute(column.type), column.type))
 
 
-def _tag_clause(model, tag):
-    return exists().where(Tag.resource_id == model.id, Tag.tag == tag)
+def _tagged(tags, every):
+    """Ids of the objects carrying every one (or any one) of the tags.
+
+    One subquery whatever the number of tags: an object carries all n tags when n of its
+    tag rows match, as (resource_id, tag) is unique.
+    """
+    tags = _distinct(tags)
+    stmt = select(Tag.resource_id).where(Tag.tag.in_(tags))
+    if every and len(tags) > 1:
+        stmt = stmt.group_by(Tag.resource_id).having(func.count() == len(tags))
+    return stmt
 
 
 def apply_filters(stmt, model, options, fields):
@@ -170,14 +203,11 @@ def apply_filters(stmt, model, options, fields):
         stmt = stmt.where(column == coerced[0] if len(coerced) == 1 else column.in_(coerced))
     # Objects without tags ignore tag filters, as upstream does.
     tags = options.tags if hasattr(model, "tags") else {}
-    if tags.get("tags"):
-        stmt = stmt.where(and_(*[_tag_clause(model, t) for t in tags["tags"]]))
-    if tags.get("tags-any"):
-        stmt = stmt.where(or_(*[_tag_clause(model, t) for t in tags["tags-any"]]))
-    if tags.get("not-tags"):
-        stmt = stmt.where(not_(and_(*[_tag_clause(model, t) for t in tags["not-tags"]])))
-    if tags.get("not-tags-any"):
-        stmt = stmt.where(not_(or_(*[_tag_clause(model, t) for t in tags["not-tags-any"]])))
+    for name, every, negate in (("tags", True, False), ("tags-any", False, False),
+                                ("not-tags", True, True), ("not-tags-any", False, True)):
+        if tags.get(name):
+            ids = _tagged(tags[name], every)
+            stmt = stmt.where(model.id.not_in(ids) if negate else model.id.in_(ids))
     return stmt
 
 
@@ -213,7 +243,9 @@ def fetch_page(session, stmt, model, options, fields, plain=False, key="id"):
         for i, (_, column, direction) in enumerate(keys):
             expr = _sort_expr(column)
             ascending = (direction == "asc") != reverse
-            step = expr > marker_row[i] if ascending else expr < marker_row[i]
+            # Bound as a parameter: SQLAlchemy refuses < and > against a bare True/False.
+            value = literal(marker_row[i], column.type)
+            step = expr > value if ascending else expr < value
             equal = [_sort_expr(keys[j][1]) == marker_row[j] for j in range(i)]
             clauses.append(and_(*equal, step))
         stmt = stmt.where(or_(*clauses))

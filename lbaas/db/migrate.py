@@ -4,6 +4,8 @@ import os
 from alembic import command
 from alembic.config import Config
 
+from lbaas.core import db
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -16,7 +18,8 @@ def alembic_config(url):
 
 
 def upgrade(url, revision="head"):
-    """Bring the database at url up to revision."""
+    """Bring the database at url up to revision (a SQLite file is made 0600 first)."""
+    db.make_private(url)
     command.upgrade(alembic_config(url), revision)
 
 

@@ -11,6 +11,7 @@ import socket
 import socketserver
 import threading
 
+from lbaas.core import private
 from lbaas.driver_agent import framing, handlers
 
 LOG = logging.getLogger(__name__)
@@ -83,12 +84,15 @@ class SocketServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self._busy = 0
         self._busy_lock = threading.Lock()
         self._thread = None
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        private.ensure_dir(os.path.dirname(path) or ".", tighten=False)
         _remove_stale(path)
         # DriverLibrary connects with a timeout, i.e. non-blocking: a full backlog is an
         # immediate EAGAIN for the driver, so keep it deep (the kernel caps it at somaxconn)
         self.request_queue_size = max(128, max_connections * 4)
         super().__init__(path, _Handler)
+        # The get socket answers any project's objects: only this user may connect, as
+        # under the usual umask, whatever the umask is.
+        os.chmod(path, private.FILE_MODE)
 
     def bad_request(self, message):
         """The reply to a request that could not be decoded."""

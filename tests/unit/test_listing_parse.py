@@ -131,3 +131,31 @@ def test_pagination_disabled_ignores_limit_and_marker(conf):
     conf.set_override("allow_pagination", False, group="api_settings")
     options = parse(conf, limit="2", marker="m")
     assert (options.limit, options.marker, options.paginate) == (None, None, False)
+
+
+def test_a_repeated_sort_key_keeps_its_first_direction(conf):
+    """name:desc,id,name:asc,name sorts on name (descending) then id: repeats say nothing."""
+    assert parse(conf, sort="name:desc,id,name:asc,name").sort == [("name", "desc"),
+                                                                   ("id", "asc")]
+
+
+def test_filter_and_tag_values_lose_their_repeats(conf):
+    """Repeated values count once, in their first order."""
+    options = parse(conf, id=["b", "a", "b"], tags=["x,y,x", "y"])
+    assert (options.filters["id"], options.tags["tags"]) == (["b", "a"], ["x", "y"])
+
+
+def test_distinct_values_over_the_cap_raise(conf):
+    """51 distinct values of one filter raise TooManyFilterValues; 50 do not."""
+    parse(conf, name=[f"n{i}" for i in range(50)])
+    with pytest.raises(errors.TooManyFilterValues) as info:
+        parse(conf, tags_dash_any=",".join(f"t{i}" for i in range(51)))
+    assert info.value.code == 400 and "'tags-any'" in info.value.message
+
+
+def test_values_over_the_request_cap_raise(conf):
+    """The caps add up over every filter and tag filter of the request."""
+    conf.set_override("max_filter_values_per_request", 4, group="api_settings")
+    parse(conf, name=["a", "b"], tags="x,y")
+    with pytest.raises(errors.TooManyFilterValuesInRequest):
+        parse(conf, name=["a", "b"], tags="x,y,z")

@@ -41,13 +41,24 @@ def _bounds(min_val, max_val):
     return check
 
 
+class Integer(fields.Integer):
+    """marshmallow's lenient Integer, except that a number with a fraction is refused
+    (it would be truncated: 1.5 stored as 1), as is an infinite one."""
+
+    def _validated(self, value):
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
 def Int(min_val=None, max_val=MAX_DB_INT, **kw):
-    """An integer; numeric strings are accepted as Octavia accepts them.
+    """An integer; numeric strings and integral numbers (2.0) are accepted as Octavia
+    accepts them, a fraction (1.5) is not.
 
     Without an explicit maximum the database's integer range is the bound, so an
     oversized number is a 400 rather than a storage failure.
     """
-    return fields.Integer(
+    return Integer(
         strict=False, validate=_bounds(min_val, max_val),
         error_messages=_messages(invalid="Wrong type. Expected 'int'"), **kw)
 

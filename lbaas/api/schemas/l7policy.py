@@ -37,7 +37,7 @@ def Url(**kw):
 def HttpCode(**kw):
     """A redirect HTTP status code."""
     codes = ", ".join(str(code) for code in c.REDIRECT_HTTP_CODES)
-    return fields.Integer(strict=False, validate=validate.OneOf(
+    return f.Integer(strict=False, validate=validate.OneOf(
         c.REDIRECT_HTTP_CODES, error=f"Value should be one of: {codes}"),
         error_messages={"null": "Value may not be null.",
                         "invalid": "Wrong type. Expected 'int'", "required": f.MANDATORY}, **kw)

@@ -97,6 +97,7 @@ class AmphoraService:
         """Replace an amphora; its load balancer must be ACTIVE and is held PENDING_UPDATE."""
         core = self.core
         with core.db.write() as session:
+            common.hold(session, models.Amphora, amphora_id)
             amp = common.get_or_404(session, models.Amphora, amphora_id, LOAD)
             lb = amp.load_balancer
             core.policy.authorize(ctx, RBAC, "put_failover",

@@ -150,7 +150,7 @@ class ProfileService:
         kind = self.kind
         self.core.policy.authorize_own(ctx, kind.profile_rbac, "delete")
         with self.core.db.write() as session:
-            row = common.get_or_404(session, kind.profile, profile_id)
+            row = common.get_or_404(session, kind.profile, profile_id, lock=True)
             session.delete(row)
             common.flush_or_conflict(session, _in_use(kind.profile, profile_id))
 
@@ -208,7 +208,7 @@ class OptionService:
         if "name" in body and body["name"] is None:
             raise errors.InvalidOption(value=None, option="name")
         with self.core.db.write() as session:
-            row = common.get_or_404(session, kind.option, key)
+            row = common.get_or_404(session, kind.option, key, lock=True)
             for field in ("name", "description", "enabled"):
                 if field in body:
                     value = body[field]
@@ -222,7 +222,7 @@ class OptionService:
         kind = self.kind
         self.core.policy.authorize_own(ctx, kind.option_rbac, "delete")
         with self.core.db.write() as session:
-            row = common.get_or_404(session, kind.option, key)
+            row = common.get_or_404(session, kind.option, key, lock=True)
             column = getattr(models.LoadBalancer, kind.lb_column)
             session.execute(
                 update(models.LoadBalancer)

@@ -1,7 +1,7 @@
 """Helpers every resource service shares: lookups, the compare-and-swap locks, field defaults."""
 import ipaddress
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, case, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lbaas.core import constants as c
@@ -30,9 +30,10 @@ def _gone(row):
     return status == c.DELETED
 
 
-def get_or_404(session, model, object_id, options=()):
-    """The live object with this id, or a 404 naming it as the API does."""
-    row = session.get(model, object_id, options=options) if object_id else None
+def get_or_404(session, model, object_id, options=(), lock=False):
+    """The live object with this id (row-locked until commit with lock=True), or a 404."""
+    row = session.get(model, object_id, options=options, with_for_update=lock or None) \
+        if object_id else None
     if row is None or _gone(row):
         raise errors.NotFound(resource=HUMAN_NAMES[model], id=object_id)
     return row
@@ -67,6 +68,44 @@ def columns(model, names):
     mapping.update({alias: mapping[name] for alias, name in FILTER_ALIASES.items()
                     if name in mapping})
     return mapping
+
+
+def _owner(model, object_id):
+    """The id of the load balancer an object belongs to, as an SQL expression."""
+    lb, listener, pool = models.LoadBalancer, models.Listener, models.Pool
+    if model is lb:
+        return literal(object_id, lb.id.type)
+    if model is models.Listener:
+        stmt = select(listener.loadbalancer_id).where(listener.id == object_id)
+    elif model is models.Pool:
+        stmt = select(pool.loadbalancer_id).where(pool.id == object_id)
+    elif model is models.HealthMonitor:
+        monitor = models.HealthMonitor
+        stmt = select(pool.loadbalancer_id).join(monitor, monitor.pool_id == pool.id) \
+            .where(monitor.id == object_id)
+    elif model is models.L7Policy:
+        policy = models.L7Policy
+        stmt = select(listener.loadbalancer_id).join(policy, policy.listener_id == listener.id) \
+            .where(policy.id == object_id)
+    else:
+        stmt = select(models.Amphora.loadbalancer_id).where(models.Amphora.id == object_id)
+    return stmt.scalar_subquery()
+
+
+def hold(session, model, object_id):
+    """Hold the load balancer an object belongs to until this transaction ends.
+
+    Call it first in every write to a load balancer's tree: writers of one tree (and the
+    provider's status reports, which update the load balancer) then run one after another,
+    so what the operation reads next is what it will change. A row read before would be
+    stale: a delete and its DELETED report could commit between the read and the lock.
+    SQLite needs nothing here: its write transactions already run one at a time.
+    """
+    if not object_id or session.get_bind().dialect.name == "sqlite":
+        return
+    lb = models.LoadBalancer
+    session.execute(select(lb.id).where(lb.id == _owner(model, object_id))
+                    .with_for_update(of=lb))
 
 
 def lock_loadbalancer(session, lb, allowed=c.MUTABLE_STATUSES, new=c.PENDING_UPDATE,

@@ -67,6 +67,7 @@ class HealthMonitorService:
         """Add a health monitor to an ACTIVE pool."""
         core = self.core
         with core.db.write() as session:
+            common.hold(session, models.Pool, body["pool_id"])
             pool = common.get_or_404(session, models.Pool, body["pool_id"],
                                      (selectinload(models.Pool.load_balancer),))
             core.policy.authorize(ctx, RBAC, "post", pool.load_balancer.project_id)
@@ -83,6 +84,7 @@ class HealthMonitorService:
         """Change a health monitor; its pool must be ACTIVE."""
         core = self.core
         with core.db.write() as session:
+            common.hold(session, models.HealthMonitor, hm_id)
             row = common.get_or_404(session, models.HealthMonitor, hm_id, _load())
             core.policy.authorize(ctx, RBAC, "put", row.project_id)
             changes = rules.changes_for_update(core.conf, row, body)
@@ -99,6 +101,7 @@ class HealthMonitorService:
         """Remove a health monitor; its pool must be ACTIVE."""
         core = self.core
         with core.db.write() as session:
+            common.hold(session, models.HealthMonitor, hm_id)
             row = common.get_or_404(session, models.HealthMonitor, hm_id, _load())
             core.policy.authorize(ctx, RBAC, "delete", row.project_id)
             driver = core.drivers.get(row.pool.load_balancer.provider)

@@ -107,6 +107,7 @@ class L7PolicyService:
         """Add a policy (with any rules it nests) to a listener of an ACTIVE load balancer."""
         core = self.core
         with core.db.write() as session:
+            common.hold(session, models.Listener, body["listener_id"])
             if body.get("redirect_pool_id"):  # Octavia looks the pool up before the listener
                 common.get_or_404(session, models.Pool, body["redirect_pool_id"])
             listener = common.get_or_404(session, models.Listener, body["listener_id"],
@@ -126,6 +127,7 @@ class L7PolicyService:
         """Change a policy (its action, redirect, position...); its load balancer must be ACTIVE."""
         core = self.core
         with core.db.write() as session:
+            common.hold(session, models.L7Policy, policy_id)
             row = common.get_or_404(session, models.L7Policy, policy_id, _with_parents())
             core.policy.authorize(ctx, RBAC, "put", row.project_id)
             listener = row.listener
@@ -149,6 +151,7 @@ class L7PolicyService:
         """Remove a policy with its rules; its load balancer must be ACTIVE."""
         core = self.core
         with core.db.write() as session:
+            common.hold(session, models.L7Policy, policy_id)
             row = common.get_or_404(session, models.L7Policy, policy_id, _with_parents())
             core.policy.authorize(ctx, RBAC, "delete", row.project_id)
             driver = core.drivers.get(row.listener.load_balancer.provider)

@@ -30,6 +30,16 @@ class L7RuleService:
     def _policy(session, policy_id):
         return common.get_or_404(session, models.L7Policy, policy_id, _policy_load())
 
+    def _held_policy(self, session, policy_id):
+        """The policy, read once its load balancer is held for a write."""
+        common.hold(session, models.L7Policy, policy_id)
+        return self._policy(session, policy_id)
+
+    def _held_rule(self, session, policy_id, rule_id):
+        """The policy and its rule, read once their load balancer is held for a write."""
+        common.hold(session, models.L7Policy, policy_id)
+        return self._rule(session, policy_id, rule_id)
+
     def _rule(self, session, policy_id, rule_id):
         policy = self._policy(session, policy_id)
         return policy, common.child_or_404(session, models.L7Rule, rule_id, "l7policy_id",
@@ -56,7 +66,7 @@ class L7RuleService:
         core = self.core
         values = rules.values_for_create(body)  # Octavia validates before looking anything up
         with core.db.write() as session:
-            policy = self._policy(session, policy_id)
+            policy = self._held_policy(session, policy_id)
             core.policy.authorize(ctx, RBAC, "post", policy.listener.load_balancer.project_id)
             held = session.scalar(select(func.count()).select_from(models.L7Rule).where(
                 models.L7Rule.l7policy_id == policy.id))
@@ -72,7 +82,7 @@ class L7RuleService:
         """Change a rule (validated as the whole rule it leaves); its policy must be ACTIVE."""
         core = self.core
         with core.db.write() as session:
-            policy, row = self._rule(session, policy_id, rule_id)
+            policy, row = self._held_rule(session, policy_id, rule_id)
             core.policy.authorize(ctx, RBAC, "put", row.project_id)
             changes = rules.changes_for_update(row, body)
             driver = core.drivers.get(policy.listener.load_balancer.provider)
@@ -88,7 +98,7 @@ class L7RuleService:
         """Remove a rule; its policy must be ACTIVE."""
         core = self.core
         with core.db.write() as session:
-            policy, row = self._rule(session, policy_id, rule_id)
+            policy, row = self._held_rule(session, policy_id, rule_id)
             core.policy.authorize(ctx, RBAC, "delete", row.project_id)
             driver = core.drivers.get(policy.listener.load_balancer.provider)
             full = pm.l7rule(row)

@@ -113,6 +113,7 @@ class ListenerService:
         """Add a listener to an ACTIVE load balancer."""
         core = self.core
         with core.db.write() as session:
+            common.hold(session, models.LoadBalancer, body["loadbalancer_id"])
             lb = common.get_or_404(session, models.LoadBalancer, body["loadbalancer_id"])
             core.policy.authorize(ctx, RBAC, "post", lb.project_id)
             if body.get("default_pool_id"):  # Octavia checks the pool before the lock ...
@@ -130,6 +131,7 @@ class ListenerService:
         """Change a listener; its load balancer must be ACTIVE."""
         core = self.core
         with core.db.write() as session:
+            common.hold(session, models.Listener, listener_id)
             row = common.get_or_404(session, models.Listener, listener_id, _load())
             core.policy.authorize(ctx, RBAC, "put", row.project_id)
             lb = row.load_balancer
@@ -163,6 +165,7 @@ class ListenerService:
         """Remove a listener; its load balancer must be ACTIVE."""
         core = self.core
         with core.db.write() as session:
+            common.hold(session, models.Listener, listener_id)
             row = common.get_or_404(session, models.Listener, listener_id, _load())
             core.policy.authorize(ctx, RBAC, "delete", row.project_id)
             lb = row.load_balancer

@@ -160,6 +160,7 @@ class LoadBalancerService:
     def update(self, ctx, lb_id, body):
         """Change the updatable fields; the load balancer must be ACTIVE."""
         with self.core.db.write() as session:
+            common.hold(session, models.LoadBalancer, lb_id)
             lb = common.get_or_404(session, models.LoadBalancer, lb_id, GRAPH_LOAD)
             self.core.policy.authorize(ctx, RBAC, "put", lb.project_id)
             if "vip_sg_ids" in body:
@@ -180,6 +181,7 @@ class LoadBalancerService:
     def delete(self, ctx, lb_id, cascade=False):
         """Delete a load balancer; with children only when cascading."""
         with self.core.db.write() as session:
+            common.hold(session, models.LoadBalancer, lb_id)
             lb = common.get_or_404(session, models.LoadBalancer, lb_id, GRAPH_LOAD)
             self.core.policy.authorize(ctx, RBAC, "delete", lb.project_id)
             if (lb.listeners or lb.pools) and not cascade:
@@ -194,6 +196,7 @@ class LoadBalancerService:
     def failover(self, ctx, lb_id):
         """Ask the provider to rebuild the load balancer's data plane."""
         with self.core.db.write() as session:
+            common.hold(session, models.LoadBalancer, lb_id)
             lb = common.get_or_404(session, models.LoadBalancer, lb_id)
             self.core.policy.authorize(ctx, RBAC, "put_failover", lb.project_id)
             driver = self.core.drivers.get(lb.provider)

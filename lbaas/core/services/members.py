@@ -92,6 +92,16 @@ class MemberService:
     def _pool(self, session, pool_id):
         return common.get_or_404(session, models.Pool, pool_id, _pool_load())
 
+    def _held_pool(self, session, pool_id):
+        """The pool, read once its load balancer is held for a write."""
+        common.hold(session, models.Pool, pool_id)
+        return self._pool(session, pool_id)
+
+    def _held_member(self, session, pool_id, member_id):
+        """The pool and its member, read once their load balancer is held for a write."""
+        common.hold(session, models.Pool, pool_id)
+        return self._member(session, pool_id, member_id)
+
     def _member(self, session, pool_id, member_id):
         pool = self._pool(session, pool_id)
         return pool, common.child_or_404(session, models.Member, member_id, "pool_id", pool.id)
@@ -116,7 +126,7 @@ class MemberService:
         """Add a member to an ACTIVE pool."""
         core = self.core
         with core.db.write() as session:
-            pool = self._pool(session, pool_id)
+            pool = self._held_pool(session, pool_id)
             core.policy.authorize(ctx, RBAC, "post", pool.load_balancer.project_id)
             values = prepare(core.conf, core.network, pool, body)
             driver = core.drivers.get(pool.load_balancer.provider)
@@ -130,7 +140,7 @@ class MemberService:
         """Change a member; its pool must be ACTIVE."""
         core = self.core
         with core.db.write() as session:
-            pool, row = self._member(session, pool_id, member_id)
+            pool, row = self._held_member(session, pool_id, member_id)
             core.policy.authorize(ctx, RBAC, "put", row.project_id)
             changes = rules.changes_for_update(body)
             driver = core.drivers.get(pool.load_balancer.provider)
@@ -146,7 +156,7 @@ class MemberService:
         """Remove a member; its pool must be ACTIVE."""
         core = self.core
         with core.db.write() as session:
-            pool, row = self._member(session, pool_id, member_id)
+            pool, row = self._held_member(session, pool_id, member_id)
             core.policy.authorize(ctx, RBAC, "delete", row.project_id)
             driver = core.drivers.get(pool.load_balancer.provider)
             pools.lock_for_child(session, pool)
@@ -158,7 +168,7 @@ class MemberService:
         core = self.core
         try:
             with core.db.write() as session:
-                pool = self._pool(session, pool_id)
+                pool = self._held_pool(session, pool_id)
                 # A batch creates, updates and (unless additive) deletes: each is checked.
                 for action in ("post", "put") if additive_only else ("post", "put", "delete"):
                     core.policy.authorize(ctx, RBAC, action, pool.load_balancer.project_id)

@@ -61,11 +61,15 @@ def _check_unused_by_policies(session, pool):
 
 
 def _parents(session, body):
-    """The load balancer and (optional) listener a new pool belongs to."""
+    """The load balancer (held) and the listener (optional) a new pool belongs to."""
     lb_id, listener_id = body.get("loadbalancer_id"), body.get("listener_id")
     if not lb_id and not listener_id:
         raise errors.ValidationException(
             detail="Must provide at least one of: loadbalancer_id, listener_id")
+    if lb_id:
+        common.hold(session, models.LoadBalancer, lb_id)
+    else:
+        common.hold(session, models.Listener, listener_id)
     listener = common.get_or_404(session, models.Listener, listener_id) if listener_id else None
     lb = common.get_or_404(session, models.LoadBalancer, lb_id or listener.loadbalancer_id)
     return lb, listener
@@ -116,6 +120,7 @@ class PoolService:
         """Change a pool; its load balancer must be ACTIVE."""
         core = self.core
         with core.db.write() as session:
+            common.hold(session, models.Pool, pool_id)
             row = common.get_or_404(session, models.Pool, pool_id, LOAD)
             core.policy.authorize(ctx, RBAC, "put", row.project_id)
             changes = rules.changes_for_update(core.conf, row, body, ctx)
@@ -132,6 +137,7 @@ class PoolService:
         """Remove a pool with its members and monitor; its load balancer must be ACTIVE."""
         core = self.core
         with core.db.write() as session:
+            common.hold(session, models.Pool, pool_id)
             row = common.get_or_404(session, models.Pool, pool_id, LOAD)
             core.policy.authorize(ctx, RBAC, "delete", row.project_id)
             _check_unused_by_policies(session, row)

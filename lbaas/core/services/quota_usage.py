@@ -79,8 +79,8 @@ def in_use(session, project_id, resource):
 def reserve(conf, session, project_id, counts):
     """403 unless the project may add counts[resource] more of each resource.
 
-    Call inside the create's write transaction, before inserting the new rows and before
-    locking any load balancer (lock order: quota record, then load balancer). Counts of
+    Call inside the create's write transaction, before inserting the new rows (lock order:
+    the load balancer common.hold took, then the quota record). Counts of
     zero or less (a batch that removes as many members as it adds) need no check. Like
     Octavia, the 403 names one resource: the first over its limit in the order of counts.
     """

@@ -14,6 +14,7 @@ import shutil
 
 from pyroute2 import IPRoute, NetlinkError, NetNS, config, netns
 
+from lbaas.core import private
 from lbaas.drivers.amphora.compute import (AmphoraNotFound, ComputeBackend, ComputeError,
                                            Instance, Interface, Network, processes)
 
@@ -82,7 +83,7 @@ class LocalCompute(ComputeBackend):
         self.gateway = f"{next(self.network.hosts())}/{self.network.prefixlen}"
         self.state_dir = state_dir or "/var/lib/lbaas/amphorae"
         self.stop_timeout = stop_timeout
-        os.makedirs(self.state_dir, exist_ok=True)
+        private.ensure_dir(self.state_dir)  # records name project addresses: 0700
 
     def prepare(self):
         """Make the management bridge and put the host's address on it (idempotent)."""
@@ -108,7 +109,9 @@ class LocalCompute(ComputeBackend):
 
     def _write(self, record):
         tmp = self._path(record["amphora_id"], ".json.tmp")
-        with open(tmp, "w") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, private.FILE_MODE)
+        os.fchmod(fd, private.FILE_MODE)
+        with os.fdopen(fd, "w") as f:
             json.dump(record, f)
         os.replace(tmp, self._path(record["amphora_id"]))
 
