@@ -16,8 +16,11 @@ def serve(args):
     faulthandler.register(signal.SIGUSR1)   # kill -USR1: every thread's stack to stderr
     files = common.config_files(args.config_file)
     conf = common.load_conf(files)
-    note = None
-    if not files:
+    if files:   # a written configuration is never second-guessed: say so
+        note = (f"none: {', '.join(files)} enables only the providers it names"
+                + (f" (--driver {args.driver} applies without a file)"
+                   if args.driver != "auto" else ""))
+    else:
         _, note = embedded.apply(conf, args.driver)
     if args.state_path:
         conf.set_override("state_path", args.state_path)
@@ -50,8 +53,7 @@ def serve(args):
           f"(default {api.default_provider_driver})\n"
           f"  network:   {conf.network.driver}\n"
           f"  auth:      {api.auth_strategy}", flush=True)
-    if note:
-        print(f"  embedded:  {note}", flush=True)
+    print(f"  embedded:  {note}", flush=True)
     if health is not None:
         host, port = health.address
         print(f"  health:    heartbeats on udp {host}:{port}", flush=True)
