@@ -69,6 +69,12 @@ def _ids(rows):
     return [{"id": r.id} for r in rows]
 
 
+def _owned(body):
+    """The body with upstream's legacy tenant_id (the project_id again) as its last key."""
+    body["tenant_id"] = body["project_id"]
+    return body
+
+
 def _common(row, d=None):
     if d is None:
         d = _values(row, COMMON)
@@ -95,7 +101,7 @@ def loadbalancer(row):
         listeners=_ids(d["listeners"]), pools=_ids(d["pools"]),
         provider=d["provider"] or "octavia", flavor_id=d["flavor_id"],
         availability_zone=d["availability_zone"])
-    return body
+    return _owned(body)
 
 
 def loadbalancer_full(row):
@@ -103,7 +109,7 @@ def loadbalancer_full(row):
     body = loadbalancer(row)
     body["listeners"] = [listener(li, nested=True) for li in row.listeners]
     body["pools"] = [pool(p, nested=True) for p in row.pools]
-    return body
+    return _owned(body)
 
 
 def listener(row, nested=False):
@@ -133,7 +139,7 @@ def listener(row, nested=False):
         hsts_include_subdomains=d["hsts_include_subdomains"], hsts_preload=d["hsts_preload"])
     if not nested:
         body["loadbalancers"] = [{"id": d["loadbalancer_id"]}]
-    return body
+    return _owned(body)
 
 
 def session_persistence(value):
@@ -165,7 +171,7 @@ def pool(row, nested=False):
         body["loadbalancers"] = [{"id": d["loadbalancer_id"]}]
         body["members"] = _ids(d["members"])
         body["healthmonitor_id"] = hm.id if hm else None
-    return body
+    return _owned(body)
 
 
 def member(row):
@@ -176,7 +182,7 @@ def member(row):
                 backup=d["backup"], subnet_id=d["subnet_id"],
                 monitor_address=d["monitor_address"], monitor_port=d["monitor_port"],
                 vnic_type=d["vnic_type"])
-    return body
+    return _owned(body)
 
 
 def healthmonitor(row, nested=False):
@@ -190,7 +196,7 @@ def healthmonitor(row, nested=False):
                 domain_name=d["domain_name"])
     if not nested:
         body["pools"] = [{"id": d["pool_id"]}]
-    return body
+    return _owned(body)
 
 
 def l7policy(row, nested=False):
@@ -203,7 +209,7 @@ def l7policy(row, nested=False):
         redirect_prefix=d["redirect_prefix"], position=d["position"],
         rules=[l7rule(r) for r in d["rules"]] if nested else _ids(d["rules"]),
         redirect_http_code=d["redirect_http_code"])
-    return body
+    return _owned(body)
 
 
 def l7rule(row):
@@ -216,4 +222,5 @@ def l7rule(row):
             "operating_status": d["operating_status"], "admin_state_up": d["admin_state_up"],
             "tags": row.tag_list,
             "created_at": created.isoformat() if created is not None else None,
-            "updated_at": updated.isoformat() if updated is not None else None}
+            "updated_at": updated.isoformat() if updated is not None else None,
+            "tenant_id": d["project_id"]}

@@ -15,11 +15,15 @@ LBS = support.LBS
 POOLS = "/v2/lbaas/pools"
 HMS = "/v2/lbaas/healthmonitors"
 ALL_KEYS = {"project_id", "loadbalancer", "load_balancer", "listener", "member", "pool",
-            "healthmonitor", "health_monitor", "l7policy", "l7rule"}
+            "healthmonitor", "health_monitor", "l7policy", "l7rule", "tenant_id"}
 UNLIMITED = {"loadbalancer": -1, "load_balancer": -1, "listener": -1, "member": -1,
              "pool": -1, "healthmonitor": -1, "health_monitor": -1, "l7policy": -1,
              "l7rule": -1}
-STORED_NOTHING = {k: None for k in UNLIMITED}
+
+
+def quota_body(project, **limits):
+    """A quota as lbaas and upstream render it: every limit, then the legacy tenant_id."""
+    return {"project_id": project, **UNLIMITED, **limits, "tenant_id": project}
 
 
 @pytest.fixture
@@ -82,7 +86,7 @@ def listed_lbs(client, project):
 # Reading quotas.
 
 def test_unknown_project_has_the_default_quotas_in_both_spellings(client, project):
-    assert shown(client, url(project)) == {"project_id": project, **UNLIMITED}
+    assert shown(client, url(project)) == quota_body(project)
 
 
 def test_defaults_come_from_the_configuration(app, client, project):
@@ -94,8 +98,8 @@ def test_defaults_come_from_the_configuration(app, client, project):
         effective = shown(client, url(project))
     expected = dict(UNLIMITED, loadbalancer=5, load_balancer=5, healthmonitor=3,
                     health_monitor=3, l7rule=0)
-    assert defaults == {"project_id": "defaults", **expected}
-    assert project_default == {"project_id": project, **expected}
+    assert defaults == quota_body("defaults", **expected)
+    assert project_default == quota_body(project, **expected)
     assert effective == project_default
 
 
@@ -123,8 +127,8 @@ def test_quota_paths_take_the_v2_and_json_aliases(client, project):
 def test_put_answers_202_with_the_effective_quota(client, project):
     resp = put(client, project, loadbalancer=5, listener=0)
     assert resp.status_code == 202
-    assert resp.get_json() == {"quota": dict(UNLIMITED, project_id=project, loadbalancer=5,
-                                             load_balancer=5, listener=0)}
+    assert resp.get_json() == {"quota": quota_body(project, loadbalancer=5, load_balancer=5,
+                                                   listener=0)}
 
 
 def test_put_accepts_the_deprecated_spellings(client, project):
@@ -151,8 +155,8 @@ def test_null_reverts_a_limit_to_the_current_default(app, client, project):
     with support.overridden(app, **{"quotas.default_load_balancer_quota": 7}):
         quota = set_quota(client, project, load_balancer=None)
     assert (quota["loadbalancer"], quota["pool"]) == (7, 2)
-    stored = client.get(f"{QUOTAS}?project_id={project}").get_json()["quotas"][0]
-    assert (stored["loadbalancer"], stored["pool"]) == (None, 2)
+    listed = client.get(f"{QUOTAS}?project_id={project}").get_json()["quotas"][0]
+    assert (listed["loadbalancer"], listed["pool"]) == (-1, 2)   # the default again
 
 
 def test_numeric_strings_are_accepted(client, project):
@@ -203,9 +207,9 @@ def test_project_id_longer_than_36_is_400(client):
 
 
 def test_empty_put_stores_a_record_of_defaults(client, project):
-    assert set_quota(client, project) == {"project_id": project, **UNLIMITED}
+    assert set_quota(client, project) == quota_body(project)
     assert client.get(f"{QUOTAS}?project_id={project}").get_json()["quotas"] == \
-        [{"project_id": project, **STORED_NOTHING}]
+        [quota_body(project)]
 
 
 # DELETE.
@@ -214,9 +218,9 @@ def test_delete_answers_202_and_resets_to_the_defaults(client, project):
     set_quota(client, project, loadbalancer=5, l7rule=1)
     resp = client.delete(url(project))
     assert (resp.status_code, resp.get_data()) == (202, b"")
-    assert shown(client, url(project)) == {"project_id": project, **UNLIMITED}
+    assert shown(client, url(project)) == quota_body(project)
     assert client.get(f"{QUOTAS}?project_id={project}").get_json()["quotas"] == \
-        [{"project_id": project, **STORED_NOTHING}]
+        [quota_body(project)]
 
 
 def test_delete_without_a_stored_record_is_404(client, project):
@@ -226,11 +230,12 @@ def test_delete_without_a_stored_record_is_404(client, project):
 
 # The list of stored records.
 
-def test_list_shows_stored_values_and_null_for_defaults(client, project):
+def test_list_shows_the_effective_limits(client, project):
+    """As upstream 19 lists them (measured): the default where a project has no value."""
     set_quota(client, project, loadbalancer=5, healthmonitor=0)
     body = client.get(f"{QUOTAS}?project_id={project}").get_json()
-    assert body == {"quotas": [dict(STORED_NOTHING, project_id=project, loadbalancer=5,
-                                    load_balancer=5, healthmonitor=0, health_monitor=0)],
+    assert body == {"quotas": [quota_body(project, loadbalancer=5, load_balancer=5,
+                                          healthmonitor=0, health_monitor=0)],
                     "quotas_links": []}
 
 
@@ -299,7 +304,7 @@ def test_enforced_under_keystone(app, client, project):
 def test_first_check_stores_an_empty_record(client, project, enforcing):
     client.create_lb(project)
     assert client.get(f"{QUOTAS}?project_id={project}").get_json()["quotas"] == \
-        [{"project_id": project, **STORED_NOTHING}]
+        [quota_body(project)]
 
 
 # Enforcement: every resource and path.

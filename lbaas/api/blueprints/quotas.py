@@ -1,7 +1,8 @@
 """The quota resource: /v2/lbaas/quotas, a project's quota, and the defaults.
 
 Every quota body carries both spellings of two limits, as Octavia renders them:
-`loadbalancer` and `load_balancer`, `healthmonitor` and `health_monitor`. `fields=` does
+`loadbalancer` and `load_balancer`, `healthmonitor` and `health_monitor`, and the legacy
+`tenant_id` beside `project_id`. `fields=` does
 not apply to quotas.
 """
 from flask.views import MethodView
@@ -22,7 +23,7 @@ def quota(q):
             "loadbalancer": q["loadbalancer"], "load_balancer": q["loadbalancer"],
             "listener": q["listener"], "member": q["member"], "pool": q["pool"],
             "healthmonitor": q["healthmonitor"], "health_monitor": q["healthmonitor"],
-            "l7policy": q["l7policy"], "l7rule": q["l7rule"]}
+            "l7policy": q["l7policy"], "l7rule": q["l7rule"], "tenant_id": q["project_id"]}
 
 
 @blp.route("/quotas")

@@ -1,7 +1,9 @@
 """Quotas: each project's stored limits, the effective limits, the defaults; PUT and reset.
 
-A stored record holds None where the project uses the configured default. Enforcement is
-lbaas.core.services.quota_usage; this module only reads and writes the limits.
+A stored record holds None where the project uses the configured default; every answer,
+lists included, shows the effective limits. List filters and sort keys apply to the stored
+values. Enforcement is lbaas.core.services.quota_usage; this module only reads and writes
+the limits.
 """
 from sqlalchemy import select
 
@@ -42,12 +44,13 @@ class QuotaService:
         self.core = core
 
     def list(self, ctx, options):
-        """A page of stored quota records (None where a project uses the default)."""
+        """A page of the projects with a quota record, each with its effective limits (the
+        default where it has no value of its own), as upstream lists them."""
         options = self.core.policy.scope_list(ctx, RBAC, options)
         with self.core.db.read() as session:
             page = listing.fetch_page(session, select(models.Quota), models.Quota, options,
                                       LIST_FIELDS, key="project_id")
-        page.rows = [limits_of(r.project_id, {k: getattr(r, k) for k in c.QUOTA_RESOURCES})
+        page.rows = [limits_of(r.project_id, quota_usage.effective(self.core.conf, r))
                      for r in page.rows]
         return page
 
