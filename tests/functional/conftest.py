@@ -90,7 +90,7 @@ def amphora_cloud_pg(amphora_host, pg_cluster, tmp_path_factory):
 def pytest_terminal_summary(terminalreporter):
     """Print the counts of upstream's API test suite when it ran; say why the identity and
     amphora tests were skipped, even without -rs (also under xdist)."""
-    from tests.functional.test_tempest import summary_path
+    from tests.functional.test_upstream_suites import summary_path
     tempest_summary = summary_path(os.getpid())
     if tempest_summary.exists():
         terminalreporter.write_line(tempest_summary.read_text().strip(), bold=True)

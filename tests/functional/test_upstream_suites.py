@@ -1,11 +1,12 @@
-"""Upstream Octavia's own API test suite, octavia-tempest-plugin's api.v2, gates lbaas.
+"""The test suites of upstream's clients gate lbaas: octavia-tempest-plugin's api.v2 and
+openstacksdk's functional load-balancer tests.
 
-The configuration is upstream's `octavia-v2-dsvm-noop-api` job's (tests/functional/
-tempest.py): a real Keystone with dynamic credentials and Keystone's default roles, lbaas
-in keystone mode with the amphora provider on noop compute, network and agent backends
-(how upstream's job runs Octavia), the noop certificate manager. Every test must pass or
-be skipped for a reason upstream's own job skips it for (EXPECTED_SKIPS); the counts are
-printed at the end of the session.
+One cloud for both, configured as upstream's `octavia-v2-dsvm-noop-api` job
+(tests/functional/tempest.py): a real Keystone with dynamic credentials and Keystone's
+default roles, lbaas in keystone mode with the amphora provider on noop compute, network
+and agent backends (how upstream's job runs Octavia), the noop certificate manager. Every
+test must pass, or be skipped for a reason upstream's own job skips it for
+(EXPECTED_SKIPS); the counts are printed at the end of the session.
 """
 import os
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional import tempest
+from tests.functional import sdk_suite, tempest
 from tests.functional.keystone import Cloud
 
 pytestmark = pytest.mark.functional
@@ -70,6 +71,22 @@ def _unexpected_skip(result):
                    for pattern in EXPECTED_SKIPS)
 
 
+def _verdict(line, results, minimum, log_tail):
+    """Fail on too few tests, any failure or any unexpected skip, naming them."""
+    assert len(results) >= minimum, f"{line}: too few tests ran\n{log_tail()}"
+    failed = [r for r in results if r["status"] not in ("success", "skip")]
+    skipped = [r for r in results if r["status"] == "skip" and _unexpected_skip(r)]
+    problems = [f"FAILED {r['id']}\n{r['reason'][-1500:]}" for r in failed[:15]]
+    problems += [f"SKIPPED {r['id']}: {r['reason']}" for r in skipped[:30]]
+    assert not (failed or skipped), f"{line}; {len(skipped)} unexpected skips\n" + \
+        "\n".join(problems)
+
+
+def _report(line):
+    with summary_path().open("a") as summary:
+        summary.write(line + "\n")
+
+
 @pytest.mark.parametrize("provider", ["amphora", "noop"])
 def test_upstream_api_suite_passes(tempest_cloud, tmp_path, provider):
     """Every api.v2 test passes with the provider, or is skipped for a reason upstream's job
@@ -79,12 +96,17 @@ def test_upstream_api_suite_passes(tempest_cloud, tmp_path, provider):
     started = time.monotonic()
     results = suite.run(REGEX, concurrency=4)
     line = f"provider {provider}: " + tempest.summary(results, time.monotonic() - started)
-    with summary_path().open("a") as summary:
-        summary.write(line + "\n")
-    assert len(results) > 600, f"{line}: too few tests ran\n{suite.log_tail()}"
-    failed = [r for r in results if r["status"] not in ("success", "skip")]
-    skipped = [r for r in results if r["status"] == "skip" and _unexpected_skip(r)]
-    problems = [f"FAILED {r['id']}\n{r['reason'][-1500:]}" for r in failed[:15]]
-    problems += [f"SKIPPED {r['id']}: {r['reason']}" for r in skipped[:30]]
-    assert not (failed or skipped), f"{line}; {len(skipped)} unexpected skips\n" + \
-        "\n".join(problems)
+    _report(line)
+    _verdict(line, results, 600, suite.log_tail)
+
+
+def test_openstacksdk_functional_suite_passes(tempest_cloud, tmp_path):
+    """openstacksdk's own functional tests of its load_balancer proxy, every one of them."""
+    started = time.monotonic()
+    results = sdk_suite.run(tempest_cloud, tmp_path / "sdk")
+    tally = tempest.counts(results)
+    line = (f"openstacksdk functional load_balancer: {tally.get('success', 0)} passed, "
+            f"{tally.get('fail', 0)} failed, {tally.get('skip', 0)} skipped "
+            f"({len(results)} in all, {time.monotonic() - started:.0f} s)")
+    _report(line)
+    _verdict(line, results, 58, lambda: sdk_suite.log_tail(tmp_path / "sdk"))
