@@ -3,8 +3,8 @@
 Configuration comes from $LBAAS_CONFIG_FILE, never from sys.argv (gunicorn's
 own arguments live there).
 """
+from lbaas import conf
 from lbaas.api import create_app
-from lbaas.cmd import common
 
-common.setup_logging()
-application = create_app(common.load_conf())
+conf.setup_logging()
+application = create_app(conf.load_conf())

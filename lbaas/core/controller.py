@@ -2,7 +2,7 @@
 import logging
 
 from lbaas import conf as lbaas_conf
-from lbaas.core import db, drivers, inprocess, network, policy
+from lbaas.core import db, drivers, inprocess, network, policy, port
 from lbaas.core.services import amphorae
 from lbaas.core.services import catalog
 from lbaas.core.services import quotas
@@ -23,9 +23,10 @@ class Core:
                                           pool_size=conf.database.max_pool_size)
         self.network = network.load(conf, self.db)
         self.library = inprocess.InProcessLibrary(self)
+        self.context = port.DriverContext(conf, self.network, self.library, self.db)
         api = conf.api_settings
         self.drivers = drivers.DriverRegistry(api.enabled_provider_drivers,
-                                              api.default_provider_driver, self.library)
+                                              api.default_provider_driver, self.context)
         self.loadbalancers = loadbalancers.LoadBalancerService(self)
         self.listeners = listeners.ListenerService(self)
         self.pools = pools.PoolService(self)
@@ -44,4 +45,5 @@ class Core:
     def close(self):
         """Stop background work and release database connections."""
         self.drivers.shutdown()
+        self.context.close()
         self.db.dispose()

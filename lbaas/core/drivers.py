@@ -12,12 +12,18 @@ NAMESPACE = "octavia.api.drivers"
 
 
 class DriverRegistry:
-    """The enabled provider drivers of this process, each loaded once."""
+    """The enabled provider drivers of this process, each loaded once.
 
-    def __init__(self, enabled, default, library=None):
+    An in-tree driver that defines `bind_context(context)` receives the process's
+    lbaas.core.port.DriverContext right after loading; one that defines
+    `background_services()` declares the long-running services `lbaas serve` runs beside
+    the API (docs/driver-authors.md).
+    """
+
+    def __init__(self, enabled, default, context=None):
         self.enabled = dict(enabled)
         self.default = default
-        self.library = library
+        self.context = context
         self._drivers = {}
         self._failed = {}
         for name in list(self.enabled):
@@ -32,9 +38,9 @@ class DriverRegistry:
         mgr = stevedore_driver.DriverManager(NAMESPACE, name, invoke_on_load=True)
         drv = mgr.driver
         drv.name = name
-        bind = getattr(drv, "bind_library", None)
-        if bind is not None and self.library is not None:
-            bind(self.library)
+        bind = getattr(drv, "bind_context", None)
+        if bind is not None and self.context is not None:
+            bind(self.context)
         return drv
 
     def available(self):
@@ -50,6 +56,20 @@ class DriverRegistry:
         if drv is None:
             raise errors.ProviderNotFound(prov=name)
         return drv
+
+    def loaded(self):
+        """{provider name: driver} of every enabled driver that loaded."""
+        return dict(self._drivers)
+
+    def background_services(self):
+        """The services the loaded drivers declare for running beside the API, each once."""
+        found = []
+        for drv in self._drivers.values():
+            declare = getattr(drv, "background_services", None)
+            for service in declare() if declare is not None else ():
+                if all(service is not known for known in found):
+                    found.append(service)
+        return found
 
     def shutdown(self):
         """Stop drivers that run background work."""

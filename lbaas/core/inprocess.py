@@ -1,7 +1,13 @@
-"""The status callback for built-in drivers: octavia-lib's DriverLibrary interface, in-process."""
-from octavia_lib.api.drivers import exceptions as lib_exc
+"""The status callback for built-in drivers: octavia-lib's DriverLibrary interface, in-process.
 
-from lbaas.core import models, queries, status
+The status, statistics and get calls are octavia-lib's (get_* answer data models, None when
+the object is unknown or DELETED); update_amphora_status, loadbalancer_tree,
+pending_loadbalancers and loadbalancer_id_of are lbaas's extensions for reconciling drivers.
+"""
+from octavia_lib.api.drivers import exceptions as lib_exc
+from octavia_lib.common import constants as lib_c
+
+from lbaas.core import models, provider_objects, queries, status
 from lbaas.core.errors import StatusUpdateError
 
 
@@ -17,6 +23,37 @@ class InProcessLibrary:
 
     def __init__(self, core):
         self._core = core
+
+    def _get(self, collection, object_id):
+        return provider_objects.get(self._core.db, collection, object_id)
+
+    def get_loadbalancer(self, loadbalancer_id):
+        """The LoadBalancer data model (listeners and pools in full), or None."""
+        return self._get(lib_c.LOADBALANCERS, loadbalancer_id)
+
+    def get_listener(self, listener_id):
+        """The Listener data model, or None."""
+        return self._get(lib_c.LISTENERS, listener_id)
+
+    def get_pool(self, pool_id):
+        """The Pool data model, or None."""
+        return self._get(lib_c.POOLS, pool_id)
+
+    def get_member(self, member_id):
+        """The Member data model, or None."""
+        return self._get(lib_c.MEMBERS, member_id)
+
+    def get_healthmonitor(self, healthmonitor_id):
+        """The HealthMonitor data model, or None."""
+        return self._get(lib_c.HEALTHMONITORS, healthmonitor_id)
+
+    def get_l7policy(self, l7policy_id):
+        """The L7Policy data model, or None."""
+        return self._get(lib_c.L7POLICIES, l7policy_id)
+
+    def get_l7rule(self, l7rule_id):
+        """The L7Rule data model, or None."""
+        return self._get(lib_c.L7RULES, l7rule_id)
 
     def update_loadbalancer_status(self, update):
         """Apply a status-update message; raises octavia-lib's UpdateStatusError on a bad record."""
@@ -75,13 +112,3 @@ class InProcessLibrary:
             elif collection == "l7policies":
                 row = session.get(models.Listener, row.listener_id)
             return row.loadbalancer_id if row is not None else None
-
-    @property
-    def core(self):
-        """The process's Core (an lbaas extension: in-tree workers share its database)."""
-        return self._core
-
-    @property
-    def conf(self):
-        """The process's configuration (an lbaas extension for in-tree drivers)."""
-        return self._core.conf

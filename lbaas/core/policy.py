@@ -30,6 +30,15 @@ DECISION_TTL = 1.0
 MAX_DECISIONS = 10000
 
 
+def get_enforcer():
+    """An Enforcer on lbaas's configuration: the tool's --config-file, else $LBAAS_CONFIG_FILE
+    (the `oslo.policy.enforcer` entry point of oslopolicy-policy-generator)."""
+    import sys
+
+    from lbaas import conf
+    return make_enforcer(conf.load_conf(policies.config_files_in(sys.argv[1:]) or None))
+
+
 def make_enforcer(conf):
     """An oslo.policy Enforcer on a configuration, with every lbaas rule registered."""
     enforcer = oslo_policy.Enforcer(conf)

@@ -11,8 +11,7 @@ from octavia_lib.api.drivers import exceptions as lib_exc
 from octavia_lib.common import constants as lib_c
 
 from lbaas.core import constants as c
-from lbaas.core import models
-from lbaas.core import provider_models as pm
+from lbaas.core import models, provider_objects
 
 LOG = logging.getLogger(__name__)
 
@@ -85,38 +84,17 @@ def _unknown_listeners(core, ids):
     return None
 
 
-def _loadbalancer(row):
-    return None if row.provisioning_status == c.DELETED else pm.loadbalancer(row, graph=True)
-
-
-# collection -> (model, its provider model); what the get socket can return.
-GETTERS = {
-    lib_c.LOADBALANCERS: (models.LoadBalancer, _loadbalancer),
-    lib_c.LISTENERS: (models.Listener, lambda row: pm.listener(row, with_default_pool=True)),
-    lib_c.POOLS: (models.Pool, pm.pool),
-    lib_c.MEMBERS: (models.Member, pm.member),
-    lib_c.HEALTHMONITORS: (models.HealthMonitor, pm.healthmonitor),
-    lib_c.L7POLICIES: (models.L7Policy, pm.l7policy),
-    lib_c.L7RULES: (models.L7Rule, pm.l7rule),
-}
-
-
 def get(core, request):
     """One object as its provider data model would travel; {} if unknown or DELETED."""
     if not isinstance(request, dict):
         return {}
-    getter = GETTERS.get(request.get(lib_c.OBJECT))
-    object_id = request.get(lib_c.ID)
-    if getter is None or not isinstance(object_id, str) or not object_id:
+    collection, object_id = request.get(lib_c.OBJECT), request.get(lib_c.ID)
+    if collection not in provider_objects.GETTERS or not isinstance(object_id, str) \
+            or not object_id:
         return {}
-    model, convert = getter
     try:
-        with core.db.read() as session:
-            row = session.get(model, object_id)
-            if row is None or row.provisioning_status == c.DELETED:
-                return {}
-            obj = convert(row)
-            return {} if obj is None else obj.to_dict(recurse=True, render_unsets=True)
+        obj = provider_objects.get(core.db, collection, object_id)
+        return {} if obj is None else obj.to_dict(recurse=True, render_unsets=True)
     except Exception as exc:  # an answer the client can tell from "not found"
         LOG.exception("get %s %s failed", request.get(lib_c.OBJECT), object_id)
         return failed(f"could not read {request.get(lib_c.OBJECT)} {object_id}: {exc}")

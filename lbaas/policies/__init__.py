@@ -2,9 +2,10 @@
 
 Entry points (entry_points.cfg): `oslo.policy.policies` lists the rules, so
 `oslopolicy-sample-generator --namespace lbaas` prints the defaults;
-`oslo.policy.enforcer` builds an Enforcer on lbaas's configuration, so
-`oslopolicy-policy-generator --namespace lbaas [--config-file lbaas.conf]` prints the
-policy in force (defaults merged with the operator's `[oslo_policy] policy_file`).
+`oslo.policy.enforcer` (lbaas.core.policy.get_enforcer) builds an Enforcer on lbaas's
+configuration, so `oslopolicy-policy-generator --namespace lbaas [--config-file
+lbaas.conf]` prints the policy in force (defaults merged with the operator's
+`[oslo_policy] policy_file`). This package imports nothing else of lbaas.
 """
 import itertools
 
@@ -25,12 +26,3 @@ def config_files_in(argv):
         elif arg.startswith("--config-file="):
             files.append(arg.split("=", 1)[1])
     return files
-
-
-def get_enforcer():
-    """An Enforcer on lbaas's configuration: the tool's --config-file, else $LBAAS_CONFIG_FILE."""
-    import sys
-
-    from lbaas.cmd import common
-    from lbaas.core import policy
-    return policy.make_enforcer(common.load_conf(config_files_in(sys.argv[1:]) or None))

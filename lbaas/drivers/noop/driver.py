@@ -23,7 +23,6 @@ from octavia_lib.api.drivers import exceptions as lib_exc
 from octavia_lib.api.drivers import provider_base
 
 from lbaas.core import constants as c
-from lbaas.core.db import defer_after_commit
 from lbaas.drivers import metadata
 from lbaas.drivers.completion import completion
 
@@ -62,39 +61,24 @@ ZONE_METADATA = {
 class NoopProviderDriver(provider_base.ProviderDriver):
     """A provider that provisions nothing and says it did."""
 
-    _lock = threading.Lock()
-    _workers = {}
-
     def __init__(self):
         super().__init__()
-        self._library = None
+        self._context = None
         self._worker = None
 
-    def bind_library(self, library):
-        """Receive the in-process status library; start (or share) the reporting thread."""
-        self._library = library
-        with self._lock:
-            worker = self._workers.get(id(library))
-            if worker is None:
-                noop = library.conf.noop_driver
-                worker = _Worker(library, noop.report_delay, noop.operating_status == "healthy")
-                self._workers[id(library)] = worker
-                worker.start()
-        self._worker = worker
-        worker.submit_pending(self.name)
-
-    def shutdown(self):
-        """Stop the reporting thread."""
-        with self._lock:
-            worker = self._workers.pop(id(self._library), None)
-        if worker is not None:
-            worker.stop()
+    def bind_context(self, context):
+        """Receive the in-tree driver port; start (or share) the process's reporting thread."""
+        self._context = context
+        noop = context.conf.noop_driver
+        self._worker = context.shared("noop-driver", lambda: _Worker(
+            context.library, noop.report_delay, noop.operating_status == "healthy").start())
+        self._worker.submit_pending(self.name)
 
     def _touch(self, loadbalancer_id=None, collection=None, object_id=None):
         if self._worker is None:
             return
         worker = self._worker
-        defer_after_commit(lambda: worker.submit(loadbalancer_id, collection, object_id))
+        self._context.after_commit(lambda: worker.submit(loadbalancer_id, collection, object_id))
 
     # Load balancers.
     def create_vip_port(self, loadbalancer_id, project_id, vip_dictionary,
@@ -218,6 +202,7 @@ class _Worker:
 
     def start(self):
         self._thread.start()
+        return self
 
     def stop(self):
         self._queue.put(None)

@@ -1,8 +1,10 @@
-"""A load balancer's desired state, read from the database for one reconcile (amphora and
-OVN drivers)."""
-import dataclasses
+"""A load balancer's desired state, read from the database for one reconcile.
 
-from sqlalchemy import select
+Built here, in core, for reconciling in-tree drivers (DriverContext.desired): the
+octavia-lib model of the whole load balancer, without the objects being deleted, and the
+essentials a reconcile needs beside it. Drivers never see the rows it is read from.
+"""
+import dataclasses
 
 from lbaas.core import constants as c
 from lbaas.core import models, provider_models
@@ -12,7 +14,7 @@ GONE = (c.PENDING_DELETE, c.DELETED)
 
 @dataclasses.dataclass
 class Desired:
-    """What one reconcile works from: the row's essentials, the model to render, the amphorae."""
+    """What one reconcile works from: the row's essentials and the model to render."""
 
     loadbalancer_id: str
     provisioning_status: str
@@ -21,7 +23,6 @@ class Desired:
     vip_subnet_id: str | None
     model: object                     # octavia-lib LoadBalancer without objects being deleted
     member_subnets: set
-    amphorae: list                    # Amphora rows (detached) not DELETED
     topology: str = "SINGLE"          # or ACTIVE_STANDBY
     vip_port_id: str | None = None
 
@@ -59,13 +60,8 @@ def load(session, loadbalancer_id):
     for lm in model.listeners:   # the default pool copies must match the pruned pools
         if lm.default_pool_id:
             lm.default_pool = next(p for p in model.pools if p.pool_id == lm.default_pool_id)
-    amphorae = list(session.scalars(select(models.Amphora).where(
-        models.Amphora.loadbalancer_id == loadbalancer_id,
-        models.Amphora.status != c.DELETED)))
-    for amp in amphorae:
-        session.expunge(amp)
     return Desired(lb.id, lb.provisioning_status, lb.provider, lb.vip_address, lb.vip_subnet_id,
-                   model, subnets, amphorae, lb.topology or "SINGLE", lb.vip_port_id)
+                   model, subnets, lb.topology or "SINGLE", lb.vip_port_id)
 
 
 def _alive(session, model, object_id):

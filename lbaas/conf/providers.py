@@ -1,7 +1,18 @@
-"""The [ovn] options of the OVN provider driver (registered through lbaas.conf.GROUPS)."""
+"""The options of the other built-in providers: noop and OVN."""
 from oslo_config import cfg
 
-GROUP = "ovn"
+noop_opts = [
+    cfg.FloatOpt("report_delay", default=0.0, min=0.0,
+                 help="Seconds the noop driver waits before reporting (0: at once)."),
+    cfg.StrOpt("operating_status", default="healthy", choices=[
+        ("healthy", "as a healthy data plane shows them: ONLINE (OFFLINE when admin-down), "
+                    "members NO_MONITOR without a monitor"),
+        ("unmeasured", "as upstream Octavia's noop backends leave them, which its API tests "
+                       "assert: measured statuses (load balancer, listener, pool, monitored "
+                       "member) stay as created; monitors and L7 policies and rules follow "
+                       "their admin state")],
+               help="The operating statuses the noop provider reports."),
+]
 
 ovn_opts = [
     cfg.StrOpt("ovn_nb_connection", default="tcp:127.0.0.1:6641",
@@ -23,7 +34,3 @@ ovn_opts = [
                       "statuses are recomputed (one pass for a burst of changes)."),
 ]
 
-
-def list_opts():
-    """The [ovn] group for oslo-config-generator."""
-    return [(GROUP, ovn_opts)]
