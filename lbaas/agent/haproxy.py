@@ -27,6 +27,8 @@ import tempfile
 import threading
 import time
 
+from lbaas.agent import files
+
 LB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")   # fullmatch: no trailing newline
 LOG = logging.getLogger("lbaas.agent")
 CONFIG, RUN_CONFIG = "haproxy.cfg", "haproxy.run.cfg"
@@ -159,21 +161,6 @@ def is_pem(data):
     return bool(PEM_BLOCK.search(data)) and not PEM_BLOCK.sub(b"", data).strip()
 
 
-def _write_atomic(path, data):
-    """Write bytes to path through a same-directory temporary file and a rename (mode 0600)."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 class HAProxyManager:
     """Validate, install, start, reload, stop and remove the HAProxy of each load balancer."""
 
@@ -222,7 +209,7 @@ class HAProxyManager:
     def install(self, lb_id, text):
         """Write a load balancer's config atomically (it should have been validated)."""
         os.makedirs(self.path(lb_id), mode=0o700, exist_ok=True)
-        _write_atomic(self.path(lb_id, CONFIG), text.encode())
+        files.write_atomic(self.path(lb_id, CONFIG), text.encode())
 
     def config(self, lb_id):
         """The installed config text of a load balancer, or None."""
@@ -287,11 +274,11 @@ class HAProxyManager:
 
     def _prepare(self, lb_id, text):
         """Write the runtime config; create a missing server-state file with the empty dump."""
-        _write_atomic(self.path(lb_id, RUN_CONFIG), runtime_config(text).encode())
+        files.write_atomic(self.path(lb_id, RUN_CONFIG), runtime_config(text).encode())
         state = self.state_file(lb_id, text)
         if state and not os.path.exists(state):
             os.makedirs(os.path.dirname(state), exist_ok=True)
-            _write_atomic(state, b"1\n")
+            files.write_atomic(state, b"1\n")
 
     def start(self, lb_id):
         """Start the load balancer's HAProxy (no-op if running); return its master pid."""
@@ -343,7 +330,7 @@ class HAProxyManager:
         except OSError:
             return   # no socket to ask: keep the previous state
         if dump.strip():
-            _write_atomic(state, dump.encode())
+            files.write_atomic(state, dump.encode())
 
     def reload(self, lb_id):
         """Seamless reload through the master CLI; start instead when not running."""
@@ -422,7 +409,7 @@ class HAProxyManager:
         with self._lock(lb_id):   # not while remove() empties the directory
             os.makedirs(self.path(lb_id), mode=0o700, exist_ok=True)
             os.makedirs(self.certificate_path(lb_id), mode=0o700, exist_ok=True)
-            _write_atomic(path, data)
+            files.write_atomic(path, data)
         return hashlib.md5(data).hexdigest()
 
     def certificate_md5(self, lb_id, name):

@@ -15,13 +15,11 @@ import csv
 import ipaddress
 import json
 import logging
-import os
 import re
 import socket
-import tempfile
 import threading
 
-from lbaas.agent import wire
+from lbaas.agent import files, wire
 
 LOG = logging.getLogger(__name__)
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -136,15 +134,10 @@ class HeartbeatSender(threading.Thread):
         if not self.state_path:
             return
         data = json.dumps({"seq": self.seq, "previous": self._previous}).encode()
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.state_path) or ".", prefix=".tmp-")
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, self.state_path)
+            files.write_atomic(self.state_path, data)
         except OSError as exc:
             LOG.warning("cannot save heartbeat state %s: %s", self.state_path, exc)
-            if os.path.exists(tmp):
-                os.unlink(tmp)
 
     # -- collection --------------------------------------------------------------------
     def _read_lb(self, lb_id):

@@ -6,11 +6,11 @@ import os
 import resource
 import signal
 import ssl
-import tempfile
 import threading
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from lbaas.agent import files
 from lbaas.agent.api import MAX_REQUEST_BYTES, create_app
 from lbaas.agent.heartbeat import HeartbeatSender
 from lbaas.agent.supervisor import Supervisor
@@ -41,6 +41,14 @@ def raise_nofile():
         except (ValueError, OSError):
             continue
     return soft
+
+
+def _loads(path):
+    """Raise ValueError unless the file holds a certificate and its key that load together."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(path)
+    except ssl.SSLError as exc:
+        raise ValueError(f"the certificate and key do not load: {exc}") from None
 
 
 class _Handler(WSGIRequestHandler):
@@ -75,27 +83,7 @@ class ServerCertificate:
         """
         if not self.path:
             raise ValueError("this agent was started without a certificate file")
-        directory = os.path.dirname(os.path.abspath(self.path))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".cert-")   # mode 0600
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(pem)
-                f.flush()
-                os.fsync(f.fileno())
-            try:
-                ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(tmp)
-            except ssl.SSLError as exc:
-                raise ValueError(f"the certificate and key do not load: {exc}") from None
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        files.write_atomic(self.path, pem, check=_loads)
         with self._lock:
             self.context.load_cert_chain(self.path)
         LOG.info("server certificate replaced (%s)", self.path)

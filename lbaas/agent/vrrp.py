@@ -21,6 +21,7 @@ import threading
 
 from pyroute2 import IPRoute
 
+from lbaas.agent import files
 from lbaas.agent.haproxy import HAProxyError, alive, wait_for
 
 LOG = logging.getLogger("lbaas.agent")
@@ -65,19 +66,6 @@ def vip_addresses(text):
                 continue
             found.append((str(iface.ip), iface.network.prefixlen))
     return found
-
-
-def _write(path, data, mode=0o600):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class KeepalivedManager:
@@ -129,8 +117,8 @@ class KeepalivedManager:
 
     def _write_check(self):
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
-        _write(self.path(CHECK_SCRIPT), CHECK_TEXT.encode(), 0o700)
-        _write(self.path(NOTIFY_SCRIPT), NOTIFY_TEXT.encode(), 0o700)
+        files.write_atomic(self.path(CHECK_SCRIPT), CHECK_TEXT.encode(), 0o700)
+        files.write_atomic(self.path(NOTIFY_SCRIPT), NOTIFY_TEXT.encode(), 0o700)
 
     def state(self):
         """This node's VRRP state as keepalived last reported it (MASTER, BACKUP, FAULT),
@@ -156,7 +144,7 @@ class KeepalivedManager:
             if self.pid() is None:
                 with open(self.path(STOPPED), "w"):
                     pass
-            _write(self.path(CONFIG), text.encode())
+            files.write_atomic(self.path(CONFIG), text.encode())
 
     def pid(self):
         """The running keepalived parent's pid, or None."""

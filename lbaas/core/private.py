@@ -2,11 +2,14 @@
 
 The state directory, the SQLite database (with its -wal and -shm files) and what else
 holds project data or secrets are made with these, and tightened when they exist already
-(an earlier version left them 0644 in 0755 folders).
+(an earlier version left them 0644 in 0755 folders). write_atomic is how the controller
+writes a whole file (the agent has its twin in lbaas.agent.files: it imports nothing of ours).
 """
+import contextlib
 import logging
 import os
 import stat
+import tempfile
 
 LOG = logging.getLogger(__name__)
 DIR_MODE = 0o700
@@ -53,3 +56,25 @@ def tighten_if_present(path):
     """Make an existing file 0600; a missing one is fine."""
     if os.path.exists(path):
         _tighten(path, FILE_MODE)
+
+
+def write_atomic(path, data, mode=FILE_MODE):
+    """Replace path by bytes data, 0600 or mode whatever the umask, never seen half-written."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)   # the rename itself survives a crash
+    finally:
+        os.close(dir_fd)

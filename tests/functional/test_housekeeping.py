@@ -98,7 +98,7 @@ def test_a_certificate_that_does_not_load_is_refused_and_the_old_one_kept(tls_ag
     assert serial == _serial(before.split(b"-----END CERTIFICATE-----")[0]
                              + b"-----END CERTIFICATE-----\n")
     assert [f for f in os.listdir(os.path.dirname(tls_agent["cert_file"]))
-            if f.startswith(".cert-")] == []
+            if f.startswith(".")] == []   # no temporary file left behind
 
 
 def test_an_agent_without_a_certificate_holder_answers_404():

@@ -5,6 +5,7 @@ import stat
 import pytest
 from sqlalchemy import text
 
+from lbaas.agent import files as agent_files
 from lbaas.core import db as dbmod
 from lbaas.core import private
 from lbaas.db import migrate
@@ -13,6 +14,11 @@ from lbaas.drivers.amphora.compute.local import LocalCompute
 
 def mode(path):
     return stat.S_IMODE(os.stat(path).st_mode)
+
+
+# The controller's atomic write and the agent's twin (the agent imports nothing of ours).
+WRITERS = pytest.mark.parametrize("write", [private.write_atomic, agent_files.write_atomic],
+                                  ids=["controller", "agent"])
 
 
 @pytest.fixture(params=[0o000, 0o022, 0o277], ids=["umask000", "umask022", "umask277"])
@@ -96,3 +102,40 @@ def test_local_compute_records_are_private(tmp_path, umask):
                     "interfaces": []})
     assert mode(tmp_path / "amphorae") == 0o700
     assert mode(tmp_path / "amphorae" / "a1.json") == 0o600
+
+
+@WRITERS
+def test_an_atomic_write_gives_its_mode_whatever_the_umask(tmp_path, umask, write):
+    """A file written whole is 0600 (or the mode asked), new or replacing a 0644 one."""
+    new, old, script = tmp_path / "new", tmp_path / "old", tmp_path / "script"
+    old.write_bytes(b"before")
+    os.chmod(old, 0o644)
+    write(str(new), b"secret")
+    write(str(old), b"after")
+    write(str(script), b"#!/bin/sh\n", 0o700)
+    assert (mode(new), mode(old), mode(script)) == (0o600, 0o600, 0o700)
+    assert (old.read_bytes(), sorted(os.listdir(tmp_path))) == (b"after", ["new", "old", "script"])
+
+
+@WRITERS
+def test_a_failed_atomic_write_keeps_the_old_file_and_no_temporary_one(tmp_path, write):
+    """A write that fails midway leaves the file as it was and nothing beside it."""
+    path = tmp_path / "f"
+    path.write_bytes(b"before")
+    with pytest.raises(TypeError):
+        write(str(path), "text, not bytes")
+    assert (path.read_bytes(), os.listdir(tmp_path)) == (b"before", ["f"])
+
+
+def test_the_agents_check_sees_the_new_bytes_and_its_refusal_replaces_nothing(tmp_path):
+    """The agent's check runs on the written temporary file; what it raises keeps the old file."""
+    path, seen = tmp_path / "server.pem", []
+
+    def refuse(tmp):
+        seen.append(open(tmp, "rb").read())
+        raise ValueError("does not load")
+
+    path.write_bytes(b"old")
+    with pytest.raises(ValueError, match="does not load"):
+        agent_files.write_atomic(str(path), b"new", check=refuse)
+    assert (seen, path.read_bytes(), os.listdir(tmp_path)) == ([b"new"], b"old", ["server.pem"])

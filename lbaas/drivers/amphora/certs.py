@@ -14,12 +14,13 @@ import fcntl
 import ipaddress
 import os
 import ssl
-import tempfile
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from lbaas.core import private
 
 CA_KEY, CA_CERT, LOCK = "ca.key", "ca.pem", ".lock"
 DEFAULT_VALIDITY = datetime.timedelta(days=30)      # Octavia's cert_validity_time
@@ -36,32 +37,11 @@ def _key_pem(key):
                              serialization.NoEncryption())
 
 
-def _write_atomic(path, data, mode):
-    """Write data to path via a same-directory temporary file and rename (never half-written)."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)       # the rename itself survives a crash
-    finally:
-        os.close(dir_fd)
-
-
 def write_pair(directory, name, cert_pem, key_pem):
     """Write <name>.pem (cert then key, 0600) under directory; return its path."""
     os.makedirs(directory, mode=0o700, exist_ok=True)
     path = os.path.join(directory, f"{name}.pem")
-    _write_atomic(path, cert_pem + key_pem, 0o600)
+    private.write_atomic(path, cert_pem + key_pem)
     return path
 
 
@@ -85,8 +65,9 @@ class CertificateAuthority:
             if not os.path.exists(cert_path):
                 key = _new_key()
                 cert = _self_signed(key, common_name, ca_validity)
-                _write_atomic(key_path, _key_pem(key), 0o600)
-                _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+                private.write_atomic(key_path, _key_pem(key))
+                private.write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM),
+                                     0o644)
             with open(key_path, "rb") as f:
                 key = serialization.load_pem_private_key(f.read(), password=None)
             with open(cert_path, "rb") as f:

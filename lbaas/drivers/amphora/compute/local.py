@@ -108,12 +108,7 @@ class LocalCompute(ComputeBackend):
             return None
 
     def _write(self, record):
-        tmp = self._path(record["amphora_id"], ".json.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, private.FILE_MODE)
-        os.fchmod(fd, private.FILE_MODE)
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f)
-        os.replace(tmp, self._path(record["amphora_id"]))
+        private.write_atomic(self._path(record["amphora_id"]), json.dumps(record).encode())
 
     def _records(self):
         for entry in sorted(os.listdir(self.state_dir)):
@@ -149,10 +144,7 @@ class LocalCompute(ComputeBackend):
             if not path.startswith(base + os.sep):
                 raise ComputeError(f"file {rel!r} would land outside {base}")
             os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-            fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(path + ".tmp", path)
+            private.write_atomic(path, data)
 
     # -- contract ----------------------------------------------------------------------
     def create(self, amphora_id, management=None, files=None):
