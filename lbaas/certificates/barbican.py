@@ -16,8 +16,8 @@ from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import noauth, session as ks_session, token_endpoint
 from keystoneauth1.identity import v3
 
-from lbaas.certificates import pem
-from lbaas.certificates.base import (CertManager, Certificate, CertificateNotFound,
+from lbaas.core import pem
+from lbaas.core.certificates import (CertManager, Certificate, CertificateNotFound,
                                      InvalidCertificate)
 
 _REF = re.compile(r"/v1/(secrets|containers)/([0-9a-fA-F-]{36})/?$")

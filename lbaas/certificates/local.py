@@ -15,8 +15,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.exc import SQLAlchemyError
 
 from lbaas import conf as lbaas_conf
-from lbaas.certificates import pem
-from lbaas.certificates.base import (CertManager, Certificate, CertificateNotFound,
+from lbaas.core import pem
+from lbaas.core.certificates import (CertManager, Certificate, CertificateNotFound,
                                      InvalidCertificate)
 from lbaas.core import private
 from lbaas.core.db import Database

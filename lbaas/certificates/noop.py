@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from lbaas.certificates.base import CertManager, Certificate
+from lbaas.core.certificates import CertManager, Certificate
 
 VALIDITY = datetime.timedelta(days=3650)
 _lock = threading.Lock()

@@ -22,7 +22,8 @@ def main(argv=None):
     try:
         bus = rpc.bus(conf)
         try:
-            server = HeartbeatServer(conf, HealthManager(core, delete_zombie=bus.delete_amphora))
+            server = HeartbeatServer(conf, HealthManager(core.context,
+                                                         delete_zombie=bus.delete_amphora))
         except (ValueError, OSError) as exc:
             print(f"lbaas-health: {exc}", file=sys.stderr)
             return 2
@@ -48,7 +49,7 @@ def main(argv=None):
 def failover_scanner(core, bus):
     """The scanner that fails over silent amphorae by casting to the workers' bus."""
     from lbaas.drivers.amphora.health.failover import FailoverScanner
-    return FailoverScanner(core, bus.failover)
+    return FailoverScanner(core.context, bus.failover)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ def build(conf):
     from lbaas.drivers.amphora.reconcile import Reconciler
     core = Core(conf)
     compute = compute_backends.load_from_conf(conf)
-    return core, Housekeeper(core, compute, Reconciler(core, compute))
+    return core, Housekeeper(core.context, compute, Reconciler(core.context, compute))
 
 
 def main(argv=None):

@@ -43,9 +43,7 @@ def serve(args):
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     core = app.extensions["lbaas_core"]
-    health = background.start_health(core)
-    housekeeper = background.start_housekeeping(core)
-    ovn_sync = background.start_ovn(core)
+    services = background.start_services(core)
     driver_agent = background.start_driver_agent(core, embedded=not files)
     print(f"lbaas: Octavia v2 API at http://{api.bind_host}:{server.port}\n"
           f"  database:  {url}\n"
@@ -54,9 +52,8 @@ def serve(args):
           f"  network:   {conf.network.driver}\n"
           f"  auth:      {api.auth_strategy}", flush=True)
     print(f"  embedded:  {note}", flush=True)
-    if health is not None:
-        host, port = health.address
-        print(f"  health:    heartbeats on udp {host}:{port}", flush=True)
+    for line in filter(None, (getattr(s, "describe", lambda: None)() for s in services)):
+        print(f"  {line}", flush=True)
     if driver_agent is not None:
         print(f"  drivers:   status/stats/get sockets "
               f"{', '.join(driver_agent.paths.values())}", flush=True)
@@ -65,14 +62,7 @@ def serve(args):
     finally:
         if driver_agent is not None:
             driver_agent.stop()
-        if ovn_sync is not None:
-            ovn_sync.stop()
-        if housekeeper is not None:
-            housekeeper.stop()
-        if health is not None:
-            health.scanner.stop()
-            health.stop()
-        core.close()
+        core.close()   # stops the drivers' services and workers, the last started first
     return 0
 
 

@@ -25,7 +25,7 @@ def main(argv=None):
     from lbaas.core.controller import Core
     from lbaas.drivers.amphora.worker import Worker
     core = Core(conf)
-    worker = Worker(core, args.provider).start()
+    worker = Worker(core.context, args.provider).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

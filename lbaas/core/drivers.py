@@ -25,6 +25,7 @@ class DriverRegistry:
         self.default = default
         self.context = context
         self._drivers = {}
+        self._bound = set()   # names of the drivers given the context (they report in-process)
         self._failed = {}
         for name in list(self.enabled):
             try:
@@ -41,6 +42,7 @@ class DriverRegistry:
         bind = getattr(drv, "bind_context", None)
         if bind is not None and self.context is not None:
             bind(self.context)
+            self._bound.add(name)
         return drv
 
     def available(self):
@@ -60,6 +62,11 @@ class DriverRegistry:
     def loaded(self):
         """{provider name: driver} of every enabled driver that loaded."""
         return dict(self._drivers)
+
+    def reporting_elsewhere(self):
+        """Names of the loaded drivers without the in-process port: they report through
+        octavia-lib's sockets (the driver agent)."""
+        return sorted(set(self._drivers) - self._bound)
 
     def background_services(self):
         """The services the loaded drivers declare for running beside the API, each once."""

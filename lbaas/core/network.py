@@ -37,7 +37,9 @@ class NetworkBackend(abc.ABC):
     A subnet whose "cidr" is None takes any address (the noop backend's do).
     Backends that record allocations in lbaas's database receive it as `database`.
     The amphora driver also uses plumbing, allocate_port and release_ports; a backend
-    that cannot wire amphorae leaves plumbing returning None.
+    that cannot wire amphorae leaves plumbing returning None. The OVN provider uses
+    ovn_datapaths and allocate_port; a backend whose subnets are not in OVN leaves
+    ovn_datapaths returning None.
     """
 
     def __init__(self, conf, database=None):
@@ -46,6 +48,11 @@ class NetworkBackend(abc.ABC):
 
     def plumbing(self, subnet_id):
         """How an amphora on this host joins the subnet (a Plumbing), or None if it cannot."""
+        return None
+
+    def ovn_datapaths(self, subnet_id):
+        """(OVN logical switch, OVN logical router) of a subnet, either may be None, or None
+        when the subnet is not in OVN (what the OVN provider attaches load balancers to)."""
         return None
 
     def allocate_port(self, device_id, subnet_id, device_owner, address=None, name=""):

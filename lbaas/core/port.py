@@ -34,6 +34,7 @@ from lbaas.core.db import defer_after_commit
 
 LOG = logging.getLogger(__name__)
 PURGE_BATCH = 500   # load balancer rows per purge transaction
+Desired = desired_state.Desired   # what desired() returns
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,10 +86,11 @@ class DriverContext:
             return self._shared[name]
 
     def close(self):
-        """Stop every shared object that has a stop() (at the core's close)."""
+        """Stop every shared object that has a stop(), the last made first (at the core's
+        close)."""
         with self._lock:
             held, self._shared = list(self._shared.items()), {}
-        for name, obj in held:
+        for name, obj in reversed(held):
             stop = getattr(obj, "stop", None)
             if stop is not None:
                 try:

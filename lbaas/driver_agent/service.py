@@ -28,9 +28,9 @@ def export(agent, environ=None):
 
 
 def out_of_tree_providers(core):
-    """Names of the loaded provider drivers that are not lbaas's own."""
-    return sorted(name for name, drv in core.drivers._drivers.items()
-                  if not type(drv).__module__.startswith("lbaas."))
+    """Names of the loaded provider drivers that report through the sockets (those without
+    lbaas's in-process port)."""
+    return core.drivers.reporting_elsewhere()
 
 
 def start_in_process(core, embedded):

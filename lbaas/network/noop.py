@@ -89,14 +89,6 @@ class NoopNetwork(network.NetworkBackend):
                 "cidr": None, "ip_version": None, "gateway_ip": None,
                 "enable_dhcp": False, "project_id": "", "tenant_id": ""}
 
-    def ovn_datapaths(self, subnet_id):
-        """No subnet is in OVN: the OVN provider then writes rows with no switch or router.
-
-        (A Neutron backend would answer ("neutron-<network id>", the "neutron-<router id>"
-        of the router that has a port on the subnet, or None).)
-        """
-        return None
-
     def get_network(self, network_id):
         """Any UUID is a network."""
         return self._network(network_id) if _is_uuid(network_id) else None

@@ -19,7 +19,8 @@ import zlib
 import pytest
 
 from lbaas.agent import wire
-from lbaas.core import models, statistics
+from lbaas.core import models
+from lbaas.drivers.amphora.store import heartbeats
 from lbaas.core.controller import Core
 from lbaas.drivers.amphora.health import HealthManager, HeartbeatServer
 from lbaas.drivers.amphora.health.failover import FailoverScanner
@@ -225,11 +226,11 @@ def test_signed_malformed_heartbeats_never_stop_the_health_manager(core):
     print(f"\nheartbeat fuzz seed {fuzz_seed} (LBAAS_FUZZ_SEED={fuzz_seed} replays it)")
     objects = [seed(core.db) for _ in range(3)]
     for _, _, amp_id in objects:
-        statistics.watch_amphora(core.db, amp_id)   # judged from now, as the worker does
+        heartbeats.Heartbeats(core.context).watch(amp_id)   # judged from now, as the worker does
     failovers = []
-    server = HeartbeatServer(core.conf, HealthManager(core), bind_ip="127.0.0.1",
+    server = HeartbeatServer(core.conf, HealthManager(core.context), bind_ip="127.0.0.1",
                              bind_port=0).start()
-    scanner = FailoverScanner(core, lambda lb, amp: failovers.append(amp)).start()
+    scanner = FailoverScanner(core.context, lambda lb, amp: failovers.append(amp)).start()
     heart = Heart(server.address, objects)
     heart.beat()
     heart.start()
@@ -274,7 +275,7 @@ def test_signed_malformed_heartbeats_never_stop_the_health_manager(core):
                 listener_id: {"status": "OPEN"}}), KEY), server.address)
         assert server.wait(lambda c: c["processed"] == processed + 1, 10), \
             (fuzz_seed, server.stats())
-        assert statistics.amphora_health(core.db, amp_id).seq == 10 ** 9
+        assert heartbeats.Heartbeats(core.context).health(amp_id).seq == 10 ** 9
         assert operating_status(core.db, models.Listener, listener_id) == "ONLINE"
     finally:
         server.stop()

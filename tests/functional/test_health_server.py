@@ -13,7 +13,8 @@ import zlib
 import pytest
 
 from lbaas.agent import wire
-from lbaas.core import models, statistics
+from lbaas.core import models
+from lbaas.drivers.amphora.store import heartbeats
 from lbaas.core.controller import Core
 from lbaas.drivers.amphora.health import HealthManager, HeartbeatServer
 from tests.conftest import database_url, make_conf
@@ -75,7 +76,7 @@ def objects(core):
 
 @pytest.fixture
 def server(core):
-    server = HeartbeatServer(core.conf, HealthManager(core), bind_ip="127.0.0.1", bind_port=0)
+    server = HeartbeatServer(core.conf, HealthManager(core.context), bind_ip="127.0.0.1", bind_port=0)
     server.start()
     yield server
     server.stop()
@@ -85,7 +86,7 @@ def test_good_heartbeat_is_processed(server, core, objects):
     lb_id, listener_id, amp_id = objects
     send(server.address, heartbeat(amp_id, listener_id))
     assert server.wait(lambda c: c["processed"] >= 1, 10)
-    assert statistics.amphora_health(core.db, amp_id).seq == 1
+    assert heartbeats.Heartbeats(core.context).health(amp_id).seq == 1
     assert operating_status(core.db, models.Listener, listener_id) == "ONLINE"
     assert operating_status(core.db, models.LoadBalancer, lb_id) == "ONLINE"
 
@@ -96,7 +97,7 @@ def test_forged_heartbeat_is_dropped(server, core, objects):
     assert server.wait(lambda c: c["rejected"] == 1, 10)
     assert server.rejected == {"forged": 1}
     assert server.counters["accepted"] == 0
-    assert statistics.amphora_health(core.db, amp_id) is None
+    assert heartbeats.Heartbeats(core.context).health(amp_id) is None
 
 
 def test_replayed_heartbeat_is_dropped(server, objects):
@@ -114,7 +115,7 @@ def test_stale_heartbeat_is_dropped(server, core, objects):
     send(server.address, heartbeat(amp_id, listener_id, now=time.time() - 3600))
     assert server.wait(lambda c: c["rejected"] == 1, 10)
     assert server.rejected == {"stale": 1}
-    assert statistics.amphora_health(core.db, amp_id) is None
+    assert heartbeats.Heartbeats(core.context).health(amp_id) is None
 
 
 def test_garbage_is_dropped_and_the_server_keeps_serving(server, objects):
@@ -144,7 +145,7 @@ def test_signed_malformed_heartbeat_is_rejected_and_the_server_keeps_serving(
     send(server.address, heartbeat(amp_id, listener_id))
     assert server.wait(lambda c: c["processed"] == 1, 10), server.stats()
     assert server.rejected == {"malformed": 1}
-    assert statistics.amphora_health(core.db, amp_id).seq == 1
+    assert heartbeats.Heartbeats(core.context).health(amp_id).seq == 1
 
 
 def test_a_decoder_bug_is_counted_as_an_error_and_the_server_keeps_serving(
@@ -181,12 +182,12 @@ def test_a_receiving_thread_that_dies_is_started_again(server, core, objects, mo
     assert server.wait(lambda c: c["restarts"] == 1, 10)
     send(server.address, heartbeat(amp_id, listener_id, seq=2))
     assert server.wait(lambda c: c["processed"] == 1, 10), server.stats()
-    assert statistics.amphora_health(core.db, amp_id).seq == 2
+    assert heartbeats.Heartbeats(core.context).health(amp_id).seq == 2
 
 
 def test_rejections_are_summed_up_in_the_log_once_per_interval(core, objects, caplog):
     _, listener_id, amp_id = objects
-    server = HeartbeatServer(core.conf, HealthManager(core), bind_ip="127.0.0.1", bind_port=0,
+    server = HeartbeatServer(core.conf, HealthManager(core.context), bind_ip="127.0.0.1", bind_port=0,
                              log_interval=0.3).start()
     try:
         for key in ("wrong-1", "wrong-2"):
@@ -221,7 +222,7 @@ def test_a_failing_manager_is_counted_and_the_server_keeps_serving(core, objects
 
 
 def test_stop_is_prompt(core):
-    server = HeartbeatServer(core.conf, HealthManager(core), bind_ip="127.0.0.1", bind_port=0)
+    server = HeartbeatServer(core.conf, HealthManager(core.context), bind_ip="127.0.0.1", bind_port=0)
     server.start()
     start = time.monotonic()
     server.stop()
@@ -262,9 +263,9 @@ def test_lbaas_health_process_updates_the_database_and_exits_on_sigterm(url, tmp
             assert line.startswith("lbaas-health: receiving heartbeats on udp 127.0.0.1:"), line
             port = int(line.rsplit(":", 1)[1])
             send(("127.0.0.1", port), heartbeat(amp_id, listener_id, seq=7))
-            wait_for(lambda: statistics.amphora_health(core.db, amp_id), 15,
+            wait_for(lambda: heartbeats.Heartbeats(core.context).health(amp_id), 15,
                      "the heartbeat to reach the database")
-            assert statistics.amphora_health(core.db, amp_id).seq == 7
+            assert heartbeats.Heartbeats(core.context).health(amp_id).seq == 7
             # liveness is written first, the statuses right after it
             wait_for(lambda: operating_status(core.db, models.LoadBalancer, lb_id) == "ONLINE",
                      15, "the load balancer ONLINE")

@@ -58,7 +58,8 @@ def ovn_app(ovn_dbs, request):
         "ovn.sync_interval": 0, "ovn.status_debounce": 0.0,
         "ovn.ovsdb_connection_timeout": 5})
     application = create_app(conf)
-    sync = service.start_in_process(application.extensions["lbaas_core"])
+    [sync] = application.extensions["lbaas_core"].drivers.background_services()
+    sync.start()
     yield application
     sync.stop()
     application.extensions["lbaas_core"].close()
@@ -71,7 +72,7 @@ def api(ovn_app):
 
 @pytest.fixture
 def worker(ovn_app):
-    return service.ovn_worker(ovn_app.extensions["lbaas_core"])
+    return ovn_app.extensions["lbaas_core"].drivers.get("ovn").worker
 
 
 def wait_for(condition, timeout=10.0, what="condition"):

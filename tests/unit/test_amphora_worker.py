@@ -53,8 +53,8 @@ def make_worker(monkeypatch):
         conf = lbaas_conf.make_conf()
         conf.set_override("reconcile_attempts", attempts, group="controller_worker")
         conf.set_override("workers", workers, group="controller_worker")
-        core = types.SimpleNamespace(conf=conf, db=None)
-        w = worker_mod.Worker(core, compute=NoopCompute(), reconciler=recorder)
+        context = types.SimpleNamespace(conf=conf, library=None)
+        w = worker_mod.Worker(context, compute=NoopCompute(), reconciler=recorder)
         made.append(w)
         return w
 

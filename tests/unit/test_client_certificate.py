@@ -20,7 +20,7 @@ def test_the_client_certificate_is_renewed_in_place_only_near_its_expiry(app, tm
     core = app.extensions["lbaas_core"]
     core.conf.set_override("ca_dir", str(tmp_path / "ca"), group="certificates")
     try:
-        fleet = Fleet(core, NoopCompute(), controller="127.0.0.1:5555")
+        fleet = Fleet(core.context, NoopCompute(), controller="127.0.0.1:5555")
         path = fleet.agents._session.cert
         first, serial = _expiry(path), _cert(path).serial_number
         assert fleet.client_cert_expires == first

@@ -102,7 +102,7 @@ def test_the_fleet_writes_its_certificate_there_and_prunes(app, state_path):
     directory.mkdir(parents=True)
     stale = directory / f"client-{_dead_pid()}.pem"
     stale.write_bytes(b"x")
-    fleet = Fleet(app.extensions["lbaas_core"], NoopCompute(), controller="127.0.0.1:5555")
+    fleet = Fleet(app.extensions["lbaas_core"].context, NoopCompute(), controller="127.0.0.1:5555")
     assert fleet.agents._session.cert == str(directory / controller_cert.own_name())
     assert os.listdir(directory) == [controller_cert.own_name()]
     assert os.stat(fleet.agents._session.cert).st_mode & 0o777 == 0o600

@@ -45,7 +45,7 @@ def fleet(client, core, project):
 def _scanner(core, seconds_later, calls, started=-60):
     """A scanner whose clock says NOW + seconds_later; it started `started` s from NOW."""
     times = iter([NOW + datetime.timedelta(seconds=started)])
-    return FailoverScanner(core, lambda lb, amp: calls.append((lb, amp)),
+    return FailoverScanner(core.context, lambda lb, amp: calls.append((lb, amp)),
                            clock=lambda: next(times, NOW + datetime.timedelta(
                                seconds=seconds_later)))
 

@@ -7,7 +7,8 @@ import uuid
 import pytest
 
 from lbaas.agent import wire
-from lbaas.core import models, statistics
+from lbaas.core import models
+from lbaas.drivers.amphora.store import heartbeats
 from lbaas.drivers.amphora.health import HealthManager
 from lbaas.drivers import rollup
 
@@ -22,7 +23,7 @@ def core(app):
 
 @pytest.fixture
 def manager(core):
-    return HealthManager(core)
+    return HealthManager(core.context)
 
 
 class Graph:
@@ -243,20 +244,20 @@ def test_heartbeat_records_amphora_health(graph, manager, core):
     before = models.utcnow()
     manager.process(graph.heartbeat("UP"))
     manager.process(graph.heartbeat("UP"))
-    health = statistics.amphora_health(core.db, graph.amphora)
+    health = heartbeats.Heartbeats(core.context).health(graph.amphora)
     assert health.seq == 2 and health.last_update >= before and not health.busy
 
 
 def test_heartbeat_missing_an_enabled_listener_does_not_refresh_liveness(graph, manager, core):
     manager.process(graph.heartbeat("UP", listeners={graph.web: "OPEN"}))
-    assert statistics.amphora_health(core.db, graph.amphora) is None
+    assert heartbeats.Heartbeats(core.context).health(graph.amphora) is None
 
 
 def test_heartbeat_processed_late_dates_liveness_from_its_arrival(graph, manager, core):
     interval = core.conf.health_manager.heartbeat_interval
-    before = statistics.utcnow()
+    before = heartbeats.utcnow()
     manager.process(graph.heartbeat("UP"), received_at=time.monotonic() - interval - 2)
-    health = statistics.amphora_health(core.db, graph.amphora)
+    health = heartbeats.Heartbeats(core.context).health(graph.amphora)
     assert manager.counters["late"] == 1
     # alive when it arrived (about interval + 2 s ago), not when it was handled
     age = (before - health.last_update).total_seconds()
@@ -270,7 +271,7 @@ def test_heartbeat_of_unusable_amphora_is_ignored(graph, manager, core, case):
                "no load balancer": graph.add_amphora(loadbalancer_id=None)}[case]
     assert manager.process(graph.heartbeat("DOWN", amphora=amphora)) is None
     assert manager.counters["ignored"] == 1
-    assert statistics.amphora_health(core.db, amphora) is None
+    assert heartbeats.Heartbeats(core.context).health(amphora) is None
     assert graph.statuses()["pool"] == "OFFLINE"
 
 
@@ -279,7 +280,7 @@ def test_a_zombie_amphora_is_deleted_once_per_retry_window_and_a_spare_never(gra
                                                                            case):
     clock = [100.0]
     asked = []
-    manager = HealthManager(core, clock=lambda: clock[0], delete_zombie=asked.append)
+    manager = HealthManager(core.context, clock=lambda: clock[0], delete_zombie=asked.append)
     amphora = {"unknown": str(uuid.uuid4()),
                "DELETED": graph.add_amphora(status="DELETED"),
                "spare": graph.add_amphora(loadbalancer_id=None, status="READY", role=None),
@@ -386,19 +387,19 @@ def test_liveness_is_not_checked_while_the_load_balancer_is_pending():
 
 def test_amphora_health_last_update_is_naive_utc(graph, manager, core):
     manager.process(graph.heartbeat("UP"))
-    health = statistics.amphora_health(core.db, graph.amphora)
+    health = heartbeats.Heartbeats(core.context).health(graph.amphora)
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     assert abs((now - health.last_update).total_seconds()) < 5
 
 
 def test_statistics_without_upsert_support_accumulate_the_same(graph, manager, monkeypatch):
     """Dialects without INSERT .. ON CONFLICT take the UPDATE-then-INSERT path."""
-    monkeypatch.setattr(statistics, "_upserts", lambda dialect_name: None)
+    monkeypatch.setattr(heartbeats, "_upserts", lambda dialect_name: None)
     web = {graph.web: {"tx": 3, "rx": 4, "conns": 1, "totconns": 1, "ereq": 0}}
     manager.process(graph.heartbeat("UP", stats=web))
     manager.process(graph.heartbeat("UP", stats=web))
     assert _stats(graph, f"/v2/lbaas/listeners/{graph.web}/stats")["bytes_out"] == 6
-    assert statistics.amphora_health(graph.core.db, graph.amphora).seq == 2
+    assert heartbeats.Heartbeats(graph.core.context).health(graph.amphora).seq == 2
 
 
 @pytest.mark.parametrize("path", ["upsert", "portable"])
@@ -407,12 +408,12 @@ def test_counters_past_their_columns_saturate_and_liveness_is_still_recorded(
     """An agent bug reporting absurd counters must not fail the heartbeat's transaction (its
     liveness with it: a healthy amphora would be failed over)."""
     if path == "portable":
-        monkeypatch.setattr(statistics, "_upserts", lambda dialect_name: None)
+        monkeypatch.setattr(heartbeats, "_upserts", lambda dialect_name: None)
     huge = {"tx": wire.MAX_INT, "rx": 1, "conns": 2 ** 40, "totconns": wire.MAX_INT - 1,
             "ereq": 0}
     manager.process(graph.heartbeat("UP", stats={graph.web: huge}))
     manager.process(graph.heartbeat("UP", stats={graph.web: huge}))
-    assert statistics.amphora_health(core.db, graph.amphora).seq == 2
+    assert heartbeats.Heartbeats(core.context).health(graph.amphora).seq == 2
     with core.db.read() as session:
         row = session.get(models.ListenerStatistics, (graph.web, graph.amphora))
         assert (row.bytes_out, row.bytes_in, row.active_connections, row.total_connections) \

@@ -26,7 +26,7 @@ def core(backend, request):
 
 def _keeper(core, compute=None, reconciler=None, at=NOW):
     clock = at if callable(at) else (lambda: at)
-    return Housekeeper(core, compute or NoopCompute(), reconciler, clock=clock)
+    return Housekeeper(core.context, compute or NoopCompute(), reconciler, clock=clock)
 
 
 def _lb(core, status, changed, tags=()):

@@ -2,8 +2,8 @@
 import logging
 import re
 
-from lbaas import certificates
-from lbaas.certificates import pem
+from lbaas.core import certificates
+from lbaas.core import pem
 from lbaas.core import constants as c
 from lbaas.core import errors
 

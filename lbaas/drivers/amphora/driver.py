@@ -6,15 +6,12 @@ bus. Without `[DEFAULT] transport_url` the bus is in memory and the worker runs 
 process (`lbaas serve`, in-process tests); otherwise `lbaas-worker` processes serve it.
 """
 import logging
-import threading
 
 from octavia_lib.api.drivers import exceptions as lib_exc
 from octavia_lib.api.drivers import provider_base
 from octavia_lib.common import constants as lib_c
 from octavia_lib.api.drivers import data_models as dm
 
-from lbaas.core import models
-from lbaas.core.db import defer_after_commit
 from lbaas.drivers import metadata
 from lbaas.drivers.amphora import agent_client, rpc
 from lbaas.drivers.amphora.haproxy import validate
@@ -77,13 +74,11 @@ def _given(value):
 class AmphoraProviderDriver(provider_base.ProviderDriver):
     """Load balancers as HAProxy in amphorae, reconciled by workers."""
 
-    _lock = threading.Lock()
-    _workers = {}     # id(library) -> Worker running in this process
-
     def __init__(self):
         super().__init__()
-        self._library = None
+        self._context = None
         self._bus = None
+        self.worker = None   # the in-process worker, or None when workers are processes
         self._unserved = agent_client.AgentClient.unserved
 
     @property
@@ -104,39 +99,43 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
                 healthmonitor.type == lib_c.HEALTH_MONITOR_PING:
             _refuse(self._unserved, lib_c.HEALTH_MONITOR_PING)
 
-    def bind_library(self, library):
-        """Receive the in-process library; start an in-process worker when the bus is memory."""
-        self._library = library
+    def bind_context(self, context):
+        """Receive the in-tree driver port; start (or share) an in-process worker when the
+        bus is in memory (`lbaas serve`)."""
+        self._context = context
         self._unserved = agent_client.load_class(
-            library.conf.controller_worker.amphora_driver).unserved
-        self._bus = rpc.bus(library.conf)
-        if not self._bus.in_memory:
-            return
-        with self._lock:
-            if id(library) not in self._workers:
-                from lbaas.drivers.amphora.worker import Worker
-                self._workers[id(library)] = Worker(library.core, self.name).start()
+            context.conf.controller_worker.amphora_driver).unserved
+        self._bus = rpc.bus(context.conf)
+        if self._bus.in_memory:
+            from lbaas.drivers.amphora.worker import Worker
+            self.worker = context.shared("amphora-worker",
+                                         lambda: Worker(context, self.name).start())
 
-    @property
-    def worker(self):
-        """The in-process worker, or None when workers are separate processes."""
-        return self._workers.get(id(self._library))
+    def background_services(self):
+        """Beside an in-process worker, what `lbaas serve` runs with it: the health manager
+        (heartbeats, failover of silent amphorae) and housekeeping. Split deployments run
+        them as lbaas-health and lbaas-housekeeping."""
+        if self.worker is None:
+            return []
+        from lbaas.drivers.amphora.housekeeping import Housekeeper
+        from lbaas.drivers.amphora.health.service import HealthService
+        worker, context = self.worker, self._context
+        return [context.shared("amphora-health", lambda: HealthService(context, worker)),
+                context.shared("amphora-housekeeping", lambda: Housekeeper(
+                    context, worker.compute, worker.reconciler))]
 
-    def shutdown(self):
-        """Stop the in-process worker."""
-        with self._lock:
-            worker = self._workers.pop(id(self._library), None)
-        if worker is not None:
-            worker.stop()
+    def _after_commit(self, fn):
+        if self._context is not None:
+            self._context.after_commit(fn)
 
     def _cast(self, loadbalancer_id):
         bus = self._bus
         if bus is not None and loadbalancer_id:
-            defer_after_commit(lambda: bus.reconcile(loadbalancer_id))
+            self._after_commit(lambda: bus.reconcile(loadbalancer_id))
 
     def _cast_for(self, collection, object_id):
-        lb_id = self._library.loadbalancer_id_of(collection, object_id) if self._library else None
-        self._cast(lb_id)
+        library = self._context.library if self._context else None
+        self._cast(library.loadbalancer_id_of(collection, object_id) if library else None)
 
     # -- load balancers -----------------------------------------------------------------
     def create_vip_port(self, loadbalancer_id, project_id, vip_dictionary,
@@ -166,16 +165,16 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
         """Replace every amphora of the load balancer (the API holds it PENDING_UPDATE)."""
         bus = self._bus
         if bus is not None:
-            defer_after_commit(lambda: bus.failover(loadbalancer_id))
+            self._after_commit(lambda: bus.failover(loadbalancer_id))
 
     # -- amphorae (lbaas's optional extension) ------------------------------------------
     def amphora_failover(self, amphora_id):
         """Replace one amphora (the API holds its load balancer PENDING_UPDATE)."""
-        lb_id = self._library.loadbalancer_id_of("amphorae", amphora_id) if self._library \
-            else None
+        lb_id = self._context.library.loadbalancer_id_of("amphorae", amphora_id) \
+            if self._context else None
         bus = self._bus
         if bus is not None and lb_id:
-            defer_after_commit(lambda: bus.failover(lb_id, amphora_id))
+            self._after_commit(lambda: bus.failover(lb_id, amphora_id))
 
     def amphora_config(self, amphora_id):
         """Push the configuration again by reconciling the amphora's load balancer."""
@@ -185,7 +184,7 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
         """Tear an amphora in ERROR down (namespace, processes, ports); its row goes DELETED."""
         bus = self._bus
         if bus is not None:
-            defer_after_commit(lambda: bus.delete_amphora(amphora_id))
+            self._after_commit(lambda: bus.delete_amphora(amphora_id))
 
     # -- listeners, pools ---------------------------------------------------------------
     def listener_create(self, listener):
@@ -282,14 +281,14 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
 
     def _listener_protocol(self, listener_id=None, l7policy_id=None):
         """The protocol of a listener, or of an L7 policy's listener (None if unknown)."""
-        if self._library is None or getattr(self._library, "core", None) is None:
+        if self._context is None:
             return None
-        with self._library.core.db.read() as session:
-            if listener_id is None and _given(l7policy_id):
-                policy = session.get(models.L7Policy, l7policy_id)
-                listener_id = policy.listener_id if policy is not None else None
-            listener = session.get(models.Listener, listener_id) if listener_id else None
-            return listener.protocol if listener is not None else None
+        library = self._context.library
+        if listener_id is None and _given(l7policy_id):
+            policy = library.get_l7policy(l7policy_id)
+            listener_id = policy.listener_id if policy is not None else None
+        listener = library.get_listener(listener_id) if listener_id else None
+        return listener.protocol if listener is not None else None
 
     def l7rule_create(self, l7rule):
         self._check_rule(l7rule)

@@ -5,30 +5,38 @@ deleted before its row is marked DELETED, so at every moment the database knows 
 every amphora that exists (housekeeping relies on it to find orphans).
 """
 import concurrent.futures
+import dataclasses
 import logging
 import os
 import sys
 import time
 
-from sqlalchemy import select
-
 from lbaas.core import constants as c
-from lbaas.core import models, statistics
+from lbaas.core.port import Desired
 from lbaas.drivers.amphora import agent_client, certs, controller_cert
-from lbaas.drivers.amphora.vrrp.render import PRIORITIES
+from lbaas.drivers.amphora.store import Amphorae, Heartbeats
+from lbaas.drivers.amphora.store.rows import utcnow
+from lbaas.drivers.amphora.vrrp.render import ACTIVE_STANDBY, PRIORITIES
 
 LOG = logging.getLogger(__name__)
 AGENT_FILES = {"ca": "ca.pem", "cert": "server.pem", "key": "heartbeat.key"}
-ACTIVE_STANDBY = "ACTIVE_STANDBY"
 PAIR = ("MASTER", "BACKUP")
+
+
+@dataclasses.dataclass
+class Want(Desired):
+    """A load balancer's desired state with its amphorae (AmphoraRecords not DELETED)."""
+
+    amphorae: list = dataclasses.field(default_factory=list)
 
 
 class Fleet:
     """Amphorae on one compute backend, with the CA and the client that talk to their agents."""
 
-    def __init__(self, core, compute, controller=None):
+    def __init__(self, context, compute, controller=None):
         """controller: "ip:port" heartbeats go to (default: [health_manager] settings)."""
-        self.core, self.conf, self.compute = core, core.conf, compute
+        self.context, self.conf, self.compute = context, context.conf, compute
+        self.rows, self.heartbeats = Amphorae(context), Heartbeats(context)
         self.ca = certs.CertificateAuthority.from_conf(self.conf)
         self.ca_file = os.path.join(self.ca.directory, certs.CA_CERT)
         worker = self.conf.controller_worker
@@ -55,13 +63,21 @@ class Fleet:
         (at most half its validity); True if renewed."""
         validity = self.conf.certificates.cert_validity_time
         margin = min(self.conf.house_keeping.cert_rotate_before, validity / 2)
-        now = now or models.utcnow()
+        now = now or utcnow()
         if (self.client_cert_expires - now).total_seconds() > margin:
             return False
         self._client_certificate()
         LOG.info("controller client certificate renewed (valid until %s)",
                  self.client_cert_expires)
         return True
+
+    def want(self, loadbalancer_id):
+        """The load balancer's desired state and amphorae, or None when it is gone."""
+        desired = self.context.desired(loadbalancer_id)
+        if desired is None:
+            return None
+        fields = {f.name: getattr(desired, f.name) for f in dataclasses.fields(Desired)}
+        return Want(**fields, amphorae=self.rows.of_loadbalancer(loadbalancer_id))
 
     def ensure(self, want):
         """(the load balancer's amphorae, created and their agents answering; spares taken).
@@ -99,92 +115,52 @@ class Fleet:
         return amphorae, spares
 
     def ready(self, amphora):
-        """Boot the amphora or start its agent as needed; mark it ALLOCATED and watched."""
+        """Boot the amphora or start its agent as needed; mark it ALLOCATED (unless it is
+        marked for failover) and watched."""
         if not self.compute.exists(amphora.id):
             self.boot(amphora)
         else:
             instance = self.compute.get(amphora.id)
             if not self.agents.ready(instance.management_ip):
                 self.start_agent(amphora.id, instance)
-        if amphora.status != "ALLOCATED" or not amphora.lb_network_ip:
+        if amphora.status not in ("ALLOCATED", c.PENDING_DELETE) or not amphora.lb_network_ip:
             instance = self.compute.get(amphora.id)
-            with self.core.db.write() as session:
-                row = session.get(models.Amphora, amphora.id)
-                row.status, row.lb_network_ip = "ALLOCATED", instance.management_ip
-                row.updated_at = models.utcnow()
-            amphora.status, amphora.lb_network_ip = "ALLOCATED", instance.management_ip
+            values = {"lb_network_ip": instance.management_ip}
+            if amphora.status != c.PENDING_DELETE:   # marked for failover: it stays marked
+                values["status"] = "ALLOCATED"
+            self.rows.set(amphora, **values)
         if self.agents.measures_health:   # a noop agent never sends a heartbeat
-            statistics.watch_amphora(self.core.db, amphora.id)
+            self.heartbeats.watch(amphora.id)
 
     def set_role(self, amphora, role):
         """Give an amphora its role (and that role's VRRP priority), in the row and the copy."""
-        priority = PRIORITIES.get(role)
-        with self.core.db.write() as session:
-            row = session.get(models.Amphora, amphora.id)
-            if row is not None:
-                row.role, row.vrrp_priority = role, priority
-        amphora.role, amphora.vrrp_priority = role, priority
-
-    def record(self, amphora, values):
-        """Write columns of an amphora's row (and its copy) when any of them changed."""
-        if all(getattr(amphora, k, None) == v for k, v in values.items()):
-            return
-        with self.core.db.write() as session:
-            row = session.get(models.Amphora, amphora.id)
-            if row is not None:
-                for key, value in values.items():
-                    setattr(row, key, value)
-        for key, value in values.items():
-            setattr(amphora, key, value)
+        self.rows.set(amphora, role=role, vrrp_priority=PRIORITIES.get(role))
 
     def record_vip(self, want, amphora):
         """An amphora without a VRRP address of its own holds the VIP on the VIP's port:
         record that port and address as both its VRRP (base) and HA ones, as the amphora API
         shows them."""
         if want.vip_address:
-            self.record(amphora, {"vrrp_ip": want.vip_address, "vrrp_port_id": want.vip_port_id,
-                                  "ha_ip": want.vip_address, "ha_port_id": want.vip_port_id})
+            self.rows.set(amphora, vrrp_ip=want.vip_address, vrrp_port_id=want.vip_port_id,
+                          ha_ip=want.vip_address, ha_port_id=want.vip_port_id)
 
     def new_row(self, loadbalancer_id, role="STANDALONE"):
         """A BOOTING amphora row (committed before anything is built: never an orphan)."""
-        with self.core.db.write() as session:
-            amphora_id = models.new_id()
-            row = models.Amphora(id=amphora_id, compute_id=amphora_id, status="BOOTING",
-                                 loadbalancer_id=loadbalancer_id,
-                                 role=role if loadbalancer_id else None,
-                                 vrrp_priority=PRIORITIES.get(role), cert_busy=False)
-            session.add(row)
-            session.flush()
-            session.expunge(row)
-        return row
+        return self.rows.add(loadbalancer_id, role if loadbalancer_id else None,
+                             PRIORITIES.get(role))
 
     # -- spares ---------------------------------------------------------------------------
     def claim_spare(self, loadbalancer_id, role="STANDALONE"):
         """Bind a READY spare amphora to the load balancer in a role (None when none is left)."""
-        with self.core.db.write() as session:
-            stmt = select(models.Amphora).where(models.Amphora.status == "READY",
-                                                models.Amphora.loadbalancer_id.is_(None)) \
-                .order_by(models.Amphora.created_at).limit(1)
-            if not self.core.db.is_sqlite:
-                stmt = stmt.with_for_update(skip_locked=True)
-            row = session.scalars(stmt).first()
-            if row is None:
-                return None
-            row.loadbalancer_id, row.status = loadbalancer_id, "ALLOCATED"
-            row.role, row.vrrp_priority = role, PRIORITIES.get(role)
-            row.updated_at = models.utcnow()
-            session.flush()
-            session.expunge(row)
-        LOG.info("load balancer %s takes spare amphora %s", loadbalancer_id, row.id)
-        return row
+        amphora = self.rows.claim_spare(loadbalancer_id, role, PRIORITIES.get(role))
+        if amphora is not None:
+            LOG.info("load balancer %s takes spare amphora %s", loadbalancer_id, amphora.id)
+        return amphora
 
     def replenish_spares(self):
         """Boot spare amphorae until [house_keeping] spare_amphora_pool_size are READY."""
         wanted = self.conf.house_keeping.spare_amphora_pool_size
-        with self.core.db.read() as session:
-            spares = list(session.scalars(select(models.Amphora).where(
-                models.Amphora.loadbalancer_id.is_(None),
-                models.Amphora.status.in_(("BOOTING", "READY")))))
+        spares = self.rows.spares()
         booting = [a for a in spares if a.status == "BOOTING"]   # left by a crash
         missing = max(0, wanted - len(spares))
         for amphora in booting + [self.new_row(None) for _ in range(missing)]:
@@ -193,10 +169,7 @@ class Fleet:
             except Exception:
                 self.delete(amphora.id)
                 raise
-            with self.core.db.write() as session:
-                row = session.get(models.Amphora, amphora.id)
-                if row is not None and row.loadbalancer_id is None and row.status == "BOOTING":
-                    row.status, row.role = "READY", None
+            self.rows.spare_ready(amphora.id)
         return missing
 
     def boot(self, amphora):
@@ -206,10 +179,8 @@ class Fleet:
         files = {AGENT_FILES["ca"]: self.ca.ca_pem, AGENT_FILES["cert"]: cert + key,
                  AGENT_FILES["key"]: (self.conf.health_manager.heartbeat_key or "").encode()}
         instance = self.compute.create(amphora.id, files=files)
-        with self.core.db.write() as session:
-            row = session.get(models.Amphora, amphora.id)
-            row.cert_expiration = certs.expiry(cert)
-            row.lb_network_ip = instance.management_ip
+        self.rows.set(amphora, cert_expiration=certs.expiry(cert),
+                      lb_network_ip=instance.management_ip)
         self.start_agent(amphora.id, instance)
 
     @staticmethod
@@ -243,10 +214,7 @@ class Fleet:
     def replace(self, loadbalancer_id, amphora_ids):
         """Tear down amphorae to be replaced (None in amphora_ids: all of the load balancer's);
         the reconcile that follows builds or takes their successors."""
-        with self.core.db.read() as session:
-            current = set(session.scalars(select(models.Amphora.id).where(
-                models.Amphora.loadbalancer_id == loadbalancer_id,
-                models.Amphora.status != c.DELETED)))
+        current = self.rows.ids_of(loadbalancer_id)
         doomed = current if None in amphora_ids else current & set(amphora_ids)
         for amphora_id in sorted(doomed):
             LOG.info("replacing amphora %s of load balancer %s", amphora_id, loadbalancer_id)
@@ -257,11 +225,8 @@ class Fleet:
     def delete(self, amphora_id):
         """Remove one amphora (namespace, processes, ports) and mark its row DELETED."""
         self.compute.delete(amphora_id)
-        self.core.network.release_ports(amphora_id)
-        with self.core.db.write() as session:
-            row = session.get(models.Amphora, amphora_id)
-            if row is not None:
-                row.status, row.updated_at = c.DELETED, models.utcnow()
+        self.context.network.release_ports(amphora_id)
+        self.rows.mark_deleted(amphora_id)
 
 
 def controller_addresses(conf, compute):

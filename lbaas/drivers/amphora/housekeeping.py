@@ -36,35 +36,22 @@ import datetime
 import logging
 import threading
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
-
-from lbaas.core import constants as c
-from lbaas.core import models
 from lbaas.drivers.amphora import certs
+from lbaas.drivers.amphora.store import Amphorae, Upkeep
+from lbaas.drivers.amphora.store.rows import utcnow
 
 LOG = logging.getLogger(__name__)
-ROTATABLE = ("ALLOCATED", "READY")
 BUSY_STALE = datetime.timedelta(minutes=10)   # a rotation is one agent request: minutes at most
-BATCH = 500                                    # rows per purge statement / ids per IN list
-
-
-def _chunks(items, size=BATCH):
-    items = list(items)
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def _changed(model):
-    """When a row last changed (its creation when it was never updated)."""
-    return func.coalesce(model.updated_at, model.created_at)
 
 
 class Housekeeper:
     """One method per housekeeping job; `run_once` runs them all, `start` every interval."""
 
-    def __init__(self, core, compute, reconciler, clock=models.utcnow):
+    def __init__(self, context, compute, reconciler, clock=utcnow):
         """clock: now as naive UTC (the database's convention); tests pass their own."""
-        self.core, self.conf, self.compute, self.reconciler = core, core.conf, compute, reconciler
+        self.context, self.conf, self.compute, self.reconciler = context, context.conf, \
+            compute, reconciler
+        self.rows, self.upkeep = Amphorae(context), Upkeep(context)
         self.clock = clock
         self._suspects = {}        # amphora id -> when first seen orphaned
         self._stop = threading.Event()
@@ -81,18 +68,7 @@ class Housekeeper:
         age = self._options.amphora_expiry_age
         if not age:
             return []
-        cutoff = self.clock() - datetime.timedelta(seconds=age)
-        amp, health = models.Amphora, models.AmphoraHealth
-        fresh = exists().where(health.amphora_id == amp.id, health.last_update >= cutoff)
-        with self.core.db.read() as session:
-            ids = list(session.scalars(select(amp.id).where(
-                amp.status == c.DELETED, _changed(amp) < cutoff, ~fresh)))
-        for chunk in _chunks(ids):
-            with self.core.db.write() as session:
-                session.execute(delete(health).where(health.amphora_id.in_(chunk)))
-                session.execute(delete(amp).where(amp.id.in_(chunk), amp.status == c.DELETED))
-        with self.core.db.write() as session:   # health rows of no amphora at all
-            session.execute(delete(health).where(~exists().where(amp.id == health.amphora_id)))
+        ids = self.upkeep.purge_deleted(self.clock() - datetime.timedelta(seconds=age))
         if ids:
             LOG.info("purged %d deleted amphorae", len(ids))
         return ids
@@ -103,38 +79,21 @@ class Housekeeper:
         age = self._options.load_balancer_expiry_age
         if not age:
             return []
-        cutoff = self.clock() - datetime.timedelta(seconds=age)
-        lb, amp = models.LoadBalancer, models.Amphora
-        serving = exists().where(amp.loadbalancer_id == lb.id, amp.status != c.DELETED)
-        with self.core.db.read() as session:
-            ids = list(session.scalars(select(lb.id).where(
-                lb.provisioning_status == c.DELETED, _changed(lb) < cutoff, ~serving)))
-        for chunk in _chunks(ids):
-            with self.core.db.write() as session:   # the ORM cascades tags and children
-                for row in session.scalars(select(lb).where(
-                        lb.id.in_(chunk), lb.provisioning_status == c.DELETED)):
-                    session.delete(row)
+        ids = self.context.purge_deleted_loadbalancers(
+            self.clock() - datetime.timedelta(seconds=age))
         if ids:
             LOG.info("purged %d deleted load balancers", len(ids))
         return ids
 
     def purge_statistics(self):
         """Delete listener_statistics rows whose listener no longer exists; -> rows deleted."""
-        stats, listener = models.ListenerStatistics, models.Listener
-        with self.core.db.write() as session:
-            result = session.execute(delete(stats).where(
-                ~exists().where(listener.id == stats.listener_id)))
-        return result.rowcount or 0
+        return self.context.purge_orphan_statistics()
 
     # -- orphans ----------------------------------------------------------------------
     def remove_orphans(self):
         """Delete instances orphaned for at least orphan_grace_period; -> the deleted ids."""
         instances = [i.amphora_id for i in self.compute.list()]   # first: see the module doc
-        live = set()
-        with self.core.db.read() as session:
-            for chunk in _chunks(instances):
-                live.update(session.scalars(select(models.Amphora.id).where(
-                    models.Amphora.id.in_(chunk), models.Amphora.status != c.DELETED)))
+        live = self.rows.live_ids(instances)
         now = self.clock()
         grace = datetime.timedelta(seconds=self._options.orphan_grace_period)
         orphans = [i for i in instances if i not in live]
@@ -147,7 +106,7 @@ class Housekeeper:
                         amphora_id)
             try:
                 self.compute.delete(amphora_id)
-                self.core.network.release_ports(amphora_id)
+                self.context.network.release_ports(amphora_id)
             except Exception:
                 LOG.exception("could not delete orphaned amphora %s; next pass retries",
                               amphora_id)
@@ -164,36 +123,15 @@ class Housekeeper:
         if not before:
             return []
         due = self.clock() + datetime.timedelta(seconds=before)
-        amp = models.Amphora
-        with self.core.db.read() as session:
-            ids = list(session.scalars(select(amp.id).where(
-                amp.status.in_(ROTATABLE), amp.cert_expiration < due,
-                amp.lb_network_ip.is_not(None)).order_by(amp.cert_expiration)))
-        return [amphora_id for amphora_id in ids if self.rotate_certificate(amphora_id, due)]
+        return [amphora_id for amphora_id in self.upkeep.rotation_due(due)
+                if self.rotate_certificate(amphora_id, due)]
 
     def _claim(self, amphora_id, due):
         """Set cert_busy if the amphora still needs rotating and nobody holds it: -> its IP."""
-        amp, now = models.Amphora, self.clock()
-        free = or_(amp.cert_busy.is_not(True), _changed(amp) < now - BUSY_STALE)
-        with self.core.db.write() as session:
-            claimed = session.execute(
-                update(amp).where(amp.id == amphora_id, amp.status.in_(ROTATABLE),
-                                  amp.cert_expiration < due, amp.lb_network_ip.is_not(None),
-                                  free)
-                .values(cert_busy=True, updated_at=now)
-                .execution_options(synchronize_session=False))
-            if claimed.rowcount != 1:
-                return None
-            return session.scalar(select(amp.lb_network_ip).where(amp.id == amphora_id))
+        return self.upkeep.claim_rotation(amphora_id, due, self.clock(), BUSY_STALE)
 
     def _release(self, amphora_id, expiration=None):
-        amp = models.Amphora
-        values = {"cert_busy": False, "updated_at": self.clock()}
-        if expiration is not None:
-            values["cert_expiration"] = expiration
-        with self.core.db.write() as session:
-            session.execute(update(amp).where(and_(amp.id == amphora_id, amp.cert_busy.is_(True)))
-                            .values(**values).execution_options(synchronize_session=False))
+        self.upkeep.release_rotation(amphora_id, self.clock(), expiration)
 
     def rotate_certificate(self, amphora_id, due=None):
         """Rotate one amphora's agent certificate if it is due and unclaimed; -> whether done.
@@ -262,3 +200,7 @@ class Housekeeper:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=timeout)
+
+    def describe(self):
+        """One line for `lbaas serve`'s start-up message."""
+        return f"upkeep:    amphora housekeeping every {self._options.cleanup_interval} s"

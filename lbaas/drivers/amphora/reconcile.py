@@ -9,10 +9,9 @@ import dataclasses
 import hashlib
 import logging
 
-from lbaas import certificates
+from lbaas.core import certificates
 from lbaas.core import constants as c
-from lbaas.drivers import completion
-from lbaas.drivers import desired
+from lbaas.drivers import report
 from lbaas.drivers.amphora.compute import Network
 from lbaas.drivers.amphora.fleet import ACTIVE_STANDBY, Fleet
 from lbaas.drivers.amphora.haproxy import tls
@@ -28,58 +27,76 @@ AGENT_CERT_DIR = "certs"   # the agent's certificate directory, relative to the 
 class Reconciler:
     """Reconciles load balancers of one provider with a compute backend and the agents."""
 
-    def __init__(self, core, compute, provider="amphora", controller=None):
+    def __init__(self, context, compute, provider="amphora", controller=None):
         """controller: "ip:port" heartbeats go to (default: [health_manager] settings)."""
-        self.core, self.conf, self.compute, self.provider = core, core.conf, compute, provider
-        self.fleet = Fleet(core, compute, controller)
+        self.context, self.conf, self.compute, self.provider = context, context.conf, compute, \
+            provider
+        self.library = context.library
+        self.fleet = Fleet(context, compute, controller)
         self.ca, self.agents = self.fleet.ca, self.fleet.agents
         self._infos = {}    # amphora id -> its agent's /info (open-file limit, paths)
-        self.pair = Pair(self)
+        self.pair = Pair(self.fleet, self.agents, self.info, self.each)
 
-    def replace(self, loadbalancer_id, amphora_ids):
-        """Tear down amphorae to be replaced (None: all); the next reconcile builds successors.
-
-        A pair is replaced one amphora at a time, the one not holding the VIP first, and
-        each successor is built before the next amphora goes, so the VIP always has a
-        HAProxy behind it. The last one is left to the reconcile that follows.
-        """
-        with self.core.db.read() as session:
-            want = desired.load(session, loadbalancer_id)
-        if want is not None and want.topology != ACTIVE_STANDBY \
-                and want.provisioning_status != c.PENDING_DELETE and len(want.amphorae) == 1 \
-                and (None in amphora_ids or want.amphorae[0].id in amphora_ids) \
-                and self._answers(want.amphorae[0]):
-            return self._swap(want, want.amphorae[0])
-        if want is None or want.topology != ACTIVE_STANDBY \
-                or want.provisioning_status == c.PENDING_DELETE:
-            return self.fleet.replace(loadbalancer_id, amphora_ids)
-        doomed = sorted((a for a in want.amphorae if None in amphora_ids or a.id in amphora_ids),
-                        key=self.pair.holds_vip)
-        LOG.info("failing over %s of load balancer %s in this order (the VIP's holder last)",
-                 ", ".join(a.id for a in doomed), loadbalancer_id)
-        for amphora in doomed[:-1]:
-            self.fleet.replace(loadbalancer_id, {amphora.id})
-            self.reconcile(loadbalancer_id, report=False)
-            self.pair.await_standby(loadbalancer_id, {a.id for a in doomed})
-        if doomed:
-            self.fleet.replace(loadbalancer_id, {doomed[-1].id})
-        return {a.id for a in doomed}
+    def request_failover(self, loadbalancer_id, amphora_id=None):
+        """Mark amphorae of the load balancer to be replaced (None: all of them): the next
+        reconcile reads the marks (PENDING_DELETE, as upstream shows an amphora being failed
+        over), so a failover interrupted by a crash is finished by the next one; -> the ids
+        marked."""
+        marked = set()
+        for amphora in self.fleet.rows.of_loadbalancer(loadbalancer_id):
+            if amphora_id in (None, amphora.id):
+                self.fleet.rows.set(amphora, status=c.PENDING_DELETE)
+                marked.add(amphora.id)
+        return marked
 
     def _answers(self, amphora):
         """Whether the amphora's agent answers (a healthy amphora, failed over on request)."""
         return bool(amphora.lb_network_ip) and self.agents.ready(amphora.lb_network_ip)
 
+    def _fail_over(self, want):
+        """Replace the amphorae marked by request_failover; -> the successors that were spares.
+
+        SINGLE, a healthy amphora: make before break (_swap). A pair: one amphora at a time,
+        the one not holding the VIP first, each successor built and a VRRP peer before the
+        next goes, so the VIP always has a HAProxy behind it; the last goes, and the converge
+        that follows builds its successor. Otherwise the marked amphorae are removed and the
+        converge builds successors.
+        """
+        doomed = [a for a in want.amphorae if a.status == c.PENDING_DELETE]
+        if not doomed:
+            return 0
+        if want.topology != ACTIVE_STANDBY and len(want.amphorae) == 1 \
+                and self._answers(doomed[0]):
+            return self._swap(want, doomed[0])
+        if want.topology != ACTIVE_STANDBY:
+            for amphora in doomed:
+                self.fleet.delete(amphora.id)
+            return 0
+        doomed.sort(key=self.pair.holds_vip)
+        LOG.info("failing over %s of load balancer %s in this order (the VIP's holder last)",
+                 ", ".join(a.id for a in doomed), want.loadbalancer_id)
+        took = 0
+        for amphora in doomed[:-1]:
+            self.fleet.delete(amphora.id)
+            took += self._converge_all(self.fleet.want(want.loadbalancer_id))
+            self.pair.await_standby(want.loadbalancer_id, {a.id for a in doomed})
+        self.fleet.delete(doomed[-1].id)
+        return took
+
     def _swap(self, want, old):
         """Make before break: a successor serving everything but the VIP, then the VIP moved
-        to it (with a gratuitous ARP), then the old amphora removed; -> {old id}.
+        to it (with a gratuitous ARP), then the old amphora removed; -> 1 if the successor
+        was a spare.
 
         For a moment both hold the VIP; neighbours follow the announcement. A crash in
-        between leaves two amphorae, and the next reconcile keeps one (Fleet.ensure).
+        between leaves two amphorae with the old one still marked: the next reconcile
+        removes it.
         """
         LOG.info("failing over amphora %s of load balancer %s: successor first", old.id,
                  want.loadbalancer_id)
-        new = self.fleet.claim_spare(want.loadbalancer_id) or \
-            self.fleet.new_row(want.loadbalancer_id)
+        new = self.fleet.claim_spare(want.loadbalancer_id)
+        spare = new is not None
+        new = new or self.fleet.new_row(want.loadbalancer_id)
         try:
             self.fleet.ready(new)
             ip = new.lb_network_ip
@@ -89,8 +106,8 @@ class Reconciler:
         except Exception:
             self.fleet.delete(new.id)           # the old one still serves: a retry starts over
             raise
-        self.fleet.replace(want.loadbalancer_id, {old.id})
-        return {old.id}
+        self.fleet.delete(old.id)
+        return int(spare)
 
     def replenish_spares(self):
         """Boot spare amphorae until [house_keeping] spare_amphora_pool_size are READY."""
@@ -101,30 +118,35 @@ class Reconciler:
         self.fleet.delete(amphora_id)
 
     # -- the one entry point ----------------------------------------------------------
-    def reconcile(self, loadbalancer_id, report=True):
-        """Converge one load balancer; raises on failure (the caller retries or reports ERROR).
-
-        Returns "took-spare" when a spare amphora was bound to it (time to boot another).
-        report=False leaves every status as it is (a step inside a failover).
-        """
-        seen = self.core.library.loadbalancer_tree(loadbalancer_id)   # before the desired state
-        with self.core.db.read() as session:
-            want = desired.load(session, loadbalancer_id)
+    def reconcile(self, loadbalancer_id):
+        """Converge one load balancer, amphorae marked for failover replaced first; raises on
+        failure (the caller retries or reports ERROR). -> whether a spare amphora was bound
+        to it (time to boot another)."""
+        seen = self.library.loadbalancer_tree(loadbalancer_id)   # before the desired state
+        want = self.fleet.want(loadbalancer_id)
         if seen is None or want is None or want.provider != self.provider:
-            return None
+            return False
         took_spare = 0
         if want.provisioning_status == c.PENDING_DELETE:
             self._teardown(want)
         else:
-            amphorae, took_spare = self.fleet.ensure(want)
-            legs = self.pair.legs(want, amphorae)
-            for amphora in amphorae if not legs else ():
-                self.fleet.record_vip(want, amphora)
-            actions = self.each(amphorae, lambda amphora: self._converge(want, amphora, legs))
-            self.pair.run(want, dict(zip((a.id for a in amphorae), actions)), amphorae)
-        if report:
-            self._report(seen, c.ACTIVE)
-        return "took-spare" if took_spare else None
+            took_spare = self._fail_over(want)
+            if took_spare or any(a.status == c.PENDING_DELETE for a in want.amphorae):
+                want = self.fleet.want(loadbalancer_id)
+            took_spare += self._converge_all(want)
+        self._report(seen, c.ACTIVE)
+        return bool(took_spare)
+
+    def _converge_all(self, want):
+        """Every amphora the load balancer should have, ready and running its configuration;
+        -> how many were spares."""
+        amphorae, took_spare = self.fleet.ensure(want)
+        legs = self.pair.legs(want, amphorae)
+        for amphora in amphorae if not legs else ():
+            self.fleet.record_vip(want, amphora)
+        actions = self.each(amphorae, lambda amphora: self._converge(want, amphora, legs))
+        self.pair.run(want, dict(zip((a.id for a in amphorae), actions)), amphorae)
+        return took_spare
 
     @staticmethod
     def each(amphorae, step):
@@ -144,31 +166,15 @@ class Reconciler:
 
     def fail(self, loadbalancer_id):
         """Report every pending object of the load balancer ERROR (retries are exhausted)."""
-        seen = self.core.library.loadbalancer_tree(loadbalancer_id)
+        seen = self.library.loadbalancer_tree(loadbalancer_id)
         if seen is not None:
             self._report(seen, c.ERROR)
 
     def _report(self, seen, outcome):
-        """Finish what this reconcile saw pending, and only if it is still in that state.
-
-        `seen` was read before the desired state, so everything it shows pending was
-        converged. An object that became pending afterwards (a delete arriving during the
-        reconcile) is not this run's to finish: its own cast runs another reconcile.
-        """
-        update = completion.completion(seen, observed=True, outcome=outcome,
-                                       measured=self.agents.measures_health)
-        now = self.core.library.loadbalancer_tree(seen["id"])
-        if not update or now is None:
-            return
-        before, current = _statuses(seen), _statuses(now)
-        kept = {}
-        for collection, records in update.items():
-            records = [r for r in records if "provisioning_status" not in r
-                       or current.get(r["id"]) == before.get(r["id"])]
-            if records:
-                kept[collection] = records
-        if kept:
-            self.core.library.update_loadbalancer_status(kept)
+        """Finish what this reconcile saw pending, and only if it is still in that state
+        (lbaas.drivers.report)."""
+        report.finish(self.library, seen, outcome, observed=True,
+                      measured=self.agents.measures_health)
 
     # -- networks -----------------------------------------------------------------------
     def _interface(self, amphora_id, plumbing):
@@ -184,7 +190,7 @@ class Reconciler:
     def _plumb(self, want, amphora, ip, leg=None, standby=False):
         """Put the VIP (or, paired, the amphora's VRRP address; standby: neither yet) and one
         leg on every member subnet into the amphora."""
-        network = self.core.network
+        network = self.context.network
         vip_plumbing = network.plumbing(want.vip_subnet_id) if want.vip_subnet_id else None
         if vip_plumbing is not None and want.vip_address:
             iface = self._interface(amphora.id, vip_plumbing)
@@ -282,20 +288,3 @@ class Reconciler:
         for amphora in want.amphorae:
             self.fleet.delete(amphora.id)
 
-
-def _statuses(tree):
-    """{object id: provisioning_status} of every object of a loadbalancer_tree()."""
-    found = {tree["id"]: tree["provisioning_status"]}
-    for pool in tree["pools"]:
-        found[pool["id"]] = pool["provisioning_status"]
-        for member in pool["members"]:
-            found[member["id"]] = member["provisioning_status"]
-        if pool["healthmonitor"]:
-            found[pool["healthmonitor"]["id"]] = pool["healthmonitor"]["provisioning_status"]
-    for listener in tree["listeners"]:
-        found[listener["id"]] = listener["provisioning_status"]
-        for policy in listener.get("l7policies", ()):
-            found[policy["id"]] = policy["provisioning_status"]
-            for rule in policy["rules"]:
-                found[rule["id"]] = rule["provisioning_status"]
-    return found

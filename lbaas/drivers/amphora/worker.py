@@ -12,7 +12,6 @@ import logging
 import socket
 import threading
 
-from lbaas.core import status
 from lbaas.drivers.amphora import compute as compute_backends
 from lbaas.drivers.amphora import rpc
 from lbaas.drivers.amphora.reconcile import Reconciler
@@ -24,10 +23,10 @@ RETRY_PAUSE = 0.5   # seconds before the second attempt; doubles after each fail
 class Worker:
     """Schedules reconciles of one provider's load balancers on a small thread pool."""
 
-    def __init__(self, core, provider="amphora", compute=None, reconciler=None):
-        self.core, self.conf, self.provider = core, core.conf, provider
+    def __init__(self, context, provider="amphora", compute=None, reconciler=None):
+        self.context, self.conf, self.provider = context, context.conf, provider
         self.compute = compute or compute_backends.load_from_conf(self.conf)
-        self.reconciler = reconciler or Reconciler(core, self.compute, provider)
+        self.reconciler = reconciler or Reconciler(context, self.compute, provider)
         cw = self.conf.controller_worker
         self._pool = concurrent.futures.ThreadPoolExecutor(cw.workers,
                                                            thread_name_prefix="amphora-worker")
@@ -38,7 +37,6 @@ class Worker:
         self._server = None
         self._sweeper = None
         self._spares = threading.Lock()
-        self._replace = {}        # lb id -> amphora ids to replace at its next run (None: all)
 
     # -- scheduling ---------------------------------------------------------------------
     def submit(self, loadbalancer_id):
@@ -53,9 +51,9 @@ class Worker:
         self._pool.submit(self._run, loadbalancer_id)
 
     def failover(self, loadbalancer_id, amphora_id=None):
-        """Replace an amphora (None: every amphora) of a load balancer at its next run."""
-        with self._lock:
-            self._replace.setdefault(loadbalancer_id, set()).add(amphora_id)
+        """Replace an amphora (None: every amphora) of a load balancer: marked in the
+        database first, so its next reconcile (this one, or one after a crash) does it."""
+        self.reconciler.request_failover(loadbalancer_id, amphora_id)
         self.submit(loadbalancer_id)
 
     def _run(self, loadbalancer_id):
@@ -72,15 +70,9 @@ class Worker:
     def _attempts(self, loadbalancer_id):
         attempts = self.conf.controller_worker.reconcile_attempts
         pause = RETRY_PAUSE
-        with self._lock:
-            replace = self._replace.pop(loadbalancer_id, set())
         for attempt in range(1, attempts + 1):
             try:
-                if replace:
-                    self.reconciler.replace(loadbalancer_id, replace)
-                    replace = set()
-                    self.replenish()   # a successor may have been a spare
-                if self.reconciler.reconcile(loadbalancer_id) == "took-spare":
+                if self.reconciler.reconcile(loadbalancer_id):   # it took a spare
                     self.replenish()
                 return
             except Exception as exc:   # any failure: retry, then report ERROR
@@ -129,7 +121,7 @@ class Worker:
     # -- sweeping -----------------------------------------------------------------------
     def sweep(self):
         """Queue every load balancer of the provider that has anything in PENDING_*."""
-        ids = status.pending_loadbalancer_ids(self.core.db, self.provider)
+        ids = self.context.library.pending_loadbalancers(self.provider)
         for lb_id in ids:
             self.submit(lb_id)
         return ids

@@ -9,14 +9,12 @@ sync run where the sync service runs: inside `lbaas serve`, or in `lbaas-ovn-syn
 """
 import ipaddress
 import logging
-import threading
 
 from octavia_lib.api.drivers import exceptions as lib_exc
 from octavia_lib.api.drivers import provider_base
 
-from lbaas.core import models
-from lbaas.core.db import defer_after_commit
 from lbaas.drivers.ovn import validate
+from lbaas.drivers.ovn.service import SyncService
 from lbaas.drivers.ovn.worker import Worker
 
 LOG = logging.getLogger(__name__)
@@ -27,55 +25,47 @@ ZONE_METADATA = {}      # OVN load balancers are distributed: no zone to choose
 class OvnProviderDriver(provider_base.ProviderDriver):
     """Load balancers as OVN Northbound Load_Balancer rows."""
 
-    _lock = threading.Lock()
-    _workers = {}     # id(library) -> the Worker of that in-process library
-
     def __init__(self):
         super().__init__()
-        self._library = None
+        self._context = None
+        self.worker = None
 
-    def bind_library(self, library):
-        """Receive the in-process library; start (or share) its OVN worker."""
-        self._library = library
-        with self._lock:
-            if id(library) not in self._workers:
-                self._workers[id(library)] = Worker(library.core, self.name or "ovn").start()
-        for loadbalancer_id in library.pending_loadbalancers(self.name or "ovn"):
+    def bind_context(self, context):
+        """Receive the in-tree driver port; start (or share) the process's OVN worker."""
+        self._context = context
+        provider = self.name or "ovn"
+        self.worker = context.shared("ovn-worker", lambda: Worker(context, provider).start())
+        for loadbalancer_id in context.library.pending_loadbalancers(provider):
             self.worker.submit(loadbalancer_id)   # finish what a crash left PENDING
 
-    @property
-    def worker(self):
-        """The OVN worker of this process, or None before bind_library."""
-        return self._workers.get(id(self._library))
-
-    def shutdown(self):
-        """Stop the worker and close its OVSDB connections."""
-        with self._lock:
-            worker = self._workers.pop(id(self._library), None)
-        if worker is not None:
-            worker.stop()
+    def background_services(self):
+        """The sync service (periodic sync, member health from Southbound) `lbaas serve`
+        runs beside the API; split deployments run it as `lbaas-ovn-sync`."""
+        if self.worker is None:
+            return []
+        return [self._context.shared("ovn-sync", lambda: SyncService(self.worker))]
 
     def _timeouts(self):
-        conf = self._library.conf.haproxy_amphora if self._library else None
+        conf = self._context.conf.haproxy_amphora if self._context else None
         return {f: getattr(conf, f) for f in validate.TIMEOUTS} if conf else {}
 
     def _queue(self, loadbalancer_id):
         worker = self.worker
         if worker is not None and loadbalancer_id:
-            defer_after_commit(lambda: worker.submit(loadbalancer_id))
+            self._context.after_commit(lambda: worker.submit(loadbalancer_id))
 
     def _queue_for(self, collection, object_id):
-        if self._library is not None:
-            self._queue(self._library.loadbalancer_id_of(collection, object_id))
+        if self._context is not None:
+            self._queue(self._context.library.loadbalancer_id_of(collection, object_id))
 
     def _pool_vip(self, pool_id):
         """The VIP address of a pool's load balancer, or None."""
-        if self._library is None:
+        if self._context is None:
             return None
-        with self._library.core.db.read() as session:
-            pool = session.get(models.Pool, pool_id)
-            lb = session.get(models.LoadBalancer, pool.loadbalancer_id) if pool else None
-            return lb.vip_address if lb else None
+        library = self._context.library
+        pool = library.get_pool(pool_id)
+        lb = library.get_loadbalancer(pool.loadbalancer_id) if pool else None
+        return lb.vip_address if lb else None
 
     def _same_family(self, members, vip_address):
         for member in members:
@@ -153,9 +143,8 @@ class OvnProviderDriver(provider_base.ProviderDriver):
         self._queue_for("pools", pool_id)
 
     def _pool_protocol(self, pool_id):
-        with self._library.core.db.read() as session:
-            pool = session.get(models.Pool, pool_id)
-            return pool.protocol if pool else None
+        pool = self._context.library.get_pool(pool_id)
+        return pool.protocol if pool else None
 
     def health_monitor_create(self, healthmonitor):
         validate.healthmonitor(healthmonitor, self._pool_protocol(healthmonitor.pool_id))

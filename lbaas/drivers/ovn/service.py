@@ -1,15 +1,16 @@
 """The OVN sync service: periodic sync, resync after reconnecting, member health from SB.
 
-`lbaas serve` starts it beside the API (start_in_process); split deployments run it once,
-as `lbaas-ovn-sync`, next to their lbaas-api processes (whose OVN drivers only write).
+`lbaas serve` starts it beside the API (the OVN driver declares it among its background
+services); split deployments run it once, as `lbaas-ovn-sync` (lbaas.cmd.ovn_sync), next
+to their lbaas-api processes (whose OVN drivers only write).
 """
-import argparse
-import signal
-import sys
+import logging
 import threading
 import time
 
-from lbaas.drivers.ovn.worker import SYNC, Worker
+from lbaas.drivers.ovn.worker import SYNC
+
+LOG = logging.getLogger(__name__)
 
 
 class SyncService:
@@ -34,24 +35,16 @@ class SyncService:
             self.worker.submit(SYNC)
 
     def stop(self):
-        """Stop queueing syncs."""
+        """Stop queueing syncs (harmless if it never started)."""
         self._stop.set()
-        self._thread.join(5)
+        if self._thread.is_alive():
+            self._thread.join(5)
 
-
-def ovn_worker(core):
-    """The worker of the process's OVN driver, or None when no OVN provider is enabled."""
-    from lbaas.drivers.ovn.driver import OvnProviderDriver
-    for driver in core.drivers._drivers.values():
-        if isinstance(driver, OvnProviderDriver):
-            return driver.worker
-    return None
-
-
-def start_in_process(core):
-    """Start the sync service on the in-process OVN driver's worker; returns it, or None."""
-    worker = ovn_worker(core)
-    return SyncService(worker).start() if worker is not None else None
+    def describe(self):
+        """What it does, in one line for `lbaas serve`'s start-up message."""
+        conf = self.worker.conf
+        return (f"ovn sync:  NB {conf.ovn_nb_connection}, SB {conf.ovn_sb_connection or '(none)'}, "
+                f"every {self.interval} s")
 
 
 def sync_once(worker, timeout):
@@ -61,48 +54,7 @@ def sync_once(worker, timeout):
     deadline = time.monotonic() + timeout
     while worker.last_sync == before:
         if time.monotonic() > deadline:
-            print("lbaas-ovn-sync: the sync did not finish (see the log)", file=sys.stderr)
+            LOG.error("the sync did not finish within %.0f s", timeout)
             return False
         time.sleep(0.02)
     return True
-
-
-def main(argv=None):
-    """Entry point of `lbaas-ovn-sync`; runs until SIGTERM or SIGINT (or one pass: --once)."""
-    parser = argparse.ArgumentParser(prog="lbaas-ovn-sync", description=__doc__)
-    parser.add_argument("--config-file", action="append",
-                        help="configuration file (repeatable; default $LBAAS_CONFIG_FILE)")
-    parser.add_argument("--provider", default="ovn",
-                        help="the provider name the OVN driver is enabled under (default ovn)")
-    parser.add_argument("--once", action="store_true", help="sync once, then exit")
-    args = parser.parse_args(argv)
-    from lbaas.cmd import common
-    from lbaas.core.controller import Core
-    common.setup_logging()
-    core = Core(common.load_conf(args.config_file))
-    worker = ovn_worker(core)
-    own = worker is None
-    if own:
-        worker = Worker(core, args.provider).start()
-    try:
-        if args.once:
-            return 0 if sync_once(worker, 2 * core.conf.ovn.ovsdb_connection_timeout) else 1
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-        service = SyncService(worker).start()
-        print(f"lbaas-ovn-sync: NB {core.conf.ovn.ovn_nb_connection}, SB "
-              f"{core.conf.ovn.ovn_sb_connection or '(none)'}, every "
-              f"{core.conf.ovn.sync_interval} s", flush=True)
-        while not stop.wait(3600):
-            pass
-        service.stop()
-    finally:
-        if own:
-            worker.stop()
-        core.close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,12 +10,8 @@ import queue
 import threading
 import time
 
-from sqlalchemy import select
-
 from lbaas.core import constants as c
-from lbaas.core import models
-from lbaas.drivers import completion
-from lbaas.drivers import desired
+from lbaas.drivers import report
 from lbaas.drivers.ovn import health, plan
 from lbaas.drivers.ovn.nb import Northbound
 from lbaas.drivers.ovn.sb import Southbound
@@ -26,24 +22,12 @@ HM_OWNER = "ovn-lb-hm:distributed"
 SB_RETRY = 10   # seconds between two attempts to reach an unreachable Southbound
 
 
-def _statuses(tree):
-    """{object id: provisioning status} of a loadbalancer_tree()."""
-    found = {tree["id"]: tree["provisioning_status"]}
-    for listener in tree["listeners"]:
-        found[listener["id"]] = listener["provisioning_status"]
-    for pool in tree["pools"]:
-        found[pool["id"]] = pool["provisioning_status"]
-        for node in pool["members"] + ([pool["healthmonitor"]] if pool["healthmonitor"] else []):
-            found[node["id"]] = node["provisioning_status"]
-    return found
-
-
 class Worker:
-    """Reconciles the `provider`'s load balancers of one Core into OVN."""
+    """Reconciles the `provider`'s load balancers into OVN, through a DriverContext."""
 
-    def __init__(self, core, provider="ovn"):
-        self.core, self.conf, self.provider = core, core.conf.ovn, provider
-        self.library = core.library
+    def __init__(self, context, provider="ovn"):
+        self.context, self.conf, self.provider = context, context.conf.ovn, provider
+        self.library = context.library
         self.syncing = False            # set by the sync service: resync after reconnecting
         self.nb = self.sb = None
         self._sources = {}              # subnet id -> health-check source address
@@ -118,8 +102,7 @@ class Worker:
     def reconcile(self, loadbalancer_id):
         """Converge one load balancer's NB rows, then report its statuses."""
         seen = self.library.loadbalancer_tree(loadbalancer_id)
-        with self.core.db.read() as session:
-            want = desired.load(session, loadbalancer_id)
+        want = self.context.desired(loadbalancer_id)
         if seen is None or want is None or want.provider != self.provider:
             return
         try:
@@ -138,10 +121,11 @@ class Worker:
 
     def plan(self, model):
         """The NB Plan of an octavia-lib load balancer (allocating health-check sources)."""
-        datapaths = getattr(self.core.network, "ovn_datapaths", None) or (lambda _s: None)
+        network = self.context.network
+        datapaths = network.ovn_datapaths
         for subnet in plan.monitored_subnets(model):
             if subnet not in self._sources and (datapaths(subnet) or (None,))[0]:
-                port = self.core.network.allocate_port(
+                port = network.allocate_port(
                     device_id=f"ovn-lb-hm-{subnet}", subnet_id=subnet, device_owner=HM_OWNER,
                     name=f"ovn-lb-hm-{subnet}")
                 self._sources[subnet] = port["fixed_ips"][0]["ip_address"]
@@ -149,28 +133,13 @@ class Worker:
 
     def _report(self, seen, outcome):
         """Finish what `seen` showed pending, unless it changed since (its own item runs)."""
-        observed = bool(self.conf.ovn_sb_connection)   # Service_Monitor sets member health
-        update = completion.completion(seen, observed=observed, outcome=outcome)
-        now = self.library.loadbalancer_tree(seen["id"])
-        if not update or now is None:
-            return
-        before, current = _statuses(seen), _statuses(now)
-        kept = {}
-        for collection, records in update.items():
-            records = [r for r in records if "provisioning_status" not in r
-                       or current.get(r["id"]) == before.get(r["id"])]
-            if records:
-                kept[collection] = records
-        if kept:
-            self.library.update_loadbalancer_status(kept)
+        # with a Southbound, Service_Monitor sets member health
+        report.finish(self.library, seen, outcome, observed=bool(self.conf.ovn_sb_connection))
 
     # -- every load balancer ----------------------------------------------------------------
     def loadbalancer_ids(self):
         """Ids of the provider's load balancers that are not DELETED."""
-        lbs = models.LoadBalancer
-        with self.core.db.read() as session:
-            return set(session.scalars(select(lbs.id).where(
-                lbs.provider == self.provider, lbs.provisioning_status != c.DELETED)))
+        return self.context.loadbalancer_ids(self.provider)
 
     def sync(self):
         """Reconcile every load balancer, then delete NB rows of those lbaas no longer has."""
@@ -195,8 +164,7 @@ class Worker:
 
     def _health_of(self, loadbalancer_id, statuses):
         tree = self.library.loadbalancer_tree(loadbalancer_id)
-        with self.core.db.read() as session:
-            want = desired.load(session, loadbalancer_id)
+        want = self.context.desired(loadbalancer_id)
         if tree is None or want is None:
             return
         update = health.changes(tree, want.model, statuses)

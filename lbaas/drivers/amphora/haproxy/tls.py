@@ -16,7 +16,7 @@ import posixpath
 
 from octavia_lib.common import constants as c
 
-from lbaas.certificates import pem
+from lbaas.core import pem
 
 # API version name -> (ssl-min-ver/ssl-max-ver value, the no-* flag that excludes it)
 VERSIONS = {"SSLv3": ("SSLv3", "no-sslv3"), "TLSv1": ("TLSv1.0", "no-tlsv10"),
@@ -163,8 +163,8 @@ def _content(manager, context, role, ref, ca_ref=None):
 def certificate_files(loadbalancer, manager, context=None):
     """{file name: PEM bytes} of every TLS file the load balancer's haproxy.cfg names.
 
-    Read through `manager` (a lbaas.certificates.CertManager) and validated as the API
-    validates them; raises lbaas.certificates.CertificateError for a reference that no
+    Read through `manager` (a lbaas.core.certificates.CertManager) and validated as the API
+    validates them; raises lbaas.core.certificates.CertificateError for a reference that no
     longer loads. Keys are unencrypted (HAProxy reads them without a passphrase), so the
     caller writes the files with mode 0600.
     """

@@ -25,13 +25,10 @@ import datetime
 import logging
 import threading
 
-from sqlalchemy import select, update
-
-from lbaas.core import constants as c
-from lbaas.core import models
+from lbaas.drivers.amphora.store import Heartbeats
+from lbaas.drivers.amphora.store.heartbeats import STOPPED
 
 LOG = logging.getLogger(__name__)
-STOPPED = "FAILOVER_STOPPED"
 SUSPECT_INTERVALS = 1.5   # a heartbeat this many intervals late makes an amphora suspect
 PATIENCE_INTERVALS = 2    # how many intervals past the timeout a failover may be held back
 
@@ -43,27 +40,22 @@ def _utcnow():
 class FailoverScanner:
     """A daemon thread that fails over amphorae whose heartbeats stopped."""
 
-    def __init__(self, core, request_failover, clock=_utcnow):
+    def __init__(self, context, request_failover, clock=_utcnow):
         """request_failover(loadbalancer_id, amphora_id): cast to a worker, after the claim."""
-        self.core, self.conf = core, core.conf
+        self.conf, self.heartbeats = context.conf, Heartbeats(context)
         self.request_failover, self.clock = request_failover, clock
         self.tripped = False
         self.started = clock()
         self._stop = threading.Event()
         self._thread = None
 
-    def _silent(self, session, now):
+    def _silent(self, now):
         """(silent amphorae, how many are watched, whether to wait one more scan)."""
         hm = self.conf.health_manager
         cutoff = now - datetime.timedelta(seconds=hm.heartbeat_timeout)
         late = now - datetime.timedelta(seconds=SUSPECT_INTERVALS * hm.heartbeat_interval)
         patience = cutoff - datetime.timedelta(seconds=PATIENCE_INTERVALS * hm.heartbeat_interval)
-        rows = session.execute(
-            select(models.Amphora.id, models.Amphora.loadbalancer_id, models.Amphora.status,
-                   models.AmphoraHealth.last_update, models.AmphoraHealth.busy)
-            .join(models.AmphoraHealth, models.AmphoraHealth.amphora_id == models.Amphora.id)
-            .where(models.Amphora.status.in_(("ALLOCATED", STOPPED)),
-                   models.Amphora.loadbalancer_id.is_not(None))).all()
+        rows = self.heartbeats.watched()
         silent = [r for r in rows if r.last_update < cutoff and not r.busy]
         # Amphorae that die together fall silent up to a heartbeat apart: while others are
         # already late, wait (a bounded while) to judge them all in the same scan.
@@ -77,8 +69,7 @@ class FailoverScanner:
         if now - self.started < datetime.timedelta(
                 seconds=self.conf.health_manager.heartbeat_timeout):
             return []   # just started: heartbeats missed while it was down prove nothing
-        with self.core.db.read() as session:
-            silent, watched, wait = self._silent(session, now)
+        silent, watched, wait = self._silent(now)
         if wait:
             return []
         if not silent:
@@ -97,33 +88,12 @@ class FailoverScanner:
         for row in silent:
             if row.status == STOPPED:
                 continue   # held by the breaker: heartbeats or an operator release it
-            if self._claim(row):
+            if self.heartbeats.claim_failover(row.id, row.loadbalancer_id):
                 requested.append(row.id)
                 LOG.warning("amphora %s of load balancer %s sent no heartbeat since %s: "
                             "failing it over", row.id, row.loadbalancer_id, row.last_update)
                 self.request_failover(row.loadbalancer_id, row.id)
         return requested
-
-    def _claim(self, row):
-        """Lock the load balancer and mark the amphora busy, atomically; False if taken."""
-        health = models.AmphoraHealth
-        with self.core.db.write() as session:
-            def mark(was, now):
-                return session.execute(
-                    update(health).where(health.amphora_id == row.id, health.busy.is_(was))
-                    .values(busy=now).execution_options(synchronize_session=False)).rowcount
-            if not mark(False, True):
-                return False   # another health manager has it
-            locked = session.execute(
-                update(models.LoadBalancer)
-                .where(models.LoadBalancer.id == row.loadbalancer_id,
-                       models.LoadBalancer.provisioning_status == c.ACTIVE)
-                .values(provisioning_status=c.PENDING_UPDATE, updated_at=models.utcnow())
-                .execution_options(synchronize_session=False)).rowcount
-            if not locked:   # being changed: the next scan looks again
-                mark(True, False)
-                return False
-        return True
 
     def _trip(self, silent, watched, share):
         if not self.tripped:
@@ -133,12 +103,7 @@ class FailoverScanner:
                       "operator fails them over (they are marked %s)", len(silent), watched,
                       share, self.conf.health_manager.failover_circuit_breaker, STOPPED)
         self.tripped = True
-        with self.core.db.write() as session:
-            session.execute(update(models.Amphora)
-                            .where(models.Amphora.id.in_([r.id for r in silent]),
-                                   models.Amphora.status == "ALLOCATED")
-                            .values(status=STOPPED, updated_at=models.utcnow())
-                            .execution_options(synchronize_session=False))
+        self.heartbeats.hold(r.id for r in silent)
 
     # -- life cycle ---------------------------------------------------------------------
     def _run(self):

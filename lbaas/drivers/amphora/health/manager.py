@@ -7,16 +7,16 @@ import time
 from octavia_lib.api.drivers import exceptions as lib_exc
 
 from lbaas.core import constants as c
-from lbaas.core import statistics
 from lbaas.drivers import rollup
-from lbaas.drivers.amphora.health import failover
+from lbaas.drivers.amphora.store import Heartbeats
+from lbaas.drivers.amphora.store.heartbeats import STOPPED, utcnow
 
 LOG = logging.getLogger(__name__)
 ZOMBIE_RETRY = 30.0   # seconds between two deletions asked for the same zombie amphora
 
 
 class HealthManager:
-    """Apply heartbeats to the database of a Core.
+    """Apply heartbeats to the database, through an in-tree driver port.
 
     Per heartbeat: one read of the amphora, one of the load balancer's tree, at most one
     write transaction for liveness and counters, and a status update only when an
@@ -24,11 +24,12 @@ class HealthManager:
     except for the counters, which are deltas: the receiver drops replays before this.
     """
 
-    def __init__(self, core, clock=time.monotonic, delete_zombie=None):
+    def __init__(self, context, clock=time.monotonic, delete_zombie=None):
         """delete_zombie(amphora_id): removes an amphora that sends heartbeats although the
         database has it DELETED or not at all (a "zombie"); None: such heartbeats are only
         ignored."""
-        self.core = core
+        self.context, self.library = context, context.library
+        self.heartbeats = Heartbeats(context)
         self.clock = clock
         self.delete_zombie = delete_zombie
         self.counters = collections.Counter()   # processed, ignored, late, status_updates, ...
@@ -45,7 +46,7 @@ class HealthManager:
         Returns None when the heartbeat is ignored, {} when no status changed.
         """
         amphora_id = message["id"]
-        target = statistics.heartbeat_target(self.core.db, amphora_id)
+        target = self.heartbeats.target(amphora_id)
         if target is None or target.status == c.DELETED:
             self._zombie(amphora_id, "unknown" if target is None else "DELETED")
         if target is None or target.status == c.DELETED or target.loadbalancer_id is None:
@@ -54,7 +55,7 @@ class HealthManager:
                       "unknown" if target is None else
                       "DELETED" if target.status == c.DELETED else "no load balancer")
             return None
-        tree = self.core.library.loadbalancer_tree(target.loadbalancer_id)
+        tree = self.library.loadbalancer_tree(target.loadbalancer_id)
         if tree is None:   # the load balancer was deleted meanwhile
             self.counters["ignored"] += 1
             return None
@@ -62,8 +63,8 @@ class HealthManager:
         seen = None
         if received_at is not None:
             delay = self.clock() - received_at
-            seen = statistics.utcnow() - datetime.timedelta(seconds=max(delay, 0.0))
-            if delay >= self.core.conf.health_manager.heartbeat_interval:
+            seen = utcnow() - datetime.timedelta(seconds=max(delay, 0.0))
+            if delay >= self.context.conf.health_manager.heartbeat_interval:
                 self.counters["late"] += 1
                 LOG.warning("heartbeat of amphora %s handled %.1f s after it arrived: the "
                             "health manager is overloaded", amphora_id, delay)
@@ -72,12 +73,12 @@ class HealthManager:
             LOG.info("heartbeat of amphora %s does not report listener(s) %s: not counted as "
                      "alive", amphora_id, ", ".join(sorted(rollup.missing_listeners(tree,
                                                                                      message))))
-        statistics.record_heartbeat(self.core.db, amphora_id, message.get("seq", 0),
-                                    self._counters_of(tree, message), alive=alive, now=seen)
-        if alive and target.status == failover.STOPPED:
-            statistics.resume_amphora(self.core.db, amphora_id)
+        self.heartbeats.record(amphora_id, message.get("seq", 0),
+                               self._counters_of(tree, message), alive=alive, now=seen)
+        if alive and target.status == STOPPED:
+            self.heartbeats.resume(amphora_id)
             LOG.warning("amphora %s sends heartbeats again: no longer %s", amphora_id,
-                        failover.STOPPED)
+                        STOPPED)
         update = rollup.changes(tree, message)
         if update:
             self._send(update, target.loadbalancer_id)
@@ -113,7 +114,7 @@ class HealthManager:
 
     def _send(self, update, loadbalancer_id):
         try:
-            self.core.library.update_loadbalancer_status(update)
+            self.library.update_loadbalancer_status(update)
         except lib_exc.UpdateStatusError as exc:
             # An object went away between the read and the write: the next heartbeat heals.
             self.counters["status_update_failed"] += 1

@@ -10,12 +10,9 @@ import hashlib
 import logging
 import time
 
-from lbaas.core import models
-from lbaas.drivers import desired
 from lbaas.drivers.amphora.agent_client import AgentError
-from lbaas.drivers.amphora.fleet import ACTIVE_STANDBY
 from lbaas.drivers.amphora.vrrp import render as vrrp_render
-from lbaas.drivers.amphora.vrrp.render import PRIORITIES, VRID
+from lbaas.drivers.amphora.vrrp.render import ACTIVE_STANDBY, PRIORITIES, VRID
 
 LOG = logging.getLogger(__name__)
 AMP_PORT_OWNER = "lbaas:amphora"
@@ -39,18 +36,21 @@ def peer_name(amphora_id):
 
 
 class Pair:
-    """The VRRP steps of reconciling ACTIVE_STANDBY load balancers, for one Reconciler."""
+    """The VRRP steps of reconciling ACTIVE_STANDBY load balancers.
 
-    def __init__(self, reconciler):
-        self.core, self.conf = reconciler.core, reconciler.conf
-        self.agents, self.fleet = reconciler.agents, reconciler.fleet
-        self._info, self._each = reconciler.info, reconciler.each
+    fleet: the amphorae (and the network backend, through its context); agents: the agent
+    client; info(amphora): an agent's /info; each(amphorae, step): step run on every
+    amphora (in parallel).
+    """
+
+    def __init__(self, fleet, agents, info, each):
+        self.fleet, self.agents, self._info, self._each = fleet, agents, info, each
+        self.conf, self.network = fleet.conf, fleet.context.network
 
     def await_standby(self, loadbalancer_id, leaving):
         """Wait until the successors (amphorae not in `leaving`) are VRRP BACKUP or MASTER:
         only then can the VIP's holder go without a gap."""
-        with self.core.db.read() as session:
-            want = desired.load(session, loadbalancer_id)
+        want = self.fleet.want(loadbalancer_id)
         fresh = [a for a in (want.amphorae if want else ()) if a.id not in leaving]
         deadline = time.monotonic() + MASTER_WAIT_ADVERTS \
             * self.conf.keepalived_vrrp.vrrp_advert_int + MASTER_WAIT_EXTRA
@@ -85,11 +85,11 @@ class Pair:
         """
         if want.topology != ACTIVE_STANDBY or not (want.vip_subnet_id and want.vip_address):
             return {}
-        if self.core.network.plumbing(want.vip_subnet_id) is None:
+        if self.network.plumbing(want.vip_subnet_id) is None:
             return {}
         legs = {}
         for amphora in amphorae:
-            port = self.core.network.allocate_port(
+            port = self.network.allocate_port(
                 amphora.id, want.vip_subnet_id, AMP_PORT_OWNER,
                 name=f"lbaas-amphora-vrrp-{amphora.id}")
             legs[amphora.id] = Leg(port["fixed_ips"][0]["ip_address"], port["id"], amphora.role)
@@ -98,16 +98,15 @@ class Pair:
 
     def _record(self, want, amphora, leg):
         """Write the VRRP columns of an amphora's row when they changed."""
-        self.fleet.record(amphora, {
-            "vrrp_ip": leg.address, "vrrp_port_id": leg.port_id, "ha_ip": want.vip_address,
-            "ha_port_id": want.vip_port_id, "vrrp_id": VRID,
-            "vrrp_priority": PRIORITIES.get(amphora.role)})
+        self.fleet.rows.set(amphora, vrrp_ip=leg.address, vrrp_port_id=leg.port_id,
+                            ha_ip=want.vip_address, ha_port_id=want.vip_port_id, vrrp_id=VRID,
+                            vrrp_priority=PRIORITIES.get(amphora.role))
 
     def push(self, want, amphora, ip, legs):
         """Install the amphora's keepalived config; -> None (unchanged and running), "reload"
         (running an older config) or "start" (not running)."""
         leg = legs[amphora.id]
-        cidr = self.core.network.plumbing(want.vip_subnet_id).cidr
+        cidr = self.network.plumbing(want.vip_subnet_id).cidr
         info = self._info(amphora)   # the agent says where its scripts are
         check, notify = info["vrrp_check_script"], info["vrrp_notify_script"]
         text = vrrp_render.render(vrrp_render.Vrrp(
@@ -122,12 +121,7 @@ class Pair:
         if running and self.agents.vrrp_config(ip) == text:
             return None
         self.agents.vrrp_upload(ip, text)
-        if amphora.vrrp_interface != leg.interface:
-            with self.core.db.write() as session:
-                row = session.get(models.Amphora, amphora.id)
-                if row is not None:
-                    row.vrrp_interface = leg.interface
-            amphora.vrrp_interface = leg.interface
+        self.fleet.rows.set(amphora, vrrp_interface=leg.interface)
         return "reload" if running else "start"
 
     def run(self, want, actions, amphorae):

@@ -15,6 +15,7 @@ import jinja2
 from lbaas.drivers.amphora import config_text
 
 TEMPLATES = pathlib.Path(__file__).parent / "templates"
+ACTIVE_STANDBY = "ACTIVE_STANDBY"   # the topology whose amphorae render keepalived VRRP
 PRIORITIES = {"MASTER": 100, "BACKUP": 90}
 VRID = 1   # peers talk unicast, so every load balancer may use the same router id
 
