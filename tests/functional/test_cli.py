@@ -272,5 +272,7 @@ def test_provider_list_and_capabilities(cli):
     caps = cli.json("loadbalancer", "provider", "capability", "list", "noop")
     assert {(c["type"], c["name"]) for c in caps} == {
         ("flavor", "loadbalancer_topology"), ("flavor", "compute_flavor"),
-        ("flavor", "sriov_vip"), ("flavor", "allow_member_sriov"),
-        ("availability_zone", "compute_zone"), ("availability_zone", "valid_vip_networks")}
+        ("flavor", "amp_image_tag"), ("flavor", "sriov_vip"), ("flavor", "allow_member_sriov"),
+        ("availability_zone", "compute_zone"), ("availability_zone", "volume_zone"),
+        ("availability_zone", "management_network"),
+        ("availability_zone", "valid_vip_networks")}
