@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(BENCH))
 from api import (CLK_TCK, Client, HTTPError, _machine_busy, _r, console_script,  # noqa: E402
                  free_port, log, percentile)
-from tests.functional import backends as tb  # noqa: E402  (Namespace, Backend, http_get)
+from testbed import backends as tb  # noqa: E402  (Namespace, Backend, http_get)
 
 LB = "/v2/lbaas/loadbalancers"
 STATIC_PORT = 8080      # HAProxy answering "ok" itself: a fixed, fast backend

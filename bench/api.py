@@ -58,7 +58,7 @@ UPSTREAM = {
 TARGET_RATIO = 10.0
 
 sys.path.insert(0, str(ROOT))
-from tests.pg import Cluster  # noqa: E402  (reuse the test suite's throwaway cluster)
+from testbed.pg import Cluster  # noqa: E402  (the throwaway cluster the tests use too)
 
 
 # --------------------------------------------------------------------------------------------

@@ -50,8 +50,8 @@ sys.path.insert(1, str(BENCH))
 warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
 from amphora import emit, stats  # noqa: E402  (the shared JSON writer and min/p50/max)
 from api import Client, _r, log  # noqa: E402
-from tests import ovn_stack  # noqa: E402
-from tests.functional import backends as tb  # noqa: E402
+from testbed import ovn_stack  # noqa: E402
+from testbed import backends as tb  # noqa: E402
 
 LB = "/v2/lbaas/loadbalancers"
 BACKEND_PORT = 8080
@@ -136,7 +136,7 @@ class FirstConnect(threading.Thread):
     def run(self):
         import errno
         import select
-        tb._setns(self.netns)
+        tb.setns(self.netns)
         self.go.wait(self.timeout)
         deadline = time.perf_counter() + self.timeout
         pending = {}                            # socket -> time sent

@@ -157,7 +157,7 @@ def graph(inst, ref, member_ip):
 
 def setup_lb(inst, net):
     """Import the certificate, create the load balancer, wait until both ports answer."""
-    from tests import tls_certs
+    from testbed import tls_certs
     kit = tls_certs.kit()
     ref = import_cert(inst, kit.www.cert_pem, kit.www.key_pem)
     body, _ = inst.client.call("POST", LB, graph(inst, ref, net.backend_ips[0]),
