@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """End-to-end API benchmark of lbaas on PostgreSQL under gunicorn (see bench/README.md).
 
-Starts a throwaway PostgreSQL cluster (tests/pg.py) and `lbaas-api` on 127.0.0.1,
-runs the scenarios below, prints one JSON document on stdout and writes it to
-bench/results/latest.json. Every scenario fails soft: its error string is recorded
+Run as `python -m bench.api`. Starts a throwaway PostgreSQL cluster (testbed/pg.py) and
+`lbaas-api` on 127.0.0.1, runs the scenarios below, prints one JSON document on stdout and
+writes it to bench/results/latest.json. Every scenario fails soft: its error string is recorded
 and the run goes on. The cluster and the server are torn down on exit, on errors,
 on Ctrl-C and on SIGTERM.
 
@@ -19,28 +18,26 @@ Scenarios (upstream = Octavia 19 with noop backends, measured on this machine ki
 import argparse
 import concurrent.futures
 import configparser
-import http.client
 import json
 import multiprocessing
 import os
-import pathlib
-import platform
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import traceback
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
-HOST = "127.0.0.1"
+from bench import wrk
+from bench.client import HOST, LB, Client, HTTPError
+from bench.harness import (CLK_TCK, RESULTS, ROOT, debug_traceback, emit, error_text, guarded,
+                           interrupt_on_signals, log, machine_busy, percentile, remove_dir,
+                           rounded, run_meta)
+from testbed.pg import Cluster
+from testbed.service import Service, free_port, venv_command
+
 PROJECT = "bench"
 SUBNET = "8a1d4a3e-5c3b-4f61-9d2a-0b8f6f0e7a11"  # any UUID is a subnet for the noop network
-LB = "/v2/lbaas/loadbalancers"
 
 # Octavia 19, noop backends, this machine kind. kind: "latency" (lower is better) or
 # "throughput" (higher is better). ratio = upstream/ours for latency, ours/upstream for
@@ -56,9 +53,6 @@ UPSTREAM = {
     ("status_tree_200", "p50"): (36.0, "ms", "latency"),
 }
 TARGET_RATIO = 10.0
-
-sys.path.insert(0, str(ROOT))
-from tests.pg import Cluster  # noqa: E402  (reuse the test suite's throwaway cluster)
 
 
 # --------------------------------------------------------------------------------------------
@@ -80,45 +74,16 @@ class Deadline:
                                f"({self.left():.1f} s left, {need:.0f} s needed)")
 
 
-def percentile(values, q):
-    """Linear-interpolated percentile (q in 0..100) of a list of numbers."""
-    if not values:
-        return None
-    s = sorted(values)
-    if len(s) == 1:
-        return s[0]
-    pos = (len(s) - 1) * q / 100.0
-    lo = int(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
-
-
 def summary_ms(seconds):
     """Latency summary of a list of durations in seconds, in ms."""
     ms = [x * 1000.0 for x in seconds]
-    return {"n": len(ms), "p50": _r(percentile(ms, 50)), "p95": _r(percentile(ms, 95)),
-            "min": _r(min(ms)) if ms else None, "max": _r(max(ms)) if ms else None,
-            "mean": _r(sum(ms) / len(ms)) if ms else None}
+    return {"n": len(ms), "p50": rounded(percentile(ms, 50)),
+            "p95": rounded(percentile(ms, 95)),
+            "min": rounded(min(ms)) if ms else None, "max": rounded(max(ms)) if ms else None,
+            "mean": rounded(sum(ms) / len(ms)) if ms else None}
 
 
-def _r(x, nd=3):
-    return None if x is None else round(float(x), nd)
-
-
-def log(msg):
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def _proc_table():
+def proc_table():
     """pid -> (ppid, pgrp, cpu jiffies incl. reaped children) of every process now."""
     table = {}
     for entry in os.listdir("/proc"):
@@ -133,13 +98,6 @@ def _proc_table():
         table[int(entry)] = (int(fields[1]), int(fields[2]),
                              sum(int(x) for x in fields[11:15]))
     return table
-
-
-def _machine_busy():
-    """Busy jiffies of the whole machine (all CPUs) from /proc/stat."""
-    with open("/proc/stat") as fh:
-        v = [int(x) for x in fh.readline().split()[1:]]
-    return sum(v[:8]) - v[3] - v[4]  # everything but idle and iowait (guest is in user)
 
 
 class CpuMeter:
@@ -163,70 +121,19 @@ class CpuMeter:
 
     def start(self):
         self.t0 = time.monotonic()
-        self.busy0 = _machine_busy()
-        self.before = _proc_table()
+        self.busy0 = machine_busy()
+        self.before = proc_table()
 
     def stop(self):
         elapsed = max(time.monotonic() - self.t0, 1e-6)
-        after = _proc_table()
-        busy = _machine_busy() - self.busy0
+        after = proc_table()
+        busy = machine_busy() - self.busy0
         ours = self._ours(after)
         stack = sum(max(after[pid][2] - self.before.get(pid, (0, 0, 0))[2], 0)
                     for pid in ours)
-        return {"seconds": _r(elapsed, 2), "stack_cores": _r(stack / CLK_TCK / elapsed, 2),
-                "foreign_cores": _r(max(busy - stack, 0) / CLK_TCK / elapsed, 2)}
-
-
-class HTTPError(Exception):
-    def __init__(self, method, path, status, body):
-        super().__init__(f"{method} {path} -> {status}: {body[:300]!r}")
-        self.status = status
-
-
-class Client:
-    """A minimal keep-alive JSON client (http.client: a few µs per call, not requests' ~0.3 ms).
-
-    A server that answers `Connection: close` makes http.client reconnect on the next call
-    by itself, so the same object works whatever the server keeps alive.
-    """
-
-    def __init__(self, port, timeout=30.0):
-        self.port = port
-        self.timeout = timeout
-        self.conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-
-    def close(self):
-        self.conn.close()
-
-    def raw(self, method, path, body=None):
-        """(status, body bytes, seconds from send to the last byte read)."""
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Accept": "application/json"}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        for attempt in (0, 1):
-            t0 = time.perf_counter()
-            try:
-                self.conn.request(method, path, body=data, headers=headers)
-                resp = self.conn.getresponse()
-                payload = resp.read()
-                elapsed = time.perf_counter() - t0
-                if resp.will_close:
-                    self.conn.close()
-                return resp.status, payload, elapsed
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
-                    http.client.CannotSendRequest, http.client.ResponseNotReady):
-                self.conn.close()
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
-
-    def call(self, method, path, body=None, expect=(200,)):
-        """(parsed JSON or None, seconds); raises HTTPError on an unexpected status."""
-        status, payload, elapsed = self.raw(method, path, body)
-        if status not in expect:
-            raise HTTPError(method, path, status, payload.decode(errors="replace"))
-        return (json.loads(payload) if payload else None), elapsed
+        return {"seconds": rounded(elapsed, 2),
+                "stack_cores": rounded(stack / CLK_TCK / elapsed, 2),
+                "foreign_cores": rounded(max(busy - stack, 0) / CLK_TCK / elapsed, 2)}
 
 
 class Poller:
@@ -313,23 +220,12 @@ def have_wrk():
 
 def run_wrk(port, path, concurrency, duration, threads):
     duration = max(1, int(round(duration)))  # wrk takes whole seconds
-    cmd = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{duration}s", "--timeout", "10s",
-           "-H", "Accept: application/json", "-s", str(BENCH / "wrk_report.lua"),
-           f"http://{HOST}:{port}{path}"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30)
-    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
-    if out.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed (rc {out.returncode}): {out.stderr[-500:]} "
-                           f"{out.stdout[-500:]}")
-    data = json.loads(line[len("WRK_JSON "):])
-    lat = data["latency_us"]
-    errors = sum(data["errors"].values())
-    return {"generator": "wrk", "requests": data["requests"],
-            "throughput": data["requests"] / (data["duration_us"] / 1e6),
-            "p50_ms": lat["p50"] / 1000.0, "p90_ms": lat["p90"] / 1000.0,
-            "p95_ms": lat["p95"] / 1000.0, "p99_ms": lat["p99"] / 1000.0,
-            "mean_ms": lat["mean"] / 1000.0, "max_ms": lat["max"] / 1000.0,
-            "errors": errors, "error_detail": data["errors"]}
+    r = wrk.run(f"http://{HOST}:{port}{path}", threads, concurrency, duration, timeout="10s",
+                headers=["Accept: application/json"])
+    return {"generator": "wrk", "requests": r["requests"], "throughput": r["rps"],
+            "p50_ms": r["p50_ms"], "p90_ms": r["p90_ms"], "p95_ms": r["p95_ms"],
+            "p99_ms": r["p99_ms"], "mean_ms": r["mean_ms"], "max_ms": r["max_ms"],
+            "errors": r["errors"], "error_detail": r["error_detail"]}
 
 
 def _py_load_proc(args):
@@ -394,12 +290,6 @@ def load(args, port, path, duration):
 # The stack: PostgreSQL + lbaas-api
 
 
-def console_script(name):
-    """The venv's console script next to this interpreter, else the one on PATH."""
-    near = pathlib.Path(sys.executable).parent / name
-    return str(near) if near.exists() else (shutil.which(name) or name)
-
-
 class Stack:
     """A throwaway PostgreSQL cluster and lbaas-api (gunicorn) serving the tree this file is in."""
 
@@ -407,11 +297,16 @@ class Stack:
         self.args = args
         self.tmp = tempfile.mkdtemp(prefix="lbaas-bench-")
         self.cluster = None
-        self.proc = None
+        self.service = None
         self.port = args.port or free_port()
         self.env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep +
                         os.environ.get("PYTHONPATH", ""), PYTHONWARNINGS="ignore")
         self.log_path = os.path.join(self.tmp, "lbaas-api.log")
+
+    @property
+    def proc(self):
+        """The gunicorn master's Popen, once started."""
+        return self.service.proc if self.service else None
 
     def start(self):
         t0 = time.monotonic()
@@ -425,32 +320,15 @@ class Stack:
         self.conf_path = os.path.join(self.tmp, "lbaas.conf")
         with open(self.conf_path, "w") as fh:
             conf.write(fh)
-        subprocess.run([console_script("lbaas-db-manage"), "--config-file", self.conf_path,
+        subprocess.run([venv_command("lbaas-db-manage"), "--config-file", self.conf_path,
                         "upgrade", "head"], check=True, env=self.env, cwd=self.tmp,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
-        cmd = [console_script("lbaas-api"), "--config-file", self.conf_path,
+        cmd = [venv_command("lbaas-api"), "--config-file", self.conf_path,
                "--workers", str(self.args.workers)]
         if self.args.threads:
             cmd += ["--threads", str(self.args.threads)]
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, env=self.env, cwd=self.tmp, stdout=self.log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
-        c = Client(self.port, timeout=2)
-        end = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"lbaas-api exited with {self.proc.returncode}: "
-                                   f"{self.log_tail()}")
-            try:
-                if c.raw("GET", "/")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > end:
-                raise RuntimeError(f"lbaas-api did not answer in 60 s: {self.log_tail()}")
-            time.sleep(0.05)
-        c.close()
+        self.service = Service("lbaas-api", cmd, self.port, self.log_path, env=self.env,
+                               cwd=self.tmp).start(timeout=60)
         # Every worker imports the app lazily: touch them all before measuring.
         self.warm()
         log(f"stack up in {time.monotonic() - t0:.1f} s: lbaas-api on {HOST}:{self.port}, "
@@ -480,36 +358,16 @@ class Stack:
         except (OSError, ValueError, AttributeError):
             return None
 
-    def log_tail(self, n=2000):
-        try:
-            with open(self.log_path) as fh:
-                return fh.read()[-n:]
-        except OSError:
-            return ""
-
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                    self.proc.wait(timeout=5)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    pass
+        if self.service is not None:
+            self.service.stop(grace=10)
         if self.cluster is not None:
             try:
                 self.cluster.stop()
             except Exception as exc:  # still remove our own files
                 log(f"cluster stop failed: {exc}")
             self.cluster = None
-        if getattr(self, "log", None):
-            self.log.close()
-        if self.args.keep_logs:
-            log(f"logs kept in {self.tmp}")
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+        remove_dir(self.tmp, self.args.keep_logs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -542,11 +400,12 @@ class Bench:
         cpu = meter.stop()
         return {"generator": r["generator"], "concurrency": self.args.concurrency,
                 "duration_s": d, "requests": r["requests"], "errors": r["errors"],
-                "throughput": _r(r["throughput"], 1), "p50": _r(r["p50_ms"]),
-                "p95": _r(r["p95_ms"]), "p99": _r(r["p99_ms"]), "max": _r(r["max_ms"]),
+                "throughput": rounded(r["throughput"], 1), "p50": rounded(r["p50_ms"]),
+                "p95": rounded(r["p95_ms"]), "p99": rounded(r["p99_ms"]),
+                "max": rounded(r["max_ms"]),
                 # CPU of lbaas-api + PostgreSQL + load generator per request: robust to
                 # other jobs on the machine, unlike req/s and latency.
-                "stack_cpu_ms_per_request": _r(cpu["stack_cores"] * cpu["seconds"] * 1000.0
+                "stack_cpu_ms_per_request": rounded(cpu["stack_cores"] * cpu["seconds"] * 1000.0
                                                / max(r["requests"], 1)),
                 "cpu_during_measurement": cpu}
 
@@ -562,7 +421,7 @@ class Bench:
             time.sleep(0.5)
             foreign = meter.stop()["foreign_cores"]
             if foreign <= self.args.quiet_threshold or time.monotonic() >= end:
-                return {"waited_s": _r(waited, 1), "foreign_cores_at_start": foreign}
+                return {"waited_s": rounded(waited, 1), "foreign_cores_at_start": foreign}
             waited += 0.5
 
     def baseline(self):
@@ -592,7 +451,7 @@ class Bench:
             lambda b: not b["loadbalancers"], "populate")
         c.close()
         self.state["lb_ids"] = ids
-        return {"created": len(ids), "seconds": _r(time.perf_counter() - t0, 2)}
+        return {"created": len(ids), "seconds": rounded(time.perf_counter() - t0, 2)}
 
     def get_one(self):
         ids = self.state.get("lb_ids")
@@ -639,8 +498,8 @@ class Bench:
                     lambda b: all_active(b, "loadbalancer"), "create_to_active")
             times.append(time.perf_counter() - t0)
         c.close()
-        return dict(summary_ms(times), post_p50=_r(percentile(posts, 50) * 1000),
-                    polls_per_sample=_r((p.polls - polls0) / len(times), 1),
+        return dict(summary_ms(times), post_p50=rounded(percentile(posts, 50) * 1000),
+                    polls_per_sample=rounded((p.polls - polls0) / len(times), 1),
                     poll_interval_ms=self.args.poll_interval * 1000)
 
     def _wait_graph(self, c, p, lb_id, expect_members, expect_hm=True):
@@ -668,7 +527,7 @@ class Bench:
                 times.append(time.perf_counter() - t0)
                 posts.append(el)
         c.close()
-        return dict(summary_ms(times), post_p50=_r(percentile(posts, 50) * 1000))
+        return dict(summary_ms(times), post_p50=rounded(percentile(posts, 50) * 1000))
 
     def _lb_with_pool(self, c, p, name):
         """An ACTIVE LB whose listener's default pool has an HM and no members: (lb_id, pool_id).
@@ -741,7 +600,7 @@ class Bench:
             self.state["tree_lb"] = lb_id
         c.close()
         self.state["batch_update"] = dict(summary_ms(updates))
-        return dict(summary_ms(creates), put_p50=_r(percentile(puts, 50) * 1000),
+        return dict(summary_ms(creates), put_p50=rounded(percentile(puts, 50) * 1000),
                     setup=setup, what="200 new members on an empty pool")
 
     def members_batch_200_update(self):
@@ -785,15 +644,15 @@ def metric(value, unit, scenario, name, baseline):
         uval, uunit, kind = up
         ratio = uval / value if kind == "latency" else value / uval
         m.update(upstream=uval, upstream_unit=uunit,
-                 ratio=_r(ratio, 2),
+                 ratio=rounded(ratio, 2),
                  ratio_is="upstream/ours" if kind == "latency" else "ours/upstream",
                  target_ratio=TARGET_RATIO, meets_target=ratio >= TARGET_RATIO)
     if baseline and value:
         if unit == "req/s" and baseline.get("throughput"):
-            m["vs_baseline"] = _r(value / baseline["throughput"], 3)
+            m["vs_baseline"] = rounded(value / baseline["throughput"], 3)
             m["vs_baseline_is"] = "ours/baseline throughput"
         elif unit == "ms" and baseline.get("p50"):
-            m["vs_baseline"] = _r(value / baseline["p50"], 2)
+            m["vs_baseline"] = rounded(value / baseline["p50"], 2)
             m["vs_baseline_is"] = "ours/baseline p50 latency"
     return m
 
@@ -832,10 +691,7 @@ def report(args, stack, raw, started):
            if isinstance(v, dict) and "meets_target" in v}
     return {
         "meta": {
-            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-            "wall_seconds": _r(time.time() - started, 1),
-            "host": platform.node(), "cpus": os.cpu_count(),
-            "python": platform.python_version(),
+            **run_meta(started, kernel=False),
             "server": {"command": "lbaas-api (gunicorn)", "workers": args.workers,
                        "threads": args.threads or "[api_settings] api_threads",
                        "worker_class": "lbaas.cmd.gunicorn_worker.Worker (waitress)",
@@ -889,7 +745,7 @@ def parse_args(argv=None):
     ap.add_argument("--only", help="comma-separated scenarios (prerequisites are added)")
     ap.add_argument("--port", type=int, help="API port (default: a free one)")
     ap.add_argument("--pg-port", type=int, help="PostgreSQL port number (unix socket only)")
-    ap.add_argument("--output", default=str(BENCH / "results" / "latest.json"))
+    ap.add_argument("--output", default=str(RESULTS / "latest.json"))
     ap.add_argument("--keep-logs", action="store_true", help="keep the temp dir with the logs")
     ap.add_argument("--hold", type=float, default=0.0,
                     help="after the run, keep the stack up this many seconds (for profiling)")
@@ -910,68 +766,50 @@ def selected(args):
     return tuple(s for s in ORDER if s in want)
 
 
-def _terminate(signum, _frame):
-    raise KeyboardInterrupt(f"signal {signum}")
+def run_scenarios(args, stack, deadline, raw):
+    """Every selected scenario, fail soft, each entry into raw[name] as soon as it ends."""
+    bench = Bench(args, stack, deadline)
+    for name in selected(args):
+        t0 = time.monotonic()
+        entry = {}
+        log(f"{name} ...")
+        if name != "members_batch_200_update":
+            entry["quiet"] = bench.wait_quiet()
+        meter = CpuMeter(stack)
+        meter.start()
+        try:
+            entry["result"] = getattr(bench, name)()
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # fail soft: record and go on
+            entry["error"] = error_text(exc)
+            debug_traceback()
+        entry["seconds"] = rounded(time.monotonic() - t0, 2)
+        if name != "members_batch_200_update":  # that one only reports a stored result
+            entry["cpu"] = meter.stop()
+        raw[name] = entry
+        log(f"{name}: {entry.get('error') or entry.get('result')}")
 
 
 def main(argv=None):
     args = parse_args(argv)
     started = time.time()
     deadline = Deadline(args.budget)
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # INT even if inherited ignored
-        signal.signal(sig, _terminate)
+    interrupt_on_signals()
     stack = Stack(args)
     raw = {}
-    interrupted = None
-    try:
+    with guarded(stack.stop, what="stack") as outcome:
         stack.start()
-        bench = Bench(args, stack, deadline)
-        for name in selected(args):
-            t0 = time.monotonic()
-            entry = {}
-            log(f"{name} ...")
-            if name != "members_batch_200_update":
-                entry["quiet"] = bench.wait_quiet()
-            meter = CpuMeter(stack)
-            meter.start()
-            try:
-                entry["result"] = getattr(bench, name)()
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:  # fail soft: record and go on
-                entry["error"] = f"{type(exc).__name__}: {exc}"
-                if os.environ.get("BENCH_DEBUG"):
-                    traceback.print_exc()
-            entry["seconds"] = _r(time.monotonic() - t0, 2)
-            if name != "members_batch_200_update":  # that one only reports a stored result
-                entry["cpu"] = meter.stop()
-            raw[name] = entry
-            log(f"{name}: {entry.get('error') or entry.get('result')}")
+        run_scenarios(args, stack, deadline, raw)
         if args.hold:
             log(f"holding the stack for {args.hold} s on port {stack.port}, master pid "
                 f"{stack.proc.pid}, workers {stack.worker_pids()}")
             time.sleep(args.hold)
-    except KeyboardInterrupt as exc:
-        interrupted = str(exc) or "KeyboardInterrupt"
-        log(f"interrupted ({interrupted}); cleaning up")
-    except Exception as exc:
-        raw["stack"] = {"error": f"{type(exc).__name__}: {exc}", "seconds": 0}
-        log(f"stack failed: {exc}")
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # do not interrupt the cleanup
-        try:
-            stack.stop()
-        finally:
-            signal.signal(signal.SIGINT, _terminate)
+    if outcome.fatal:
+        raw["stack"] = {"error": outcome.fatal, "seconds": 0}
     result = report(args, stack, raw, started)
-    if interrupted:
-        result["meta"]["interrupted"] = interrupted
-    text = json.dumps(result, indent=2)
-    print(text)
-    out = pathlib.Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
-    return 130 if interrupted else 0
+    emit(result, args.output, outcome.interrupted)
+    return 130 if outcome.interrupted else 0
 
 
 if __name__ == "__main__":

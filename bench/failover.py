@@ -1,9 +1,9 @@
-#!/usr/bin/env python3
 """Amphora failover under traffic, end to end on this host (see bench/README.md).
 
-Runs as root. Reuses bench/amphora.py's world: bridges `lbb<4 hex>*`, random 10.x.y.0/24
-subnets, backends in namespaces, `lbaas serve --config-file` (SQLite, temp state dir, free
-port) with the amphora provider. Traffic: from this host to the VIP, one GET every 10 ms on
+Run as root: `python -m bench.failover`. Builds the amphora benchmarks' world
+(bench/world.py): bridges `lbb<4 hex>*`, random 10.x.y.0/24 subnets, backends in
+namespaces, `lbaas serve --config-file` (SQLite, temp state dir, free port) with the
+amphora provider. Traffic: from this host to the VIP, one GET every 10 ms on
 a new connection, 200 ms timeout; per run the longest interval between two successful
 requests (the gap) and the failed requests. One JSON document on stdout and in
 bench/results/failover-latest.json; progress on stderr. Everything is removed on every exit
@@ -36,8 +36,6 @@ ACTIVE_STANDBY, spare pool 1; two amphorae, keepalived VRRP, the VIP on the MAST
 import argparse
 import datetime
 import os
-import pathlib
-import platform
 import re
 import signal
 import subprocess
@@ -45,13 +43,13 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
-BENCH = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
-from amphora import (HAPROXY, LB, Instance, Network, _r, _terminate,  # noqa: E402
-                     amp_namespaces, amp_ns, emit, haproxy_pids, http_status, log, stats,
-                     leftovers_of, measured, teardown)
+from bench.client import LB, http_status
+from bench.harness import (ROOT, add_output_args, cannot_run, finish, guarded,
+                           interrupt_on_signals, log, measured, rounded, run_meta, stats,
+                           version_line)
+from bench.world import (HAPROXY, Instance, Network, amp_namespaces, amp_ns, haproxy_pids,
+                         leftovers_of, program_pids, teardown, unavailable)
 
 SCENARIOS = ("single_amphora_death", "single_haproxy_death", "manual_failover",
              "manual_failover_no_spare")
@@ -191,20 +189,6 @@ def kill_haproxy(ns):
     return sorted(pids)
 
 
-def program_pids(ns, program):
-    """Pids of the processes in a namespace whose comm is `program`."""
-    from lbaas.drivers.amphora.compute import processes
-    found = set()
-    for pid in processes.pids_in(ns):
-        try:
-            with open(f"/proc/{pid}/comm") as fh:
-                if fh.read().strip() == program:
-                    found.add(pid)
-        except OSError:
-            pass
-    return found
-
-
 def kill_keepalived(ns):
     """SIGKILL keepalived's parent and its children (VRRP, checker); the agent lives on."""
     pids = program_pids(ns, "keepalived")
@@ -331,26 +315,26 @@ class Failover:
         finally:
             traffic.stop()
         fail, back = traffic.outage(wall0)
-        run = {"gap_ms": _r(traffic.longest_gap() * 1000, 1),
+        run = {"gap_ms": rounded(traffic.longest_gap() * 1000, 1),
                "failed_requests": traffic.failed - before,
                "served": len(traffic.ok),
-               "event_to_new_amphora_active_s": _r(replaced_s, 3),
-               "event_to_first_failure_ms": _r((fail - wall0) * 1000, 1) if fail else None,
-               "event_to_recovered_ms": _r((back - wall0) * 1000, 1) if back else None,
+               "event_to_new_amphora_active_s": rounded(replaced_s, 3),
+               "event_to_first_failure_ms": rounded((fail - wall0) * 1000, 1) if fail else None,
+               "event_to_recovered_ms": rounded((back - wall0) * 1000, 1) if back else None,
                "old_amphora": old, "new_amphora": new,
                "old_namespace_gone": ns not in amp_namespaces(),
-               "loadavg_1m": _r(os.getloadavg()[0], 2)}
+               "loadavg_1m": rounded(os.getloadavg()[0], 2)}
         if killed:
             run["killed_pids"] = killed
         else:
-            run["put_s"] = _r(put_s, 3)
+            run["put_s"] = rounded(put_s, 3)
         line = wait_until(lambda: detection_line(inst, old, offset), 5,
                           "the failover log line") if kind == "all" else None
         if line:
             seen, since = line
-            run["detection_ms"] = _r((seen - wall0) * 1000, 1)
+            run["detection_ms"] = rounded((seen - wall0) * 1000, 1)
             first = traffic.first_ok_after(seen)
-            run["rebuild_ms"] = _r((first - seen) * 1000, 1) if first else None
+            run["rebuild_ms"] = rounded((first - seen) * 1000, 1) if first else None
             run["last_heartbeat_utc"] = since
         return run
 
@@ -482,34 +466,34 @@ class Failover:
         fail, back = traffic.outage(wall0)
         takeover = watch.first(peer, True, wall0)
         dropped = watch.first(holder, False, wall0)
-        run = {"gap_ms": _r(traffic.longest_gap() * 1000, 1),
+        run = {"gap_ms": rounded(traffic.longest_gap() * 1000, 1),
                "failed_requests": traffic.failed - before,
                "served": len(traffic.ok),
-               "event_to_first_failure_ms": _r((fail - wall0) * 1000, 1) if fail else None,
-               "event_to_recovered_ms": _r((back - wall0) * 1000, 1) if back else None,
-               "takeover_ms": _r((takeover - wall0) * 1000, 1) if takeover else None,
-               "holder_lost_vip_ms": _r((dropped - wall0) * 1000, 1) if dropped else None,
+               "event_to_first_failure_ms": rounded((fail - wall0) * 1000, 1) if fail else None,
+               "event_to_recovered_ms": rounded((back - wall0) * 1000, 1) if back else None,
+               "takeover_ms": rounded((takeover - wall0) * 1000, 1) if takeover else None,
+               "holder_lost_vip_ms": rounded((dropped - wall0) * 1000, 1) if dropped else None,
                "vip_holder_before": {"id": holder, "role": roles[holder]},
                "peer_before": {"id": peer, "role": roles[peer]},
                "old_amphorae": sorted(pair), "new_amphorae": sorted(after or {}),
                "roles_after": {a: v["role"] for a, v in (after or {}).items()},
                "pair_kept": set(after or {}) == set(pair),
-               "loadavg_1m": _r(os.getloadavg()[0], 2)}
+               "loadavg_1m": rounded(os.getloadavg()[0], 2)}
         if kind in ("all", "api"):
-            run["event_to_new_pair_active_s"] = _r(replaced_s, 3)
+            run["event_to_new_pair_active_s"] = rounded(replaced_s, 3)
             run["old_namespaces_gone"] = not ({amp_ns(a) for a in gone} & amp_namespaces())
         if kind == "all":
             run["survivor_is_master"] = (after or {}).get(peer, {}).get("role") == "MASTER"
         if takeover and dropped and dropped < takeover:
-            run["vip_on_no_amphora_ms"] = _r((takeover - dropped) * 1000, 1)
+            run["vip_on_no_amphora_ms"] = rounded((takeover - dropped) * 1000, 1)
         if "haproxy_back" in marks:
-            run["event_to_haproxy_running_ms"] = _r(marks["haproxy_back"] * 1000, 1)
+            run["event_to_haproxy_running_ms"] = rounded(marks["haproxy_back"] * 1000, 1)
         if "keepalived_back" in marks:
-            run["event_to_keepalived_running_ms"] = _r(marks["keepalived_back"] * 1000, 1)
+            run["event_to_keepalived_running_ms"] = rounded(marks["keepalived_back"] * 1000, 1)
         if killed:
             run["killed_pids"] = killed
         else:
-            run["put_s"] = _r(put_s, 3)
+            run["put_s"] = rounded(put_s, 3)
             if kind == "api":   # who carries the VIP now (of the new pair)
                 run["vip_holder_after"] = next(
                     (a for a in (after or {}) if ns_holds(amp_ns(a), vip)), None)
@@ -517,7 +501,7 @@ class Failover:
                           "the failover log line") if kind == "all" else None
         if line:
             seen, since = line
-            run["detection_ms"] = _r((seen - wall0) * 1000, 1)
+            run["detection_ms"] = rounded((seen - wall0) * 1000, 1)
             run["last_heartbeat_utc"] = since
         return run
 
@@ -569,8 +553,7 @@ def parse_args(argv=None):
     ap.add_argument("--runs", type=int, default=5, help="failovers per scenario")
     ap.add_argument("--only", type=lambda s: set(s.split(",")),
                     help=f"comma-separated scenarios ({','.join(SCENARIOS + AS_SCENARIOS)})")
-    ap.add_argument("--output", default=str(BENCH / "results" / "failover-latest.json"))
-    ap.add_argument("--keep-logs", action="store_true", help="keep the temp dir (logs)")
+    add_output_args(ap, "failover-latest.json")
     return ap.parse_args(argv)
 
 
@@ -586,7 +569,7 @@ def git_state():
     """HEAD and the files changed in the tree measured (others may be editing lbaas/)."""
     def git(*a):
         try:
-            return subprocess.run(["git", "-C", str(BENCH.parent), *a], capture_output=True,
+            return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True,
                                   text=True, timeout=10).stdout.rstrip()
         except (OSError, subprocess.SubprocessError):
             return ""
@@ -609,7 +592,7 @@ def active_standby_summary(scenarios):
         return scenarios.get(name, {}).get("gap_ms", {}).get("p50")
 
     def ratio(a, b):
-        return _r(p50(a) / p50(b), 3) if p50(a) and p50(b) else None
+        return rounded(p50(a) / p50(b), 3) if p50(a) and p50(b) else None
     return {"topology": "ACTIVE_STANDBY: two amphorae, keepalived VRRP (unicast, nopreempt, "
                         "[keepalived_vrrp] vrrp_advert_int default 0.2 s), VIP on the MASTER",
             "gap_p50_ratio_as_over_single": {
@@ -619,65 +602,57 @@ def active_standby_summary(scenarios):
             "gap_p50_ms": {k: p50(k) for k in SCENARIOS + AS_SCENARIOS if p50(k) is not None}}
 
 
+def run_scenarios(args, tmp, net, bench, instances):
+    """The network, then each instance that the wanted scenarios need, and their runs."""
+    want = args.only or set(SCENARIOS + AS_SCENARIOS)
+    net.start_backends()
+    log(f"network {net.token}: vip {net.vip_cidr}, member {net.member_cidr}, "
+        f"mgmt {net.mgmt_cidr}")
+    if want & set(SCENARIOS[:3]):
+        spare = Instance(net, tmp, "spare", 1)
+        instances.append(spare)
+        spare.start()
+        bench.run("single_amphora_death", bench.scenario, spare, "single_amphora_death",
+                  "all")
+        bench.run("single_haproxy_death", bench.scenario, spare, "single_haproxy_death",
+                  "haproxy")
+        bench.run("manual_failover", bench.scenario, spare, "manual_failover", "api")
+        spare.stop()
+    if "manual_failover_no_spare" in want:
+        cold = Instance(net, tmp, "cold", 0)
+        instances.append(cold)
+        cold.start()
+        bench.run("manual_failover_no_spare", bench.scenario, cold,
+                  "manual_failover_no_spare", "api")
+        cold.stop()
+    if want & set(AS_SCENARIOS):
+        pair = Instance(net, tmp, "active-standby", 1, extra=AS_CONFIG)
+        instances.append(pair)
+        pair.start()
+        for name, kind in zip(AS_SCENARIOS, ("all", "haproxy", "keepalived", "api")):
+            bench.run(name, bench.as_scenario, pair, name, kind)
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     unknown = (args.only or set()) - set(SCENARIOS + AS_SCENARIOS)
     if unknown:
-        print(f"bench/failover.py: unknown scenario(s) {','.join(sorted(unknown))}; known: "
+        print(f"bench.failover: unknown scenario(s) {','.join(sorted(unknown))}; known: "
               f"{','.join(SCENARIOS + AS_SCENARIOS)}", file=sys.stderr)
         return 2
     started = time.time()
-    reason = ("not root (amphorae are network namespaces)" if os.geteuid() != 0 else
-              None if os.access(HAPROXY, os.X_OK) else f"{HAPROXY} is missing")
+    reason = unavailable(wrk=False)
     if reason:
-        print(f"bench/failover.py: cannot run: {reason}", file=sys.stderr)
-        return 2
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _terminate)
+        return cannot_run("bench.failover", reason)
+    interrupt_on_signals()
     load_before, uptime_before, tree = os.getloadavg(), uptime(), git_state()
     log(f"load before: {uptime_before}")
     tmp = tempfile.mkdtemp(prefix="lbaas-failover-bench-")
     net = Network(tmp, app_workers=1)
     bench = Failover(args)
-    instances, interrupted, fatal = [], None, None
-    want = args.only or set(SCENARIOS + AS_SCENARIOS)
-    try:
-        net.start_backends()
-        log(f"network {net.token}: vip {net.vip_cidr}, member {net.member_cidr}, "
-            f"mgmt {net.mgmt_cidr}")
-        if want & set(SCENARIOS[:3]):
-            spare = Instance(net, tmp, "spare", 1)
-            instances.append(spare)
-            spare.start()
-            bench.run("single_amphora_death", bench.scenario, spare, "single_amphora_death",
-                      "all")
-            bench.run("single_haproxy_death", bench.scenario, spare, "single_haproxy_death",
-                      "haproxy")
-            bench.run("manual_failover", bench.scenario, spare, "manual_failover", "api")
-            spare.stop()
-        if "manual_failover_no_spare" in want:
-            cold = Instance(net, tmp, "cold", 0)
-            instances.append(cold)
-            cold.start()
-            bench.run("manual_failover_no_spare", bench.scenario, cold,
-                      "manual_failover_no_spare", "api")
-            cold.stop()
-        if want & set(AS_SCENARIOS):
-            pair = Instance(net, tmp, "active-standby", 1, extra=AS_CONFIG)
-            instances.append(pair)
-            pair.start()
-            for name, kind in zip(AS_SCENARIOS, ("all", "haproxy", "keepalived", "api")):
-                bench.run(name, bench.as_scenario, pair, name, kind)
-    except KeyboardInterrupt as exc:
-        interrupted = str(exc) or "KeyboardInterrupt"
-        log(f"interrupted ({interrupted}); cleaning up")
-    except Exception as exc:
-        fatal = f"{type(exc).__name__}: {exc}"
-        log(f"setup failed: {fatal}")
-        if os.environ.get("BENCH_DEBUG"):
-            traceback.print_exc()
-    finally:
-        teardown(instances, net)
+    instances = []
+    with guarded(lambda: teardown(instances, net)) as outcome:
+        run_scenarios(args, tmp, net, bench, instances)
     for r in bench.results.values():   # amphorae that runs created and replaced
         for run in r.get("runs", []):
             ids = {run.get("old_amphora"), run.get("new_amphora"),
@@ -700,15 +675,9 @@ def main(argv=None):
                                     "met": as_gap["max"] < AS_GOAL_GAP_S * 1000}
     result = {
         "meta": {
-            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-            "wall_seconds": _r(time.time() - started, 1),
-            "host": platform.node(), "cpus": os.cpu_count(), "kernel": platform.release(),
-            "python": platform.python_version(), "tree": tree,
-            "uptime_before": uptime_before, "uptime_after": uptime(),
-            "loadavg_before": [_r(x, 2) for x in load_before],
-            "loadavg_after": [_r(x, 2) for x in os.getloadavg()],
-            "haproxy": subprocess.run([HAPROXY, "-v"], capture_output=True,
-                                      text=True).stdout.split("\n")[0],
+            **run_meta(started, load_before),
+            "tree": tree, "uptime_before": uptime_before, "uptime_after": uptime(),
+            "haproxy": version_line([HAPROXY, "-v"]),
             "runs": args.runs,
             "traffic": {"interval_ms": INTERVAL * 1000, "timeout_ms": TIMEOUT * 1000,
                         "connection": "new per request, GET http://VIP:80/ from this host",
@@ -731,9 +700,8 @@ def main(argv=None):
         "amphora_namespaces_of_ours_left": left,
         "scenarios": scenarios,
     }
-    emit(result, args.output, interrupted, fatal, leftovers)
     failed = any("error" in s for s in scenarios.values())
-    return 130 if interrupted else (1 if fatal or leftovers or failed else 0)
+    return finish(result, args.output, outcome, leftovers, failed)
 
 
 if __name__ == "__main__":

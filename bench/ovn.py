@@ -1,13 +1,13 @@
-#!/usr/bin/env python3
 """End-to-end benchmark of the OVN provider on a real OVN data plane (see bench/README.md).
 
-Runs as root. Starts the test suite's OVN stack (tests/ovn_stack.py: NB/SB ovsdb-servers,
-ovn-northd, ovs-vswitchd with the userspace datapath in its own namespace, ovn-controller,
-a router with a client and a member switch, backends in namespaces) and `lbaas serve
---config-file` with provider `ovn` (SQLite in a temporary state dir, a free port). Prints
-one JSON document on stdout and writes it to bench/results/ovn-latest.json (amphora.py's
-emit). Every scenario fails soft; the stack, its namespaces and lbaas are removed on every
-exit path (errors, Ctrl-C, SIGTERM), and the JSON lists anything left behind.
+Run as root: `python -m bench.ovn`. Starts the OVN stack the tests use
+(testbed/ovn_stack.py: NB/SB ovsdb-servers, ovn-northd, ovs-vswitchd with the userspace
+datapath in its own namespace, ovn-controller, a router with a client and a member switch,
+backends in namespaces) and `lbaas serve --config-file` with provider `ovn` (SQLite in a
+temporary state dir, a free port). Prints one JSON document on stdout and writes it to
+bench/results/ovn-latest.json. Every scenario fails soft; the stack, its namespaces and lbaas
+are removed on every exit path (errors, Ctrl-C, SIGTERM), and the JSON lists anything left
+behind.
 
 Timing probes, all started before the request is sent:
   nb       a single-threaded IDL watching NB's Load_Balancer table: the moment a new row
@@ -30,41 +30,24 @@ Scenarios (each --runs times; min/p50/max):
 """
 import argparse
 import os
-import pathlib
-import platform
-import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import traceback
 import warnings
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
-sys.path.insert(0, str(ROOT))
-sys.path.insert(1, str(BENCH))
-warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
-from amphora import emit, stats  # noqa: E402  (the shared JSON writer and min/p50/max)
-from api import Client, _r, log  # noqa: E402
-from tests import ovn_stack  # noqa: E402
-from tests.functional import backends as tb  # noqa: E402
+from bench.client import LB, Client
+from bench.harness import (add_output_args, cannot_run, debug_traceback, error_text, finish,
+                           guarded, interrupt_on_signals, log, remove_dir, rounded, run_meta,
+                           stats, version_line)
+from testbed import ovn_stack
+from testbed.backends import setns
 
-LB = "/v2/lbaas/loadbalancers"
+warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
 BACKEND_PORT = 8080
 VIP_PORT = 80
 BATCH_PORTS = (20000, 21000)    # members_1000: ports 20000.. of be1 and be2 (then 21000..)
-MAIN_PID = os.getpid()
-
-
-def _terminate(signum, _frame):
-    """Turn SIGTERM/SIGHUP into KeyboardInterrupt in the main process (forks just exit)."""
-    if os.getpid() != MAIN_PID:
-        os._exit(0)
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,7 +119,7 @@ class FirstConnect(threading.Thread):
     def run(self):
         import errno
         import select
-        tb._setns(self.netns)
+        setns(self.netns)
         self.go.wait(self.timeout)
         deadline = time.perf_counter() + self.timeout
         pending = {}                            # socket -> time sent
@@ -203,10 +186,9 @@ class Bench:
                     for key, value in fn().items():
                         samples[name].setdefault(key, []).append(value)
                 except Exception as exc:
-                    errors[name] = f"run {i + 1}: {type(exc).__name__}: {exc}"
+                    errors[name] = f"run {i + 1}: {error_text(exc)}"
                     log(f"{name}: {errors[name]}")
-                    if os.environ.get("BENCH_DEBUG"):
-                        traceback.print_exc()
+                    debug_traceback()
         for name, _ in scenarios:
             entry = {k: stats(v) for k, v in samples[name].items()}
             if name in errors:
@@ -395,7 +377,7 @@ def ratios(results):
         x = results.get(a, {}).get(ka, {}).get("p50")
         y = results.get(b, {}).get(kb, {}).get("p50")
         if x and y:
-            found[label] = {"lbaas_p50_s": x, "baseline_p50_s": y, "ratio": _r(x / y, 2)}
+            found[label] = {"lbaas_p50_s": x, "baseline_p50_s": y, "ratio": rounded(x / y, 2)}
     return found
 
 
@@ -405,9 +387,41 @@ def parse_args(argv=None):
     parser.add_argument("--batch-runs", type=int, default=3, help="runs of the member batches")
     parser.add_argument("--poll-interval", type=float, default=0.005)
     parser.add_argument("--only", type=lambda s: set(s.split(",")), default=None)
-    parser.add_argument("--output", default=str(BENCH / "results" / "ovn-latest.json"))
-    parser.add_argument("--keep-logs", action="store_true")
+    add_output_args(parser, "ovn-latest.json")
     return parser.parse_args(argv)
+
+
+def run_scenarios(args, tmp, stack, parts, startup):
+    """The OVN stack, its backends and lbaas serve (parts["cloud"]), then the scenarios
+    (parts["bench"]); startup: how long each part took to start."""
+    t0 = time.monotonic()
+    stack.start()
+    startup["ovn_stack_s"] = rounded(time.monotonic() - t0, 3)
+    startup["ovn_stack_phases_s"] = {k: rounded(v, 3) for k, v in stack.timings.items()}
+    t0 = time.monotonic()
+    for k in (1, 2):
+        stack.backend(k).start_tcp(BACKEND_PORT)
+    startup["backends_s"] = rounded(time.monotonic() - t0, 3)
+    t0 = time.monotonic()
+    cloud = parts["cloud"] = ovn_stack.OvnCloud(stack, os.path.join(tmp, "lbaas")).start()
+    startup["lbaas_serve_s"] = rounded(time.monotonic() - t0, 3)
+    log(f"stack up: {startup}")
+    bench = parts["bench"] = Bench(args, stack, cloud)
+    bench.run([("graph", bench.graph), ("graph_baseline", bench.graph_baseline)], args.runs)
+    bench.run([("members_1000", bench.members_1000),
+               ("members_baseline", bench.members_baseline)], args.batch_runs)
+
+
+def stop(stack, parts):
+    """Delete every load balancer, stop lbaas serve and the stack; parts["leftovers"]."""
+    cloud = parts.get("cloud")
+    if cloud is not None:
+        try:
+            cloud.delete_all()
+        except Exception as exc:
+            log(f"deleting load balancers: {exc}")
+        cloud.stop()
+    parts["leftovers"] = stack.stop(check=False)
 
 
 def main(argv=None):
@@ -415,69 +429,23 @@ def main(argv=None):
     started = time.time()
     reason = ovn_stack.unavailable() or ovn_stack.provider_missing()
     if reason:
-        print(f"bench/ovn.py: cannot run: {reason}", file=sys.stderr)
-        return 2
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _terminate)
+        return cannot_run("bench.ovn", reason)
+    interrupt_on_signals()
     tmp = tempfile.mkdtemp(prefix="lbaas-ovn-bench-")
     load_before = os.getloadavg()
     stack = ovn_stack.OvnStack(os.path.join(tmp, "ovn"), prefix=f"lbb{os.getpid() % 4096:03x}")
-    cloud = bench = None
-    interrupted = fatal = None
-    startup = {}
-    try:
-        t0 = time.monotonic()
-        stack.start()
-        startup["ovn_stack_s"] = _r(time.monotonic() - t0, 3)
-        startup["ovn_stack_phases_s"] = {k: _r(v, 3) for k, v in stack.timings.items()}
-        t0 = time.monotonic()
-        for k in (1, 2):
-            stack.backend(k).start_tcp(BACKEND_PORT)
-        startup["backends_s"] = _r(time.monotonic() - t0, 3)
-        t0 = time.monotonic()
-        cloud = ovn_stack.OvnCloud(stack, os.path.join(tmp, "lbaas")).start()
-        startup["lbaas_serve_s"] = _r(time.monotonic() - t0, 3)
-        log(f"stack up: {startup}")
-        bench = Bench(args, stack, cloud)
-        bench.run([("graph", bench.graph), ("graph_baseline", bench.graph_baseline)],
-                  args.runs)
-        bench.run([("members_1000", bench.members_1000),
-                   ("members_baseline", bench.members_baseline)], args.batch_runs)
-    except KeyboardInterrupt as exc:
-        interrupted = str(exc) or "KeyboardInterrupt"
-        log(f"interrupted ({interrupted}); cleaning up")
-    except Exception as exc:
-        fatal = f"{type(exc).__name__}: {exc}"
-        log(f"setup failed: {fatal}")
-        if os.environ.get("BENCH_DEBUG"):
-            traceback.print_exc()
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if cloud is not None:
-            try:
-                cloud.delete_all()
-            except Exception as exc:
-                log(f"deleting load balancers: {exc}")
-            cloud.stop()
-        leftovers = stack.stop(check=False)
-    if args.keep_logs:
-        log(f"logs kept in {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    parts, startup = {}, {}
+    with guarded(lambda: stop(stack, parts)) as outcome:
+        run_scenarios(args, tmp, stack, parts, startup)
+    leftovers = parts["leftovers"]
+    remove_dir(tmp, args.keep_logs)
+    bench = parts.get("bench")
     results = bench.results if bench else {}
     result = {
         "meta": {
-            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-            "wall_seconds": _r(time.time() - started, 1),
-            "host": platform.node(), "cpus": os.cpu_count(), "kernel": platform.release(),
-            "python": platform.python_version(),
-            "loadavg_before": [_r(x, 2) for x in load_before],
-            "loadavg_after": [_r(x, 2) for x in os.getloadavg()],
-            "ovn": subprocess.run(["ovn-nbctl", "--version"], capture_output=True,
-                                  text=True).stdout.split("\n")[0],
-            "ovs": subprocess.run(["ovs-vswitchd", "--version"], capture_output=True,
-                                  text=True).stdout.split("\n")[0],
+            **run_meta(started, load_before),
+            "ovn": version_line(["ovn-nbctl", "--version"]),
+            "ovs": version_line(["ovs-vswitchd", "--version"]),
             "runs": args.runs, "batch_runs": args.batch_runs,
             "poll_interval_s": args.poll_interval,
             "server": "lbaas serve --config-file (provider ovn, local network, SQLite)",
@@ -488,8 +456,7 @@ def main(argv=None):
         "leftovers": leftovers,
         "scenarios": results,
     }
-    emit(result, args.output, interrupted, fatal, leftovers)
-    return 130 if interrupted else (1 if fatal or leftovers else 0)
+    return finish(result, args.output, outcome, leftovers)
 
 
 if __name__ == "__main__":

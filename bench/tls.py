@@ -1,11 +1,11 @@
-#!/usr/bin/env python3
 """TLS termination through an amphora's VIP, against plain HTTP through the same load
 balancer, same run (see bench/README.md and docs/tls.md).
 
-Runs as root. Reuses bench/amphora.py's world (bridges, subnets, backend namespaces with
-a static HAProxy backend; `lbaas serve --config-file` with the amphora provider, SQLite)
-and its JSON `emit` and `teardown`. One load balancer, one member (the static backend):
-HTTP :80 and TERMINATED_HTTPS :443 (ECDSA P-256 certificate from tests/tls_certs.py,
+Run as root: `python -m bench.tls`. Builds the amphora benchmarks' world (bench/world.py:
+bridges, subnets, backend namespaces with a static HAProxy backend; `lbaas serve
+--config-file` with the amphora provider, SQLite). One load balancer, one member (the
+static backend):
+HTTP :80 and TERMINATED_HTTPS :443 (ECDSA P-256 certificate from testbed/tls_certs.py,
 imported with `lbaas certificate import`, default tls_versions TLSv1.2+TLSv1.3) in front
 of the same pool member. wrk measures, --runs times each, alternating the order:
 
@@ -27,65 +27,28 @@ namespaces, bridges) is removed on every exit path.
 import argparse
 import json
 import os
-import pathlib
-import platform
 import re
 import resource
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
-sys.path.insert(0, str(ROOT))
-sys.path.insert(1, str(BENCH))
-from amphora import (HAPROXY, LB, STATIC_PORT, Busy, Instance, Network,  # noqa: E402
-                     _terminate, amp_ns, emit, haproxy_pids, http_status,
-                     leftovers_of, proc_ticks, stats, teardown, unavailable)
-from api import CLK_TCK, _r, console_script, log, percentile  # noqa: E402
+from bench import wrk
+from bench.client import LB, http_status
+from bench.harness import (CLK_TCK, ROOT, Busy, add_output_args, cannot_run, debug_traceback,
+                           error_text, finish, guarded, interrupt_on_signals, log, percentile,
+                           proc_ticks, rounded, run_meta, sample_midway, stats, version_line)
+from bench.world import (HAPROXY, STATIC_PORT, Instance, Network, amp_ns, haproxy_pids,
+                         leftovers_of, teardown, unavailable)
+from testbed import tls_certs
+from testbed.service import venv_command
 
 HTTP_PORT, HTTPS_PORT = 80, 443
 MODES = {"http_keepalive": ("http", HTTP_PORT, False),
          "https_keepalive": ("https", HTTPS_PORT, False),
          "http_close": ("http", HTTP_PORT, True),
          "https_resumed": ("https", HTTPS_PORT, True), "https_full": ("s_time", HTTPS_PORT, True)}
-
-
-def mid_run(procs, duration, sample):
-    """sample() once the processes have run half of `duration` (None if they ended first)."""
-    deadline = time.monotonic() + duration / 2
-    for proc in procs:
-        try:
-            proc.wait(timeout=max(deadline - time.monotonic(), 0))
-            return None   # ended early: nothing to sample
-        except subprocess.TimeoutExpired:
-            pass
-    return sample() if sample else None
-
-
-def run_wrk(url, args, close=False, duration=None, sample=None):
-    """One wrk run (keep-alive, or `Connection: close` per request); rps, latency, errors,
-    and what sample() said half-way through."""
-    duration = duration or args.wrk_duration
-    cmd = ["wrk", f"-t{args.wrk_threads}", f"-c{args.wrk_connections}", f"-d{duration}s",
-           "--timeout", "5s", "-s", str(BENCH / "wrk_report.lua")]
-    if close:
-        cmd += ["-H", "Connection: close"]
-    proc = subprocess.Popen(cmd + [url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    seen = mid_run([proc], duration, sample)
-    stdout, stderr = proc.communicate(timeout=duration + 30)
-    line = next((ln for ln in stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
-    if proc.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed (rc {proc.returncode}): {stderr[-300:]}")
-    data = json.loads(line[len("WRK_JSON "):])
-    return {"rps": data["requests"] / (data["duration_us"] / 1e6), "requests": data["requests"],
-            "p50_ms": data["latency_us"]["p50"] / 1000.0,
-            "p99_ms": data["latency_us"]["p99"] / 1000.0,
-            "errors": sum(data["errors"].values()), "mid_run": seen}
 
 
 def run_s_time(vip, args, duration=None, sample=None):
@@ -96,7 +59,7 @@ def run_s_time(vip, args, duration=None, sample=None):
     t0 = time.monotonic()
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(args.stime_procs)]
-    seen = mid_run(procs, duration, sample)
+    seen = sample_midway(procs, duration, sample)
     outs = [p.communicate(timeout=duration + 30) for p in procs]
     wall = time.monotonic() - t0
     total = 0
@@ -129,7 +92,7 @@ def import_cert(inst, cert_pem, key_pem):
         with open(path, "wb") as fh:
             fh.write(data)
         paths.append(path)
-    out = subprocess.run([console_script("lbaas"), "--config-file",
+    out = subprocess.run([venv_command("lbaas"), "--config-file",
                           os.path.join(inst.dir, "lbaas.conf"), "certificate", "import",
                           "--cert", paths[0], "--key", paths[1]],
                          capture_output=True, text=True, timeout=60,
@@ -157,7 +120,6 @@ def graph(inst, ref, member_ip):
 
 def setup_lb(inst, net):
     """Import the certificate, create the load balancer, wait until both ports answer."""
-    from tests import tls_certs
     kit = tls_certs.kit()
     ref = import_cert(inst, kit.www.cert_pem, kit.www.key_pem)
     body, _ = inst.client.call("POST", LB, graph(inst, ref, net.backend_ips[0]),
@@ -200,7 +162,7 @@ def measure(args, inst, lb):
         url, close = urls[mode]
         if MODES[mode][0] == "s_time":
             return run_s_time(lb["vip"], args, duration, info)
-        return run_wrk(url, args, close, duration, info)
+        return wrk.run_with(args, url, close, duration, info)
     for mode in MODES:   # warm-up: caches, HAProxy's first connections
         one(mode, duration=1)
     runs = {m: [] for m in MODES}
@@ -221,21 +183,21 @@ def measure(args, inst, lb):
 def summarize(runs, args):
     """p50s and ratios of the runs of each mode."""
     def p50(mode, key, nd=1):
-        return _r(percentile([r[key] for r in runs[mode]], 50), nd)
+        return rounded(percentile([r[key] for r in runs[mode]], 50), nd)
     modes = {m: {"rps": stats([r["rps"] for r in rs], 1),
                  "latency_p50_ms": p50(m, "p50_ms", 3) if rs[0]["p50_ms"] is not None else None,
                  "latency_p99_ms": p50(m, "p99_ms", 3) if rs[0]["p99_ms"] is not None else None,
                  "proxy_cpu_us_per_request": p50(m, "proxy_cpu_us_per_request"),
                  "errors": sum(r["errors"] for r in rs),
-                 "haproxy_ssl_conns_per_s": _r(percentile([r["ssl_conns"] / r["wall"]
+                 "haproxy_ssl_conns_per_s": rounded(percentile([r["ssl_conns"] / r["wall"]
                                                            for r in rs], 50), 1),
                  "session_reuse_pct_mid_run": [r["session_reuse_pct"] for r in rs],
-                 "machine_busy_cores": _r(percentile(
+                 "machine_busy_cores": rounded(percentile(
                      [r["machine"]["machine_busy_cores"] for r in rs], 50), 2)}
              for m, rs in runs.items()}
 
     def ratio(a, b):
-        return _r(modes[a]["rps"]["p50"] / modes[b]["rps"]["p50"], 3)
+        return rounded(modes[a]["rps"]["p50"] / modes[b]["rps"]["p50"], 3)
     return {"tls_handshakes_per_s": modes["https_full"]["rps"]["p50"],
             "tls_resumptions_per_s": modes["https_resumed"]["rps"]["p50"],
             "https_keepalive_rps": modes["https_keepalive"]["rps"]["p50"],
@@ -252,14 +214,32 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3, help="rounds of the four modes")
-    ap.add_argument("--wrk-threads", type=int, default=2)
-    ap.add_argument("--wrk-connections", type=int, default=32)
-    ap.add_argument("--wrk-duration", type=int, default=5, help="seconds per wrk run")
+    wrk.add_args(ap)
     ap.add_argument("--stime-procs", type=int, default=8,
                     help="parallel `openssl s_time` clients of the full-handshake mode")
-    ap.add_argument("--output", default=str(BENCH / "results" / "tls-latest.json"))
-    ap.add_argument("--keep-logs", action="store_true", help="keep the temp dir (logs)")
+    add_output_args(ap, "tls-latest.json")
     return ap.parse_args(argv)
+
+
+def run_scenarios(args, tmp, net, instances, found):
+    """The network, lbaas serve, the load balancer; the measurement into found["scenario"]."""
+    net.start_backends()
+    inst = Instance(net, tmp, "tls", 0)
+    instances.append(inst)
+    inst.start()
+    lb = setup_lb(inst, net)
+    log(f"load balancer {lb['lb']['id']}: VIP {lb['vip']}, amphora {lb['amphora']}")
+    t0 = time.monotonic()
+    try:
+        scenario = measure(args, inst, lb)
+    except Exception as exc:   # fail soft: the JSON says what went wrong
+        scenario = {"error": error_text(exc)}
+        debug_traceback()
+    scenario["seconds"] = rounded(time.monotonic() - t0, 1)
+    scenario["amphora_haproxy_cfg"] = inst.haproxy_cfg(lb["amphora"], lb["lb"]["id"])
+    found["scenario"] = scenario
+    log(json.dumps({k: v for k, v in scenario.items()
+                    if k not in ("modes", "amphora_haproxy_cfg")}))
 
 
 def main(argv=None):
@@ -267,72 +247,37 @@ def main(argv=None):
     started = time.time()
     reason = unavailable()
     if reason:
-        print(f"bench/tls.py: cannot run: {reason}", file=sys.stderr)
-        return 2
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _terminate)
+        return cannot_run("bench.tls", reason)
+    interrupt_on_signals()
     tmp = tempfile.mkdtemp(prefix="lbaas-tls-bench-")
     load_before = os.getloadavg()
     net = Network(tmp, 1)
-    instances, interrupted, fatal, scenario, lb = [], None, None, {}, None
-    try:
-        net.start_backends()
-        inst = Instance(net, tmp, "tls", 0)
-        instances.append(inst)
-        inst.start()
-        lb = setup_lb(inst, net)
-        log(f"load balancer {lb['lb']['id']}: VIP {lb['vip']}, amphora {lb['amphora']}")
-        t0 = time.monotonic()
-        try:
-            scenario = measure(args, inst, lb)
-        except Exception as exc:   # fail soft: the JSON says what went wrong
-            scenario = {"error": f"{type(exc).__name__}: {exc}"}
-            if os.environ.get("BENCH_DEBUG"):
-                traceback.print_exc()
-        scenario["seconds"] = _r(time.monotonic() - t0, 1)
-        scenario["amphora_haproxy_cfg"] = inst.haproxy_cfg(lb["amphora"], lb["lb"]["id"])
-        log(json.dumps({k: v for k, v in scenario.items()
-                        if k not in ("modes", "amphora_haproxy_cfg")}))
-    except KeyboardInterrupt as exc:
-        interrupted = str(exc) or "KeyboardInterrupt"
-        log(f"interrupted ({interrupted}); cleaning up")
-    except Exception as exc:
-        fatal = f"{type(exc).__name__}: {exc}"
-        log(f"setup failed: {fatal}")
-        if os.environ.get("BENCH_DEBUG"):
-            traceback.print_exc()
-    finally:
-        teardown(instances, net)
+    instances, found = [], {"scenario": {}}
+    with guarded(lambda: teardown(instances, net)) as outcome:
+        run_scenarios(args, tmp, net, instances, found)
     left, leftovers = leftovers_of(instances, net, tmp, args.keep_logs)
     result = {
         "meta": {
-            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-            "wall_seconds": _r(time.time() - started, 1),
-            "host": platform.node(), "cpus": os.cpu_count(), "kernel": platform.release(),
-            "python": platform.python_version(),
-            "loadavg_before": [_r(x, 2) for x in load_before],
-            "loadavg_after": [_r(x, 2) for x in os.getloadavg()],
-            "haproxy": subprocess.run([HAPROXY, "-v"], capture_output=True,
-                                      text=True).stdout.split("\n")[0],
+            **run_meta(started, load_before),
+            "haproxy": version_line([HAPROXY, "-v"]),
             "openssl": subprocess.run(["openssl", "version"], capture_output=True,
                                       text=True).stdout.strip(),
             "runs": args.runs,
             "wrk": f"-t{args.wrk_threads} -c{args.wrk_connections} -d{args.wrk_duration}s",
             "s_time": f"{args.stime_procs} x openssl s_time -new -www / -time "
                       f"{args.wrk_duration}",
-            "certificate": "ECDSA P-256 (tests/tls_certs.py), TLSv1.2+TLSv1.3 (TLS 1.3 "
+            "certificate": "ECDSA P-256 (testbed/tls_certs.py), TLSv1.2+TLSv1.3 (TLS 1.3 "
                            "negotiated), lbaas's default ciphers",
-            "member": "HAProxy answering `http-request return` 200 'ok' (bench/amphora.py's "
+            "member": "HAProxy answering `http-request return` 200 'ok' (bench/world.py's "
                       "static backend), one member behind both listeners",
             "rusage_children_max_rss_kb": resource.getrusage(resource.RUSAGE_CHILDREN)
             .ru_maxrss,
         },
         "leftovers": leftovers,
         "amphora_namespaces_of_ours_left": left,
-        "scenarios": {"tls_vs_http": scenario},
+        "scenarios": {"tls_vs_http": found["scenario"]},
     }
-    emit(result, args.output, interrupted, fatal, leftovers)
-    return 130 if interrupted else (1 if fatal or leftovers else 0)
+    return finish(result, args.output, outcome, leftovers)
 
 
 if __name__ == "__main__":

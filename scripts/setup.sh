@@ -65,7 +65,7 @@ pg_present() {
         command -v psql >/dev/null 2>&1
 }
 
-# The functional tests start a throwaway PostgreSQL cluster (tests/pg.py); the embedded
+# The functional tests start a throwaway PostgreSQL cluster (testbed/pg.py); the embedded
 # `lbaas serve` runs on SQLite and needs nothing from apt.
 if [ "$tests" = 1 ] && ! pg_present; then
     apt_install postgresql || say "going on without PostgreSQL: its tests skip (and fail in CI)"
@@ -83,7 +83,7 @@ if [ "$tests" = 1 ] && ! command -v keepalived >/dev/null 2>&1 && [ ! -x /usr/sb
     apt_install keepalived || say "going on without keepalived: its config tests skip (and fail in CI)"
 fi
 
-# The OVN provider's traffic tests and bench/ovn.py start a real OVN stack (tests/ovn_stack.py):
+# The OVN provider's traffic tests and python -m bench.ovn start a real OVN stack (testbed/ovn_stack.py):
 # OVSDB servers, ovn-northd, ovs-vswitchd (userspace datapath) and ovn-controller; ethtool turns
 # TX checksum offload off on its veths. apt starts none of them (policy-rc.d).
 ovn_missing=()

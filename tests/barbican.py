@@ -37,7 +37,7 @@ from pathlib import Path
 import requests
 from cryptography.fernet import Fernet
 
-from tests.functional.service import Service, clean_env, free_port
+from testbed.service import Service, clean_env, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 # scripts/setup.sh --test makes it; LBAAS_BARBICAN_VENV names another (or a missing) one.

@@ -9,7 +9,8 @@ import pytest
 
 from lbaas import conf as lbaas_conf
 from lbaas.db import migrate
-from tests import pg, rabbitmq
+from testbed import pg
+from tests import rabbitmq
 
 
 def pytest_report_header(config):

@@ -1,7 +1,7 @@
 """Real OVN databases for tests: an NB and an SB ovsdb-server on unix sockets in a tmp dir.
 
 No northd and no ovn-controller run here: tests that need Service_Monitor results write
-those SB rows themselves, as ovn-controller would report them (tests/ovn_stack.py runs the
+those SB rows themselves, as ovn-controller would report them (testbed/ovn_stack.py runs the
 full data plane). `Databases.start()` takes about 50 ms; `restart_nb()` stops the NB server
 and starts it again on the same database file (optionally changing the file while it is
 down), which is how a test proves the driver reconnects and resyncs.

@@ -13,7 +13,7 @@ from lbaas import certificates
 from lbaas.core import models
 from tests.api.test_rbac import caller, keystone_app
 from tests.conftest import database_url
-from tests.tls_certs import CA
+from testbed.tls_certs import CA
 
 LBS = "/v2/lbaas/loadbalancers"
 

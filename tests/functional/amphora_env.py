@@ -6,20 +6,20 @@ namespaces on the member subnet and a client namespace on the VIP subnet, and at
 end deletes every load balancer, stops everything and asserts that nothing is left:
 no amphora namespace, no amphora veth, no agent or HAProxy process, no amphora file.
 """
-import ipaddress
 import json
 import os
 import re
 import secrets
 import shutil
-import socket
 import time
 import uuid
 
 import requests
 
-from tests.functional import backends
-from tests.functional.service import Service, clean_env, free_port, venv_command, wait_for
+from testbed import backends
+from testbed.host import free_subnets, namespaces_unavailable, processes_mentioning
+from testbed.service import (Service, clean_env, free_port, free_udp_port, venv_command,
+                             wait_for)
 
 HEARTBEAT_INTERVAL = 1
 BACKEND_PORT = 8080
@@ -32,51 +32,6 @@ def unavailable():
     if not os.access("/usr/sbin/haproxy", os.X_OK):
         return "/usr/sbin/haproxy is missing (scripts/setup.sh --test installs it)"
     return namespaces_unavailable()
-
-
-def namespaces_unavailable():
-    """Why network namespaces and bridges cannot be made here (probed for real), or None."""
-    if os.geteuid() != 0:
-        return "not root"
-    try:
-        from pyroute2 import IPRoute, netns
-    except ImportError as exc:
-        return f"pyroute2 is missing: {exc}"
-    probe = f"lbt-probe-{secrets.token_hex(3)}"
-    try:
-        netns.create(probe)
-        with IPRoute() as ipr:
-            name = f"lbtp{secrets.token_hex(3)}"
-            ipr.link("add", ifname=name, kind="bridge")
-            ipr.link("del", index=ipr.link_lookup(ifname=name)[0])
-    except Exception as exc:  # noqa: BLE001 - any failure means "unsupported here"
-        return f"network namespaces or bridges unsupported: {exc!r}"
-    finally:
-        if probe in netns.listnetns():
-            netns.remove(probe)
-    return None
-
-
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _free_subnets(count):
-    """`count` /24s in 10.0.0.0/8 that overlap no route of this host; the second octet
-    comes from the pid, so parallel workers start apart."""
-    from pyroute2 import IPRoute
-    with IPRoute() as ipr:
-        taken = [ipaddress.ip_network(f"{r.get_attr('RTA_DST')}/{r['dst_len']}", strict=False)
-                 for r in ipr.get_routes(family=socket.AF_INET) if r.get_attr("RTA_DST")]
-    second = 50 + os.getpid() % 200
-    found = []
-    while len(found) < count:
-        net = ipaddress.ip_network(f"10.{second}.{secrets.randbelow(256)}.0/24")
-        if net not in found and not any(net.overlaps(t) for t in taken):
-            found.append(net)
-    return found
 
 
 def amphora_stem(amphora_id):
@@ -95,24 +50,6 @@ def host_addresses():
         return {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr()}
 
 
-def processes_mentioning(text):
-    """{pid: cmdline} of live (non-zombie) processes whose command line contains text."""
-    found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-            with open(f"/proc/{entry}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state not in ("Z", "X") and text in cmd:
-            found[int(entry)] = cmd
-    return found
-
-
 class ApiError(AssertionError):
     pass
 
@@ -129,7 +66,7 @@ class AmphoraEnv:
         self.state_path = os.path.join(self.root, "state")
         self.amphora_dir = os.path.join(self.state_path, "amphorae")
         self.database_url = database_url
-        mgmt, vip, member = _free_subnets(3)
+        mgmt, vip, member = free_subnets(3)
         self.mgmt_cidr, self.vip_cidr, self.member_cidr = mgmt, vip, member
         self.mgmt_bridge = f"lm{self.token}"
         self.vip_bridge = f"lv{self.token}"

@@ -4,7 +4,7 @@ import os
 import pytest
 
 from tests.functional import amphora_env, keystone
-from tests.functional.service import Service, free_port, venv_command
+from testbed.service import Service, free_port, venv_command
 
 NO_KEYSTONE = "no real Keystone: "  # how the identity tests' skip reasons start
 NO_AMPHORA = "no amphorae on this host: "  # how the amphora traffic tests' skip reasons start

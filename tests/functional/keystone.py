@@ -24,7 +24,7 @@ from pathlib import Path
 
 import requests
 
-from tests.functional.service import Service, clean_env, free_port, venv_command
+from testbed.service import Service, clean_env, free_port, venv_command
 
 ROOT = Path(__file__).resolve().parents[2]
 # scripts/setup.sh --test makes it; LBAAS_KEYSTONE_VENV names another (or a missing) one.

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from tests.functional.keystone import ADMIN_PASSWORD, REGION, password
-from tests.functional.service import clean_env
+from testbed.service import clean_env
 
 PACKAGE = "openstack.tests.functional.load_balancer"
 # Tests left out, each with why: none may be left out for an lbaas fault.

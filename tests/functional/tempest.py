@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 
 from tests.functional.keystone import ADMIN_PASSWORD, REGION
-from tests.functional.service import clean_env
+from testbed.service import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 # scripts/setup.sh --test makes it; LBAAS_TEMPEST_VENV names another (or a missing) one.

@@ -18,7 +18,7 @@ from octavia_lib.api.drivers import data_models as dm
 
 from lbaas.drivers.amphora import certs
 from lbaas.drivers.amphora.haproxy import render as hr
-from tests.functional.service import free_port, venv_command, wait_for
+from testbed.service import free_port, venv_command, wait_for
 
 pytestmark = pytest.mark.functional
 AMPHORA = "0b3c1d2e-0000-4000-8000-000000000001"
@@ -397,7 +397,7 @@ def _crt(issued):
 
 
 def test_certificate_put_get_list_delete_with_tight_permissions(agent):
-    from tests import tls_certs
+    from testbed import tls_certs
     lb_id, data = "lb-certs", _crt(tls_certs.kit().www)
     response = agent.request("PUT", _cert_url(lb_id, "l1-0.pem"), data=data)
     md5 = hashlib.md5(data).hexdigest()
@@ -433,7 +433,7 @@ def test_certificate_with_a_bad_name_or_a_body_that_is_not_pem_is_400(agent, nam
 
 
 def test_haproxy_serves_the_pushed_certificate_and_a_replaced_one_after_reload(agent, backends):
-    from tests import tls_certs
+    from testbed import tls_certs
     kit = tls_certs.kit()
     lb_id, port = f"lb{next(SERIAL)}", free_port()
     assert agent.request("PUT", _cert_url(lb_id, "l1-0.pem"), data=_crt(kit.www)).ok

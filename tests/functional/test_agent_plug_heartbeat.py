@@ -16,7 +16,7 @@ from octavia_lib.api.drivers import data_models as dm
 from lbaas.agent import wire
 from lbaas.drivers.amphora import certs
 from lbaas.drivers.amphora.haproxy import render as hr
-from tests.functional.service import free_port, venv_command, wait_for
+from testbed.service import free_port, venv_command, wait_for
 from tests.functional.test_agent import (Agent, Backend, _Handler, haproxy_bin,  # noqa: F401
                                          haproxy_pids, pki)
 from tests.functional.test_local_compute import _free_subnets, _unavailable

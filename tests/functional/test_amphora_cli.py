@@ -8,8 +8,9 @@ import collections
 
 import pytest
 
-from tests.functional import backends
-from tests.functional.amphora_env import BACKEND_PORT, processes_mentioning
+from testbed import backends
+from testbed.host import processes_mentioning
+from tests.functional.amphora_env import BACKEND_PORT
 from tests.functional.test_cli import Cli
 
 pytestmark = pytest.mark.functional

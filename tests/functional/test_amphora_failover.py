@@ -13,7 +13,7 @@ import time
 import pytest
 from pyroute2 import netns
 
-from tests.functional import backends
+from testbed import backends
 from tests.functional.amphora_env import BACKEND_PORT, AmphoraEnv, wait_until
 from tests.functional.test_cli import Cli
 

@@ -11,9 +11,9 @@ import subprocess
 
 import pytest
 
-from tests.functional import backends
+from testbed import backends
 from tests.functional.amphora_env import BACKEND_PORT, AmphoraEnv, wait_until
-from tests.functional.service import Service, clean_env, venv_command
+from testbed.service import Service, clean_env, venv_command
 
 pytestmark = pytest.mark.functional
 

@@ -19,10 +19,10 @@ import uuid
 import pytest
 from cryptography import x509
 
-from tests import tls_certs
-from tests.functional import backends
+from testbed import tls_certs
+from testbed import backends
 from tests.functional.amphora_env import wait_until
-from tests.functional.service import clean_env, venv_command
+from testbed.service import clean_env, venv_command
 
 pytestmark = pytest.mark.functional
 K = tls_certs.kit()

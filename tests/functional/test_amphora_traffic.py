@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.functional import backends
+from testbed import backends
 from tests.functional.amphora_env import (BACKEND_PORT, HEARTBEAT_INTERVAL, AmphoraEnv,
                                           wait_until)
 

@@ -28,8 +28,9 @@ import requests
 from lbaas import certificates
 from lbaas.certificates import pem
 from lbaas.cmd import common
-from tests import barbican, tls_certs
-from tests.functional.service import Service, clean_env, free_port, venv_command, wait_for
+from testbed import tls_certs
+from testbed.service import Service, clean_env, free_port, venv_command, wait_for
+from tests import barbican
 
 pytestmark = pytest.mark.functional
 K = tls_certs.kit()

@@ -19,7 +19,7 @@ import uuid
 import pytest
 import requests
 
-from tests.functional.service import clean_env, venv_command, wait_for
+from testbed.service import clean_env, venv_command, wait_for
 
 pytestmark = pytest.mark.functional
 

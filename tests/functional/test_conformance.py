@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from tests import ovn_nb
-from tests.functional.service import clean_env, venv_command
+from testbed.service import clean_env, venv_command
 
 pytestmark = pytest.mark.functional
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -17,7 +17,7 @@ import requests
 
 from tests.functional import sdk
 from tests.functional.sdk import ids
-from tests.functional.service import (Service, clean_env, free_port, venv_command,
+from testbed.service import (Service, clean_env, free_port, venv_command,
                                       wait_for)
 
 pytestmark = pytest.mark.functional

@@ -18,7 +18,7 @@ from lbaas.drivers.amphora.store import heartbeats
 from lbaas.core.controller import Core
 from lbaas.drivers.amphora.health import HealthManager, HeartbeatServer
 from tests.conftest import database_url, make_conf
-from tests.functional.service import clean_env, venv_command, wait_for
+from testbed.service import clean_env, venv_command, wait_for
 
 pytestmark = pytest.mark.functional
 

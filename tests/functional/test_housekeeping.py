@@ -15,7 +15,7 @@ from cryptography import x509
 from lbaas import conf as lbaas_conf
 from lbaas.agent import server as agent_server
 from lbaas.drivers.amphora import certs
-from tests.functional import backends
+from testbed import backends
 from tests.functional.amphora_env import BACKEND_PORT, AmphoraEnv, wait_until
 
 pytestmark = pytest.mark.functional

@@ -16,7 +16,7 @@ import uuid
 import pytest
 import requests
 
-from tests.functional.service import Service, clean_env, free_port, venv_command
+from testbed.service import Service, clean_env, free_port, venv_command
 from tests.functional.test_gunicorn_pg import db_manage
 
 pytestmark = pytest.mark.functional

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from lbaas.core import models
 from lbaas.network.noop import PUBLIC_SUBNET_ID
 from tests.functional.keystone import REGION, password
-from tests.functional.service import clean_env, venv_command, wait_for
+from testbed.service import clean_env, venv_command, wait_for
 
 pytestmark = pytest.mark.functional
 

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.functional import amphora_env
+from testbed import host
 
 pytestmark = pytest.mark.functional
 
@@ -25,7 +25,7 @@ PORT = 7777
 
 def _unavailable():
     """Why namespaces cannot be used here, or None."""
-    return amphora_env.namespaces_unavailable()
+    return host.namespaces_unavailable()
 
 
 def _free_subnets(count):
@@ -128,13 +128,13 @@ def test_names_are_unique_and_fit_ifnamsiz(env, amp):
 
 def test_plugged_network_is_reachable_from_a_host_address_on_its_bridge(env, amp):
     from lbaas.drivers.amphora.compute import Network
-    from lbaas.drivers.amphora.compute.local import _ensure_bridge
+    from lbaas.drivers.amphora.compute.local import ensure_bridge
     from pyroute2 import IPRoute
     a = amp()
     hosts = list(env["vip"].hosts())
     iface = env["compute"].plug(a.amphora_id, Network(env["vip_bridge"], f"{hosts[9]}/24"))
     with IPRoute() as ipr:
-        _ensure_bridge(ipr, env["vip_bridge"], f"{hosts[0]}/24")
+        ensure_bridge(ipr, env["vip_bridge"], f"{hosts[0]}/24")
     _listen(env["compute"], a)
     assert _fetch(str(hosts[9])) == a.amphora_id
     assert iface.name == "eth1" and len(iface.mac.split(":")) == 6
@@ -222,11 +222,11 @@ def test_a_bridge_keeps_its_mac_when_the_port_with_the_lowest_mac_leaves():
     if reason:
         pytest.skip(reason)
     from pyroute2 import IPRoute
-    from lbaas.drivers.amphora.compute.local import _ensure_bridge
+    from lbaas.drivers.amphora.compute.local import ensure_bridge
     name, ports = f"lbtb{secrets.token_hex(3)}", []
     with IPRoute() as ipr:
         try:
-            index = _ensure_bridge(ipr, name)
+            index = ensure_bridge(ipr, name)
             pinned = ipr.get_links(index)[0].get_attr("IFLA_ADDRESS")
             for k, mac in enumerate(("02:00:00:00:00:01", "02:00:00:00:00:09")):
                 port = f"{name}p{k}"
@@ -237,7 +237,7 @@ def test_a_bridge_keeps_its_mac_when_the_port_with_the_lowest_mac_leaves():
                 ipr.link("set", index=i, master=index, state="up")
             ipr.link("del", index=ipr.link_lookup(ifname=ports.pop(0))[0])
             assert ipr.get_links(index)[0].get_attr("IFLA_ADDRESS") == pinned
-            _ensure_bridge(ipr, name)   # again: still the same MAC
+            ensure_bridge(ipr, name)   # again: still the same MAC
             assert ipr.get_links(index)[0].get_attr("IFLA_ADDRESS") == pinned
         finally:
             for port in ports:

@@ -1,6 +1,6 @@
 """Real traffic through OVN load balancers made by the lbaas API with provider `ovn`.
 
-A session-wide OVN stack (tests/ovn_stack.py: OVSDB servers, northd, userspace vswitchd,
+A session-wide OVN stack (testbed/ovn_stack.py: OVSDB servers, northd, userspace vswitchd,
 ovn-controller) carries a client namespace and three backend namespaces; `lbaas serve`
 writes the load balancers into its Northbound database. Each test drives the API (REST
 or openstacksdk) and checks what packets do: which backends answer through the VIP, over
@@ -13,9 +13,9 @@ import os
 import pytest
 import requests
 
-from tests import ovn_stack
+from testbed import ovn_stack
+from testbed.ovn_stack import tcp_request, udp_request, wait_for
 from tests.functional import sdk
-from tests.ovn_stack import tcp_request, udp_request, wait_for
 
 pytestmark = pytest.mark.functional
 

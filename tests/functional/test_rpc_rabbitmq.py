@@ -26,7 +26,7 @@ import pytest
 from lbaas import conf as lbaas_conf
 from lbaas.drivers.amphora import rpc
 from tests import rabbitmq
-from tests.functional.service import wait_for
+from testbed.service import wait_for
 
 pytestmark = pytest.mark.functional
 

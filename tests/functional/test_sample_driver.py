@@ -14,7 +14,7 @@ import requests
 from octavia_lib.api.drivers import driver_lib
 
 from tests import sample_driver_env
-from tests.functional.service import Service, clean_env, free_port, venv_command, wait_for
+from testbed.service import Service, clean_env, free_port, venv_command, wait_for
 
 pytestmark = pytest.mark.functional
 

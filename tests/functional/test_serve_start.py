@@ -1,7 +1,7 @@
 """What `lbaas serve` says at start about where its providers come from."""
 import pytest
 
-from tests.functional.service import Service, free_port, venv_command
+from testbed.service import Service, free_port, venv_command
 
 pytestmark = pytest.mark.functional
 

@@ -12,7 +12,7 @@ import uuid
 import pytest
 import requests
 
-from tests.functional.service import Service, free_port, venv_command, wait_for
+from testbed.service import Service, free_port, venv_command, wait_for
 
 pytestmark = pytest.mark.functional
 

@@ -9,8 +9,8 @@ import uuid
 import pytest
 import requests
 
-from tests import tls_certs
-from tests.functional.service import Service, clean_env, free_port, venv_command, wait_for
+from testbed import tls_certs
+from testbed.service import Service, clean_env, free_port, venv_command, wait_for
 
 pytestmark = pytest.mark.functional
 K = tls_certs.kit()

@@ -20,7 +20,7 @@ import pytest
 from lbaas import certificates
 from lbaas.certificates import barbican, pem
 from lbaas.cmd import common
-from tests import tls_certs
+from testbed import tls_certs
 
 K = tls_certs.kit()
 TOKEN = "token-of-the-caller"

@@ -9,7 +9,7 @@ from lbaas.certificates import local, pem
 from lbaas.cmd import main as lbaas_main
 from lbaas.cmd import common
 from lbaas.core.context import RequestContext
-from tests import tls_certs
+from testbed import tls_certs
 
 K = tls_certs.kit()
 

@@ -10,7 +10,7 @@ from octavia_lib.api.drivers import driver_lib
 
 from lbaas.db import migrate
 from tests import sample_driver_env
-from tests.functional.service import clean_env, wait_for
+from testbed.service import clean_env, wait_for
 
 
 def _config(folder, agents):

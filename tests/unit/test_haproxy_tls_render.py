@@ -13,7 +13,7 @@ from octavia_lib.api.drivers import exceptions
 from lbaas.certificates import CertManager, Certificate, CertificateNotFound
 from lbaas.drivers.amphora.haproxy import render as hr
 from lbaas.drivers.amphora.haproxy import tls
-from tests import tls_certs
+from testbed import tls_certs
 from tests.unit import test_haproxy_render as base
 from tests.unit.test_haproxy_render import (_free_port, listener, loadbalancer, member, monitor,
                                             policy, pool, rule, running, section)

@@ -39,7 +39,7 @@ def ns_name(amphora_id):
     return f"amp-{short_id(amphora_id)}"
 
 
-def _ensure_bridge(ipr, name, address=None):
+def ensure_bridge(ipr, name, address=None):
     """Create Linux bridge `name` if missing, set it up, add `address` (ip/prefix) if given.
 
     The bridge's MAC address is pinned (set explicitly to its current value): otherwise
@@ -88,7 +88,7 @@ class LocalCompute(ComputeBackend):
     def prepare(self):
         """Make the management bridge and put the host's address on it (idempotent)."""
         with IPRoute() as ipr:
-            _ensure_bridge(ipr, self.bridge, self.gateway)
+            ensure_bridge(ipr, self.bridge, self.gateway)
 
     # -- state -------------------------------------------------------------------------
     def _path(self, amphora_id, suffix=".json"):
@@ -182,7 +182,7 @@ class LocalCompute(ComputeBackend):
         if name not in netns.listnetns():
             netns.create(name)
         with IPRoute() as ipr:
-            br = _ensure_bridge(ipr, bridge, bridge_address)
+            br = ensure_bridge(ipr, bridge, bridge_address)
             ipr.link("add", ifname=host_if, kind="veth",
                      peer={"ifname": inner_if, "net_ns_fd": name})
             host = ipr.link_lookup(ifname=host_if)[0]

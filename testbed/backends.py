@@ -1,4 +1,4 @@
-"""Real HTTP backends and clients in network namespaces, for the amphora traffic tests.
+"""Real HTTP backends and clients in network namespaces, for the amphora tests and benchmarks.
 
 Run as a script (stdlib only, so it starts in ~0.1 s and never resolves a name):
 
@@ -155,7 +155,7 @@ CLONE_NEWNET = 0x40000000
 _libc = None
 
 
-def _setns(name):
+def setns(name):
     """Move the calling thread (only) into netns `name`."""
     global _libc
     if _libc is None:
@@ -181,7 +181,7 @@ def in_netns(name, fn, *args, **kwargs):
 
     def run():
         try:
-            _setns(name)
+            setns(name)
             result["value"] = fn(*args, **kwargs)
         except BaseException as exc:  # handed back to the caller's thread
             result["error"] = exc
@@ -278,11 +278,11 @@ class Namespace:
 
     def create(self):
         from pyroute2 import IPRoute, NetNS, netns
-        from lbaas.drivers.amphora.compute.local import _ensure_bridge
+        from lbaas.drivers.amphora.compute.local import ensure_bridge
         netns.create(self.name)
         try:
             with IPRoute() as ipr:
-                br = _ensure_bridge(ipr, self.bridge)
+                br = ensure_bridge(ipr, self.bridge)
                 ipr.link("add", ifname=self.veth, kind="veth",
                          peer={"ifname": "eth0", "net_ns_fd": self.name})
                 ipr.link("set", index=ipr.link_lookup(ifname=self.veth)[0], master=br,

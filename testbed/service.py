@@ -1,4 +1,4 @@
-"""Real processes for functional tests: start one in its own process group, wait, stop it."""
+"""Real processes for tests and benchmarks: start one in its own process group, wait, stop it."""
 import os
 import signal
 import socket
@@ -12,6 +12,13 @@ import requests
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def free_udp_port():
+    """A UDP port on 127.0.0.1 that nothing is bound to right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
@@ -53,13 +60,15 @@ class Service:
 
     running = []  # every started, not yet stopped Service (their logs go into failure reports)
 
-    def __init__(self, name, argv, port, log_path, env=None):
+    def __init__(self, name, argv, port, log_path, env=None, cwd=None):
+        """cwd: the process's working directory (default: this one's)."""
         self.name = name
         self.argv = list(argv)
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = str(log_path)
         self.env = env or clean_env()
+        self.cwd = cwd
         self.proc = None
 
     def start(self, timeout=60.0):
@@ -67,7 +76,7 @@ class Service:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, env=self.env,
-                                         start_new_session=True)
+                                         cwd=self.cwd, start_new_session=True)
         Service.running.append(self)
         try:
             wait_for(self._answers, timeout, f"{self.name} to answer on {self.url}", 0.05)

@@ -85,7 +85,7 @@ def unavailable():
     missing += [p for p in SCHEMAS.values() if not os.path.exists(p)]
     if missing:
         return f"{', '.join(missing)} missing ({SETUP_HINT})"
-    from tests.functional.amphora_env import namespaces_unavailable
+    from testbed.host import namespaces_unavailable
     return namespaces_unavailable()
 
 
@@ -182,8 +182,8 @@ class Vm:
 
     # -- backends ---------------------------------------------------------------------------
     def start_tcp(self, port, name=None, wait=True):
-        """An HTTP backend (tests/functional/backends.py) answering its name on ip:port."""
-        from tests.functional import backends
+        """An HTTP backend (testbed/backends.py) answering its name on ip:port."""
+        from testbed import backends
         return self._start("tcp", port, name, [backends.SCRIPT], wait)
 
     def start_udp(self, port, name=None, wait=True):
@@ -207,7 +207,7 @@ class Vm:
                      f"{proto} backend {name} on {self.ip}:{port}")
 
     def _answers(self, proto, port, pid, log, name):
-        from tests.functional import backends
+        from testbed import backends
         if not _pid_alive(pid):
             raise RuntimeError(f"backend on {self.ip}:{port}/{proto} exited: {_tail(log)}")
         if proto == "udp":
@@ -243,7 +243,7 @@ def _tail(path, limit=3000):
 def udp_request(host, port, netns=None, timeout=1.0, payload=b"?"):
     """One datagram from a fresh socket (a new source port, so balanced anew); the reply
     as text, or None on timeout or error."""
-    from tests.functional import backends
+    from testbed import backends
 
     def ask():
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -258,7 +258,7 @@ def udp_request(host, port, netns=None, timeout=1.0, payload=b"?"):
 
 def tcp_request(host, port, netns=None, timeout=1.0):
     """One HTTP GET / on a new connection: the answering backend's name, or None."""
-    from tests.functional import backends
+    from testbed import backends
     try:
         resp = backends.http_get(host, "/", port, netns=netns, timeout=timeout)
     except OSError:
@@ -270,7 +270,7 @@ class OvnStack:
     """One OVN deployment (all daemons, a router, two switches) under a unique prefix."""
 
     def __init__(self, root, prefix=None):
-        from tests.functional.amphora_env import _free_subnets
+        from testbed.host import free_subnets
         self.root = str(root)
         self.prefix = prefix or f"lbo{os.getpid() % 4096:03x}{secrets.token_hex(1)}"
         self.run_dir = os.path.join(self.root, "run")
@@ -283,7 +283,7 @@ class OvnStack:
         self.chassis = f"{self.prefix}-chassis"
         self.router = f"{self.prefix}-lr"
         self.client_switch, self.member_switch = f"{self.prefix}-ls-cl", f"{self.prefix}-ls-be"
-        self.client_cidr, self.member_cidr, self.vip_cidr = _free_subnets(3)
+        self.client_cidr, self.member_cidr, self.vip_cidr = free_subnets(3)
         self.namespaces, self.vms, self.spawned, self.commands = [], {}, [], {}
         self.timings = {}
         self.env = dict(os.environ, OVS_RUNDIR=self.run_dir, OVS_LOGDIR=self.log_dir,
@@ -483,7 +483,7 @@ class OvnStack:
             names = {link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
         found += [f"root link {n}" for n in sorted(names)
                   if n in ("br-int", "ovs-netdev") or n.startswith(self.prefix)]
-        from tests.functional.amphora_env import processes_mentioning
+        from testbed.host import processes_mentioning
         found += [f"process {pid}: {cmd[:160]}"
                   for pid, cmd in processes_mentioning(self.root).items()]
         found += [f"process {pid}" for pid in getattr(self, "backend_pids", [])
@@ -535,7 +535,7 @@ class OvnCloud:
     VIP_SUBNET, MEMBER_SUBNET = "ovn-vip", "ovn-members"
 
     def __init__(self, stack, root, extra_config=None):
-        from tests.functional.service import free_port
+        from testbed.service import free_port
         self.stack, self.root = stack, str(root)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -565,7 +565,7 @@ class OvnCloud:
 
     def start(self):
         """Write the config, start lbaas serve, look the two subnets up through the API."""
-        from tests.functional.service import Service, clean_env, venv_command
+        from testbed.service import Service, clean_env, venv_command
         os.makedirs(os.path.join(self.root, "state"), exist_ok=True)
         self.config_path = os.path.join(self.root, "lbaas.conf")
         with open(self.config_path, "w") as f:
