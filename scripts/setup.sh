@@ -3,7 +3,8 @@
 #
 #   bash scripts/setup.sh           runtime: .venv with `pip install -e .`, and as root Debian's
 #                                   haproxy (the amphora provider of `lbaas serve`)
-#   bash scripts/setup.sh --test    also test-requirements.txt, PostgreSQL's server binaries and
+#   bash scripts/setup.sh --test    also test-requirements.txt, PostgreSQL's and MariaDB's
+#                                   server binaries (mariadb-server, mariadb-client) and
 #                                   .venv-keystone: a real Keystone from PyPI for the identity
 #                                   tests (same as LBAAS_SETUP_TESTS=1), HAProxy and
 #                                   keepalived for the amphora config tests, and OVN and
@@ -69,6 +70,14 @@ pg_present() {
 # `lbaas serve` runs on SQLite and needs nothing from apt.
 if [ "$tests" = 1 ] && ! pg_present; then
     apt_install postgresql || say "going on without PostgreSQL: its tests skip (and fail in CI)"
+fi
+
+# The MySQL-dialect tests start a throwaway MariaDB server the same way (tests/mariadb.py):
+# mariadb-install-db and mariadbd from mariadb-server, the mariadb client from mariadb-client.
+if [ "$tests" = 1 ] && { [ ! -x /usr/sbin/mariadbd ] || ! command -v mariadb-install-db \
+        >/dev/null 2>&1 || ! command -v mariadb >/dev/null 2>&1; }; then
+    apt_install mariadb-server mariadb-client || say "going on without MariaDB: its tests skip" \
+        "(and fail in CI)"
 fi
 
 # The amphora provider runs HAProxy: `lbaas serve` uses it on its embedded defaults when run
