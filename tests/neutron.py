@@ -17,9 +17,9 @@ files in the temporary directory, so TMPDIR points into the state directory.
 
 Only the API process runs: no neutron-rpc-server (no agent exists: ML2/OVN programs OVN
 itself, from the API process), no neutron-periodic-workers and no
-neutron-ovn-maintenance-worker (it repairs NB rows that drift from the database and runs
-one-off NB_Global settings; nothing here drifts). RPC casts go to oslo.messaging's in-process
-`fake` transport, where nobody listens.
+neutron-ovn-maintenance-worker (it periodically repairs NB rows that drift from the database
+and applies some NB_Global settings). RPC casts go to oslo.messaging's in-process `fake`
+transport, where nobody listens. docs/testing.md ("Neutron") has the pitfalls and timings.
 """
 import contextlib
 import os

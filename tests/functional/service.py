@@ -117,8 +117,9 @@ class GunicornService(Service):
     """gunicorn serving a WSGI application; ready when `GET <ready_path>` answers 200.
 
     Stopped with SIGINT, gunicorn's quick shutdown: after SIGTERM it waits for idle
-    keep-alive clients, and an OpenStack service's worker keeps non-daemon threads (OVSDB
-    connections, periodic tasks) that outlive the graceful timeout.
+    keep-alive clients, and Neutron's worker (OVSDB connections, periodic-task threads) does
+    not exit before the graceful timeout runs out (measured: SIGTERM 5.3 s with
+    --graceful-timeout 5, SIGINT 2.5 s).
     """
 
     ready_path = "/"
