@@ -3,7 +3,8 @@
 #
 #   bash scripts/setup.sh           runtime: .venv with `pip install -e .`, and as root Debian's
 #                                   haproxy (the amphora provider of `lbaas serve`)
-#   bash scripts/setup.sh --test    also test-requirements.txt, PostgreSQL's server binaries and
+#   bash scripts/setup.sh --test    also test-requirements.txt, PostgreSQL's and MariaDB's
+#                                   server binaries (mariadb-server, mariadb-client) and
 #                                   .venv-keystone: a real Keystone from PyPI for the identity
 #                                   tests (same as LBAAS_SETUP_TESTS=1), HAProxy and
 #                                   keepalived for the amphora config tests, and OVN and
@@ -13,12 +14,13 @@
 # A second run with unchanged requirement files returns in well under a second: the pip step is
 # skipped while a stamp in .venv matches the hash of requirements.txt, test-requirements.txt
 # (with --test), setup.py, entry_points.cfg, the checkout's path and the venv's Python.
-# .venv-keystone, .venv-barbican (a real Barbican for the barbican certificate manager's tests)
-# and .venv-tempest (tempest and octavia-tempest-plugin: upstream's API test suite) have
-# stamps of their own. A failed install of one of them is reported and skipped over (its
-# reason is kept in .venv-NAME/.lbaas-NAME-failed, which the tests print; they skip, or fail
-# under CI=true). LBAAS_SETUP_KEYSTONE=0, LBAAS_SETUP_BARBICAN=0 and LBAAS_SETUP_TEMPEST=0
-# leave one out.
+# .venv-keystone, .venv-barbican (a real Barbican for the barbican certificate manager's tests),
+# .venv-tempest (tempest and octavia-tempest-plugin: upstream's API test suite) and
+# .venv-neutron (a real Neutron with ML2/OVN for the network backend's tests) have stamps of
+# their own. A failed install of one of them is reported and skipped over (its reason is kept
+# in .venv-NAME/.lbaas-NAME-failed, which the tests print; they skip, or fail under CI=true).
+# LBAAS_SETUP_KEYSTONE=0, LBAAS_SETUP_BARBICAN=0, LBAAS_SETUP_TEMPEST=0 and
+# LBAAS_SETUP_NEUTRON=0 leave one out.
 # Progress goes to stderr, so `lbaas serve`'s own output stays clean.
 set -euo pipefail
 
@@ -69,6 +71,14 @@ pg_present() {
 # `lbaas serve` runs on SQLite and needs nothing from apt.
 if [ "$tests" = 1 ] && ! pg_present; then
     apt_install postgresql || say "going on without PostgreSQL: its tests skip (and fail in CI)"
+fi
+
+# The MySQL-dialect tests start a throwaway MariaDB server the same way (testbed/mariadb.py):
+# mariadb-install-db and mariadbd from mariadb-server, the mariadb client from mariadb-client.
+if [ "$tests" = 1 ] && { [ ! -x /usr/sbin/mariadbd ] || ! command -v mariadb-install-db \
+        >/dev/null 2>&1 || ! command -v mariadb >/dev/null 2>&1; }; then
+    apt_install mariadb-server mariadb-client || say "going on without MariaDB: its tests skip" \
+        "(and fail in CI)"
 fi
 
 # The amphora provider runs HAProxy: `lbaas serve` uses it on its embedded defaults when run
@@ -197,6 +207,12 @@ KEYSTONE=(keystone LBAAS_SETUP_KEYSTONE
 # tests/barbican.py works around its quirks.
 BARBICAN=(barbican LBAAS_SETUP_BARBICAN 'import gunicorn, paste.deploy, barbican.api.app'
           "barbican>=23.0.0,<24" "gunicorn>=21.0")
+# Neutron for the network backend's tests (tests/neutron.py): only 29 is tried; its API is a
+# WSGI application only (no eventlet server, no neutron-server script), served by gunicorn;
+# PyMySQL for MariaDB, the one database it supports.
+NEUTRON=(neutron LBAAS_SETUP_NEUTRON
+         'import gunicorn, pymysql, neutron.server.api, neutron.plugins.ml2.plugin'
+         "neutron>=29.0.0,<30" "gunicorn>=21.0" "PyMySQL>=1.0")
 # Upstream Octavia's API test suite (tests/functional/test_tempest.py), at the versions the
 # compatibility target was measured with.
 TEMPEST=(tempest LBAAS_SETUP_TEMPEST 'import tempest.cmd.main, octavia_tempest_plugin.plugin'
@@ -221,4 +237,5 @@ if [ "$tests" = 1 ]; then
     service_step "${KEYSTONE[@]}"
     service_step "${BARBICAN[@]}"
     service_step "${TEMPEST[@]}"
+    service_step "${NEUTRON[@]}"
 fi

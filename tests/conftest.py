@@ -1,5 +1,5 @@
-"""Shared fixtures: one PostgreSQL cluster per session; the API on SQLite and on PostgreSQL;
-one RabbitMQ node per session (shared by the xdist workers) with a virtual host per test."""
+"""Shared fixtures: one PostgreSQL cluster and one MariaDB server per session; the API on
+SQLite and on PostgreSQL; one RabbitMQ node per session (shared by the xdist workers) with a virtual host per test."""
 import os
 import re
 import time
@@ -9,12 +9,13 @@ import pytest
 
 from lbaas import conf as lbaas_conf
 from lbaas.db import migrate
-from testbed import pg
+from testbed import mariadb, pg
 from tests import rabbitmq
 
 
 def pytest_report_header(config):
     return [f"PostgreSQL binaries: {pg.binaries() or 'not installed (PostgreSQL tests skip)'}",
+            f"MariaDB server: {mariadb.binaries() or 'not installed (MariaDB tests skip)'}",
             f"RabbitMQ: {rabbitmq.installed() or rabbitmq.RABBITMQ_SERVER}"]
 
 
@@ -57,6 +58,25 @@ def pg_cluster():
         pytest.skip(f"PostgreSQL not available: {exc}")
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb_server():
+    """A running MariaDB server (testbed.mariadb.Server), or a skip that says why there is none
+    (a failure in CI).
+
+    One server per session, so one per pytest-xdist worker, on a unix socket in its own
+    temporary directory and no TCP port, so servers of parallel workers cannot collide.
+    `mariadb_server.create_database(name)` makes a utf8mb4 database and returns its URL.
+    """
+    try:
+        server = mariadb.Server().start()
+    except Exception as exc:  # printed in the skip reason, never silent
+        if os.environ.get("CI"):  # CI installs mariadb-server (scripts/setup.sh --test)
+            pytest.fail(f"MariaDB not available in CI: {exc}")
+        pytest.skip(f"MariaDB not available: {exc}")
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,11 @@
 """Real OVN databases for tests: an NB and an SB ovsdb-server on unix sockets in a tmp dir.
 
-No northd and no ovn-controller run here: tests that need Service_Monitor results write
-those SB rows themselves, as ovn-controller would report them (testbed/ovn_stack.py runs the
-full data plane). `Databases.start()` takes about 50 ms; `restart_nb()` stops the NB server
+No ovn-controller runs here: tests that need Service_Monitor results write those SB rows
+themselves, as ovn-controller would report them (testbed/ovn_stack.py runs the full data
+plane). `Northd(databases).start()` adds ovn-northd for a client that needs what it writes:
+the NB_Global and SB_Global rows (Neutron's ML2/OVN driver reads NB_Global's max_tunid
+before it makes any network) and the southbound datapaths and logical flows.
+`Databases.start()` takes about 50 ms; `restart_nb()` stops the NB server
 and starts it again on the same database file (optionally changing the file while it is
 down), which is how a test proves the driver reconnects and resyncs.
 """
@@ -31,6 +34,13 @@ def unavailable():
             return f"{path} is missing (apt-get install ovn-common)"
     if shutil.which("ovsdb-tool") is None:
         return "ovsdb-tool is not installed"
+    return None
+
+
+def northd_unavailable():
+    """Why ovn-northd cannot run here, or None."""
+    if not (shutil.which("ovn-northd") or shutil.which("ovn-northd", path=SBIN)):
+        return "ovn-northd is not installed (apt-get install ovn-central)"
     return None
 
 
@@ -127,6 +137,53 @@ class Databases:
         """ovn-sbctl against the SB server; -> stdout."""
         return subprocess.run(["ovn-sbctl", f"--db={self.sb.connection}", *args], check=True,
                               capture_output=True, text=True).stdout
+
+
+class Northd:
+    """ovn-northd between the NB and SB servers of a Databases, logging to northd.log."""
+
+    def __init__(self, databases):
+        self.dbs = databases
+        self.log = os.path.join(databases.root, "northd.log")
+        self.proc = None
+
+    def start(self, timeout=20):
+        """Start ovn-northd and wait until it has initialised NB_Global (options:max_tunid)."""
+        binary = shutil.which("ovn-northd") or shutil.which("ovn-northd", path=SBIN)
+        if binary is None:
+            raise RuntimeError("ovn-northd is not installed (apt-get install ovn-central)")
+        with open(os.path.join(self.dbs.root, "northd.out"), "ab") as out:
+            self.proc = subprocess.Popen(
+                [binary, f"--ovnnb-db={self.dbs.nb.connection}",
+                 f"--ovnsb-db={self.dbs.sb.connection}", f"--log-file={self.log}",
+                 f"--unixctl={os.path.join(self.dbs.root, 'northd.ctl')}", "--no-chdir"],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not self._initialised():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"ovn-northd did not initialise NB_Global (see {self.log})")
+            time.sleep(0.01)
+        return self
+
+    def _initialised(self):
+        proc = subprocess.run(["ovn-nbctl", f"--db={self.dbs.nb.connection}", "--timeout=5",
+                               "--if-exists", "get", "NB_Global", ".", "options:max_tunid"],
+                              capture_output=True, text=True, check=False)
+        return proc.returncode == 0 and proc.stdout.strip() != ""
+
+    def stop(self):
+        """Stop ovn-northd (SIGTERM, then SIGKILL)."""
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
 
 
 def _value(cell):

@@ -3,11 +3,15 @@ import os
 
 import pytest
 
+from tests import neutron, ovn_nb
 from tests.functional import amphora_env, keystone
 from testbed.service import Service, free_port, venv_command
+from tests.functional.neutron_cloud import NeutronCloud
 
 NO_KEYSTONE = "no real Keystone: "  # how the identity tests' skip reasons start
 NO_AMPHORA = "no amphorae on this host: "  # how the amphora traffic tests' skip reasons start
+NO_NEUTRON = "no real Neutron: "  # how the Neutron tests' skip reasons start
+SKIP_KINDS = {NO_KEYSTONE: "identity", NO_AMPHORA: "amphora", NO_NEUTRON: "Neutron"}
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -54,6 +58,28 @@ def keystone_cloud(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def neutron_cloud(mariadb_server, tmp_path_factory):
+    """Keystone, OVN's NB and SB databases and a real Neutron (ML2/OVN, on a database of the
+    session's MariaDB) in Keystone's catalog as `network`
+    (tests.functional.neutron_cloud.NeutronCloud); one per session (per xdist worker that
+    needs it)."""
+    reason = (keystone.unavailable() or neutron.unavailable() or ovn_nb.unavailable()
+              or ovn_nb.northd_unavailable())
+    if reason:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"the Neutron tests need a real Neutron in CI, but {reason}",
+                        pytrace=False)
+        pytest.skip(NO_NEUTRON + reason)
+    database = mariadb_server.create_database(f"neutron_{os.getpid()}")
+    cloud = NeutronCloud(tmp_path_factory.mktemp("neutron-cloud"), database)
+    cloud.start()
+    try:
+        yield cloud
+    finally:
+        cloud.stop()
+
+
+@pytest.fixture(scope="session")
 def amphora_host():
     """A guard: root, /usr/sbin/haproxy, namespaces and bridges; else a skip that says why
     (a failure under CI=true)."""
@@ -88,8 +114,8 @@ def amphora_cloud_pg(amphora_host, pg_cluster, tmp_path_factory):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print the counts of upstream's API test suite when it ran; say why the identity and
-    amphora tests were skipped, even without -rs (also under xdist)."""
+    """Print the counts of upstream's API test suite when it ran; say why the identity,
+    Neutron and amphora tests were skipped, even without -rs (also under xdist)."""
     from tests.functional.test_upstream_suites import summary_path
     tempest_summary = summary_path(os.getpid())
     if tempest_summary.exists():
@@ -98,9 +124,9 @@ def pytest_terminal_summary(terminalreporter):
     reasons = set()
     for report in terminalreporter.stats.get("skipped", []):
         longrepr = report.longrepr
-        if isinstance(longrepr, tuple) and (NO_KEYSTONE in str(longrepr[2])
-                                            or NO_AMPHORA in str(longrepr[2])):
+        if isinstance(longrepr, tuple) and any(
+                prefix in str(longrepr[2]) for prefix in SKIP_KINDS):
             reasons.add(str(longrepr[2]).replace("Skipped: ", "", 1))
     for reason in sorted(reasons):
-        kind = "amphora" if reason.startswith(NO_AMPHORA) else "identity"
+        kind = next(k for prefix, k in SKIP_KINDS.items() if reason.startswith(prefix))
         terminalreporter.write_line(f"{kind} tests SKIPPED, {reason}", yellow=True)

@@ -15,7 +15,6 @@ import contextlib
 import grp
 import os
 import pwd
-import signal
 import subprocess
 import textwrap
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import requests
 
-from testbed.service import Service, clean_env, free_port, venv_command
+from testbed.service import GunicornService, Service, clean_env, free_port, venv_command
 
 ROOT = Path(__file__).resolve().parents[2]
 # scripts/setup.sh --test makes it; LBAAS_KEYSTONE_VENV names another (or a missing) one.
@@ -57,26 +56,10 @@ def unavailable():
     return None
 
 
-class KeystoneService(Service):
+class KeystoneService(GunicornService):
     """gunicorn serving Keystone; ready when `GET /v3` answers 200 (`GET /` is a 300)."""
 
-    def stop(self, grace=15.0):
-        """SIGINT: gunicorn's quick shutdown (SIGTERM waits for idle keep-alive clients)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                pass
-        super().stop(grace)
-
-    def _answers(self):
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"{self.name} exited with {self.proc.returncode} before answering")
-        try:
-            return requests.get(self.url + "/v3", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
+    ready_path = "/v3"
 
 
 class Keystone:
@@ -318,8 +301,25 @@ USERS = {
 
 
 def password(user):
-    """The password of a user made by Cloud.populate()."""
+    """The password of a user made by populate()."""
     return f"{user}-Passw0rd"
+
+
+def populate(ks, users, catalog):
+    """Users with their grants ({name: [(project, role)]}, password(name) each) and catalog
+    entries ((name, service type, url)) in a started Keystone: projects and roles first (one
+    by one: they are shared), then the users and the entries four at a time (Keystone serves
+    four threads)."""
+    for grants in users.values():
+        for project, role in grants:
+            ks.project(project)
+            ks.role(role)
+    with ThreadPoolExecutor(4) as pool:
+        made = [pool.submit(ks.user, name, password(name), grants)
+                for name, grants in users.items()]
+        made += [pool.submit(ks.register, *entry) for entry in catalog]
+        for future in made:
+            future.result()
 
 
 class Cloud:
@@ -392,20 +392,9 @@ class Cloud:
         self.keystone.stop()
 
     def populate(self):
-        """Projects and roles first (one by one: they are shared), then the users four at a
-        time (Keystone serves four threads), then the catalog."""
-        ks = self.keystone
-        for grants in USERS.values():
-            for project, role in grants:
-                ks.project(project)
-                ks.role(role)
-        with ThreadPoolExecutor(4) as pool:
-            made = [pool.submit(ks.user, name, password(name), grants)
-                    for name, grants in USERS.items()]
-            made += [pool.submit(ks.register, "lbaas", "load-balancer", self.lbaas_url),
-                     pool.submit(ks.register, "neutron", "network", self.lbaas_url)]
-            for future in made:
-                future.result()
+        """The users of USERS, and lbaas as both load-balancer and network in the catalog."""
+        populate(self.keystone, USERS, [("lbaas", "load-balancer", self.lbaas_url),
+                                        ("neutron", "network", self.lbaas_url)])
 
     def project_id(self, name):
         return self.keystone.ids[name]

@@ -36,3 +36,7 @@ def test_upgrade_is_idempotent(pg_cluster):
     engine = create_engine(url)
     assert "load_balancer" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_mariadb_schema_matches_model(mariadb_server):
+    assert _diff(mariadb_server.create_database("migrations")) == []
