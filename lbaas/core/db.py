@@ -4,11 +4,17 @@ import os
 import threading
 
 from sqlalchemy import create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from lbaas.core import private
 
 _local = threading.local()
+
+# MySQL/MariaDB sessions: every code point (utf8mb4), and errors instead of silent
+# truncation or zero dates (TRADITIONAL, as oslo.db sets for OpenStack services).
+MYSQL_CHARSET = "utf8mb4"
+MYSQL_SQL_MODE = "TRADITIONAL"
 
 
 def defer_after_commit(fn):
@@ -40,6 +46,30 @@ def _sqlite_engine(url, immediate):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _mysql_url(url):
+    """A MySQL URL with charset=utf8mb4 unless it names a charset of its own."""
+    parsed = make_url(url)
+    if "charset" in parsed.query:
+        return parsed
+    return parsed.update_query_dict({"charset": MYSQL_CHARSET})
+
+
+def _server_engine(url, pool_size):
+    """The engine of a database server (PostgreSQL, MySQL/MariaDB).
+
+    Writes run at READ COMMITTED, PostgreSQL's default, on MySQL too, where it is not the
+    default: each statement reads what is committed when it runs, so a count taken after a
+    row lock (quotas) sees every row the lock holder committed; and InnoDB takes no gap
+    locks for searches, so writers of unrelated rows never wait on each other.
+    """
+    options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
+    if make_url(url).get_backend_name() == "mysql":
+        url = _mysql_url(url)
+        options.update(isolation_level="READ COMMITTED",
+                       connect_args={"sql_mode": MYSQL_SQL_MODE})
+    return create_engine(url, **options)
 
 
 def sqlite_file(url):
@@ -91,8 +121,7 @@ class Database:
             self.write_engine = _sqlite_engine(url, immediate=True)
             self.read_engine = _sqlite_engine(url, immediate=False)
         else:
-            self.write_engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                                              pool_pre_ping=True)
+            self.write_engine = _server_engine(url, pool_size)
             # Same pool; connections handed to readers are switched to autocommit.
             self.read_engine = self.write_engine.execution_options(
                 isolation_level="AUTOCOMMIT")

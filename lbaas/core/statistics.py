@@ -2,14 +2,14 @@
 
 The health manager of a driver calls these; core imports no driver. Each heartbeat costs
 one read (`heartbeat_target`) and at most one write transaction (`record_heartbeat`),
-whose statements are single upserts on SQLite and PostgreSQL.
+whose statements are single upserts on SQLite, PostgreSQL and MySQL/MariaDB.
 """
 import collections
 import datetime
 import functools
 
 from sqlalchemy import bindparam, case, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from lbaas.core import models
 
@@ -58,10 +58,12 @@ def _saturating_sum(column, delta):
 
 @functools.cache
 def _upserts(dialect_name):
-    """(liveness upsert, statistics upsert) for dialects with INSERT .. ON CONFLICT, or None.
+    """(liveness upsert, statistics upsert) for dialects with a native upsert, or None.
 
     Built once: executed with parameters only, they skip SQLAlchemy's statement building.
     """
+    if dialect_name == "mysql":
+        return _mysql_upserts()
     insert = _UPSERT_INSERTS.get(dialect_name)
     if insert is None:
         return None
@@ -75,6 +77,17 @@ def _upserts(dialect_name):
     stats = stats.on_conflict_do_update(
         index_elements=[_STATS.c.listener_id, _STATS.c.amphora_id], set_=set_)
     return health, stats
+
+
+def _mysql_upserts():
+    """The same two upserts in MySQL's INSERT .. ON DUPLICATE KEY UPDATE."""
+    health = mysql.insert(_HEALTH)
+    health = health.on_duplicate_key_update(last_update=health.inserted.last_update,
+                                            seq=health.inserted.seq)
+    stats = mysql.insert(_STATS)
+    set_ = {c: _saturating_sum(_STATS.c[c], stats.inserted[c]) for c in DELTA_COLUMNS.values()}
+    set_.update({c: stats.inserted[c] for c in ABSOLUTE_COLUMNS.values()})
+    return health, stats.on_duplicate_key_update(set_)
 
 
 def _upsert_portably(conn, health, rows):
