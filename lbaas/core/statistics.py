@@ -8,7 +8,7 @@ import collections
 import datetime
 import functools
 
-from sqlalchemy import bindparam, case, select, update
+from sqlalchemy import bindparam, case, literal_column, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from lbaas.core import models
@@ -51,8 +51,12 @@ def _stat_rows(amphora_id, counters):
 
 
 def _saturating_sum(column, delta):
-    """column + delta, stopping at the column's limit (the sum never overflows)."""
-    limit = COLUMN_MAX[column.name]
+    """column + delta, stopping at the column's limit (the sum never overflows).
+
+    The limit is a constant in the SQL, not a bound parameter: PyMySQL's executemany
+    batches the rows of an INSERT only when every parameter belongs to a row.
+    """
+    limit = literal_column(str(COLUMN_MAX[column.name]))
     return case((column > limit - delta, limit), else_=column + delta)
 
 
