@@ -72,8 +72,9 @@ class HealthManager:
             LOG.info("heartbeat of amphora %s does not report listener(s) %s: not counted as "
                      "alive", amphora_id, ", ".join(sorted(rollup.missing_listeners(tree,
                                                                                      message))))
-        statistics.record_heartbeat(self.core.db, amphora_id, message.get("seq", 0),
-                                    self._counters_of(tree, message), alive=alive, now=seen)
+        self.core.db.retrying(statistics.record_heartbeat, self.core.db, amphora_id,
+                              message.get("seq", 0), self._counters_of(tree, message),
+                              alive=alive, now=seen)
         if alive and target.status == failover.STOPPED:
             statistics.resume_amphora(self.core.db, amphora_id)
             LOG.warning("amphora %s sends heartbeats again: no longer %s", amphora_id,
