@@ -114,6 +114,11 @@ def make_conf(url, **overrides):
     return conf
 
 
+# The session fixture of each database server backend (each has create_database(name) -> URL).
+SERVER_FIXTURES = {"postgresql": "pg_cluster", "mariadb": "mariadb_server"}
+BACKENDS = ["sqlite", *SERVER_FIXTURES]
+
+
 def database_url(backend, request, name):
     """A fresh, migrated database of the given backend."""
     if backend == "sqlite":
@@ -121,13 +126,13 @@ def database_url(backend, request, name):
         path = os.path.join(folder, f"{name}.sqlite")
         url = f"sqlite:///{path}"
     else:
-        cluster = request.getfixturevalue("pg_cluster")
-        url = cluster.create_database(f"{name}_{uuid.uuid4().hex[:8]}")
+        server = request.getfixturevalue(SERVER_FIXTURES[backend])
+        url = server.create_database(f"{name}_{uuid.uuid4().hex[:8]}")
     migrate.upgrade(url)
     return url
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", params=BACKENDS)
 def backend(request):
     """The database engine a test runs on."""
     return request.param

@@ -1,4 +1,5 @@
 """The Octavia v2 API as a Flask application: create_app(conf) builds it, nothing runs at import."""
+import functools
 import logging
 import re
 import uuid
@@ -36,6 +37,25 @@ class _JsonBodies:
         if environ.get("REQUEST_METHOD") in ("POST", "PUT") and not environ.get("CONTENT_TYPE"):
             environ["CONTENT_TYPE"] = "application/json"
         return self.app(environ, start_response)
+
+
+def retry_lost_races(app):
+    """Run a request's view again when its write transaction lost a lock race.
+
+    A request is one write transaction, rolled back whole when it loses a deadlock or a lock
+    wait; the core's Database.retrying runs the view again, a bounded number of times, and
+    only while the request has committed nothing. What is still lost after that reaches the
+    error handler, which answers 409 (errors.register).
+    """
+    def wrap(view):
+        @functools.wraps(view)
+        def retried(*args, **kwargs):
+            return app.extensions["lbaas_core"].db.retrying(view, *args, **kwargs)
+        return retried
+
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint != "static":
+            app.view_functions[endpoint] = wrap(view)
 
 
 def create_app(conf, core=None, authenticate=True):
@@ -94,6 +114,7 @@ def create_app(conf, core=None, authenticate=True):
     for module in (flavors, flavorprofiles, availabilityzones, availabilityzoneprofiles):
         api.register_blueprint(module.blp, url_prefix="/v2/lbaas")
     api.register_blueprint(amphorae.blp, url_prefix="/v2/octavia")
+    retry_lost_races(app)
     inner = _JsonBodies(app.wsgi_app)
     if conf.api_settings.auth_strategy == "keystone" and authenticate:
         from lbaas.api.auth import KeystoneAuth

@@ -4,9 +4,10 @@ import logging
 import uuid
 
 from flask import Response, current_app, g, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from lbaas.core import errors
+from lbaas.core import errors, lost_race
 
 LOG = logging.getLogger(__name__)
 UNKNOWN = "Unknown field."
@@ -162,6 +163,14 @@ def register(app):
             if name.lower() != "content-type":
                 response.headers[name] = value
         return response
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc):
+        if lost_race.lost(exc):   # still losing after the retries (api.retry_lost_races)
+            busy = errors.ConcurrentUpdate()
+            LOG.warning("%s %s: %s (%s)", request.method, request.path, busy.message, exc.orig)
+            return fault(busy.code, busy.message)
+        return _unexpected(exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc):

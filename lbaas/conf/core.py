@@ -103,6 +103,10 @@ database_opts = [
     cfg.StrOpt("connection", secret=True,
                help="SQLAlchemy URL of the database. Default: SQLite in state_path."),
     cfg.IntOpt("max_pool_size", default=10, help="Connections kept per process (not SQLite)."),
+    cfg.IntOpt("deadlock_retries", default=4, min=0,
+               help="How many more times a write transaction that lost a lock race (a "
+                    "deadlock, a lock wait timeout, a Galera certification conflict) is run "
+                    "from the start, after a short random pause, before the API answers 409."),
 ]
 
 

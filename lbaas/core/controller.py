@@ -20,7 +20,8 @@ class Core:
         self.conf = conf
         self.policy = policy.Authorizer(conf)
         self.db = database or db.Database(lbaas_conf.database_url(conf),
-                                          pool_size=conf.database.max_pool_size)
+                                          pool_size=conf.database.max_pool_size,
+                                          retries=conf.database.deadlock_retries)
         self.network = network.load(conf, self.db)
         self.library = inprocess.InProcessLibrary(self)
         self.context = port.DriverContext(conf, self.network, self.library, self.db)

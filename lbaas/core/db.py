@@ -1,14 +1,25 @@
 """Database engines and units of work: one request, one transaction, hooks run after commit."""
 import contextlib
+import itertools
+import logging
 import os
 import threading
+import time
 
 from sqlalchemy import create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lbaas.core import private
+from lbaas.core import lost_race, private
 
+LOG = logging.getLogger(__name__)
 _local = threading.local()
+
+# MySQL/MariaDB sessions: every code point (utf8mb4), and errors instead of silent
+# truncation or zero dates (TRADITIONAL, as oslo.db sets for OpenStack services).
+MYSQL_CHARSET = "utf8mb4"
+MYSQL_SQL_MODE = "TRADITIONAL"
 
 
 def defer_after_commit(fn):
@@ -40,6 +51,30 @@ def _sqlite_engine(url, immediate):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _mysql_url(url):
+    """A MySQL URL with charset=utf8mb4 unless it names a charset of its own."""
+    parsed = make_url(url)
+    if "charset" in parsed.query:
+        return parsed
+    return parsed.update_query_dict({"charset": MYSQL_CHARSET})
+
+
+def _server_engine(url, pool_size):
+    """The engine of a database server (PostgreSQL, MySQL/MariaDB).
+
+    Writes run at READ COMMITTED, PostgreSQL's default, on MySQL too, where it is not the
+    default: each statement reads what is committed when it runs, so a count taken after a
+    row lock (quotas) sees every row the lock holder committed; and InnoDB takes no gap
+    locks for searches, so writers of unrelated rows never wait on each other.
+    """
+    options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
+    if make_url(url).get_backend_name() == "mysql":
+        url = _mysql_url(url)
+        options.update(isolation_level="READ COMMITTED",
+                       connect_args={"sql_mode": MYSQL_SQL_MODE})
+    return create_engine(url, **options)
 
 
 def sqlite_file(url):
@@ -83,16 +118,16 @@ def _refuse_writes(session, _flush_context, _instances):
 class Database:
     """The engines of one process and the sessions made from them."""
 
-    def __init__(self, url, pool_size=10):
+    def __init__(self, url, pool_size=10, retries=4):
         self.url = url
+        self.retries = retries
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             make_private(url)
             self.write_engine = _sqlite_engine(url, immediate=True)
             self.read_engine = _sqlite_engine(url, immediate=False)
         else:
-            self.write_engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                                              pool_pre_ping=True)
+            self.write_engine = _server_engine(url, pool_size)
             # Same pool; connections handed to readers are switched to autocommit.
             self.read_engine = self.write_engine.execution_options(
                 isolation_level="AUTOCOMMIT")
@@ -112,11 +147,35 @@ class Database:
                 _local.write = (self, session)
                 yield session
             hooks = _local.hooks
+            _local.commits = getattr(_local, "commits", 0) + 1
         finally:
             _local.hooks = None
             _local.write = None
         for hook in hooks:
             hook()
+
+    def retrying(self, fn, *args, **kwargs):
+        """fn(*args, **kwargs), run again while its write transaction loses a lock race.
+
+        A deadlock, a lock wait timeout or a Galera certification conflict (see
+        lbaas.core.lost_race) rolled the transaction back, so running fn again from the start
+        is the same as running it once, up to `retries` more times. Never after fn committed
+        a transaction of its own (running that again would repeat a write), and never inside
+        an open write() (the caller owning that transaction decides): the error is raised.
+        """
+        if getattr(_local, "hooks", None) is not None:
+            return fn(*args, **kwargs)
+        for attempt in itertools.count():
+            before = getattr(_local, "commits", 0)
+            try:
+                return fn(*args, **kwargs)
+            except DBAPIError as exc:
+                if attempt >= self.retries or getattr(_local, "commits", 0) != before \
+                        or not lost_race.lost(exc):
+                    raise
+                LOG.info("transaction lost a lock race (%s); running it again (retry %d of %d)",
+                         exc.orig, attempt + 1, self.retries)
+            time.sleep(lost_race.pause(attempt))
 
     def current_write(self):
         """The session of this thread's open write() on this database, or None.

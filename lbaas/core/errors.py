@@ -218,6 +218,14 @@ class ObjectInUse(APIError):
     template = "%(object)s %(id)s is in use and cannot be modified."
 
 
+class ConcurrentUpdate(APIError):
+    """The request's transaction kept losing lock races to other writers (lbaas.core.lost_race)."""
+
+    code = 409
+    template = ("Another request was changing the same objects at the same time; nothing was "
+                "changed. Please retry the request.")
+
+
 class VIPAddressConflict(APIError):
     code = 409
     template = "The VIP IP address is already in use: %(msg)s"

@@ -19,7 +19,12 @@ def _node(row, **extra):
 
 
 class InProcessLibrary:
-    """What an in-tree driver uses instead of DriverLibrary's unix sockets."""
+    """What an in-tree driver uses instead of DriverLibrary's unix sockets.
+
+    Each update is one write transaction, run again if it loses a lock race to an API
+    request (lbaas.core.db.Database.retrying): a lost status report would leave an object
+    PENDING_* until the driver sends the next.
+    """
 
     def __init__(self, core):
         self._core = core
@@ -57,24 +62,27 @@ class InProcessLibrary:
 
     def update_loadbalancer_status(self, update):
         """Apply a status-update message; raises octavia-lib's UpdateStatusError on a bad record."""
+        db = self._core.db
         try:
-            status.apply_status_update(self._core.db, update, self._core.network)
+            db.retrying(status.apply_status_update, db, update, self._core.network)
         except StatusUpdateError as exc:
             raise lib_exc.UpdateStatusError(fault_string=str(exc), status_object=exc.collection,
                                             status_object_id=exc.object_id) from exc
 
     def update_listener_statistics(self, statistics):
         """Store absolute listener counters; raises UpdateStatisticsError on a bad record."""
+        db = self._core.db
         try:
-            status.apply_statistics(self._core.db, statistics)
+            db.retrying(status.apply_statistics, db, statistics)
         except StatusUpdateError as exc:
             raise lib_exc.UpdateStatisticsError(fault_string=str(exc), stats_object=exc.collection,
                                                 stats_object_id=exc.object_id) from exc
 
     def update_amphora_status(self, amphora_id, new_status):
         """Record an amphora's status (an lbaas extension); raises UpdateStatusError if refused."""
+        db = self._core.db
         try:
-            status.apply_amphora_status(self._core.db, amphora_id, new_status)
+            db.retrying(status.apply_amphora_status, db, amphora_id, new_status)
         except StatusUpdateError as exc:
             raise lib_exc.UpdateStatusError(fault_string=str(exc), status_object=exc.collection,
                                             status_object_id=exc.object_id) from exc

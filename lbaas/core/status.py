@@ -71,10 +71,13 @@ def _set_statuses(session, model, collection, prov, oper, ids):
         if value is not None:
             values[name] = value
             changed.append(getattr(model, name) != value)
-    values["updated_at"] = case((or_(*changed), models.utcnow()), else_=model.updated_at)
+    # updated_at is assigned first: MySQL evaluates SET assignments left to right, each
+    # seeing the values assigned before it, so it would compare the new status with itself.
+    stamp = ("updated_at", case((or_(*changed), models.utcnow()), else_=model.updated_at))
     unique = list(dict.fromkeys(ids))
     result = session.execute(
-        update_stmt(model).where(queries.id_in(session, model.id, unique)).values(values)
+        update_stmt(model).where(queries.id_in(session, model.id, unique))
+        .ordered_values(stamp, *values.items())
         .execution_options(synchronize_session=False))
     if result.rowcount != len(unique):
         found = set(session.scalars(select(model.id).where(

@@ -13,12 +13,12 @@ import pytest
 from lbaas.api import create_app
 from lbaas.core import models
 from tests.api.support import LBS, db
-from tests.conftest import ApiClient, database_url, make_conf
+from tests.conftest import BACKENDS, ApiClient, database_url, make_conf
 
 AMPHORAE = "/v2/octavia/amphorae"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def noop_amphora_app(request, tmp_path_factory):
     conf = make_conf(database_url(request.param, request, "amphora_noop"), **{
         "api_settings.enabled_provider_drivers": {"amphora": "amphora", "noop": "noop"},

@@ -9,12 +9,12 @@ import pytest
 
 from lbaas.api import create_app
 from tests.api.support import LBS
-from tests.conftest import ApiClient, database_url, make_conf
+from tests.conftest import BACKENDS, ApiClient, database_url, make_conf
 
 SUBNET = "8a0ab8f1-4d0e-4e3b-9c63-1b1a3c1d2e01"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def amphora_app(request, tmp_path_factory):
     conf = make_conf(database_url(request.param, request, "amphora_provider"), **{
         "api_settings.enabled_provider_drivers": {"amphora": "amphora", "noop": "noop"},

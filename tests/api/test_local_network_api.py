@@ -6,7 +6,7 @@ import pytest
 from lbaas.api import create_app
 from lbaas.network import local
 from tests.api.support import LBS, create_listener, fault, lb_url
-from tests.conftest import ApiClient, database_url, make_conf
+from tests.conftest import BACKENDS, ApiClient, database_url, make_conf
 
 SUBNET = ("name=lb-public network=lb-net cidr=10.77.0.0/24 bridge=lbaas-t77 gateway=10.77.0.1 "
           "allocation_start=10.77.0.10 allocation_end=10.77.0.20")
@@ -14,7 +14,7 @@ SUBNET_ID = local.subnet_uuid("lb-public")
 NETWORK_ID = local.network_uuid("lb-net")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def local_app(request):
     """The API with `[network] driver = local`, one subnet and the noop provider."""
     conf = make_conf(database_url(request.param, request, "local_net_api"), **{

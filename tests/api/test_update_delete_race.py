@@ -1,9 +1,9 @@
-"""Updates and deletes racing a delete on PostgreSQL: 404 or 409, never a 5xx.
+"""Updates and deletes racing a delete on PostgreSQL and MariaDB: 404 or 409, never a 5xx.
 
 A provider's DELETED report removes the object and unlocks its load balancer in one
 transaction. An update or delete that read the object before that commit and locks the
 load balancer after it would change a row that is gone. Two tests, both with real threads
-on a real PostgreSQL:
+on a real PostgreSQL and a real MariaDB:
 
 * each update and delete path, made deterministic: a transaction standing for the report
   holds the load balancer and has deleted the object; the request starts, and once it
@@ -23,27 +23,24 @@ from werkzeug.serving import make_server
 
 from lbaas.core import constants as c
 from lbaas.core import models
-from lbaas.db import migrate
-from tests.conftest import ApiClient, make_conf
+from tests.conftest import SERVER_FIXTURES, ApiClient, database_url, make_conf
 
 ALLOWED = {200, 202, 204, 404, 409}
 
 
-@pytest.fixture(scope="module")
-def pg_app(pg_cluster):
-    """The API on a fresh PostgreSQL database of its own."""
+@pytest.fixture(scope="module", params=list(SERVER_FIXTURES))
+def race_app(request):
+    """The API on a fresh database of its own on each database server."""
     from lbaas.api import create_app
-    url = pg_cluster.create_database(f"race_{uuid.uuid4().hex[:8]}")
-    migrate.upgrade(url)
-    application = create_app(make_conf(url))
+    application = create_app(make_conf(database_url(request.param, request, "race")))
     yield application
     application.extensions["lbaas_core"].close()
 
 
 @pytest.fixture(scope="module")
-def pg_client(pg_app):
-    """A test client of the PostgreSQL app, for set-up and waiting."""
-    return ApiClient(pg_app.test_client())
+def race_client(race_app):
+    """A test client of the app, for set-up and waiting."""
+    return ApiClient(race_app.test_client())
 
 
 class World:
@@ -103,17 +100,29 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(pg_client):
+def world(race_client):
     """The raced objects' parents, made once."""
-    return World(pg_client)
+    return World(race_client)
+
+
+# How many sessions of the database wait for a lock, and how long to wait between looks:
+# InnoDB's information_schema tables are a cache, refreshed only when nobody read it for
+# 0.1 s, so looking more often would show the same snapshot forever.
+LOCK_WAITERS = {
+    "postgresql": ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                   "AND datname = current_database()", 0.01),
+    "mysql": ("SELECT count(*) FROM information_schema.INNODB_TRX t "
+              "JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id "
+              "WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()", 0.15),
+}
 
 
 def _lock_waiters(db):
-    """How many sessions of this database wait for a lock right now."""
+    """How many sessions of this database wait for a lock right now, and the pause to make
+    before looking again."""
     with db.read() as session:
-        return session.scalar(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND datname = current_database()"))
+        query, pause = LOCK_WAITERS[session.get_bind().dialect.name]
+        return session.scalar(text(query)), pause
 
 
 def _deleted_report(db, model, object_id, lb_id, ready, commit):
@@ -148,9 +157,12 @@ def _during_deleted_report(app, model, object_id, lb_id, url, method, body):
             resp=client.open(url, method=method, json=body)))
         request.start()
         deadline = time.monotonic() + 30
-        while _lock_waiters(db) == 0:
+        while True:
+            waiters, pause = _lock_waiters(db)
+            if waiters:
+                break
             assert time.monotonic() < deadline and request.is_alive(), answer
-            time.sleep(0.01)
+            time.sleep(pause)
     finally:
         commit.set()
         report.join(30)
@@ -160,11 +172,11 @@ def _during_deleted_report(app, model, object_id, lb_id, url, method, body):
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_write_that_waits_for_a_deleted_report_is_404(pg_app, world, kind, method):
+def test_write_that_waits_for_a_deleted_report_is_404(race_app, world, kind, method):
     """An update or delete that starts while its object's deletion is reported answers 404."""
     model, object_id, url, body = world.make(kind)
     lb_id = object_id if model is models.LoadBalancer else world.lb
-    resp = _during_deleted_report(pg_app, model, object_id, lb_id, url, method,
+    resp = _during_deleted_report(race_app, model, object_id, lb_id, url, method,
                                   body if method == "PUT" else None)
     assert resp.status_code == 404, (resp.status_code, resp.get_json())
     assert resp.get_json()["faultcode"] == "Client"
@@ -196,12 +208,12 @@ def _parent_and_create(world, kind):
 
 
 @pytest.mark.parametrize("kind", KINDS[1:])
-def test_create_that_waits_for_its_parents_deleted_report_is_404(pg_app, world, kind):
+def test_create_that_waits_for_its_parents_deleted_report_is_404(race_app, world, kind):
     """A create under a parent whose deletion is being reported answers 404, as it does
     once the parent is long gone, and adds nothing."""
     model, parent_id, lb_id, url, body = _parent_and_create(world, kind)
-    resp = _during_deleted_report(pg_app, model, parent_id, lb_id, url, "POST", body)
-    later = pg_app.test_client().post(url, json=body)
+    resp = _during_deleted_report(race_app, model, parent_id, lb_id, url, "POST", body)
+    later = race_app.test_client().post(url, json=body)
     assert (resp.status_code, later.status_code) == (404, 404), resp.get_json()
     assert resp.get_json() == later.get_json()
 
@@ -215,9 +227,9 @@ ROUND_DEADLINE = 30.0
 
 
 @pytest.fixture(scope="module")
-def base(pg_app):
+def base(race_app):
     """The app served by werkzeug's threaded server on 127.0.0.1; yields its base URL."""
-    srv = make_server("127.0.0.1", 0, pg_app, threaded=True)
+    srv = make_server("127.0.0.1", 0, race_app, threaded=True)
     thread = threading.Thread(target=srv.serve_forever, name="race-server", daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{srv.server_port}"
@@ -265,7 +277,7 @@ def _race(base, url, body):
 
 
 @pytest.mark.parametrize("kind", list(ROUNDS))
-def test_update_storm_racing_a_delete_is_never_a_server_error(base, pg_client, world, kind):
+def test_update_storm_racing_a_delete_is_never_a_server_error(base, race_client, world, kind):
     """8 updaters vs 2 deleters, round after round: only 2xx, 404 and 409, and the object
     ends gone each time."""
     totals = collections.Counter()
@@ -275,8 +287,8 @@ def test_update_storm_racing_a_delete_is_never_a_server_error(base, pg_client, w
         codes, bad = _race(base, url, body)
         totals.update(codes)
         unexpected += bad
-        assert pg_client.get(url).status_code == 404, f"{url} survived its delete"
-        pg_client.wait(f"/v2/lbaas/loadbalancers/{world.lb}", "loadbalancer")
+        assert race_client.get(url).status_code == 404, f"{url} survived its delete"
+        race_client.wait(f"/v2/lbaas/loadbalancers/{world.lb}", "loadbalancer")
     assert unexpected == [], (totals, unexpected[:5])
     # The race was real: updates were refused while the delete held the load balancer, and
     # every round ended with each updater seeing the object gone.

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from lbaas.core import db as core_db
 from lbaas.core import errors, network
 from lbaas.network import local
-from tests.conftest import database_url, make_conf
+from tests.conftest import BACKENDS, database_url, make_conf
 
 PUBLIC = "name=public cidr=10.9.0.0/24 bridge=lbaas-pub gateway=10.9.0.1"
 TINY = ("name=tiny network=public cidr=10.8.0.0/29 bridge=lbaas-tiny allocation_start=10.8.0.2 "
@@ -23,7 +23,7 @@ def conf_with(*subnets, url="sqlite://"):
     return conf
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def database(request):
     """A migrated database of each backend, shared by the module's tests."""
     database = core_db.Database(database_url(request.param, request, "local_network"))

@@ -2,14 +2,14 @@
 
 Usage is not stored as counters that can drift: it is the number of the project's live
 rows, counted after taking a row lock on the project's quota record. Two creates of one
-project therefore serialise on that lock (PostgreSQL: SELECT ... FOR UPDATE; SQLite:
-every writer already holds the database lock), and the second counts what the first
-committed, so 16 concurrent creates against a limit of 10 leave exactly 10. Usage is
+project therefore serialise on that lock (PostgreSQL and MySQL: SELECT ... FOR UPDATE, a
+lock on one row, at READ COMMITTED; SQLite: every writer already holds the database lock),
+and the second counts what the first committed, so 16 concurrent creates against a limit of 10 leave exactly 10. Usage is
 released the moment the driver reports an object DELETED (the row goes, or a load
 balancer's status becomes DELETED).
 """
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from lbaas.core import constants as c
 from lbaas.core import errors, models
@@ -58,11 +58,19 @@ def enforced(conf):
     return conf.api_settings.auth_strategy != "noauth" or conf.quotas.enforce_with_noauth
 
 
+def _insert_if_missing(dialect_name, project_id):
+    """INSERT of an empty quota record that does nothing if the project has one."""
+    if dialect_name == "mysql":
+        stmt = mysql.insert(models.Quota).values(project_id=project_id)
+        return stmt.on_duplicate_key_update(project_id=stmt.inserted.project_id)
+    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    return insert(models.Quota).values(project_id=project_id) \
+        .on_conflict_do_nothing(index_elements=["project_id"])
+
+
 def lock_record(session, project_id):
     """The project's quota record, created empty if missing, row-locked until commit."""
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    session.execute(insert(models.Quota).values(project_id=project_id)
-                    .on_conflict_do_nothing(index_elements=["project_id"]))
+    session.execute(_insert_if_missing(session.bind.dialect.name, project_id))
     return session.scalars(select(models.Quota).where(models.Quota.project_id == project_id)
                            .with_for_update().execution_options(populate_existing=True)).one()
 

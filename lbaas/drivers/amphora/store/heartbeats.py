@@ -3,14 +3,15 @@
 Liveness (amphora_health: when the last valid heartbeat came, its sequence number, whether a
 failover claimed the amphora) and per-amphora listener counters (listener_statistics, which
 core sums for the statistics API). Each heartbeat costs one read (`target`) and at most one
-write transaction (`record`), whose statements are single upserts on SQLite and PostgreSQL.
+write transaction (`record`), whose statements are single upserts on SQLite, PostgreSQL and
+MySQL/MariaDB.
 """
 import collections
 import datetime
 import functools
 
-from sqlalchemy import bindparam, case, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, case, literal_column, select, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from lbaas.core.port import TABLES
 
@@ -35,8 +36,6 @@ _TARGET = select(_AMPHORA.c.loadbalancer_id, _AMPHORA.c.status).where(
     _AMPHORA.c.id == bindparam("id"))
 
 
-
-
 def _stat_rows(amphora_id, counters):
     rows = []
     for listener_id, stats in counters.items():
@@ -49,17 +48,23 @@ def _stat_rows(amphora_id, counters):
 
 
 def _saturating_sum(column, delta):
-    """column + delta, stopping at the column's limit (the sum never overflows)."""
-    limit = COLUMN_MAX[column.name]
+    """column + delta, stopping at the column's limit (the sum never overflows).
+
+    The limit is a constant in the SQL, not a bound parameter: PyMySQL's executemany
+    batches the rows of an INSERT only when every parameter belongs to a row.
+    """
+    limit = literal_column(str(COLUMN_MAX[column.name]))
     return case((column > limit - delta, limit), else_=column + delta)
 
 
 @functools.cache
 def _upserts(dialect_name):
-    """(liveness upsert, statistics upsert) for dialects with INSERT .. ON CONFLICT, or None.
+    """(liveness upsert, statistics upsert) for dialects with a native upsert, or None.
 
     Built once: executed with parameters only, they skip SQLAlchemy's statement building.
     """
+    if dialect_name == "mysql":
+        return _mysql_upserts()
     insert = _UPSERT_INSERTS.get(dialect_name)
     if insert is None:
         return None
@@ -73,6 +78,17 @@ def _upserts(dialect_name):
     stats = stats.on_conflict_do_update(
         index_elements=[_STATS.c.listener_id, _STATS.c.amphora_id], set_=set_)
     return health, stats
+
+
+def _mysql_upserts():
+    """The same two upserts in MySQL's INSERT .. ON DUPLICATE KEY UPDATE."""
+    health = mysql.insert(_HEALTH)
+    health = health.on_duplicate_key_update(last_update=health.inserted.last_update,
+                                            seq=health.inserted.seq)
+    stats = mysql.insert(_STATS)
+    set_ = {c: _saturating_sum(_STATS.c[c], stats.inserted[c]) for c in DELTA_COLUMNS.values()}
+    set_.update({c: stats.inserted[c] for c in ABSOLUTE_COLUMNS.values()})
+    return health, stats.on_duplicate_key_update(set_)
 
 
 def _upsert_portably(conn, health, rows):
@@ -125,6 +141,10 @@ class Heartbeats:
         if alive:
             health = {"amphora_id": amphora_id, "seq": int(seq), "busy": False,
                       "last_update": utcnow() if now is None else now}
+        self.db.retrying(self._store, health, rows)
+
+    def _store(self, health, rows):
+        """One write transaction of a heartbeat's liveness and counter rows."""
         with self.db.write() as session:
             conn = session.connection()
             upserts = _upserts(conn.dialect.name)
