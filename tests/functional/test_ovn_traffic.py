@@ -58,10 +58,11 @@ def ovn(tmp_path_factory):
         stack.stop()   # asserts that no namespace, link or process is left
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cloud(ovn, tmp_path_factory):
-    """`lbaas serve` with provider ovn on the stack; every load balancer deleted at the end,
-    and then the Northbound database must hold no Load_Balancer row."""
+    """`lbaas serve` with provider ovn on the stack (its sync runs every second: stopped with
+    this module, not idling beside the rest of the session); every load balancer deleted at
+    the end, and then the Northbound database must hold no Load_Balancer row."""
     cloud = ovn_stack.OvnCloud(ovn, tmp_path_factory.mktemp("ovn-lbaas"))
     cloud.start()
     try:

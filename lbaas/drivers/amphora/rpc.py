@@ -4,19 +4,25 @@ A message only says "reconcile load balancer X": the worker reads everything els
 database, so a lost message is healed by the next sweep and a duplicate changes nothing.
 
 `[DEFAULT] transport_url` names the bus (RabbitMQ between processes). Without it the bus is
-kombu's in-memory transport, private to this configuration object: `lbaas serve` and
-in-process tests run driver and worker in one process, and two such processes, or two
-configurations in one process, never see each other's messages.
+in this process, private to this configuration object: `lbaas serve` and in-process tests
+run driver and worker in one process, and two such processes, or two configurations in one
+process, never see each other's messages. That bus hands a cast straight to the worker's
+endpoint (whose methods only queue work): no broker, no polling. (oslo.messaging's in-memory
+kombu transport polls with a zero interval, so an idle `lbaas serve` spun a quarter of a
+core; its fake driver polls every 50 ms, which would delay every reconcile.)
 """
+import itertools
+import logging
+import queue
 import threading
-import uuid
 import weakref
 
 import oslo_messaging as messaging
 
+LOG = logging.getLogger(__name__)
 NAMESPACE = "lbaas.amphora"
 VERSION = "1.0"
-MEMORY_URL = "kombu+memory:////"
+PENDING_MAX = 10000   # casts kept for a worker that has not started yet (the sweep heals more)
 
 _lock = threading.Lock()
 _buses = {}   # id(conf) -> (weak reference to conf, Bus)
@@ -38,30 +44,31 @@ def _register(conf):
 
 
 class Bus:
-    """One configuration's transport, topic and client, created once and shared."""
+    """The casts workers serve, over one configuration's transport (created once, shared)."""
+
+    in_memory = False
 
     def __init__(self, conf):
         _register(conf)
-        self.in_memory = not conf.transport_url
-        self.transport = messaging.get_rpc_transport(
-            conf, url=MEMORY_URL if self.in_memory else None)
-        topic = conf.oslo_messaging.topic
-        # the in-memory broker is process-wide: keep this configuration's messages its own
-        self.topic = f"{topic}.{uuid.uuid4().hex}" if self.in_memory else topic
+        self.transport = messaging.get_rpc_transport(conf)
+        self.topic = conf.oslo_messaging.topic
         target = messaging.Target(topic=self.topic, namespace=NAMESPACE, version=VERSION)
         self.client = messaging.get_rpc_client(self.transport, target)
 
+    def _cast(self, method, **kwargs):
+        self.client.cast({}, method, **kwargs)
+
     def reconcile(self, loadbalancer_id):
         """Ask some worker to reconcile one load balancer (fire and forget)."""
-        self.client.cast({}, "reconcile", loadbalancer_id=loadbalancer_id)
+        self._cast("reconcile", loadbalancer_id=loadbalancer_id)
 
     def delete_amphora(self, amphora_id):
         """Ask some worker to tear one amphora down (fire and forget)."""
-        self.client.cast({}, "delete_amphora", amphora_id=amphora_id)
+        self._cast("delete_amphora", amphora_id=amphora_id)
 
     def failover(self, loadbalancer_id, amphora_id=None):
         """Ask some worker to replace one amphora of a load balancer (None: all of them)."""
-        self.client.cast({}, "failover", loadbalancer_id=loadbalancer_id, amphora_id=amphora_id)
+        self._cast("failover", loadbalancer_id=loadbalancer_id, amphora_id=amphora_id)
 
     def server(self, endpoint, server_name):
         """An RPC server on this bus's topic dispatching to `endpoint` (not started)."""
@@ -73,12 +80,97 @@ class Bus:
         self.transport.cleanup()
 
 
+class LocalBus(Bus):
+    """The bus of one process: a thread hands each cast to a started server's endpoint.
+
+    Casts made before any server started wait for the first one; past PENDING_MAX waiting
+    casts, new ones are dropped with a warning (the worker's sweep heals what they asked).
+    """
+
+    in_memory = True
+
+    def __init__(self, conf):
+        self._queue = queue.Queue(maxsize=PENDING_MAX)
+        self._servers = []
+        self._turn = itertools.count()
+        self._ready = threading.Condition()
+        self._closed = False
+        threading.Thread(target=self._run, name="amphora-bus", daemon=True).start()
+
+    def _cast(self, method, **kwargs):
+        try:
+            self._queue.put_nowait((method, kwargs))
+        except queue.Full:
+            LOG.warning("in-process bus: %d casts wait for a worker; %s dropped", PENDING_MAX,
+                        method)
+
+    def _run(self):
+        while True:
+            item = self._queue.get()
+            with self._ready:
+                while not (self._servers or self._closed):
+                    self._ready.wait()
+                if self._closed:
+                    return
+                server = self._servers[next(self._turn) % len(self._servers)]
+            try:
+                server.deliver(*item)
+            except Exception:
+                LOG.exception("in-process bus: %s failed", item[0])
+
+    def server(self, endpoint, server_name):
+        """A server handing this bus's casts to `endpoint` once started."""
+        return _LocalServer(self, endpoint)
+
+    def _attach(self, server):
+        with self._ready:
+            self._servers.append(server)
+            self._ready.notify_all()
+
+    def _detach(self, server):
+        with self._ready:
+            if server in self._servers:
+                self._servers.remove(server)
+
+    def close(self):
+        """Stop handing casts over (those still queued are dropped)."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+        try:
+            self._queue.put_nowait(("close", {}))   # wake the thread if it waits for a cast
+        except queue.Full:
+            pass
+
+
+class _LocalServer:
+    """start/stop/wait of an oslo.messaging server, for a LocalBus."""
+
+    def __init__(self, bus, endpoint):
+        self._bus, self._endpoint = bus, endpoint
+
+    def deliver(self, method, kwargs):
+        """Call the endpoint's method as oslo.messaging would (an empty context first)."""
+        getattr(self._endpoint, method)({}, **kwargs)
+
+    def start(self):
+        """Receive casts."""
+        self._bus._attach(self)
+
+    def stop(self):
+        """Receive no more casts."""
+        self._bus._detach(self)
+
+    def wait(self):
+        """Nothing to wait for: deliveries run on the bus's thread."""
+
+
 def bus(conf):
     """The Bus of a configuration object (one per ConfigOpts, shared by driver and worker)."""
     with _lock:
         ref, found = _buses.get(id(conf), (None, None))
         if ref is None or ref() is not conf:
-            found = Bus(conf)
+            found = LocalBus(conf) if is_in_memory(conf) else Bus(conf)
             _buses[id(conf)] = (weakref.ref(conf), found)
         return found
 
