@@ -234,8 +234,17 @@ else
 fi
 
 if [ "$tests" = 1 ]; then
-    service_step "${KEYSTONE[@]}"
-    service_step "${BARBICAN[@]}"
-    service_step "${TEMPEST[@]}"
-    service_step "${NEUTRON[@]}"
+    # The service venvs are independent: installed side by side (pip is mostly one core of
+    # resolving, downloading and compiling each); each one's lines are shown when all are done.
+    steps=(KEYSTONE BARBICAN TEMPEST NEUTRON)
+    logs=$(mktemp -d)
+    say "installing the services' venvs side by side: ${steps[*],,}"
+    for step in "${steps[@]}"; do
+        declare -n spec=$step
+        service_step "${spec[@]}" 2>"$logs/$step" &
+        unset -n spec
+    done
+    wait
+    for step in "${steps[@]}"; do cat "$logs/$step" >&2; done
+    rm -rf "$logs"
 fi

@@ -87,11 +87,16 @@ def _report(line):
         summary.write(line + "\n")
 
 
-@pytest.mark.parametrize("provider", ["amphora", "noop"])
+# Upstream's job runs the amphora provider, and so does CI. LBAAS_TEMPEST_PROVIDERS=amphora,noop
+# also holds lbaas's noop provider to the suite (in its `unmeasured` mode): 627 passed, 2 skipped
+# when last run; it repeats most of the amphora run's 505 tests and costs CI about 7 minutes.
+PROVIDERS = os.environ.get("LBAAS_TEMPEST_PROVIDERS", "amphora").split(",")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_upstream_api_suite_passes(tempest_cloud, tmp_path, provider):
     """Every api.v2 test passes with the provider, or is skipped for a reason upstream's job
-    shares. (Upstream's job runs the amphora provider; lbaas's noop provider is held to the
-    same statuses in its `unmeasured` mode.)"""
+    shares."""
     suite = tempest.Suite(tempest_cloud, tmp_path / "workspace", provider=provider)
     started = time.monotonic()
     results = suite.run(REGEX, concurrency=4)
