@@ -36,7 +36,7 @@ def _bus():
 
 
 def test_a_configuration_without_transport_url_gets_a_local_bus_of_its_own():
-    (first, conf1), (second, conf2) = _bus(), _bus()
+    (first, conf1), (second, _conf2) = _bus(), _bus()
     assert first.in_memory and isinstance(first, rpc.LocalBus)
     assert rpc.bus(conf1) is first and first is not second
 
