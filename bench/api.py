@@ -1,10 +1,13 @@
-"""End-to-end API benchmark of lbaas on PostgreSQL under gunicorn (see bench/README.md).
+"""End-to-end API benchmark of lbaas-api on PostgreSQL and MariaDB (see bench/README.md).
 
-Run as `python -m bench.api`. Starts a throwaway PostgreSQL cluster (testbed/pg.py) and
-`lbaas-api` on 127.0.0.1, runs the scenarios below, prints one JSON document on stdout and
-writes it to bench/results/latest.json. Every scenario fails soft: its error string is recorded
-and the run goes on. The cluster and the server are torn down on exit, on errors,
-on Ctrl-C and on SIGTERM.
+Run as `python -m bench.api`. For each database of `--databases` in turn (default
+postgresql,mariadb) it starts a throwaway server (testbed/pg.py, testbed/mariadb.py; unix socket
+only), migrates a fresh database, starts `lbaas-api` on 127.0.0.1 against it, runs the scenarios
+below with the same lbaas and load settings, and tears it all down before the next database.
+One JSON document goes to stdout and to bench/results/latest.json; a table of every figure side
+by side (a column per database, and mariadb/postgresql when both ran), start-up times included,
+goes to stderr at the end. Every scenario fails soft: its error string is recorded and the run
+goes on. Servers are torn down on exit, on errors, on Ctrl-C and on SIGTERM.
 
 Scenarios (upstream = Octavia 19 with noop backends, measured on this machine kind):
   baseline          GET / (version document), concurrency 16: req/s, p50, p95
@@ -32,8 +35,8 @@ from bench import wrk
 from bench.client import HOST, LB, Client, HTTPError
 from bench.harness import (CLK_TCK, RESULTS, ROOT, debug_traceback, emit, error_text, guarded,
                            interrupt_on_signals, log, machine_busy, percentile, remove_dir,
-                           rounded, run_meta)
-from testbed.pg import Cluster
+                           rounded, run_meta, version_line)
+from testbed import mariadb, pg
 from testbed.service import Service, free_port, venv_command
 
 PROJECT = "bench"
@@ -104,7 +107,7 @@ class CpuMeter:
     """CPU used during an interval by this benchmark's stack and by everything else.
 
     The machine has few cores and other people's jobs may be using them: `foreign_cores`
-    (average cores busy outside lbaas-api, its PostgreSQL, the load generator and this
+    (average cores busy outside lbaas-api, its database server, the load generator and this
     script) tells how much a figure may have been disturbed.
     """
 
@@ -114,10 +117,10 @@ class CpuMeter:
     def _ours(self, table):
         me = os.getpid()
         master = self.stack.proc.pid if self.stack.proc else None
-        postmaster = self.stack.postmaster_pid()
+        server = self.stack.database.pid()
         return {pid for pid, (ppid, pgrp, _) in table.items()
-                if pid == me or ppid == me or pgrp == master or pid == postmaster
-                or (postmaster and ppid == postmaster)}
+                if pid == me or ppid == me or pgrp == master or pid == server
+                or (server and ppid == server)}
 
     def start(self):
         self.t0 = time.monotonic()
@@ -287,21 +290,100 @@ def load(args, port, path, duration):
 
 
 # --------------------------------------------------------------------------------------------
-# The stack: PostgreSQL + lbaas-api
+# The database servers
+
+
+class PostgreSQL:
+    """A throwaway PostgreSQL cluster (testbed/pg.py) on a unix socket."""
+
+    name = "postgresql"
+    label = "PostgreSQL (unix socket)"
+
+    def __init__(self, args):
+        self.port = args.pg_port or (20000 + os.getpid() % 20000)
+        self.server = None
+
+    def start(self):
+        """Create and start the cluster."""
+        self.server = pg.Cluster(port=self.port).start()
+
+    def create_database(self, name):
+        """A new database's SQLAlchemy URL."""
+        return self.server.create_database(name)
+
+    def version(self):
+        """The server's version line."""
+        return version_line([os.path.join(pg.binaries(), "postgres"), "--version"])
+
+    def pid(self):
+        """The postmaster's pid (its backends are its children), or None."""
+        try:
+            with open(os.path.join(self.server.data, "postmaster.pid")) as fh:
+                return int(fh.readline())
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def stop(self):
+        """Stop the cluster and remove its files."""
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+class MariaDB:
+    """A throwaway MariaDB server (testbed/mariadb.py) on a unix socket, reached with PyMySQL."""
+
+    name = "mariadb"
+    label = "MariaDB (unix socket, PyMySQL)"
+
+    def __init__(self, args):
+        self.server = None
+
+    def start(self):
+        """Create the data directory and start mariadbd."""
+        self.server = mariadb.Server().start()
+
+    def create_database(self, name):
+        """A new utf8mb4 database's SQLAlchemy URL."""
+        return self.server.create_database(name)
+
+    def version(self):
+        """The server's version line."""
+        return version_line([mariadb.MARIADBD, "--version"])
+
+    def pid(self):
+        """mariadbd's pid (one process, a thread per connection), or None."""
+        proc = self.server.process if self.server else None
+        return proc.pid if proc is not None else None
+
+    def stop(self):
+        """Stop the server and remove its files."""
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+DATABASES = {"postgresql": PostgreSQL, "mariadb": MariaDB}  # the default order of a run
+RATIO = ("mariadb", "postgresql")  # the comparison column: RATIO[0] / RATIO[1]
+
+
+# --------------------------------------------------------------------------------------------
+# The stack: a database server + lbaas-api
 
 
 class Stack:
-    """A throwaway PostgreSQL cluster and lbaas-api (gunicorn) serving the tree this file is in."""
+    """A throwaway database server and lbaas-api (gunicorn) serving the tree this file is in."""
 
-    def __init__(self, args):
+    def __init__(self, args, database):
         self.args = args
-        self.tmp = tempfile.mkdtemp(prefix="lbaas-bench-")
-        self.cluster = None
+        self.database = DATABASES[database](args)
+        self.tmp = tempfile.mkdtemp(prefix=f"lbaas-bench-{database}-")
         self.service = None
         self.port = args.port or free_port()
         self.env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep +
                         os.environ.get("PYTHONPATH", ""), PYTHONWARNINGS="ignore")
         self.log_path = os.path.join(self.tmp, "lbaas-api.log")
+        self.startup = {}
 
     @property
     def proc(self):
@@ -309,9 +391,15 @@ class Stack:
         return self.service.proc if self.service else None
 
     def start(self):
+        """Start the database server, migrate a fresh database, start lbaas-api and warm it.
+
+        `startup` gets the seconds of each step: database_server (started, accepting
+        connections, the database created), migrations (lbaas-db-manage upgrade head), api
+        (until GET / answers), warm (every worker has served), total."""
         t0 = time.monotonic()
-        self.cluster = Cluster(port=self.args.pg_port or (20000 + os.getpid() % 20000)).start()
-        url = self.cluster.create_database("lbaas_bench")
+        self.database.start()
+        url = self.database.create_database("lbaas_bench")
+        t1 = time.monotonic()
         conf = configparser.ConfigParser()
         conf["DEFAULT"] = {"state_path": os.path.join(self.tmp, "state")}
         conf["api_settings"] = {"bind_host": HOST, "bind_port": str(self.port),
@@ -320,18 +408,28 @@ class Stack:
         self.conf_path = os.path.join(self.tmp, "lbaas.conf")
         with open(self.conf_path, "w") as fh:
             conf.write(fh)
-        subprocess.run([venv_command("lbaas-db-manage"), "--config-file", self.conf_path,
-                        "upgrade", "head"], check=True, env=self.env, cwd=self.tmp,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+        done = subprocess.run([venv_command("lbaas-db-manage"), "--config-file", self.conf_path,
+                               "upgrade", "head"], env=self.env, cwd=self.tmp, text=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+        if done.returncode:
+            raise RuntimeError(f"lbaas-db-manage upgrade head on {self.database.name} failed: "
+                               f"{done.stderr.strip()[-600:]}")
+        t2 = time.monotonic()
         cmd = [venv_command("lbaas-api"), "--config-file", self.conf_path,
                "--workers", str(self.args.workers)]
         if self.args.threads:
             cmd += ["--threads", str(self.args.threads)]
         self.service = Service("lbaas-api", cmd, self.port, self.log_path, env=self.env,
                                cwd=self.tmp).start(timeout=60)
+        t3 = time.monotonic()
         # Every worker imports the app lazily: touch them all before measuring.
         self.warm()
-        log(f"stack up in {time.monotonic() - t0:.1f} s: lbaas-api on {HOST}:{self.port}, "
+        t4 = time.monotonic()
+        self.startup = {"database_server_s": rounded(t1 - t0, 2),
+                        "migrations_s": rounded(t2 - t1, 2), "api_s": rounded(t3 - t2, 2),
+                        "warm_s": rounded(t4 - t3, 2), "total_s": rounded(t4 - t0, 2)}
+        log(f"{self.database.name} stack up in {t4 - t0:.1f} s ({self.startup}): "
+            f"lbaas-api on {HOST}:{self.port}, "
             f"{self.args.workers} workers x {self.args.threads or 'api_threads'} threads, "
             f"master pid "
             f"{self.proc.pid}")
@@ -351,22 +449,13 @@ class Stack:
                              capture_output=True, text=True)
         return [int(p) for p in out.stdout.split()]
 
-    def postmaster_pid(self):
-        try:
-            with open(os.path.join(self.cluster.data, "postmaster.pid")) as fh:
-                return int(fh.readline())
-        except (OSError, ValueError, AttributeError):
-            return None
-
     def stop(self):
         if self.service is not None:
             self.service.stop(grace=10)
-        if self.cluster is not None:
-            try:
-                self.cluster.stop()
-            except Exception as exc:  # still remove our own files
-                log(f"cluster stop failed: {exc}")
-            self.cluster = None
+        try:
+            self.database.stop()
+        except Exception as exc:  # still remove our own files
+            log(f"{self.database.name} stop failed: {exc}")
         remove_dir(self.tmp, self.args.keep_logs)
 
 
@@ -403,7 +492,7 @@ class Bench:
                 "throughput": rounded(r["throughput"], 1), "p50": rounded(r["p50_ms"]),
                 "p95": rounded(r["p95_ms"]), "p99": rounded(r["p99_ms"]),
                 "max": rounded(r["max_ms"]),
-                # CPU of lbaas-api + PostgreSQL + load generator per request: robust to
+                # CPU of lbaas-api + database + load generator per request: robust to
                 # other jobs on the machine, unlike req/s and latency.
                 "stack_cpu_ms_per_request": rounded(cpu["stack_cores"] * cpu["seconds"] * 1000.0
                                                / max(r["requests"], 1)),
@@ -657,7 +746,8 @@ def metric(value, unit, scenario, name, baseline):
     return m
 
 
-def report(args, stack, raw, started):
+def report_database(stack, raw):
+    """One database's part of the result: its server, start-up times and scenarios."""
     base = raw.get("baseline", {}).get("result") or {}
     scenarios = {}
     for name, entry in raw.items():
@@ -689,34 +779,145 @@ def report(args, stack, raw, started):
                    if (e.get("cpu") or {}).get("foreign_cores", 0) > 0.2)
     met = {f"{s}.{m}": v["meets_target"] for s, sc in scenarios.items() for m, v in sc.items()
            if isinstance(v, dict) and "meets_target" in v}
+    try:
+        version = stack.database.version()
+    except Exception as exc:  # a report without the version line rather than none
+        version = error_text(exc)
     return {
-        "meta": {
-            **run_meta(started, kernel=False),
-            "server": {"command": "lbaas-api (gunicorn)", "workers": args.workers,
-                       "threads": args.threads or "[api_settings] api_threads",
-                       "worker_class": "lbaas.cmd.gunicorn_worker.Worker (waitress)",
-                       "bind": f"{HOST}:{stack.port}", "database": "PostgreSQL (unix socket)"},
-            "load_generator": ("wrk" if args.load_generator == "wrk" or
-                               (args.load_generator == "auto" and have_wrk()) else "python"),
-            "concurrency": args.concurrency, "duration_s": args.duration,
-            "samples": {"sequential": args.samples, "graph": args.graph_samples,
-                        "batch": args.batch_samples},
-            "poll_interval_ms": args.poll_interval * 1000,
-            "upstream": "Octavia 19, noop backends, same machine kind",
-            "ratio": "above 1 = better than upstream (upstream/ours for latencies, "
-                     "ours/upstream for throughput); target >= 10",
-            "cpu": "per scenario, average cores used by the stack (lbaas-api, PostgreSQL, "
-                   "load generator, this script) and by every other process (foreign); "
-                   "foreign_cores > 0.2 marks a scenario as disturbed",
-        },
+        "server": {"database": stack.database.label, "version": version,
+                   "bind": f"{HOST}:{stack.port}"},
+        "startup": stack.startup,
         "disturbed_by_other_processes": noisy,
         "targets_met": met,
         "scenarios": scenarios,
     }
 
 
+def report(args, databases, started):
+    """The whole result: the run's settings, each database's part, and the comparison."""
+    return {
+        "meta": {
+            **run_meta(started, kernel=False),
+            "databases": list(databases),
+            "server": {"command": "lbaas-api (gunicorn)", "workers": args.workers,
+                       "threads": args.threads or "[api_settings] api_threads",
+                       "worker_class": "lbaas.cmd.gunicorn_worker.Worker (waitress)"},
+            "load_generator": ("wrk" if args.load_generator == "wrk" or
+                               (args.load_generator == "auto" and have_wrk()) else "python"),
+            "concurrency": args.concurrency, "duration_s": args.duration,
+            "samples": {"sequential": args.samples, "graph": args.graph_samples,
+                        "batch": args.batch_samples},
+            "poll_interval_ms": args.poll_interval * 1000,
+            "budget_s_per_database": args.budget,
+            "upstream": "Octavia 19, noop backends, same machine kind",
+            "ratio": "above 1 = better than upstream (upstream/ours for latencies, "
+                     "ours/upstream for throughput); target >= 10",
+            "cpu": "per scenario, average cores used by the stack (lbaas-api, its database "
+                   "server, load generator, this script) and by every other process "
+                   "(foreign); foreign_cores > 0.2 marks a scenario as disturbed",
+        },
+        "databases": databases,
+        "comparison": comparison(databases),
+    }
+
+
+# The figures compared across databases: (label, unit, where in a database's part).
+FIGURES = (
+    ("database server start-up", "s", ("startup", "database_server_s")),
+    ("migrations to head", "s", ("startup", "migrations_s")),
+    ("lbaas-api start-up", "s", ("startup", "api_s")),
+    ("baseline GET /, c=16", "req/s", ("scenarios", "baseline", "throughput", "value")),
+    ("baseline GET /, c=16, p50", "ms", ("scenarios", "baseline", "p50", "value")),
+    ("populate: 1,000 POSTs until none pending", "s",
+     ("scenarios", "populate", "detail", "seconds")),
+    ("get_one, c=16", "req/s", ("scenarios", "get_one", "throughput", "value")),
+    ("get_one, c=16, p50", "ms", ("scenarios", "get_one", "p50", "value")),
+    ("get_one, stack CPU per request", "ms",
+     ("scenarios", "get_one", "detail", "stack_cpu_ms_per_request")),
+    ("list_1000, p50", "ms", ("scenarios", "list_1000", "p50", "value")),
+    ("create_to_active, p50", "ms", ("scenarios", "create_to_active", "p50", "value")),
+    ("graph_create, p50", "ms", ("scenarios", "graph_create", "p50", "value")),
+    ("members_batch_200 (creates), p50", "ms",
+     ("scenarios", "members_batch_200", "p50", "value")),
+    ("members_batch_200_update, p50", "ms",
+     ("scenarios", "members_batch_200_update", "p50", "value")),
+    ("status_tree_200, p50", "ms", ("scenarios", "status_tree_200", "p50", "value")),
+)
+
+
+def _figure(part, path):
+    """The figure at path in one database's part: a number, "error" or None (not run)."""
+    node = part
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            failed = path[0] == "scenarios" and (part.get("scenarios", {}).get(path[1]) or {})
+            return "error" if failed and failed.get("error") else None
+        node = node[key]
+    return node
+
+
+def comparison(databases):
+    """Every figure of FIGURES side by side, a column per database, with mariadb/postgresql
+    when both ran; figures no database has are left out."""
+    ratio = f"{RATIO[0]}/{RATIO[1]}" if all(d in databases for d in RATIO) else None
+    rows = []
+    for label, unit, path in FIGURES:
+        row = {"figure": label, "unit": unit}
+        row.update((name, _figure(part, path)) for name, part in databases.items())
+        if all(row[name] is None for name in databases):
+            continue
+        if ratio:
+            top, bottom = row[RATIO[0]], row[RATIO[1]]
+            row[ratio] = (rounded(top / bottom, 2) if isinstance(top, (int, float))
+                          and isinstance(bottom, (int, float)) and bottom else None)
+        rows.append(row)
+    return {"columns": list(databases) + ([ratio] if ratio else []), "rows": rows,
+            "ratio_is": (f"{ratio}: above 1 = MariaDB's figure is higher (slower for s and ms, "
+                         "faster for req/s)") if ratio else None}
+
+
+def _cell(value):
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def table(result):
+    """The comparison as a Markdown table, with what disturbed the figures under it."""
+    comp = result["comparison"]
+    lines = ["| figure | unit | " + " | ".join(comp["columns"]) + " |",
+             "|---|---|" + "---:|" * len(comp["columns"])]
+    for row in comp["rows"]:
+        lines.append(f"| {row['figure']} | {row['unit']} | "
+                     + " | ".join(_cell(row[c]) for c in comp["columns"]) + " |")
+    if comp["ratio_is"]:
+        lines.append(comp["ratio_is"])
+    for name, part in result["databases"].items():
+        noisy = part.get("disturbed_by_other_processes")
+        failed = {s: e["error"] for s, e in part.get("scenarios", {}).items() if e.get("error")}
+        if noisy:
+            lines.append(f"{name}: disturbed by other processes (> 0.2 cores): "
+                         f"{', '.join(noisy)}")
+        for scenario, error in failed.items():
+            lines.append(f"{name}: {scenario} failed: {error}")
+    return "\n".join(lines)
+
+
 ORDER = ("baseline", "populate", "get_one", "list_1000", "create_to_active", "graph_create",
          "members_batch_200", "members_batch_200_update", "status_tree_200")
+
+
+def database_list(text):
+    """--databases: known names, comma-separated, in the order given, each once."""
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in DATABASES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown database {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(DATABASES)}")
+    return names
 
 
 def parse_args(argv=None):
@@ -737,7 +938,11 @@ def parse_args(argv=None):
     ap.add_argument("--load-generator", choices=("auto", "wrk", "python"), default="auto")
     ap.add_argument("--wrk-threads", type=int, default=2)
     ap.add_argument("--py-processes", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--budget", type=float, default=280.0, help="seconds for the whole run")
+    ap.add_argument("--databases", type=database_list, default=list(DATABASES),
+                    help="comma-separated, measured in this order, each on a fresh server "
+                         f"(default: {','.join(DATABASES)})")
+    ap.add_argument("--budget", type=float, default=280.0,
+                    help="seconds for the scenarios on each database")
     ap.add_argument("--quiet-wait", type=float, default=10.0,
                     help="before each scenario, wait up to this many seconds for other "
                          "processes to use under --quiet-threshold cores (0: never wait)")
@@ -791,14 +996,13 @@ def run_scenarios(args, stack, deadline, raw):
         log(f"{name}: {entry.get('error') or entry.get('result')}")
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    started = time.time()
+def run_database(args, name):
+    """Every selected scenario on one database's stack; -> (its part of the result, outcome)."""
     deadline = Deadline(args.budget)
-    interrupt_on_signals()
-    stack = Stack(args)
+    stack = Stack(args, name)
     raw = {}
-    with guarded(stack.stop, what="stack") as outcome:
+    log(f"--- {name}")
+    with guarded(stack.stop, what=f"{name} stack") as outcome:
         stack.start()
         run_scenarios(args, stack, deadline, raw)
         if args.hold:
@@ -807,9 +1011,23 @@ def main(argv=None):
             time.sleep(args.hold)
     if outcome.fatal:
         raw["stack"] = {"error": outcome.fatal, "seconds": 0}
-    result = report(args, stack, raw, started)
-    emit(result, args.output, outcome.interrupted)
-    return 130 if outcome.interrupted else 0
+    return report_database(stack, raw), outcome
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = time.time()
+    interrupt_on_signals()
+    databases, interrupted = {}, None
+    for name in args.databases:
+        databases[name], outcome = run_database(args, name)
+        if outcome.interrupted:
+            interrupted = outcome.interrupted
+            break
+    result = report(args, databases, started)
+    emit(result, args.output, interrupted)
+    print(table(result), file=sys.stderr, flush=True)
+    return 130 if interrupted else 0
 
 
 if __name__ == "__main__":
