@@ -22,6 +22,8 @@ DEFAULT_TIMEOUT = 30  # seconds, when [neutron] timeout is unset: never hang an 
 UNREACHABLE = "The network service (Neutron)"
 ADDRESS_IN_USE = {"IpAddressAlreadyAllocated", "IpAddressInUse"}
 NO_ROOM = {"IpAddressGenerationFailure", "OverQuota"}
+IDEMPOTENT = {"GET", "PUT", "DELETE"}  # tried again when the connection fails; never POST
+IDEMPOTENT_RETRIES = 2
 
 
 class NeutronApi:
@@ -38,12 +40,23 @@ class NeutronApi:
         kwargs = {"raise_exc": False, "params": params or {}}
         if body is not None:
             kwargs["json"] = body
-        try:
-            resp = self._request(method, path, **kwargs)
-        except (ks_exc.ClientException, os_exc.SDKException, OSError) as exc:
-            raise errors.ServiceUnavailable(
-                f"Neutron {method} {path}: {type(exc).__name__}: {exc}",
-                service=UNREACHABLE) from None
+        attempts = 1 + (IDEMPOTENT_RETRIES if method in IDEMPOTENT else 0)
+        for attempt in range(attempts):
+            try:
+                resp = self._request(method, path, **kwargs)
+                break
+            except ks_exc.ConnectFailure as exc:
+                # a kept-alive connection the server closed meanwhile is reset on reuse
+                if attempt + 1 < attempts:
+                    LOG.info("Neutron %s %s: %s; trying again", method, path, exc)
+                    continue
+                raise errors.ServiceUnavailable(
+                    f"Neutron {method} {path}: {type(exc).__name__}: {exc}",
+                    service=UNREACHABLE) from None
+            except (ks_exc.ClientException, os_exc.SDKException, OSError) as exc:
+                raise errors.ServiceUnavailable(
+                    f"Neutron {method} {path}: {type(exc).__name__}: {exc}",
+                    service=UNREACHABLE) from None
         if resp.status_code in (403, 404) and missing_ok and method == "GET":
             return None
         if resp.status_code == 404 and method == "DELETE":
