@@ -11,12 +11,28 @@ import os
 
 from oslo_config import cfg
 
-from lbaas.conf.amphora import (TRANSPORT_URL, amphora_agent_opts, amphora_compute_opts,
-                                compute_local_opts, haproxy_opts, health_manager_opts,
-                                house_keeping_opts, keepalived_vrrp_opts, messaging_opts,
-                                worker_opts)
-from lbaas.conf.core import (DEFAULT_STATE_PATH, api_opts, certificates_opts, database_opts,
-                             default_opts, network_opts, networking_opts, quota_opts)
+from lbaas.conf.amphora import (
+    TRANSPORT_URL,
+    amphora_agent_opts,
+    amphora_compute_opts,
+    compute_local_opts,
+    haproxy_opts,
+    health_manager_opts,
+    house_keeping_opts,
+    keepalived_vrrp_opts,
+    messaging_opts,
+    worker_opts,
+)
+from lbaas.conf.core import (
+    DEFAULT_STATE_PATH,
+    api_opts,
+    certificates_opts,
+    database_opts,
+    default_opts,
+    network_opts,
+    networking_opts,
+    quota_opts,
+)
 from lbaas.conf.driver_agent import driver_agent_opts
 from lbaas.conf.network import network_local_opts
 from lbaas.conf.neutron import list_ksa_opts, register_neutron_opts

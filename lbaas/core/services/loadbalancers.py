@@ -8,9 +8,8 @@ from sqlalchemy.orm import selectinload
 from lbaas.core import constants as c
 from lbaas.core import drivers, errors, listing, models, queries
 from lbaas.core import provider_models as pm
-from lbaas.core.services import common, graph, vip as vips
-from lbaas.core.services import quota_usage
-from lbaas.core.services import catalog
+from lbaas.core.services import catalog, common, graph, quota_usage
+from lbaas.core.services import vip as vips
 
 FIELDS = ("id", "name", "description", "admin_state_up", "project_id", "provisioning_status",
           "operating_status", "vip_address", "vip_port_id", "vip_subnet_id", "vip_network_id",
@@ -122,7 +121,7 @@ class LoadBalancerService:
         so that the caller sees why the request failed."""
         try:
             self.core.network.deallocate_vip(lb_id, vip)
-        except Exception:  # noqa: BLE001 - the request's own error is what the caller needs
+        except Exception:  # the request's own error is what the caller must see
             LOG.exception("load balancer %s: could not release the VIP of a failed create "
                           "(%s); it is left behind", lb_id, vip)
 
