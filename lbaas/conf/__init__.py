@@ -1,7 +1,9 @@
 """lbaas's configuration (oslo.config), with Octavia's names where the concept is the same.
 
 Every option lives in this package, one module per owner (core, amphora, providers,
-network, driver_agent); `make_conf` registers them all, so any process reads any option.
+network, neutron, driver_agent); `make_conf` registers them all, so any process reads any
+option (keystonemiddleware's and keystoneauth1's only where they are used: keystone
+authentication, the neutron network backend).
 The package imports nothing of lbaas: every layer may use it.
 """
 import logging
@@ -9,18 +11,36 @@ import os
 
 from oslo_config import cfg
 
-from lbaas.conf.amphora import (TRANSPORT_URL, amphora_agent_opts, amphora_compute_opts,
-                                compute_local_opts, haproxy_opts, health_manager_opts,
-                                house_keeping_opts, keepalived_vrrp_opts, messaging_opts,
-                                worker_opts)
-from lbaas.conf.core import (DEFAULT_STATE_PATH, api_opts, certificates_opts, database_opts,
-                             default_opts, network_opts, networking_opts, quota_opts)
+from lbaas.conf.amphora import (
+    TRANSPORT_URL,
+    amphora_agent_opts,
+    amphora_compute_opts,
+    compute_local_opts,
+    haproxy_opts,
+    health_manager_opts,
+    house_keeping_opts,
+    keepalived_vrrp_opts,
+    messaging_opts,
+    worker_opts,
+)
+from lbaas.conf.core import (
+    DEFAULT_STATE_PATH,
+    api_opts,
+    certificates_opts,
+    database_opts,
+    default_opts,
+    network_opts,
+    networking_opts,
+    quota_opts,
+)
 from lbaas.conf.driver_agent import driver_agent_opts
 from lbaas.conf.network import network_local_opts
+from lbaas.conf.neutron import list_ksa_opts, register_neutron_opts
 from lbaas.conf.providers import noop_opts, ovn_opts
 
 __all__ = ["CONFIG_ENV", "DEFAULT_STATE_PATH", "GROUPS", "config_files", "database_url",
-           "list_opts", "load_conf", "make_conf", "register_keystone_opts", "setup_logging"]
+           "list_opts", "load_conf", "make_conf", "register_keystone_opts", "register_neutron_opts",
+           "setup_logging"]
 
 CONFIG_ENV = "LBAAS_CONFIG_FILE"
 
@@ -52,9 +72,11 @@ def list_opts():
     """Every option group and its options, for oslo-config-generator.
 
     Also [DEFAULT] transport_url: oslo.messaging registers it where a bus is used (importing
-    oslo.messaging costs every process 0.2 s); this copy documents lbaas's default.
+    oslo.messaging costs every process 0.2 s); this copy documents lbaas's default. And
+    [service_auth] and [neutron], registered where the neutron backend is configured.
     """
-    return [(group or "DEFAULT", opts) for group, opts in GROUPS] + [("DEFAULT", [TRANSPORT_URL])]
+    return ([(group or "DEFAULT", opts) for group, opts in GROUPS]
+            + [("DEFAULT", [TRANSPORT_URL])] + list_ksa_opts())
 
 
 def register_keystone_opts(conf):
@@ -76,6 +98,8 @@ def make_conf(args=None, config_files=None):
          default_config_dirs=[])
     if conf.api_settings.auth_strategy == "keystone":
         register_keystone_opts(conf)
+    if conf.network.driver == "neutron":
+        register_neutron_opts(conf)
     return conf
 
 

@@ -119,6 +119,11 @@ networking_opts = [
     cfg.ListOpt("valid_vip_networks", default=[],
                 help="If set, the only networks a VIP may be placed on."),
     cfg.ListOpt("denylist_vip_networks", default=[], help="Networks a VIP may not be placed on."),
+    cfg.BoolOpt("allow_invisible_resource_usage", default=False,
+                help="Look up a VIP's network, subnet, port and QoS policy with lbaas's own "
+                     "credentials instead of the caller's token, so that users may use "
+                     "network resources Neutron does not show them (neutron backend). "
+                     "Leave False unless every user may use every network."),
 ]
 
 

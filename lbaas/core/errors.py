@@ -231,6 +231,22 @@ class VIPAddressConflict(APIError):
     template = "The VIP IP address is already in use: %(msg)s"
 
 
+class NetworkConflict(APIError):
+    """The network service refused a port for a reason the caller may fix (a quota, a full
+    subnet); the message is the network service's own."""
+
+    code = 409
+    template = "%(message)s"
+
+
+class ServiceUnavailable(APIError):
+    """A service lbaas depends on could not answer; nothing was changed."""
+
+    code = 503
+    template = ("%(service)s could not be reached; nothing was changed. Please retry the "
+                "request later.")
+
+
 class ProviderDriverError(APIError):
     code = 500
     template = "Provider '%(prov)s' reports error: %(user_msg)s"

@@ -40,11 +40,55 @@ class NetworkBackend(abc.ABC):
     that cannot wire amphorae leaves plumbing returning None. The OVN provider uses
     ovn_datapaths and allocate_port; a backend whose subnets are not in OVN leaves
     ovn_datapaths returning None.
+
+    The caller's credentials: the core validates a new VIP (its network, subnet, port,
+    QoS policy and security groups) through `as_caller(context)`, the view of the backend
+    that makes those lookups as the caller (the request's RequestContext, whose
+    auth_token is the caller's Keystone token under keystone authentication), so that a
+    user cannot name another project's network, port or policy by its id. A backend with
+    no such notion (noop, local) returns itself. Allocation (allocate_vip, allocate_port,
+    security groups) always runs with the backend's own credentials.
+
+    Errors: a backend raises lbaas.core.errors (their `message` is what the user sees,
+    `operator_message` what the operator needs): InvalidSubresource or
+    ValidationException (400) for what the request named wrongly, VIPAddressConflict or
+    NetworkConflict (409) for an address in use, a full subnet or a quota, and
+    ServiceUnavailable (503) when the network service cannot be reached.
+
+    `answers_lookups`: whether lbaas's own Neutron-style read-only endpoints (which the
+    `openstack` CLI calls before it posts) are served from this backend. A backend in
+    front of a real Neutron says False: the catalog's Neutron answers those itself.
     """
+
+    answers_lookups = True
 
     def __init__(self, conf, database=None):
         self.conf = conf
         self.database = database
+
+    def as_caller(self, context):
+        """The backend as seen by a request's caller (for validating what the caller names)."""
+        return self
+
+    def get_qos_policy(self, policy_id):
+        """The QoS policy with this id, or None (a backend without QoS accepts any id)."""
+        return {"id": policy_id}
+
+    def get_security_group(self, group_id):
+        """The security group with this id, or None (a backend without them accepts any id)."""
+        return {"id": group_id}
+
+    def sync_security_group(self, loadbalancer):
+        """Make the VIP port admit the listeners' traffic, or the caller's vip_sg_ids only.
+
+        loadbalancer: {"id", "vip_sg_ids", "vip_addresses", "listeners": [{"protocol",
+        "protocol_port", "allowed_cidrs", "provisioning_status"}]}; a provider calls it
+        after listener changes. A backend without security groups does nothing.
+        """
+
+    def subnet_free_addresses(self, network_id):
+        """{subnet id: free addresses} of a network's subnets, or None when unknown."""
+        return None
 
     def plumbing(self, subnet_id):
         """How an amphora on this host joins the subnet (a Plumbing), or None if it cannot."""
@@ -94,12 +138,19 @@ class NetworkBackend(abc.ABC):
         """Ports matching every filter."""
 
     @abc.abstractmethod
-    def allocate_vip(self, loadbalancer_id, network_id, subnet_id, address=None):
-        """Reserve an address for a load balancer; returns a Vip."""
+    def allocate_vip(self, loadbalancer_id, network_id, subnet_id, address=None, *,
+                     port_id=None, project_id=None, sg_ids=()):
+        """Reserve an address for a load balancer; returns a Vip.
+
+        Called once for the VIP and once per additional VIP (same load balancer, another
+        subnet of the network). port_id: the caller's own port (vip_port_id), to be used as
+        it is, never deleted; project_id: the load balancer's project; sg_ids: the
+        caller's security groups for the VIP port (vip_sg_ids).
+        """
 
     @abc.abstractmethod
     def deallocate_vip(self, loadbalancer_id, vip):
-        """Release what allocate_vip reserved."""
+        """Release what allocate_vip reserved (never a port the caller brought)."""
 
 
 def load(conf, database=None):

@@ -447,7 +447,8 @@ class LocalNetwork(network.NetworkBackend):
             return subnets[:1]
         return sorted(subnets, key=lambda s: s.cidr.version != 4)
 
-    def allocate_vip(self, loadbalancer_id, network_id, subnet_id, address=None):
+    def allocate_vip(self, loadbalancer_id, network_id, subnet_id, address=None, *,
+                     port_id=None, project_id=None, sg_ids=()):
         """Record a VIP port: the requested address, or the first free one of the range."""
         subnets = self._vip_subnet(network_id, subnet_id, address)
         for i, subnet in enumerate(subnets):

@@ -1,4 +1,6 @@
 """Load balancers: create (with its VIP and optional graph), read, update, delete, failover."""
+import logging
+
 from octavia_lib.api.drivers import data_models as dm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -6,9 +8,8 @@ from sqlalchemy.orm import selectinload
 from lbaas.core import constants as c
 from lbaas.core import drivers, errors, listing, models, queries
 from lbaas.core import provider_models as pm
-from lbaas.core.services import common, graph, vip as vips
-from lbaas.core.services import quota_usage
-from lbaas.core.services import catalog
+from lbaas.core.services import catalog, common, graph, quota_usage
+from lbaas.core.services import vip as vips
 
 FIELDS = ("id", "name", "description", "admin_state_up", "project_id", "provisioning_status",
           "operating_status", "vip_address", "vip_port_id", "vip_subnet_id", "vip_network_id",
@@ -16,6 +17,7 @@ FIELDS = ("id", "name", "description", "admin_state_up", "project_id", "provisio
           "created_at", "updated_at")
 UPDATABLE = ("name", "description", "admin_state_up", "vip_qos_policy_id")
 RBAC = "loadbalancer"
+LOG = logging.getLogger(__name__)
 
 LOAD = (selectinload(models.LoadBalancer.listeners), selectinload(models.LoadBalancer.pools))
 GRAPH_LOAD = (
@@ -83,7 +85,7 @@ class LoadBalancerService:
         core.policy.authorize(ctx, RBAC, "post", project_id)
         if "vip_sg_ids" in body:
             core.policy.authorize(ctx, RBAC, "post:vip_sg_ids", project_id)
-        vip = vips.resolve(core.conf, core.network, body)
+        vip = vips.resolve(core.conf, core.network.as_caller(ctx), body)
         allocated = None
         try:
             with core.db.write() as session:
@@ -111,8 +113,17 @@ class LoadBalancerService:
             allocated = None
         finally:
             if allocated is not None:
-                core.network.deallocate_vip(allocated[0], allocated[1])
+                self._release_vip(*allocated)
         return full
+
+    def _release_vip(self, lb_id, vip):
+        """Release a VIP allocated by a request that failed; a failure here is only logged,
+        so that the caller sees why the request failed."""
+        try:
+            self.core.network.deallocate_vip(lb_id, vip)
+        except Exception:  # the request's own error is what the caller must see
+            LOG.exception("load balancer %s: could not release the VIP of a failed create "
+                          "(%s); it is left behind", lb_id, vip)
 
     def get_graph(self, lb_id):
         """A load balancer with its listeners and pools fully loaded."""
@@ -130,21 +141,29 @@ class LoadBalancerService:
                                          vip_dict, [dict(a) for a in vip.additional])
             allocated = None
         except errors.ProviderNotImplementedError:
-            allocated_vip = self.core.network.allocate_vip(lb.id, vip.network_id, vip.subnet_id,
-                                                           vip.address)
+            network = self.core.network
+            allocated_vip = network.allocate_vip(
+                lb.id, vip.network_id, vip.subnet_id, vip.address, port_id=vip.port_id,
+                project_id=lb.project_id, sg_ids=tuple(vip.sg_ids))
+            allocated = (lb.id, allocated_vip)
             result = {"vip_address": allocated_vip.address,
                       "vip_network_id": allocated_vip.network_id,
                       "vip_subnet_id": allocated_vip.subnet_id,
                       "vip_port_id": vip.port_id or allocated_vip.port_id,
                       "octavia_owned": vip.port_id is None}
             extra = []
-            for item in vip.additional:
-                got = self.core.network.allocate_vip(lb.id, item["network_id"], item["subnet_id"],
-                                                     item.get("ip_address"))
-                extra.append({"subnet_id": got.subnet_id, "network_id": got.network_id,
-                              "ip_address": got.address, "port_id": item.get("port_id")
-                              or got.port_id})
-            allocated = (lb.id, allocated_vip)
+            try:
+                for item in vip.additional:
+                    got = network.allocate_vip(
+                        lb.id, item["network_id"], item["subnet_id"], item.get("ip_address"),
+                        port_id=item.get("port_id") or vip.port_id, project_id=lb.project_id,
+                        sg_ids=tuple(vip.sg_ids))
+                    extra.append({"subnet_id": got.subnet_id, "network_id": got.network_id,
+                                  "ip_address": got.address, "port_id": item.get("port_id")
+                                  or got.port_id})
+            except BaseException:
+                self._release_vip(*allocated)  # the caller's finally never saw it
+                raise
         if isinstance(result, dm.VIP):
             result = result.to_dict()
         lb.vip_address = result.get("vip_address") or lb.vip_address
@@ -159,6 +178,8 @@ class LoadBalancerService:
 
     def update(self, ctx, lb_id, body):
         """Change the updatable fields; the load balancer must be ACTIVE."""
+        if body.get("vip_qos_policy_id"):
+            vips.check_qos_policy(self.core.network.as_caller(ctx), body["vip_qos_policy_id"])
         with self.core.db.write() as session:
             common.hold(session, models.LoadBalancer, lb_id)
             lb = common.get_or_404(session, models.LoadBalancer, lb_id, GRAPH_LOAD)

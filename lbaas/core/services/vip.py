@@ -84,10 +84,10 @@ def _from_port(network, body):
         raise errors.ValidationException(
             detail="VIP port's subnet could not be determined. Please specify either a "
                    "VIP subnet or address.")
-    return port["network_id"], subnet_id, address
+    return port["network_id"], subnet_id, address, port.get("qos_policy_id")
 
 
-def _from_network(network, body):
+def _from_network(conf, network, body):
     network_id = body["vip_network_id"]
     net = network.get_network(network_id)
     if net is None:
@@ -109,8 +109,20 @@ def _from_network(network, body):
         raise errors.ValidationException(
             detail=f"Supplied network does not contain a subnet with available IPs: "
                    f"{network_id}")
+    free = network.subnet_free_addresses(network_id)
+    if free is not None:
+        subnets = [s for s in subnets if free.get(s["id"], 0) >= _addresses_needed(conf)]
+        if not subnets:
+            raise errors.ValidationException(
+                detail="Subnet(s) in the supplied network do not contain enough available "
+                       "IPs.")
     v4 = [s for s in subnets if s.get("ip_version") == 4]
     return network_id, (v4 or subnets)[0]["id"], None
+
+
+def _addresses_needed(conf):
+    """Addresses a new load balancer takes on its VIP subnet: the VIP and one per amphora."""
+    return 3 if conf.controller_worker.loadbalancer_topology == "ACTIVE_STANDBY" else 2
 
 
 def check_network(conf, network_id, valid_networks=None):
@@ -127,18 +139,30 @@ def check_network(conf, network_id, valid_networks=None):
                    "deployment.")
 
 
+def check_qos_policy(network, policy_id):
+    """400 unless the QoS policy (if any) exists for the caller."""
+    if policy_id and network.get_qos_policy(policy_id) is None:
+        raise errors.InvalidSubresource(resource="qos_policy", id=policy_id)
+
+
 def resolve(conf, network, body):
     """Resolve the VIP fields of a create body against the network backend (400 when invalid).
+
+    `network` is the backend as the caller sees it (NetworkBackend.as_caller), so what the
+    body names is looked up with the caller's own credentials where the backend has any.
 
     Whether the network is allowed is check_network's business: it depends on the
     availability zone, looked up later.
     """
     _check_allowed(conf, body)
     config_rules.check(body, addresses=("vip_address",))
+    qos_policy_id = body.get("vip_qos_policy_id")
     if body.get("vip_port_id"):
-        network_id, subnet_id, address = _from_port(network, body)
+        network_id, subnet_id, address, port_qos = _from_port(network, body)
+        if "vip_qos_policy_id" not in body:
+            qos_policy_id = port_qos  # the port's own policy, unless the body names one
     elif body.get("vip_network_id"):
-        network_id, subnet_id, address = _from_network(network, body)
+        network_id, subnet_id, address = _from_network(conf, network, body)
     else:
         subnet = _subnet_or_400(network, body["vip_subnet_id"])
         network_id, subnet_id, address = subnet["network_id"], subnet["id"], \
@@ -149,9 +173,13 @@ def resolve(conf, network, body):
             raise errors.ValidationException(
                 detail=f"VIP address {address} is not in subnet {subnet_id}.")
     additional = _additional(network, network_id, subnet_id, body.get("additional_vips") or [])
+    check_qos_policy(network, qos_policy_id)
+    for group_id in body.get("vip_sg_ids") or []:
+        if network.get_security_group(group_id) is None:
+            raise errors.InvalidSubresource(resource="Security Group", id=group_id)
     return VipRequest(network_id=network_id, subnet_id=subnet_id, address=address,
                       port_id=body.get("vip_port_id"),
-                      qos_policy_id=body.get("vip_qos_policy_id"),
+                      qos_policy_id=qos_policy_id,
                       sg_ids=list(body.get("vip_sg_ids") or []), additional=additional)
 
 

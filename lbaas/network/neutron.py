@@ -1,0 +1,222 @@
+"""The neutron network backend: VIPs and amphora ports are Neutron ports (openstacksdk).
+
+Octavia's conventions, so that an operator's tooling recognises what lbaas made: a VIP
+port is named ``octavia-lb-<lb id>``, with device_owner ``Octavia``, device_id
+``lb-<lb id>``, admin_state_up false, in the load balancer's project (its additional VIPs
+are more fixed IPs of the same port). A port the caller brought (vip_port_id) is used as
+it is and never deleted. Amphora and OVN health-check ports (allocate_port) are made in
+lbaas's own project, and release_ports deletes only ports of that project.
+
+What a caller names (network, subnet, port, QoS policy, security group) is looked up with
+the caller's token (as_caller), unless [networking] allow_invisible_resource_usage;
+everything else runs with lbaas's credentials ([service_auth]). Neutron's refusals become
+lbaas's errors (lbaas.network.neutron_api); lbaas.network.neutron_sg keeps the load
+balancers' security groups.
+"""
+import copy
+import ipaddress
+
+from lbaas.core import errors, network
+from lbaas.network import neutron_api, neutron_sg
+
+OWNER = "Octavia"
+ROUTER_OWNERS = ("network:router_interface", "network:router_interface_distributed",
+                 "network:ha_router_replicated_interface")
+
+
+def vip_port_name(lb_id):
+    """The name of a load balancer's VIP port (Octavia's)."""
+    return f"octavia-lb-{lb_id}"
+
+
+def vip_device_id(lb_id):
+    """The device_id of a load balancer's VIP port (Octavia's)."""
+    return f"lb-{lb_id}"
+
+
+def _same_address(a, b):
+    return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+
+
+def _address_on(port, subnet_id, address=None):
+    """The port's fixed IP on the subnet (the given address, if any), or None."""
+    for fixed in port.get("fixed_ips") or []:
+        if fixed["subnet_id"] == subnet_id and \
+                (address is None or _same_address(fixed["ip_address"], address)):
+            return fixed["ip_address"]
+    return None
+
+
+def _query(filters):
+    """Neutron query parameters from a seam filter dict (field -> accepted values)."""
+    return {k: list(v) for k, v in filters.items() if v}
+
+
+class NeutronNetwork(network.NetworkBackend):
+    """Networks, subnets and ports of a real Neutron; VIPs and amphora ports as Neutron ports."""
+
+    answers_lookups = False  # Neutron is in the catalog: it answers the CLI's lookups
+
+    def __init__(self, conf, database=None):
+        super().__init__(conf, database)
+        from lbaas.conf import register_neutron_opts
+        register_neutron_opts(conf)  # idempotent; make_conf did it for [network] driver
+        self.clients = neutron_api.Clients(conf)
+        self.api = self.clients.service()
+        self.reader = self.api  # the client of lookups: the caller's in an as_caller view
+        self.groups = neutron_sg.SecurityGroups(self.api)
+
+    def as_caller(self, context):
+        """A view whose lookups use the caller's token (unless invisible resources are allowed)."""
+        token = getattr(context, "auth_token", None)
+        if not token or self.conf.networking.allow_invisible_resource_usage:
+            return self
+        view = copy.copy(self)
+        view.reader = self.clients.caller(token)
+        return view
+
+    # -- lookups -----------------------------------------------------------------------------
+    def _get(self, kind, object_id, path=None):
+        if not object_id or "/" in object_id:
+            return None
+        found = self.reader.call("GET", f"{path or '/' + kind + 's'}/{object_id}",
+                                 missing_ok=True)
+        return found and found[kind]
+
+    def get_network(self, network_id):
+        """The network, as Neutron shows it to this view's credentials, or None."""
+        return self._get("network", network_id)
+
+    def get_subnet(self, subnet_id):
+        """The subnet, or None."""
+        return self._get("subnet", subnet_id)
+
+    def get_port(self, port_id):
+        """The port, or None."""
+        return self._get("port", port_id)
+
+    def get_qos_policy(self, policy_id):
+        """The QoS policy, or None."""
+        return self._get("policy", policy_id, path="/qos/policies")
+
+    def get_security_group(self, group_id):
+        """The security group, or None."""
+        return self._get("security_group", group_id, path="/security-groups")
+
+    def list_networks(self, filters):
+        """Networks matching every filter."""
+        return self.reader.call("GET", "/networks", params=_query(filters))["networks"]
+
+    def list_subnets(self, filters):
+        """Subnets matching every filter."""
+        return self.reader.call("GET", "/subnets", params=_query(filters))["subnets"]
+
+    def list_ports(self, filters):
+        """Ports matching every filter."""
+        return self.reader.call("GET", "/ports", params=_query(filters))["ports"]
+
+    def subnet_free_addresses(self, network_id):
+        """Free addresses per subnet (Neutron's network IP availability, lbaas's credentials)."""
+        found = self.api.call("GET", f"/network-ip-availabilities/{network_id}", missing_ok=True)
+        if not found:
+            return None
+        return {s["subnet_id"]: s["total_ips"] - s["used_ips"]
+                for s in found["network_ip_availability"]["subnet_ip_availability"]}
+
+    def ovn_datapaths(self, subnet_id):
+        """("neutron-<network id>", "neutron-<router id>" or None) as ML2/OVN names them."""
+        subnet = self.api.call("GET", f"/subnets/{subnet_id}", missing_ok=True)
+        if not subnet:
+            return None
+        ports = self.api.call("GET", "/ports", params={
+            "device_owner": list(ROUTER_OWNERS), "fixed_ips": f"subnet_id={subnet_id}"})["ports"]
+        router = next((p["device_id"] for p in ports if p.get("device_id")), None)
+        return (f"neutron-{subnet['subnet']['network_id']}",
+                f"neutron-{router}" if router else None)
+
+    # -- VIPs --------------------------------------------------------------------------------
+    def _vip_ports(self, lb_id):
+        """The VIP ports lbaas made for a load balancer (normally one)."""
+        return self.api.call("GET", "/ports", params={
+            "device_id": vip_device_id(lb_id), "device_owner": OWNER,
+            "name": vip_port_name(lb_id)})["ports"]
+
+    def allocate_vip(self, loadbalancer_id, network_id, subnet_id, address=None, *,
+                     port_id=None, project_id=None, sg_ids=()):
+        """The caller's port as it is, else lbaas's VIP port: created, or given one more address."""
+        if port_id:
+            return self._callers_port(port_id, subnet_id, address)
+        fixed = {"subnet_id": subnet_id}
+        if address:
+            fixed["ip_address"] = address
+        ours = self._vip_ports(loadbalancer_id)
+        if not ours:
+            body = {"name": vip_port_name(loadbalancer_id), "network_id": network_id,
+                    "admin_state_up": False, "device_id": vip_device_id(loadbalancer_id),
+                    "device_owner": OWNER, "fixed_ips": [fixed]}
+            if project_id:
+                body["project_id"] = project_id
+            if sg_ids:
+                body["security_groups"] = list(sg_ids)
+            port = self.api.call("POST", "/ports", {"port": body})["port"]
+        elif _address_on(ours[0], subnet_id, address):
+            port = ours[0]  # allocated before (a repeated call)
+        else:
+            fixed_ips = [{"subnet_id": f["subnet_id"], "ip_address": f["ip_address"]}
+                         for f in ours[0]["fixed_ips"]] + [fixed]
+            port = self.api.call("PUT", f"/ports/{ours[0]['id']}",
+                                 {"port": {"fixed_ips": fixed_ips}})["port"]
+        return network.Vip(address=_address_on(port, subnet_id, address),
+                           network_id=port["network_id"], subnet_id=subnet_id,
+                           port_id=port["id"])
+
+    def _callers_port(self, port_id, subnet_id, address):
+        port = self.api.call("GET", f"/ports/{port_id}", missing_ok=True)
+        if port is None:
+            raise errors.InvalidSubresource(resource="Port", id=port_id)
+        port = port["port"]
+        found = _address_on(port, subnet_id, address)
+        if found is None:
+            raise errors.ValidationException(
+                detail=f"Port {port_id} has no fixed IP on subnet {subnet_id}"
+                       + (f" with address {address}." if address else "."))
+        return network.Vip(address=found, network_id=port["network_id"], subnet_id=subnet_id,
+                           port_id=port_id)
+
+    def deallocate_vip(self, loadbalancer_id, vip):
+        """Delete the VIP ports lbaas made, then the load balancer's security group."""
+        for port in self._vip_ports(loadbalancer_id):
+            self.api.call("DELETE", f"/ports/{port['id']}")
+        self.groups.delete(loadbalancer_id)
+
+    # -- amphora and health-check ports ------------------------------------------------------
+    def allocate_port(self, device_id, subnet_id, device_owner, address=None, name=""):
+        """A port of lbaas's project for a device on a subnet; the existing one if any."""
+        subnet = self.api.call("GET", f"/subnets/{subnet_id}", missing_ok=True)
+        if subnet is None:
+            raise errors.InvalidSubresource(resource="Subnet", id=subnet_id)
+        existing = self.api.call("GET", "/ports", params={
+            "device_id": device_id, "device_owner": device_owner,
+            "fixed_ips": f"subnet_id={subnet_id}"})["ports"]
+        for port in existing:
+            if address is None or _address_on(port, subnet_id, address):
+                return port
+        fixed = {"subnet_id": subnet_id}
+        if address:
+            fixed["ip_address"] = address
+        return self.api.call("POST", "/ports", {"port": {
+            "name": name, "network_id": subnet["subnet"]["network_id"], "device_id": device_id,
+            "device_owner": device_owner, "fixed_ips": [fixed]}})["port"]
+
+    def release_ports(self, device_id):
+        """Delete the device's ports in lbaas's project (never another project's)."""
+        ports = self.api.call("GET", "/ports", params={
+            "device_id": device_id, "project_id": self.clients.project_id()})["ports"]
+        for port in ports:
+            if port.get("device_owner") != OWNER:
+                self.api.call("DELETE", f"/ports/{port['id']}")
+
+    # -- security groups (called by providers after listener changes) ------------------------
+    def sync_security_group(self, loadbalancer):
+        """Make the load balancer's VIP port admit its listeners' traffic (neutron_sg)."""
+        self.groups.sync(loadbalancer, self._vip_ports(loadbalancer["id"]))
