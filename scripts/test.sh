@@ -3,7 +3,8 @@
 #   bash scripts/test.sh [PYTEST ARGS...]     e.g. -m 'not functional', -x, tests/unit
 # Runs on LBAAS_TEST_WORKERS pytest-xdist workers (default: 2, or 1 on a one-core machine;
 # 1 = no xdist). Each worker has its own PostgreSQL cluster and `lbaas serve`; a test module
-# stays on one worker (--dist loadfile) because its tests build on one another.
+# stays on one worker (--dist loadfile) because its tests build on one another, and modules
+# sharing an expensive service share a worker (tests/conftest.py, SHARED_WORKER).
 # Exits non-zero when anything failed or when no test ran at all (pytest's exit 5).
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

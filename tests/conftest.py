@@ -13,6 +13,29 @@ from testbed import mariadb, pg
 from tests import rabbitmq
 
 
+# Modules that share an expensive session fixture run on one pytest-xdist worker, so the
+# session starts it once; every other module is a unit of its own, as --dist loadfile makes it.
+SHARED_WORKER = {
+    "tests/functional/test_neutron_fixture.py": "neutron",   # neutron_cloud: 35-110 s to start
+    "tests/functional/test_neutron_backend.py": "neutron",
+}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, with the modules of SHARED_WORKER grouped (xdist 3.8's loadgroup
+    ignores xdist_group marks under pytest 9: nodeids no longer take its suffix)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            path = nodeid.split("::", 1)[0]
+            return SHARED_WORKER.get(path, path)
+
+    return ModuleGroups(config, log)
+
+
 def pytest_report_header(config):
     return [f"PostgreSQL binaries: {pg.binaries() or 'not installed (PostgreSQL tests skip)'}",
             f"MariaDB server: {mariadb.binaries() or 'not installed (MariaDB tests skip)'}",
