@@ -82,8 +82,11 @@ class NetworkBackend(abc.ABC):
         """Make the VIP port admit the listeners' traffic, or the caller's vip_sg_ids only.
 
         loadbalancer: {"id", "vip_sg_ids", "vip_addresses", "listeners": [{"protocol",
-        "protocol_port", "allowed_cidrs", "provisioning_status"}]}; a provider calls it
-        after listener changes. A backend without security groups does nothing.
+        "protocol_port", "allowed_cidrs", "provisioning_status"}], "topology" (SINGLE or
+        ACTIVE_STANDBY), "peer_port" (the port a pair's HAProxys sync on, or None)}; a
+        provider calls it after listener changes, and may call it again with the same
+        state (nothing changes then). A backend without security groups does nothing;
+        the group goes in deallocate_vip.
         """
 
     def subnet_free_addresses(self, network_id):

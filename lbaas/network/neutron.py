@@ -64,7 +64,7 @@ class NeutronNetwork(network.NetworkBackend):
         self.clients = neutron_api.Clients(conf)
         self.api = self.clients.service()
         self.reader = self.api  # the client of lookups: the caller's in an as_caller view
-        self.groups = neutron_sg.SecurityGroups(self.api)
+        self.groups = neutron_sg.SecurityGroups(self.api, self.clients.project_id)
 
     def as_caller(self, context):
         """A view whose lookups use the caller's token (unless invisible resources are allowed)."""
@@ -218,5 +218,11 @@ class NeutronNetwork(network.NetworkBackend):
 
     # -- security groups (called by providers after listener changes) ------------------------
     def sync_security_group(self, loadbalancer):
-        """Make the load balancer's VIP port admit its listeners' traffic (neutron_sg)."""
-        self.groups.sync(loadbalancer, self._vip_ports(loadbalancer["id"]))
+        """Make the load balancer's VIP port admit its listeners' traffic (neutron_sg).
+
+        Only a VIP port lbaas made: a port the caller brought (vip_port_id) keeps the
+        groups its owner gave it, and no group is made that nothing would carry.
+        """
+        ports = self._vip_ports(loadbalancer["id"])
+        if ports:
+            self.groups.sync(loadbalancer, ports)

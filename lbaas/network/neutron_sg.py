@@ -3,14 +3,19 @@
 As Octavia does: a group named ``lb-<lb id>`` in lbaas's project, with one ingress rule
 per listener port, protocol (tcp; udp for UDP listeners; sctp for SCTP ones) and allowed
 CIDR (any source when the listener has none), for each IP version of the VIP addresses;
-it replaces the VIP port's groups. When the user gives vip_sg_ids, their groups are the
-VIP port's and lbaas keeps no group of its own.
+it replaces the VIP port's groups. An ACTIVE_STANDBY pair also needs its own traffic
+between the amphorae: HAProxy's peer port (TCP, any source) and VRRP (IP protocol 112)
+and AH (51, keepalived's authentication header) for the VIP's own IP version; Octavia
+opens the same, but opens the peer port for a SINGLE amphora too, which has no peer.
+No ICMP (neither does Octavia). When the user gives vip_sg_ids, their groups are the VIP
+port's and lbaas keeps no group of its own.
 """
 import ipaddress
 
 PREFIX = "lb-"
 GONE = ("PENDING_DELETE", "DELETED")
 PROTOCOLS = ("tcp", "udp", "sctp")
+PAIR_PROTOCOLS = ("112", "51")   # VRRP and AH, by number as Octavia names them
 
 
 def group_name(lb_id):
@@ -27,9 +32,16 @@ def _ethertype(network):
 
 
 def wanted_rules(loadbalancer):
-    """{(port, protocol, remote CIDR or None, ethertype)} the listeners need."""
-    ethertypes = {_ethertype(a) for a in loadbalancer.get("vip_addresses") or [] if a}
+    """{(port, protocol, remote CIDR or None, ethertype)} the listeners (and a pair) need."""
+    addresses = [a for a in loadbalancer.get("vip_addresses") or [] if a]
+    ethertypes = {_ethertype(a) for a in addresses}
     rules = set()
+    if loadbalancer.get("topology") == "ACTIVE_STANDBY" and addresses:
+        for protocol in PAIR_PROTOCOLS:
+            rules.add((None, protocol, None, _ethertype(addresses[0])))
+        if loadbalancer.get("peer_port"):
+            for ethertype in ethertypes:
+                rules.add((loadbalancer["peer_port"], "tcp", None, ethertype))
     for listener in loadbalancer.get("listeners") or []:
         if listener.get("provisioning_status") in GONE:
             continue
@@ -49,13 +61,13 @@ def _key(rule):
 class SecurityGroups:
     """The security groups of load balancers, through a NeutronApi with lbaas's credentials."""
 
-    def __init__(self, api):
-        self.api = api
+    def __init__(self, api, project_id):
+        self.api, self.project_id = api, project_id   # project_id(): lbaas's own project
 
     def find(self, lb_id):
-        """The load balancer's group, or None."""
-        found = self.api.call("GET", "/security-groups",
-                              params={"name": group_name(lb_id)})["security_groups"]
+        """The load balancer's group (in lbaas's project: a user's namesake is not it), or None."""
+        found = self.api.call("GET", "/security-groups", params={
+            "name": group_name(lb_id), "project_id": self.project_id()})["security_groups"]
         return found[0] if found else None
 
     def delete(self, lb_id):
@@ -67,8 +79,8 @@ class SecurityGroups:
     def sync(self, loadbalancer, vip_ports):
         """Make the group's rules what the listeners need and put it on the VIP ports.
 
-        loadbalancer: {"id", "vip_sg_ids", "vip_addresses", "listeners": [{"protocol",
-        "protocol_port", "allowed_cidrs", "provisioning_status"}]}.
+        loadbalancer: as NetworkBackend.sync_security_group takes it. Rules already there
+        are kept, so a repeated call changes nothing.
         """
         user_groups = list(loadbalancer.get("vip_sg_ids") or [])
         if user_groups:
@@ -81,15 +93,17 @@ class SecurityGroups:
         want = wanted_rules(loadbalancer)
         have = {}
         for rule in group.get("security_group_rules") or []:
-            if rule.get("direction") == "ingress" and rule.get("protocol") in PROTOCOLS:
+            if rule.get("direction") == "ingress" and \
+                    rule.get("protocol") in PROTOCOLS + PAIR_PROTOCOLS:
                 have[_key(rule)] = rule["id"]
         for key in set(have) - want:
             self.api.call("DELETE", f"/security-group-rules/{have[key]}")
         for port, protocol, cidr, ethertype in sorted(want - set(have), key=str):
-            self.api.call("POST", "/security-group-rules", {"security_group_rule": {
-                "security_group_id": group["id"], "direction": "ingress",
-                "protocol": protocol, "port_range_min": port, "port_range_max": port,
-                "remote_ip_prefix": cidr, "ethertype": ethertype}})
+            rule = {"security_group_id": group["id"], "direction": "ingress",
+                    "protocol": protocol, "remote_ip_prefix": cidr, "ethertype": ethertype}
+            if port is not None:
+                rule.update(port_range_min=port, port_range_max=port)
+            self.api.call("POST", "/security-group-rules", {"security_group_rule": rule})
         self._apply(vip_ports, [group["id"]])
         return group["id"]
 

@@ -95,3 +95,14 @@ def test_a_reset_connection_is_tried_again_for_a_read_but_never_for_a_create():
     with pytest.raises(errors.ServiceUnavailable):
         neutron_api.NeutronApi(flaky).call("POST", "/ports", {"port": {}})
     assert calls == ["POST"]
+
+
+def test_a_pair_also_opens_vrrp_ah_and_the_peer_port():
+    lb = {"id": "x", "vip_addresses": ["10.0.0.5", "fd00::5"], "topology": "ACTIVE_STANDBY",
+          "peer_port": 1025, "listeners": [{"protocol": "TCP", "protocol_port": 80}]}
+    assert neutron_sg.wanted_rules(lb) == {
+        (80, "tcp", None, "IPv4"), (80, "tcp", None, "IPv6"),
+        (1025, "tcp", None, "IPv4"), (1025, "tcp", None, "IPv6"),
+        (None, "112", None, "IPv4"), (None, "51", None, "IPv4")}
+    assert neutron_sg.wanted_rules(dict(lb, topology="SINGLE")) == {
+        (80, "tcp", None, "IPv4"), (80, "tcp", None, "IPv6")}
