@@ -141,3 +141,35 @@ def test_udp_sctp_and_ping_are_accepted_since_nothing_is_served(api, project):
     sctp = api.create("listeners", "listener", {
         "loadbalancer_id": lb["id"], "protocol": "SCTP", "protocol_port": 36412}, lb["id"])
     assert sctp["provisioning_status"] == "ACTIVE"
+
+
+def test_the_security_group_is_synced_when_listeners_change_only(api, noop_amphora_app,
+                                                                 project, monkeypatch):
+    """The provider hands the network backend its listeners after a reconcile that changed
+    them (noop network: only the calls are observed here; the real Neutron's groups in
+    tests/functional/test_neutron_security_groups.py); a reconcile with nothing changed
+    does not call it again."""
+    worker = _worker(noop_amphora_app)
+    calls = []
+    monkeypatch.setattr(worker.reconciler.context.network, "sync_security_group",
+                        calls.append)
+    lb = api.create_lb(project)
+    assert [c["listeners"] for c in calls] == [[]]
+    assert calls[0]["vip_addresses"] == [lb["vip_address"]]
+    assert (calls[0]["topology"], calls[0]["peer_port"]) == ("SINGLE", None)
+    listener = api.create("listeners", "listener", {
+        "loadbalancer_id": lb["id"], "protocol": "TCP", "protocol_port": 80,
+        "allowed_cidrs": ["192.0.2.0/24"]}, lb["id"])
+    assert calls[-1]["listeners"] == [{"protocol": "TCP", "protocol_port": 80,
+                                       "allowed_cidrs": ["192.0.2.0/24"]}]
+    worker.submit(lb["id"])   # nothing changed: no call
+    assert worker.wait_idle(10) and len(calls) == 2
+    assert api.put(f"/v2/lbaas/listeners/{listener['id']}",
+                   {"listener": {"name": "renamed"}}).status_code == 200
+    api.wait(f"{LBS}/{lb['id']}", "loadbalancer")
+    assert worker.wait_idle(10) and len(calls) == 2   # a rename opens nothing new
+    assert api.put(f"/v2/lbaas/listeners/{listener['id']}",
+                   {"listener": {"allowed_cidrs": ["198.51.100.0/24"]}}).status_code == 200
+    api.wait(f"{LBS}/{lb['id']}", "loadbalancer")
+    assert worker.wait_idle(10)
+    assert [c["listeners"][0]["allowed_cidrs"] for c in calls[2:]] == [["198.51.100.0/24"]]

@@ -35,6 +35,7 @@ class Reconciler:
         self.fleet = Fleet(context, compute, controller)
         self.ca, self.agents = self.fleet.ca, self.fleet.agents
         self._infos = {}    # amphora id -> its agent's /info (open-file limit, paths)
+        self._groups = {}   # lb id -> the security group state last synced (this process)
         self.pair = Pair(self.fleet, self.agents, self.info, self.each)
 
     def request_failover(self, loadbalancer_id, amphora_id=None):
@@ -134,6 +135,7 @@ class Reconciler:
             if took_spare or any(a.status == c.PENDING_DELETE for a in want.amphorae):
                 want = self.fleet.want(loadbalancer_id)
             took_spare += self._converge_all(want)
+            self._sync_security_group(want)
         self._report(seen, c.ACTIVE)
         return bool(took_spare)
 
@@ -214,6 +216,27 @@ class Reconciler:
                 "fixed_ips": [{"ip_address": f["ip_address"], "subnet_cidr": plumbing.cidr}
                               for f in port["fixed_ips"]]})
 
+    def _sync_security_group(self, want):
+        """Have the network backend open the VIP port to the listeners (allowed_cidrs), or
+        carry the user's vip_sg_ids; only when that changed since this process last did it.
+        A failure raises: the worker retries, then reports ERROR."""
+        model = want.model
+        extra = [v.get("ip_address") for v in getattr(model, "additional_vips", None) or []
+                 if isinstance(v, dict)]
+        state = {"id": want.loadbalancer_id,
+                 "vip_sg_ids": sorted(getattr(model, "vip_sg_ids", None) or []),
+                 "vip_addresses": [want.vip_address, *extra],
+                 "topology": want.topology,
+                 "peer_port": PEER_PORT if want.topology == ACTIVE_STANDBY else None,
+                 "listeners": sorted(({"protocol": li.protocol, "protocol_port": li.protocol_port,
+                                       "allowed_cidrs": sorted(li.allowed_cidrs or [])}
+                                      for li in _listed(model.listeners)),
+                                     key=lambda li: (li["protocol_port"], li["protocol"]))}
+        if self._groups.get(want.loadbalancer_id) == state:
+            return
+        self.context.network.sync_security_group(state)
+        self._groups[want.loadbalancer_id] = state
+
     # -- HAProxy ------------------------------------------------------------------------
     def settings(self, max_open_files=None):
         """The runtime values of a rendered config (connections capped by the amphora's files)."""
@@ -287,4 +310,10 @@ class Reconciler:
         """Remove the load balancer's amphorae and their ports; the VIP goes with the LB row."""
         for amphora in want.amphorae:
             self.fleet.delete(amphora.id)
+        self._groups.pop(want.loadbalancer_id, None)   # the group goes with the VIP
+
+
+def _listed(value):
+    """A model's list field as a list (octavia-lib leaves an unset one Unset)."""
+    return value if isinstance(value, list) else []
 
