@@ -29,7 +29,8 @@ LBS = "/v2/lbaas/loadbalancers"
 class Lbaas:
     """`lbaas serve` with the neutron backend, and REST calls with a user's token."""
 
-    def __init__(self, cloud, state, denied_network, driver="neutron"):
+    def __init__(self, cloud, state, denied_network, driver="neutron", extra=""):
+        """extra: more configuration text (sections of its own)."""
         self.cloud = cloud
         self.port = free_port()
         config = state / "lbaas.conf"
@@ -65,7 +66,7 @@ class Lbaas:
 
             [neutron]
             region_name = {REGION}
-            """))
+            """) + textwrap.dedent(extra))
         self.service = Service("lbaas serve (neutron)",
                                [venv_command("lbaas"), "--config-file", str(config), "serve",
                                 "--state-path", str(state), "--port", str(self.port)],
