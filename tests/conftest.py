@@ -19,6 +19,7 @@ SHARED_WORKER = {
     "tests/functional/test_neutron_fixture.py": "neutron",   # neutron_cloud: 35-110 s to start
     "tests/functional/test_neutron_backend.py": "neutron",
     "tests/functional/test_neutron_security_groups.py": "neutron",
+    "tests/functional/test_ovn_on_neutron.py": "neutron",
 }
 
 

@@ -18,6 +18,30 @@ class Vip:
 
 
 @dataclasses.dataclass(frozen=True)
+class VipPortStyle:
+    """How a VIP port lbaas makes is named and owned, so that tooling recognises it.
+
+    A provider driver names its style in a `vip_port_style` attribute; the core passes it
+    to allocate_vip. A backend without ports of its own ignores it.
+    """
+
+    name_prefix: str        # the port's name is name_prefix + the load balancer id
+    device_owner: str
+    admin_state_up: bool
+
+    def name(self, loadbalancer_id):
+        """The name of a load balancer's VIP port in this style."""
+        return self.name_prefix + loadbalancer_id
+
+
+# Octavia's amphora convention (the port is unbound; amphorae hold the address as an
+# allowed address pair), and ovn-octavia-provider's (an OVN Load_Balancer answers for it).
+OCTAVIA_VIP_PORT = VipPortStyle("octavia-lb-", "Octavia", False)
+OVN_VIP_PORT = VipPortStyle("ovn-lb-vip-", "ovn-lb:vip", True)
+VIP_PORT_STYLES = (OCTAVIA_VIP_PORT, OVN_VIP_PORT)
+
+
+@dataclasses.dataclass(frozen=True)
 class Plumbing:
     """How amphorae on this host join a subnet: the bridge to plug into and its addressing."""
 
@@ -142,13 +166,14 @@ class NetworkBackend(abc.ABC):
 
     @abc.abstractmethod
     def allocate_vip(self, loadbalancer_id, network_id, subnet_id, address=None, *,
-                     port_id=None, project_id=None, sg_ids=()):
+                     port_id=None, project_id=None, sg_ids=(), style=OCTAVIA_VIP_PORT):
         """Reserve an address for a load balancer; returns a Vip.
 
         Called once for the VIP and once per additional VIP (same load balancer, another
         subnet of the network). port_id: the caller's own port (vip_port_id), to be used as
         it is, never deleted; project_id: the load balancer's project; sg_ids: the
-        caller's security groups for the VIP port (vip_sg_ids).
+        caller's security groups for the VIP port (vip_sg_ids); style: the VipPortStyle of
+        the port made (one of VIP_PORT_STYLES, which deallocate_vip recognises).
         """
 
     @abc.abstractmethod

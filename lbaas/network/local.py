@@ -448,7 +448,7 @@ class LocalNetwork(network.NetworkBackend):
         return sorted(subnets, key=lambda s: s.cidr.version != 4)
 
     def allocate_vip(self, loadbalancer_id, network_id, subnet_id, address=None, *,
-                     port_id=None, project_id=None, sg_ids=()):
+                     port_id=None, project_id=None, sg_ids=(), style=None):
         """Record a VIP port: the requested address, or the first free one of the range."""
         subnets = self._vip_subnet(network_id, subnet_id, address)
         for i, subnet in enumerate(subnets):

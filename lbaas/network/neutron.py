@@ -3,8 +3,10 @@
 Octavia's conventions, so that an operator's tooling recognises what lbaas made: a VIP
 port is named ``octavia-lb-<lb id>``, with device_owner ``Octavia``, device_id
 ``lb-<lb id>``, admin_state_up false, in the load balancer's project (its additional VIPs
-are more fixed IPs of the same port). A port the caller brought (vip_port_id) is used as
-it is and never deleted. Amphora and OVN health-check ports (allocate_port) are made in
+are more fixed IPs of the same port); an OVN provider's VIP port follows
+ovn-octavia-provider's instead (``ovn-lb-vip-<lb id>``, device_owner ``ovn-lb:vip``, up),
+the style the core passes (lbaas.core.network.VIP_PORT_STYLES). A port the caller brought
+(vip_port_id) is used as it is and never deleted. Amphora and OVN health-check ports (allocate_port) are made in
 lbaas's own project, and release_ports deletes only ports of that project.
 
 What a caller names (network, subnet, port, QoS policy, security group) is looked up with
@@ -19,14 +21,21 @@ import ipaddress
 from lbaas.core import errors, network
 from lbaas.network import neutron_api, neutron_sg
 
-OWNER = "Octavia"
+OWNER = network.OCTAVIA_VIP_PORT.device_owner
+VIP_OWNERS = {style.device_owner for style in network.VIP_PORT_STYLES}
 ROUTER_OWNERS = ("network:router_interface", "network:router_interface_distributed",
                  "network:ha_router_replicated_interface")
 
 
-def vip_port_name(lb_id):
-    """The name of a load balancer's VIP port (Octavia's)."""
-    return f"octavia-lb-{lb_id}"
+def vip_port_name(lb_id, style=network.OCTAVIA_VIP_PORT):
+    """The name of a load balancer's VIP port (Octavia's, or the given style's)."""
+    return style.name(lb_id)
+
+
+def _made_for(port, lb_id):
+    """Whether the port is a VIP port lbaas made for the load balancer, in any style."""
+    return any(port.get("device_owner") == style.device_owner and
+               port.get("name") == style.name(lb_id) for style in network.VIP_PORT_STYLES)
 
 
 def vip_device_id(lb_id):
@@ -136,13 +145,13 @@ class NeutronNetwork(network.NetworkBackend):
 
     # -- VIPs --------------------------------------------------------------------------------
     def _vip_ports(self, lb_id):
-        """The VIP ports lbaas made for a load balancer (normally one)."""
-        return self.api.call("GET", "/ports", params={
-            "device_id": vip_device_id(lb_id), "device_owner": OWNER,
-            "name": vip_port_name(lb_id)})["ports"]
+        """The VIP ports lbaas made for a load balancer (normally one), in any style."""
+        found = self.api.call("GET", "/ports", params={
+            "device_id": vip_device_id(lb_id), "device_owner": sorted(VIP_OWNERS)})["ports"]
+        return [port for port in found if _made_for(port, lb_id)]
 
     def allocate_vip(self, loadbalancer_id, network_id, subnet_id, address=None, *,
-                     port_id=None, project_id=None, sg_ids=()):
+                     port_id=None, project_id=None, sg_ids=(), style=network.OCTAVIA_VIP_PORT):
         """The caller's port as it is, else lbaas's VIP port: created, or given one more address."""
         if port_id:
             return self._callers_port(port_id, subnet_id, address)
@@ -151,9 +160,10 @@ class NeutronNetwork(network.NetworkBackend):
             fixed["ip_address"] = address
         ours = self._vip_ports(loadbalancer_id)
         if not ours:
-            body = {"name": vip_port_name(loadbalancer_id), "network_id": network_id,
-                    "admin_state_up": False, "device_id": vip_device_id(loadbalancer_id),
-                    "device_owner": OWNER, "fixed_ips": [fixed]}
+            body = {"name": style.name(loadbalancer_id), "network_id": network_id,
+                    "admin_state_up": style.admin_state_up,
+                    "device_id": vip_device_id(loadbalancer_id),
+                    "device_owner": style.device_owner, "fixed_ips": [fixed]}
             if project_id:
                 body["project_id"] = project_id
             if sg_ids:
@@ -209,11 +219,11 @@ class NeutronNetwork(network.NetworkBackend):
             "device_owner": device_owner, "fixed_ips": [fixed]}})["port"]
 
     def release_ports(self, device_id):
-        """Delete the device's ports in lbaas's project (never another project's)."""
+        """Delete the device's ports in lbaas's project (never another project's, nor a VIP)."""
         ports = self.api.call("GET", "/ports", params={
             "device_id": device_id, "project_id": self.clients.project_id()})["ports"]
         for port in ports:
-            if port.get("device_owner") != OWNER:
+            if port.get("device_owner") not in VIP_OWNERS:
                 self.api.call("DELETE", f"/ports/{port['id']}")
 
     # -- security groups (called by providers after listener changes) ------------------------

@@ -134,7 +134,7 @@ class NoopNetwork(network.NetworkBackend):
         return [p for p in (self.get_port(i) for i in filters.get("id", [])) if p]
 
     def allocate_vip(self, loadbalancer_id, network_id, subnet_id, address=None, *,
-                     port_id=None, project_id=None, sg_ids=()):
+                     port_id=None, project_id=None, sg_ids=(), style=None):
         """The requested address, or the next host of the subnet's CIDR (or of TEST-NET-2)."""
         if address is None:
             cidr = self._subnet(subnet_id)["cidr"]

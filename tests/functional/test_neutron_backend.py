@@ -30,7 +30,7 @@ class Lbaas:
     """`lbaas serve` with the neutron backend, and REST calls with a user's token."""
 
     def __init__(self, cloud, state, denied_network, driver="neutron", extra=""):
-        """extra: more configuration text (sections of its own)."""
+        """extra: more configuration text (sections of its own), appended as it is."""
         self.cloud = cloud
         self.port = free_port()
         config = state / "lbaas.conf"
@@ -67,6 +67,7 @@ class Lbaas:
             [neutron]
             region_name = {REGION}
             """) + textwrap.dedent(extra))
+        self.config = config
         self.service = Service("lbaas serve (neutron)",
                                [venv_command("lbaas"), "--config-file", str(config), "serve",
                                 "--state-path", str(state), "--port", str(self.port)],
@@ -83,7 +84,7 @@ class Lbaas:
 
     def create(self, user, expect=201, **vip):
         """POST a load balancer; its body (or the whole response when it must fail)."""
-        resp = self.call(user, "POST", LBS, json={"loadbalancer": dict(vip, name="nb")})
+        resp = self.call(user, "POST", LBS, json={"loadbalancer": dict({"name": "nb"}, **vip)})
         assert resp.status_code == expect, resp.text
         return resp.json()["loadbalancer"] if expect == 201 else resp
 

@@ -29,8 +29,17 @@ def test_one_row_per_listener_named_and_tagged_with_lbaas_ids():
     p = _build(_lb())
     (row,) = p.rows.values()
     assert row.name == "lbaas-l" and row.protocol == "tcp"
-    assert row.external_ids == {plan.LB_KEY: "lb", plan.LISTENER_KEY: "l", plan.POOL_KEY: "p"}
+    assert row.external_ids == {plan.LB_KEY: "lb", plan.LISTENER_KEY: "l", plan.POOL_KEY: "p",
+                                plan.VIP_KEY: "10.0.1.5"}
     assert row.vips == {"10.0.1.5:80": "10.0.0.10:8080,10.0.0.11:8080"}
+
+
+def test_rows_name_the_vip_port_as_ovn_octavia_provider_does():
+    lb = _lb()
+    lb.vip_port_id = "port-1"
+    (row,) = _build(lb).rows.values()
+    assert row.external_ids[plan.VIP_PORT_KEY] == "port-1"
+    assert row.external_ids[plan.VIP_KEY] == "10.0.1.5"
 
 
 def test_switches_and_routers_come_from_the_vip_and_member_subnets():

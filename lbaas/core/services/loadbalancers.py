@@ -142,9 +142,11 @@ class LoadBalancerService:
             allocated = None
         except errors.ProviderNotImplementedError:
             network = self.core.network
+            style = getattr(driver, "vip_port_style", None)  # the provider's port conventions
+            styled = {"style": style} if style is not None else {}
             allocated_vip = network.allocate_vip(
                 lb.id, vip.network_id, vip.subnet_id, vip.address, port_id=vip.port_id,
-                project_id=lb.project_id, sg_ids=tuple(vip.sg_ids))
+                project_id=lb.project_id, sg_ids=tuple(vip.sg_ids), **styled)
             allocated = (lb.id, allocated_vip)
             result = {"vip_address": allocated_vip.address,
                       "vip_network_id": allocated_vip.network_id,
@@ -157,7 +159,7 @@ class LoadBalancerService:
                     got = network.allocate_vip(
                         lb.id, item["network_id"], item["subnet_id"], item.get("ip_address"),
                         port_id=item.get("port_id") or vip.port_id, project_id=lb.project_id,
-                        sg_ids=tuple(vip.sg_ids))
+                        sg_ids=tuple(vip.sg_ids), **styled)
                     extra.append({"subnet_id": got.subnet_id, "network_id": got.network_id,
                                   "ip_address": got.address, "port_id": item.get("port_id")
                                   or got.port_id})

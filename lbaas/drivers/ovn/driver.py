@@ -13,6 +13,7 @@ import logging
 from octavia_lib.api.drivers import exceptions as lib_exc
 from octavia_lib.api.drivers import provider_base
 
+from lbaas.core import network
 from lbaas.drivers.ovn import validate
 from lbaas.drivers.ovn.service import SyncService
 from lbaas.drivers.ovn.worker import Worker
@@ -24,6 +25,8 @@ ZONE_METADATA = {}      # OVN load balancers are distributed: no zone to choose
 
 class OvnProviderDriver(provider_base.ProviderDriver):
     """Load balancers as OVN Northbound Load_Balancer rows."""
+
+    vip_port_style = network.OVN_VIP_PORT   # the VIP port as ovn-octavia-provider makes it
 
     def __init__(self):
         super().__init__()

@@ -61,6 +61,11 @@ class Northbound:
         """Ids of every load balancer that has rows in NB (read under the connection lock)."""
         return ReadIds(self.api).execute(check_error=True)
 
+    def sources(self, loadbalancer_id=None, exclude=None):
+        """Health-check source addresses named by Load_Balancer ip_port_mappings: of one
+        load balancer's rows, or of every row (anyone's, not only lbaas's) but `exclude`'s."""
+        return ReadSources(self.api, loadbalancer_id, exclude).execute(check_error=True)
+
     def stop(self):
         """Close the connection."""
         self.connection.stop()
@@ -73,6 +78,30 @@ class ReadIds(command.ReadOnlyCommand):
         self.result = {row.external_ids[rows_plan.LB_KEY]
                        for row in self.api.tables["Load_Balancer"].rows.values()
                        if rows_plan.LB_KEY in row.external_ids}
+
+
+def mapping_source(value):
+    """The source address of an ip_port_mappings value ("lsp:ip" or "lsp:[ipv6]")."""
+    _, _, rest = value.partition(":")
+    return rest[1:].partition("]")[0] if rest.startswith("[") else rest.partition(":")[0]
+
+
+class ReadSources(command.ReadOnlyCommand):
+    """The source addresses of ip_port_mappings (see Northbound.sources)."""
+
+    def __init__(self, api, loadbalancer_id, exclude):
+        super().__init__(api)
+        self.loadbalancer_id, self.exclude = loadbalancer_id, exclude
+
+    def run_idl(self, txn):
+        found = set()
+        for row in self.api.tables["Load_Balancer"].rows.values():
+            owner = row.external_ids.get(rows_plan.LB_KEY)
+            if (self.loadbalancer_id is not None and owner != self.loadbalancer_id) or \
+                    (self.exclude is not None and owner == self.exclude):
+                continue
+            found.update(mapping_source(v) for v in row.ip_port_mappings.values())
+        self.result = found
 
 
 def _lsp_name(switch, address):

@@ -5,7 +5,11 @@ selection_fields, and an Octavia listener has one protocol and one default pool)
 `lbaas-<listener id>` and identified by external_ids:
 
   lbaas:loadbalancer_id, lbaas:listener_id, lbaas:pool_id (when it has a pool),
-  lbaas:healthmonitor_id on its Load_Balancer_Health_Check row.
+  lbaas:healthmonitor_id on its Load_Balancer_Health_Check row;
+
+and, as ovn-octavia-provider marks its rows, `neutron:vip` (the VIP address) and
+`neutron:vip_port_id` (its port), where Neutron's ML2/OVN looks for the load balancer of a
+VIP port (floating IPs on a VIP). Only lbaas:loadbalancer_id makes a row lbaas's.
 
 Disabled objects, as Octavia's OVN provider documents them: a disabled load balancer or
 listener keeps its row with no VIP at all (nothing answers on it); a disabled pool, or a
@@ -23,6 +27,8 @@ LB_KEY = "lbaas:loadbalancer_id"
 LISTENER_KEY = "lbaas:listener_id"
 POOL_KEY = "lbaas:pool_id"
 HM_KEY = "lbaas:healthmonitor_id"
+VIP_KEY = "neutron:vip"
+VIP_PORT_KEY = "neutron:vip_port_id"
 SELECTION_FIELDS = {   # Octavia algorithm -> the header fields OVN hashes to pick a backend
     lib_c.LB_ALGORITHM_SOURCE_IP_PORT: ["ip_dst", "ip_src", "tp_dst", "tp_src"],
     lib_c.LB_ALGORITHM_SOURCE_IP: ["ip_dst", "ip_src"],
@@ -65,6 +71,11 @@ def endpoint(address, port):
     return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
 
 
+def _given(value):
+    """Whether a data-model field carries a value (not Unset, None or empty)."""
+    return isinstance(value, str) and value != ""
+
+
 def _enabled(obj):
     return obj is not None and obj.admin_state_up is not False
 
@@ -84,6 +95,10 @@ def _row(loadbalancer, listener, pool, datapaths, sources):
     ids = {LB_KEY: loadbalancer.loadbalancer_id, LISTENER_KEY: listener.listener_id}
     if pool is not None:
         ids[POOL_KEY] = pool.pool_id
+    if _given(loadbalancer.vip_address):
+        ids[VIP_KEY] = canonical(loadbalancer.vip_address)
+    if _given(loadbalancer.vip_port_id):
+        ids[VIP_PORT_KEY] = loadbalancer.vip_port_id
     row = Row(name=PREFIX + listener.listener_id, protocol=PROTOCOLS[listener.protocol],
               vips={}, selection_fields=[], options={}, external_ids=ids)
     if not (_enabled(loadbalancer) and _enabled(listener)) or not loadbalancer.vip_address:

@@ -4,6 +4,13 @@ Work items are load balancer ids ("reconcile X"), SYNC (reconcile every OVN load
 and delete rows of load balancers lbaas no longer has) and HEALTH (recompute operating
 statuses from Service_Monitor). One thread does all Northbound writes of the process, so
 two reconciles of one load balancer never interleave; a queued item is not queued twice.
+
+Health checks need a source address on each member subnet: a port of the network backend
+per subnet (ovn-octavia-provider's convention, which Neutron's ML2/OVN makes a localport:
+name and device_id `ovn-lb-hm-<subnet id>`, device_owner `ovn-lb-hm:distributed`), shared by
+every load balancer checking members there. A reconcile that stops using a source releases
+its port unless another Load_Balancer row still maps it; the sync releases every source no
+load balancer plans any more (the repair for a release another process missed).
 """
 import logging
 import queue
@@ -19,6 +26,7 @@ from lbaas.drivers.ovn.sb import Southbound
 LOG = logging.getLogger(__name__)
 SYNC, HEALTH, STOP = "sync", "health", "stop"
 HM_OWNER = "ovn-lb-hm:distributed"
+HM_PREFIX = "ovn-lb-hm-"
 SB_RETRY = 10   # seconds between two attempts to reach an unreachable Southbound
 
 
@@ -30,7 +38,7 @@ class Worker:
         self.library = context.library
         self.syncing = False            # set by the sync service: resync after reconnecting
         self.nb = self.sb = None
-        self._sources = {}              # subnet id -> health-check source address
+        self._planned = {}              # lb id -> health-check sources its last plan used
         self._queue, self._queued, self._lock = queue.Queue(), set(), threading.Lock()
         self._thread = threading.Thread(target=self._run, name="ovn-driver", daemon=True)
         self.last_sync = None           # monotonic time the last full sync finished
@@ -107,14 +115,18 @@ class Worker:
             return
         try:
             northbound = self._connect()
+            before = northbound.sources(loadbalancer_id)
             if want.provisioning_status == c.PENDING_DELETE:
                 northbound.converge(plan.Plan(loadbalancer_id, {}, set(), set()))
+                self._planned.pop(loadbalancer_id, None)
             else:
                 northbound.converge(self.plan(want.model))
         except Exception as exc:
             LOG.error("OVN driver: load balancer %s not written to NB: %s", loadbalancer_id, exc)
             self._report(seen, c.ERROR)
             return
+        self._release_sources(before - self._planned.get(loadbalancer_id, set()),
+                              northbound.sources(exclude=loadbalancer_id))
         self._report(seen, c.ACTIVE)
         if self.sb is not None and want.provisioning_status != c.PENDING_DELETE:
             self._health_of(loadbalancer_id, self.sb.statuses())
@@ -123,13 +135,30 @@ class Worker:
         """The NB Plan of an octavia-lib load balancer (allocating health-check sources)."""
         network = self.context.network
         datapaths = network.ovn_datapaths
+        sources = {}
         for subnet in plan.monitored_subnets(model):
-            if subnet not in self._sources and (datapaths(subnet) or (None,))[0]:
+            if (datapaths(subnet) or (None,))[0]:   # the existing port, else a new one
                 port = network.allocate_port(
-                    device_id=f"ovn-lb-hm-{subnet}", subnet_id=subnet, device_owner=HM_OWNER,
-                    name=f"ovn-lb-hm-{subnet}")
-                self._sources[subnet] = port["fixed_ips"][0]["ip_address"]
-        return plan.build(model, datapaths, self._sources)
+                    device_id=HM_PREFIX + subnet, subnet_id=subnet, device_owner=HM_OWNER,
+                    name=HM_PREFIX + subnet)
+                sources[subnet] = next(f["ip_address"] for f in port["fixed_ips"]
+                                       if f["subnet_id"] == subnet)
+        self._planned[model.loadbalancer_id] = set(sources.values())
+        return plan.build(model, datapaths, sources)
+
+    def _release_sources(self, unused, in_use):
+        """Release the health-check ports holding `unused` addresses no one else maps."""
+        unused = unused - in_use
+        if not unused:
+            return
+        network = self.context.network
+        for port in network.list_ports({"device_owner": [HM_OWNER]}):
+            device = port.get("device_id") or ""
+            if device.startswith(HM_PREFIX) and \
+                    any(f["ip_address"] in unused for f in port.get("fixed_ips") or ()):
+                LOG.info("OVN driver: releasing health-check source port %s (%s)", port["id"],
+                         device)
+                network.release_ports(device)
 
     def _report(self, seen, outcome):
         """Finish what `seen` showed pending, unless it changed since (its own item runs)."""
@@ -150,6 +179,12 @@ class Worker:
         for stray in northbound.loadbalancer_ids() - known:
             LOG.info("OVN driver: deleting NB rows of unknown load balancer %s", stray)
             northbound.converge(plan.Plan(stray, {}, set(), set()))
+        for gone in set(self._planned) - known:
+            del self._planned[gone]
+        planned = set().union(*self._planned.values()) if self._planned else set()
+        every = {f["ip_address"] for port in self.context.network.list_ports(
+            {"device_owner": [HM_OWNER]}) for f in port.get("fixed_ips") or ()}
+        self._release_sources(every - planned, planned | northbound.sources())
         self.follow_health()
         self.last_sync = time.monotonic()
 
