@@ -295,6 +295,9 @@ class _Locked:
         os.close(self.fd)   # releases the lock
 
 
+PORT_ATTEMPTS = 3   # starts with fresh ports when another process took a port first
+
+
 def session_broker():
     """The session's node, started by the first caller of any worker; raises when impossible.
 
@@ -319,13 +322,17 @@ def session_broker():
             broker = Broker.from_state(state)
             if broker.alive():
                 return broker
-        broker = Broker(os.path.join(session_dir, "node"))
-        try:
-            broker.start()
-        except Exception as exc:
-            state = {"error": str(exc)}
-        else:
-            state = broker.state()
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            broker = Broker(os.path.join(session_dir, f"node-{attempt}"))
+            try:
+                broker.start()
+            except Exception as exc:
+                state = {"error": str(exc)}
+                if "eaddrinuse" in str(exc):   # a port chosen free was taken meanwhile
+                    continue
+            else:
+                state = broker.state()
+            break
         with open(state_path + ".new", "w") as state_file:
             json.dump(state, state_file)
         os.replace(state_path + ".new", state_path)

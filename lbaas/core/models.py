@@ -5,6 +5,7 @@ import uuid
 
 from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String,
                         UniqueConstraint, BigInteger, exists, select, union)
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -359,7 +360,10 @@ class AmphoraHealth(Base):
 
     __tablename__ = "amphora_health"
     amphora_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    last_update: Mapped[datetime.datetime] = mapped_column(DateTime, index=True)
+    # microseconds on MySQL too (its DATETIME holds whole seconds): liveness is judged in
+    # fractions of heartbeat_timeout
+    last_update: Mapped[datetime.datetime] = mapped_column(
+        DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), index=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     busy: Mapped[bool] = mapped_column(Boolean, default=False)
 
