@@ -49,3 +49,27 @@ def check(metadata, schema):
         refuse(f"Additional properties are not allowed ({names} {verb} unexpected)")
     for key, value in metadata.items():
         _check_value(key, value, schema[key][0])
+
+
+class DeclaredMetadata:
+    """A provider driver's four flavor and availability-zone methods, answered from the
+    schemas it declares as `flavor_metadata` and `zone_metadata`."""
+
+    flavor_metadata = {}
+    zone_metadata = {}
+
+    def get_supported_flavor_metadata(self):
+        """The flavor keys this driver accepts, with what each does here."""
+        return descriptions(self.flavor_metadata)
+
+    def validate_flavor(self, flavor_metadata):
+        """Refuse (UnsupportedOptionError) unknown keys and values of the wrong type."""
+        check(flavor_metadata, self.flavor_metadata)
+
+    def get_supported_availability_zone_metadata(self):
+        """The availability-zone keys this driver accepts, with what each does here."""
+        return descriptions(self.zone_metadata)
+
+    def validate_availability_zone(self, availability_zone_metadata):
+        """Refuse (UnsupportedOptionError) unknown keys and values of the wrong type."""
+        check(availability_zone_metadata, self.zone_metadata)

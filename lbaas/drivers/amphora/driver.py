@@ -71,8 +71,10 @@ def _given(value):
     return value is not None and not isinstance(value, dm.UnsetType)
 
 
-class AmphoraProviderDriver(provider_base.ProviderDriver):
+class AmphoraProviderDriver(metadata.DeclaredMetadata, provider_base.ProviderDriver):
     """Load balancers as HAProxy in amphorae, reconciled by workers."""
+
+    flavor_metadata, zone_metadata = FLAVOR_METADATA, ZONE_METADATA
 
     def __init__(self):
         super().__init__()
@@ -302,20 +304,3 @@ class AmphoraProviderDriver(provider_base.ProviderDriver):
 
     def l7rule_delete(self, l7rule):
         self._cast_for("l7policies", l7rule.l7policy_id)
-
-    # -- flavors and availability zones -------------------------------------------------
-    def get_supported_flavor_metadata(self):
-        """The flavor keys the amphora driver accepts (upstream's), with what each does here."""
-        return metadata.descriptions(FLAVOR_METADATA)
-
-    def validate_flavor(self, flavor_metadata):
-        """Refuse unknown keys and values of the wrong type."""
-        metadata.check(flavor_metadata, FLAVOR_METADATA)
-
-    def get_supported_availability_zone_metadata(self):
-        """The availability-zone keys the amphora driver accepts (upstream's)."""
-        return metadata.descriptions(ZONE_METADATA)
-
-    def validate_availability_zone(self, availability_zone_metadata):
-        """Refuse unknown keys and values of the wrong type."""
-        metadata.check(availability_zone_metadata, ZONE_METADATA)

@@ -10,8 +10,8 @@ everything PENDING_DELETE is reported DELETED, everything else PENDING_*
 ACTIVE, and operating statuses are set as a healthy data plane would show
 them (ONLINE, OFFLINE when admin-down, NO_MONITOR for members of a pool
 without a health monitor), or, with `[noop_driver] operating_status =
-unmeasured`, as upstream's noop backends leave them (see completion.py). Because it looks at state rather than at the
-call, a duplicate is harmless and, at start-up, whatever a crash left
+unmeasured`, as upstream's noop backends leave them (see completion.py). Because it
+looks at state rather than at the call, a duplicate is harmless and, at start-up, whatever a crash left
 PENDING is finished.
 """
 import logging
@@ -58,8 +58,10 @@ ZONE_METADATA = {
 }
 
 
-class NoopProviderDriver(provider_base.ProviderDriver):
+class NoopProviderDriver(metadata.DeclaredMetadata, provider_base.ProviderDriver):
     """A provider that provisions nothing and says it did."""
+
+    flavor_metadata, zone_metadata = FLAVOR_METADATA, ZONE_METADATA
 
     def __init__(self):
         super().__init__()
@@ -172,22 +174,6 @@ class NoopProviderDriver(provider_base.ProviderDriver):
     def l7rule_delete(self, l7rule):
         self._touch(collection="l7policies", object_id=l7rule.l7policy_id)
 
-    # Flavors and availability zones: only the keys below, each of its type.
-    def get_supported_flavor_metadata(self):
-        """The flavor keys noop accepts, with what each means."""
-        return metadata.descriptions(FLAVOR_METADATA)
-
-    def validate_flavor(self, flavor_metadata):
-        """Refuse (UnsupportedOptionError) unknown keys and values of the wrong type."""
-        metadata.check(flavor_metadata, FLAVOR_METADATA)
-
-    def get_supported_availability_zone_metadata(self):
-        """The availability-zone keys noop accepts, with what each means."""
-        return metadata.descriptions(ZONE_METADATA)
-
-    def validate_availability_zone(self, availability_zone_metadata):
-        """Refuse (UnsupportedOptionError) unknown keys and values of the wrong type."""
-        metadata.check(availability_zone_metadata, ZONE_METADATA)
 
 
 class _Worker:
