@@ -11,8 +11,8 @@ ACTIVE, and operating statuses are set as a healthy data plane would show
 them (ONLINE, OFFLINE when admin-down, NO_MONITOR for members of a pool
 without a health monitor), or, with `[noop_driver] operating_status =
 unmeasured`, as upstream's noop backends leave them (see completion.py). Because it
-looks at state rather than at the call, a duplicate is harmless and, at start-up, whatever a crash left
-PENDING is finished.
+looks at state rather than at the call, a duplicate is harmless and, at start-up,
+whatever a crash left PENDING is finished.
 """
 import logging
 import queue
