@@ -14,25 +14,13 @@ import os
 import re
 
 from lbaas.drivers.amphora import certs
+from lbaas.drivers.amphora.compute.processes import start_time
 
 LOG = logging.getLogger(__name__)
 DIRECTORY = "controller-certs"
 _NAME = re.compile(r"client-(\d+)-(\d+)\.pem")
 _OLD_NAME = re.compile(r"client-(\d+)\.pem")   # before the start time was part of the name
 _registered = set()   # paths this process removes at exit
-
-
-def start_time(pid):
-    """A live process's start time (clock ticks after boot), or None if none runs as pid."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2:].split()
-    if fields[0] in ("Z", "X"):
-        return None   # exited, not reaped yet: gone
-    return int(fields[19])
 
 
 def own_name():

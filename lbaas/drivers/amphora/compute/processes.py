@@ -9,8 +9,9 @@ from pyroute2 import netns
 NETNS_DIR = "/var/run/netns"
 
 
-def _start_time(pid):
-    """The start time of `pid` in clock ticks (field 22 of /proc/PID/stat), or None if gone."""
+def start_time(pid):
+    """The start time of `pid` in clock ticks after boot (field 22 of /proc/PID/stat), or
+    None if no live process has that pid (a zombie counts as gone)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
@@ -30,7 +31,7 @@ def spawn(ns_name, argv, log_path):
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                 start_new_session=True, preexec_fn=enter, close_fds=True)
-    return proc.pid, _start_time(proc.pid)
+    return proc.pid, start_time(proc.pid)
 
 
 def pids_in(ns_name):
@@ -52,11 +53,12 @@ def pids_in(ns_name):
     return found
 
 
-def alive(pid, start_time=None):
-    """Whether `pid` runs (and, if start_time is given, is still the same process)."""
+def alive(pid, started=None):
+    """Whether `pid` runs (and, if `started` (its start_time) is given, is still the same
+    process)."""
     _reap(pid)
-    now = _start_time(pid)
-    return now is not None and (start_time is None or now == start_time)
+    now = start_time(pid)
+    return now is not None and (started is None or now == started)
 
 
 def _reap(pid):
