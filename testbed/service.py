@@ -31,6 +31,22 @@ def venv_command(name):
     return path
 
 
+def venv_unavailable(venv, failed, commands):
+    """Why a service venv made by `scripts/setup.sh --test` cannot be used, or None.
+
+    failed: the file setup.sh writes when the install failed; commands: what must be in bin/.
+    """
+    try:
+        return (f"the last `scripts/setup.sh --test` could not install it in {venv}:\n"
+                + failed.read_text().strip())
+    except OSError:
+        pass
+    missing = [name for name in commands if not os.access(venv / "bin" / name, os.X_OK)]
+    if missing:
+        return f"{', '.join(missing)} missing from {venv} (run `bash scripts/setup.sh --test`)"
+    return None
+
+
 def wait_for(condition, timeout, what, interval=0.02):
     """Call condition() until it returns a true value, which is returned; fail at the deadline."""
     deadline = time.monotonic() + timeout

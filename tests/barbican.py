@@ -37,7 +37,7 @@ from pathlib import Path
 import requests
 from cryptography.fernet import Fernet
 
-from testbed.service import Service, clean_env, free_port
+from testbed.service import Service, clean_env, free_port, venv_unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 # scripts/setup.sh --test makes it; LBAAS_BARBICAN_VENV names another (or a missing) one.
@@ -110,16 +110,7 @@ paste.filter_factory = oslo_middleware:HTTPProxyToWSGI.factory
 
 def unavailable():
     """Why the real Barbican cannot run here, or None when it can."""
-    try:
-        return (f"the last `scripts/setup.sh --test` could not install it in {VENV}:\n"
-                + FAILED.read_text().strip())
-    except OSError:
-        pass
-    missing = [name for name in ("barbican-manage", "gunicorn")
-               if not os.access(VENV / "bin" / name, os.X_OK)]
-    if missing:
-        return f"{', '.join(missing)} missing from {VENV} (run `bash scripts/setup.sh --test`)"
-    return None
+    return venv_unavailable(VENV, FAILED, ("barbican-manage", "gunicorn"))
 
 
 class BarbicanService(Service):

@@ -29,7 +29,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from testbed.service import GunicornService, clean_env, free_port
+from testbed.service import GunicornService, clean_env, free_port, venv_unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 # scripts/setup.sh --test makes it; LBAAS_NEUTRON_VENV names another (or a missing) one.
@@ -52,15 +52,9 @@ from neutron.wsgi.api import application  # noqa: E402,F401
 
 def unavailable():
     """Why the real Neutron cannot run here, or None when it can."""
-    try:
-        return (f"the last `scripts/setup.sh --test` could not install it in {VENV}:\n"
-                + FAILED.read_text().strip())
-    except OSError:
-        pass
-    missing = [name for name in ("neutron-db-manage", "gunicorn")
-               if not os.access(VENV / "bin" / name, os.X_OK)]
-    if missing:
-        return f"{', '.join(missing)} missing from {VENV} (run `bash scripts/setup.sh --test`)"
+    reason = venv_unavailable(VENV, FAILED, ("neutron-db-manage", "gunicorn"))
+    if reason:
+        return reason
     if not (VENV / "etc" / "neutron" / "api-paste.ini").exists():
         return f"{VENV}/etc/neutron/api-paste.ini is missing (reinstall neutron)"
     return None

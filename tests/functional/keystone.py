@@ -23,7 +23,8 @@ from pathlib import Path
 
 import requests
 
-from testbed.service import GunicornService, Service, clean_env, free_port, venv_command
+from testbed.service import (GunicornService, Service, clean_env, free_port, venv_command,
+                             venv_unavailable)
 
 ROOT = Path(__file__).resolve().parents[2]
 # scripts/setup.sh --test makes it; LBAAS_KEYSTONE_VENV names another (or a missing) one.
@@ -44,16 +45,7 @@ application = wsgi.initialize_public_application()
 
 def unavailable():
     """Why the real Keystone cannot run here, or None when it can."""
-    try:
-        return (f"the last `scripts/setup.sh --test` could not install it in {VENV}:\n"
-                + FAILED.read_text().strip())
-    except OSError:
-        pass
-    missing = [name for name in ("keystone-manage", "gunicorn")
-               if not os.access(VENV / "bin" / name, os.X_OK)]
-    if missing:
-        return f"{', '.join(missing)} missing from {VENV} (run `bash scripts/setup.sh --test`)"
-    return None
+    return venv_unavailable(VENV, FAILED, ("keystone-manage", "gunicorn"))
 
 
 class KeystoneService(GunicornService):

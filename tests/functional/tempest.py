@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 
 from tests.functional.keystone import ADMIN_PASSWORD, REGION
-from testbed.service import clean_env
+from testbed.service import clean_env, venv_unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 # scripts/setup.sh --test makes it; LBAAS_TEMPEST_VENV names another (or a missing) one.
@@ -52,14 +52,7 @@ operating_status = unmeasured
 
 def unavailable():
     """Why tempest cannot run here, or None when it can."""
-    try:
-        return (f"the last `scripts/setup.sh --test` could not install it in {VENV}:\n"
-                + FAILED.read_text().strip())
-    except OSError:
-        pass
-    if not os.access(VENV / "bin" / "tempest", os.X_OK):
-        return f"tempest missing from {VENV} (run `bash scripts/setup.sh --test`)"
-    return None
+    return venv_unavailable(VENV, FAILED, ("tempest",))
 
 
 def _comma_free(name, text):
