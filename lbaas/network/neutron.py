@@ -6,8 +6,9 @@ port is named ``octavia-lb-<lb id>``, with device_owner ``Octavia``, device_id
 are more fixed IPs of the same port); an OVN provider's VIP port follows
 ovn-octavia-provider's instead (``ovn-lb-vip-<lb id>``, device_owner ``ovn-lb:vip``, up),
 the style the core passes (lbaas.core.network.VIP_PORT_STYLES). A port the caller brought
-(vip_port_id) is used as it is and never deleted. Amphora and OVN health-check ports (allocate_port) are made in
-lbaas's own project, and release_ports deletes only ports of that project.
+(vip_port_id) is used as it is and never deleted. Amphora and OVN health-check ports
+(allocate_port) are made in lbaas's own project, and release_ports deletes only ports of
+that project.
 
 What a caller names (network, subnet, port, QoS policy, security group) is looked up with
 the caller's token (as_caller), unless [networking] allow_invisible_resource_usage;
@@ -17,6 +18,7 @@ balancers' security groups.
 """
 import copy
 import ipaddress
+import re
 
 from lbaas.core import errors, network
 from lbaas.network import neutron_api, neutron_sg
@@ -41,6 +43,10 @@ def _made_for(port, lb_id):
 def vip_device_id(lb_id):
     """The device_id of a load balancer's VIP port (Octavia's)."""
     return f"lb-{lb_id}"
+
+
+# What an id may be before it is put into a Neutron URL path (Neutron's ids are UUIDs).
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _same_address(a, b):
@@ -86,8 +92,8 @@ class NeutronNetwork(network.NetworkBackend):
 
     # -- lookups -----------------------------------------------------------------------------
     def _get(self, kind, object_id, path=None):
-        if not object_id or "/" in object_id:
-            return None
+        if not isinstance(object_id, str) or not _ID.fullmatch(object_id):
+            return None   # no such object: nothing else may reach the URL
         found = self.reader.call("GET", f"{path or '/' + kind + 's'}/{object_id}",
                                  missing_ok=True)
         return found and found[kind]

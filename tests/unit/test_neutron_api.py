@@ -106,3 +106,14 @@ def test_a_pair_also_opens_vrrp_ah_and_the_peer_port():
         (None, "112", None, "IPv4"), (None, "51", None, "IPv4")}
     assert neutron_sg.wanted_rules(dict(lb, topology="SINGLE")) == {
         (80, "tcp", None, "IPv4"), (80, "tcp", None, "IPv6")}
+
+
+@pytest.mark.parametrize("bad_id", ["", "a/b", "../networks", "x?fields=id", "x#y", "é", "a" * 65,
+                                    None, 7])
+def test_an_id_that_is_no_neutron_id_never_reaches_a_url(bad_id):
+    from lbaas.network.neutron import NeutronNetwork
+    calls = []
+    backend = NeutronNetwork.__new__(NeutronNetwork)   # no credentials: nothing may be called
+    backend.reader = neutron_api.NeutronApi(lambda *args, **kwargs: calls.append(args))
+    assert backend.get_network(bad_id) is None and backend.get_port(bad_id) is None
+    assert calls == []
