@@ -20,6 +20,8 @@ SHARED_WORKER = {
     "tests/functional/test_neutron_backend.py": "neutron",
     "tests/functional/test_neutron_security_groups.py": "neutron",
     "tests/functional/test_ovn_on_neutron.py": "neutron",
+    "tests/functional/test_neutron_dataplane.py": "neutron",
+    "tests/functional/test_neutron_amphora.py": "neutron",
 }
 
 

@@ -168,4 +168,18 @@ compute_local_opts = [
                     "bridge, the others to amphorae."),
     cfg.StrOpt("state_dir",
                help="Records, pids and logs of local amphorae. Default: <state_path>/amphorae."),
+    cfg.StrOpt("integration_bridge", default="br-int",
+               help="Open vSwitch bridge that amphora interfaces on network ports (the "
+                    "neutron network backend) are plugged into, with the port's MAC and "
+                    "external_ids:iface-id, for ovn-controller to bind."),
+    cfg.StrOpt("ovs_db", default="",
+               help="OVSDB of that Open vSwitch (ovs-vsctl --db), e.g. "
+                    "unix:/run/openvswitch/db.sock. Empty: ovs-vsctl's default."),
+    cfg.StrOpt("ovs_netns", default="",
+               help="Network namespace where ovs-vswitchd's ports live (the host ends of "
+                    "amphora interfaces go there). Empty: this host's own."),
+    cfg.StrOpt("host", default="",
+               help="Host name network ports of local amphorae are bound to "
+                    "(binding:host_id; ovn-controller's chassis hostname). Empty: this "
+                    "host's name."),
 ]

@@ -43,7 +43,13 @@ VIP_PORT_STYLES = (OCTAVIA_VIP_PORT, OVN_VIP_PORT)
 
 @dataclasses.dataclass(frozen=True)
 class Plumbing:
-    """How amphorae on this host join a subnet: the bridge to plug into and its addressing."""
+    """How amphorae on this host join a subnet: the bridge to plug into and its addressing.
+
+    bound_ports: every amphora interface on the subnet is a port of the backend
+    (allocate_port with host=the compute host), plugged by the compute backend into its
+    integration bridge with the port's MAC and id (OVS external_ids:iface-id), so that the
+    network's own agent (ovn-controller) binds it; `bridge` then only names the network.
+    """
 
     subnet_id: str
     network_id: str
@@ -52,6 +58,7 @@ class Plumbing:
     gateway: str | None = None
     host_ip: str | None = None
     mtu: int = 1500
+    bound_ports: bool = False
 
 
 class NetworkBackend(abc.ABC):
@@ -107,7 +114,9 @@ class NetworkBackend(abc.ABC):
 
         loadbalancer: {"id", "vip_sg_ids", "vip_addresses", "listeners": [{"protocol",
         "protocol_port", "allowed_cidrs", "provisioning_status"}], "topology" (SINGLE or
-        ACTIVE_STANDBY), "peer_port" (the port a pair's HAProxys sync on, or None)}; a
+        ACTIVE_STANDBY), "peer_port" (the port a pair's HAProxys sync on, or None),
+        "amphorae" (ids of the devices whose VIP-subnet ports carry the VIP: they get the
+        same groups; may be absent)}; a
         provider calls it after listener changes, and may call it again with the same
         state (nothing changes then). A backend without security groups does nothing;
         the group goes in deallocate_vip.
@@ -126,8 +135,14 @@ class NetworkBackend(abc.ABC):
         when the subnet is not in OVN (what the OVN provider attaches load balancers to)."""
         return None
 
-    def allocate_port(self, device_id, subnet_id, device_owner, address=None, name=""):
-        """Reserve an address on a subnet for a device; -> a Neutron-shaped port dict."""
+    def allocate_port(self, device_id, subnet_id, device_owner, address=None, name="",
+                      host=None, allowed=()):
+        """Reserve an address on a subnet for a device; -> a Neutron-shaped port dict.
+
+        host: bind the port to that compute host (Plumbing.bound_ports); allowed: addresses
+        the device may also use on it (a VIP it holds: allowed address pairs), kept as given
+        on an existing port. Backends without bound ports ignore both.
+        """
         raise NotImplementedError(f"{type(self).__name__} allocates no ports")
 
     def release_ports(self, device_id):

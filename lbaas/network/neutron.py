@@ -62,6 +62,16 @@ def _address_on(port, subnet_id, address=None):
     return None
 
 
+def _differs(port, wanted):
+    """Whether a port's binding host or allowed address pairs differ from the wanted ones."""
+    if "binding:host_id" in wanted and port.get("binding:host_id") != wanted["binding:host_id"]:
+        return True
+    if "allowed_address_pairs" in wanted:
+        have = sorted(p["ip_address"] for p in port.get("allowed_address_pairs") or [])
+        return have != sorted(p["ip_address"] for p in wanted["allowed_address_pairs"])
+    return False
+
+
 def _query(filters):
     """Neutron query parameters from a seam filter dict (field -> accepted values)."""
     return {k: list(v) for k, v in filters.items() if v}
@@ -138,6 +148,18 @@ class NeutronNetwork(network.NetworkBackend):
         return {s["subnet_id"]: s["total_ips"] - s["used_ips"]
                 for s in found["network_ip_availability"]["subnet_ip_availability"]}
 
+    def plumbing(self, subnet_id):
+        """The subnet's addressing for amphorae on bound Neutron ports (bound_ports), or None."""
+        found = self.api.call("GET", f"/subnets/{subnet_id}", missing_ok=True)
+        if not found:
+            return None
+        subnet = found["subnet"]
+        net = self.api.call("GET", f"/networks/{subnet['network_id']}", missing_ok=True)
+        mtu = (net or {}).get("network", {}).get("mtu") or 1500
+        return network.Plumbing(subnet_id=subnet_id, network_id=subnet["network_id"],
+                                bridge=subnet["network_id"], cidr=subnet["cidr"],
+                                gateway=subnet.get("gateway_ip"), mtu=mtu, bound_ports=True)
+
     def ovn_datapaths(self, subnet_id):
         """("neutron-<network id>", "neutron-<router id>" or None) as ML2/OVN names them."""
         subnet = self.api.call("GET", f"/subnets/{subnet_id}", missing_ok=True)
@@ -206,23 +228,33 @@ class NeutronNetwork(network.NetworkBackend):
         self.groups.delete(loadbalancer_id)
 
     # -- amphora and health-check ports ------------------------------------------------------
-    def allocate_port(self, device_id, subnet_id, device_owner, address=None, name=""):
-        """A port of lbaas's project for a device on a subnet; the existing one if any."""
+    def allocate_port(self, device_id, subnet_id, device_owner, address=None, name="",
+                      host=None, allowed=()):
+        """A port of lbaas's project for a device on a subnet (bound to host, with allowed
+        address pairs); the existing one if any, its pairs and binding brought up to date."""
         subnet = self.api.call("GET", f"/subnets/{subnet_id}", missing_ok=True)
         if subnet is None:
             raise errors.InvalidSubresource(resource="Subnet", id=subnet_id)
         existing = self.api.call("GET", "/ports", params={
             "device_id": device_id, "device_owner": device_owner,
             "fixed_ips": f"subnet_id={subnet_id}"})["ports"]
+        wanted = {}
+        if host:
+            wanted["binding:host_id"] = host
+        if allowed:
+            wanted["allowed_address_pairs"] = [{"ip_address": a} for a in allowed]
         for port in existing:
             if address is None or _address_on(port, subnet_id, address):
+                if _differs(port, wanted):
+                    port = self.api.call("PUT", f"/ports/{port['id']}",
+                                         {"port": wanted})["port"]
                 return port
         fixed = {"subnet_id": subnet_id}
         if address:
             fixed["ip_address"] = address
         return self.api.call("POST", "/ports", {"port": {
             "name": name, "network_id": subnet["subnet"]["network_id"], "device_id": device_id,
-            "device_owner": device_owner, "fixed_ips": [fixed]}})["port"]
+            "device_owner": device_owner, "fixed_ips": [fixed], **wanted}})["port"]
 
     def release_ports(self, device_id):
         """Delete the device's ports in lbaas's project (never another project's, nor a VIP)."""
@@ -241,4 +273,13 @@ class NeutronNetwork(network.NetworkBackend):
         """
         ports = self._vip_ports(loadbalancer["id"])
         if ports:
-            self.groups.sync(loadbalancer, ports)
+            self.groups.sync(loadbalancer, ports + self._amphora_vip_ports(
+                loadbalancer.get("amphorae") or (), ports[0]["network_id"]))
+
+    def _amphora_vip_ports(self, amphora_ids, network_id):
+        """The amphorae's ports on the VIP network (they hold the VIP as an allowed pair)."""
+        if not amphora_ids:
+            return []
+        return [p for p in self.api.call("GET", "/ports", params={
+            "device_id": sorted(amphora_ids), "network_id": network_id})["ports"]
+            if p.get("allowed_address_pairs")]

@@ -80,6 +80,27 @@ def neutron_cloud(mariadb_server, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def neutron_dataplane(mariadb_server, tmp_path_factory):
+    """A NeutronCloud on a full OvnStack (ovs-vswitchd, br-int, ovn-controller): ports bound
+    to this host carry traffic (tests/functional/neutron_dataplane.py); one per session."""
+    from testbed import ovn_stack
+    reason = (keystone.unavailable() or neutron.unavailable() or ovn_stack.unavailable())
+    if reason:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"the Neutron data plane tests need {reason!r} fixed in CI",
+                        pytrace=False)
+        pytest.skip(NO_NEUTRON + reason)
+    root = tmp_path_factory.mktemp("neutron-dataplane")
+    database = mariadb_server.create_database(f"neutron_dp_{os.getpid()}")
+    cloud = NeutronCloud(root, database, ovn_stack=ovn_stack.OvnStack(root / "ovn"))
+    cloud.start()
+    try:
+        yield cloud
+    finally:
+        cloud.stop()
+
+
+@pytest.fixture(scope="session")
 def amphora_host():
     """A guard: root, /usr/sbin/haproxy, namespaces and bridges; else a skip that says why
     (a failure under CI=true)."""

@@ -6,14 +6,17 @@ databases and ovn-northd (tests/ovn_nb.py; Neutron needs the NB_Global row north
 but no ovn-vswitchd and no ovn-controller, so no chassis: no port is ever bound (ports stay
 DOWN). What Neutron writes to the northbound database (logical switches and their ports,
 routers, port groups and ACLs, DHCP options, QoS rows) is there to read, and northd turns it
-into southbound datapaths and logical flows. A test that needs the data plane gives Neutron
-an OvnStack's nb/sb instead (tests/ovn_stack.py).
+into southbound datapaths and logical flows. A test that needs the data plane passes
+`ovn_stack=` an OvnStack (testbed/ovn_stack.py, not started): Neutron then runs on its NB/SB,
+where ovs-vswitchd and ovn-controller run, so ports bound to this host
+(tests/functional/neutron_dataplane.py) carry traffic.
 
 Keystone and Neutron start at once: Neutron's schema migration and application load need no
 Keystone (auth_token looks it up on the first request), and the catalog entry needs only
 Neutron's port, chosen in advance.
 """
 import time
+import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,12 +36,17 @@ class NeutronCloud:
     supported database; `mariadb_server.create_database(name)` makes one).
     """
 
-    def __init__(self, state_dir, database):
+    def __init__(self, state_dir, database, ovn_stack=None):
         state_dir = Path(state_dir)
         self.keystone = Keystone(state_dir / "keystone")
-        self.ovn = ovn_nb.Databases(state_dir / "ovn")
-        self.northd = ovn_nb.Northd(self.ovn)
-        (state_dir / "ovn").mkdir(parents=True, exist_ok=True)
+        self.stack = ovn_stack
+        if ovn_stack is None:
+            self.ovn = ovn_nb.Databases(state_dir / "ovn")
+            self.northd = ovn_nb.Northd(self.ovn)
+            (state_dir / "ovn").mkdir(parents=True, exist_ok=True)
+        else:  # the stack runs its own databases and northd
+            self.ovn = _StackDatabases(ovn_stack)
+            self.northd = None
         self.neutron = neutron.Neutron(
             state_dir / "neutron", database, auth_url=self.keystone.auth_url,
             ovn_nb=self.ovn.nb.connection, ovn_sb=self.ovn.sb.connection,
@@ -54,8 +62,11 @@ class NeutronCloud:
         """The OVN databases and northd, then Keystone (+ users and catalog) beside Neutron."""
         started = time.monotonic()
         try:
-            self.ovn.start()
-            self.northd.start()
+            if self.stack is None:
+                self.ovn.start()
+                self.northd.start()
+            else:
+                self.stack.start()
             self.timings["ovn"] = time.monotonic() - started
             with ThreadPoolExecutor(2) as pool:
                 neutron_started = pool.submit(self.neutron.start)
@@ -73,17 +84,21 @@ class NeutronCloud:
         return self
 
     def stop(self):
-        """Stop Neutron, Keystone, northd and the OVN databases (each even if another fails)."""
+        """Stop Neutron, Keystone, northd and the OVN databases, or the OVN stack (each even
+        if another fails)."""
         try:
             self.neutron.stop()
         finally:
             try:
                 self.keystone.stop()
             finally:
-                try:
-                    self.northd.stop()
-                finally:
-                    self.ovn.stop()
+                if self.stack is not None:
+                    self.stack.stop()
+                else:
+                    try:
+                        self.northd.stop()
+                    finally:
+                        self.ovn.stop()
 
     def project_id(self, name):
         return self.keystone.ids[name]
@@ -109,3 +124,18 @@ class NeutronCloud:
         if key not in self._tokens:
             self._tokens[key] = self.keystone.token(user, password(user), project=project)[0]
         return self._tokens[key]
+
+
+class _StackDatabases:
+    """An OvnStack's NB and SB seen as ovn_nb.Databases are (`nb.connection`, nbctl, sbctl)."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.nb = types.SimpleNamespace(connection=stack.nb)
+        self.sb = types.SimpleNamespace(connection=stack.sb)
+
+    def nbctl(self, *args):
+        return self.stack.nbctl(*args)
+
+    def sbctl(self, *args):
+        return self.stack.sbctl(*args)

@@ -16,7 +16,8 @@ from lbaas.drivers.amphora.compute import Network
 from lbaas.drivers.amphora.fleet import ACTIVE_STANDBY, Fleet
 from lbaas.drivers.amphora.haproxy import tls
 from lbaas.drivers.amphora.haproxy.render import Settings, render
-from lbaas.drivers.amphora.vrrp.pair import AMP_PORT_OWNER, PEER_PORT, Pair, peer_name
+from lbaas.drivers.amphora.vrrp.pair import (AMP_PORT_OWNER, PEER_PORT, Pair, peer_name,
+                                             vip_port_extras, vip_port_name)
 
 LOG = logging.getLogger(__name__)
 FDS_PER_CONNECTION = 2   # a proxied connection holds a client and a server socket
@@ -179,9 +180,17 @@ class Reconciler:
                       measured=self.agents.measures_health)
 
     # -- networks -----------------------------------------------------------------------
-    def _interface(self, amphora_id, plumbing):
-        """The amphora's interface on a subnet's bridge, plugged if missing."""
+    def _interface(self, amphora_id, plumbing, port=None):
+        """The amphora's interface on a subnet's bridge (or, when the backend binds ports,
+        on the port), plugged if missing."""
         instance = self.compute.get(amphora_id)
+        if plumbing.bound_ports:
+            found = next((i for i in instance.interfaces
+                          if getattr(i, "port_id", None) == port["id"]), None)
+            if found is None:
+                found = self.compute.plug(amphora_id, Network(
+                    plumbing.bridge, port_id=port["id"], mac=port["mac_address"]))
+            return found
         found = next((i for i in instance.interfaces if i.network == plumbing.bridge), None)
         if found is None:
             prefix = plumbing.cidr.split("/")[1]
@@ -195,7 +204,13 @@ class Reconciler:
         network = self.context.network
         vip_plumbing = network.plumbing(want.vip_subnet_id) if want.vip_subnet_id else None
         if vip_plumbing is not None and want.vip_address:
-            iface = self._interface(amphora.id, vip_plumbing)
+            port = None
+            if vip_plumbing.bound_ports:   # the amphora's own port, the VIP its allowed pair
+                port = leg.port if leg is not None and leg.port else self.context.network \
+                    .allocate_port(amphora.id, want.vip_subnet_id, AMP_PORT_OWNER,
+                                   name=vip_port_name(amphora.id),
+                                   **vip_port_extras(want, vip_plumbing, self.compute))
+            iface = self._interface(amphora.id, vip_plumbing, port)
             body = {"mac_address": iface.mac, "subnet_cidr": vip_plumbing.cidr,
                     "gateway": vip_plumbing.gateway, "mtu": vip_plumbing.mtu}
             if leg is not None:
@@ -208,9 +223,10 @@ class Reconciler:
             plumbing = network.plumbing(subnet_id)
             if plumbing is None:
                 continue
-            port = network.allocate_port(amphora.id, subnet_id, AMP_PORT_OWNER,
-                                         name=f"lbaas-amphora-{amphora.id}")
-            iface = self._interface(amphora.id, plumbing)
+            port = network.allocate_port(
+                amphora.id, subnet_id, AMP_PORT_OWNER, name=f"lbaas-amphora-{amphora.id}",
+                **({"host": self.compute.host} if plumbing.bound_ports else {}))
+            iface = self._interface(amphora.id, plumbing, port)
             self.agents.plug_network(ip, {
                 "mac_address": iface.mac, "mtu": plumbing.mtu,
                 "fixed_ips": [{"ip_address": f["ip_address"], "subnet_cidr": plumbing.cidr}
@@ -228,6 +244,7 @@ class Reconciler:
                  "vip_addresses": [want.vip_address, *extra],
                  "topology": want.topology,
                  "peer_port": PEER_PORT if want.topology == ACTIVE_STANDBY else None,
+                 "amphorae": sorted(self.fleet.rows.ids_of(want.loadbalancer_id)),
                  "listeners": sorted(({"protocol": li.protocol, "protocol_port": li.protocol_port,
                                        "allowed_cidrs": sorted(li.allowed_cidrs or [])}
                                       for li in _listed(model.listeners)),

@@ -32,12 +32,17 @@ class Network:
 
     host_address ("ip/prefix") is put on the bridge on the host side when the bridge is made,
     so that this host reaches the network (the local backend's VIP and member subnets).
+    port_id, mac: a network port to bind (lbaas.core.network.Plumbing.bound_ports): the
+    interface takes the port's MAC and is plugged into the backend's integration bridge with
+    external_ids:iface-id=port_id; `bridge` then only names the network.
     """
 
     bridge: str
     address: str | None = None
     gateway: str | None = None
     host_address: str | None = None
+    port_id: str | None = None
+    mac: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +54,7 @@ class Interface:
     network: str
     address: str | None = None
     host_name: str | None = None
+    port_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +69,13 @@ class Instance:
 
 
 class ComputeBackend(abc.ABC):
-    """Creates, wires and deletes amphorae; every method may raise ComputeError."""
+    """Creates, wires and deletes amphorae; every method may raise ComputeError.
+
+    `host`: the host name network ports are bound to for this backend's amphorae
+    (binding:host_id), or None when it plugs no network ports.
+    """
+
+    host = None
 
     @abc.abstractmethod
     def create(self, amphora_id, management=None, files=None):
@@ -119,4 +131,6 @@ def load_from_conf(conf):
     local = conf.compute_local
     return load(conf.amphora_compute.driver, management_bridge=local.management_bridge,
                 management_cidr=local.management_cidr,
+                integration_bridge=local.integration_bridge, ovs_db=local.ovs_db,
+                ovs_netns=local.ovs_netns, host=local.host,
                 state_dir=local.state_dir or os.path.join(conf.state_path, "amphorae"))

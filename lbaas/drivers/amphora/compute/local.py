@@ -3,6 +3,13 @@
 Names: namespace `amp-<10 hex>`; host-side veth ends `a<10 hex>m` (management) and
 `a<10 hex>n<k>` (plugged networks), inside `mgmt0` and `eth<k>`: all within IFNAMSIZ (15).
 State (one JSON file per amphora, process logs) lives in `state_dir`.
+
+An interface on a network port (Network.port_id: the neutron backend's) is a veth whose
+host end is an Open vSwitch port of `integration_bridge` with external_ids:iface-id = the
+port id, in `ovs_netns` (where ovs-vswitchd's ports live; default this host's namespace),
+and whose inner end has the port's MAC: ovn-controller binds the port and OVN carries its
+traffic. On a userspace (netdev) datapath both ends have TX checksum offload off
+(vswitchd reads a veth over AF_PACKET and would see partial checksums).
 """
 import contextlib
 import fcntl
@@ -11,6 +18,8 @@ import json
 import os
 import re
 import shutil
+import socket
+import subprocess
 
 from pyroute2 import IPRoute, NetlinkError, NetNS, config, netns
 
@@ -77,7 +86,10 @@ class LocalCompute(ComputeBackend):
     """Amphorae as network namespaces on this host, wired to Linux bridges with veth pairs."""
 
     def __init__(self, management_bridge="lbaas-mgmt", management_cidr="172.31.255.0/24",
-                 state_dir=None, stop_timeout=5.0, **_):
+                 state_dir=None, stop_timeout=5.0, integration_bridge="br-int", ovs_db="",
+                 ovs_netns="", host="", **_):
+        self.integration_bridge, self.ovs_db = integration_bridge, ovs_db
+        self.ovs_netns, self.host = ovs_netns or None, host or socket.gethostname()
         self.bridge = management_bridge
         self.network = ipaddress.ip_network(management_cidr)
         self.gateway = f"{next(self.network.hosts())}/{self.network.prefixlen}"
@@ -198,8 +210,66 @@ class LocalCompute(ComputeBackend):
                 ns.route("replace", dst="0.0.0.0/0", gateway=gateway)
             return _link_mac(ns, inner_if)
 
+    # -- Open vSwitch -------------------------------------------------------------------
+    def _vsctl(self, *args):
+        argv = ["ovs-vsctl", "--timeout=20", *([f"--db={self.ovs_db}"] if self.ovs_db else []),
+                *args]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        if proc.returncode:
+            raise ComputeError(f"{' '.join(argv)}: {proc.stderr.strip()}")
+        return proc.stdout.strip()
+
+    def _ovs_links(self):
+        """IPRoute or NetNS of the namespace where the integration bridge's ports live."""
+        return NetNS(self.ovs_netns) if self.ovs_netns else IPRoute()
+
+    @staticmethod
+    def _tx_off(namespace, dev):
+        argv = ["ethtool", "-K", dev, "tx", "off"]
+        if namespace:
+            argv = ["ip", "netns", "exec", namespace, *argv]
+        subprocess.run(argv, capture_output=True, check=True, timeout=30)
+
+    def _wire_port(self, name, host_if, inner_if, network):
+        """A veth from the integration bridge (port iface-id, the port's MAC inside) into
+        netns `name`, with the network's address and gateway; -> the MAC."""
+        with self._ovs_links() as host:
+            host.link("add", ifname=host_if, kind="veth",
+                      peer={"ifname": inner_if, "net_ns_fd": name})
+            host.link("set", index=host.link_lookup(ifname=host_if)[0], state="up")
+        with NetNS(name) as ns:
+            index = ns.link_lookup(ifname=inner_if)[0]
+            ns.link("set", index=index, address=network.mac)
+            if network.address:
+                ip, prefix = network.address.split("/")
+                ns.addr("add", index=index, address=ip, prefixlen=int(prefix))
+            ns.link("set", index=index, state="up")
+            if network.gateway:
+                ns.route("replace", dst="0.0.0.0/0", gateway=network.gateway)
+        datapath = self._vsctl("get", "Bridge", self.integration_bridge, "datapath_type")
+        if datapath.strip('"') == "netdev":
+            self._tx_off(name, inner_if)
+            self._tx_off(self.ovs_netns, host_if)
+        self._vsctl("--may-exist", "add-port", self.integration_bridge, host_if, "--",
+                    "set", "Interface", host_if, f"external_ids:iface-id={network.port_id}",
+                    "external_ids:iface-status=active",
+                    f"external_ids:attached-mac={network.mac}")
+        return network.mac
+
+    def _unwire_ports(self, names):
+        """Remove OVS ports and their veths (host ends in ovs_netns); harmless if gone."""
+        for n in names:
+            with contextlib.suppress(ComputeError):
+                self._vsctl("--if-exists", "del-port", self.integration_bridge, n)
+        with self._ovs_links() as host:
+            for n in names:
+                for index in host.link_lookup(ifname=n):
+                    with contextlib.suppress(NetlinkError):
+                        host.link("del", index=index)
+
     def plug(self, amphora_id, network):
-        """Add eth<k> on bridge `network.bridge` (created if missing) with its address; -> Interface."""
+        """Add eth<k> on bridge `network.bridge` (created if missing) with its address, or on
+        the integration bridge bound to network.port_id; -> Interface."""
         with self._locked():
             record = self._read(amphora_id)
             if not record:
@@ -208,13 +278,20 @@ class LocalCompute(ComputeBackend):
             k = min(set(range(1, len(used) + 2)) - used)
             inner, host = f"eth{k}", f"a{short_id(amphora_id)}n{k}"
             try:
-                mac = self._wire(record["name"], network.bridge, host, inner, network.address,
-                                 network.gateway, bridge_address=network.host_address)
+                if network.port_id:
+                    mac = self._wire_port(record["name"], host, inner, network)
+                else:
+                    mac = self._wire(record["name"], network.bridge, host, inner,
+                                     network.address, network.gateway,
+                                     bridge_address=network.host_address)
             except Exception as exc:
+                if network.port_id:
+                    self._unwire_ports([host])
                 self._delete_links([host])
                 raise ComputeError(f"plugging {record['name']} into {network.bridge} failed: "
                                    f"{exc}") from exc
-            iface = Interface(inner, mac, network.bridge, network.address, host)
+            iface = Interface(inner, mac, network.bridge, network.address, host,
+                              network.port_id)
             record["interfaces"].append(vars(iface))
             self._write(record)
             return iface
@@ -226,6 +303,7 @@ class LocalCompute(ComputeBackend):
             if not record:
                 return
             gone = [i for i in record["interfaces"] if i["name"] == interface_name]
+            self._unwire_ports([i["host_name"] for i in gone if i.get("port_id")])
             self._delete_links([i["host_name"] for i in gone])
             record["interfaces"] = [i for i in record["interfaces"] if i not in gone]
             self._write(record)
@@ -263,6 +341,9 @@ class LocalCompute(ComputeBackend):
         with IPRoute() as ipr:
             ours = [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()]
         self._delete_links([n for n in ours if n and re.fullmatch(stem + r"(m|n\d+)", n)])
+        if record and any(i.get("port_id") for i in record["interfaces"]):
+            self._unwire_ports([i["host_name"] for i in record["interfaces"]
+                                if i.get("port_id")])
         if name in netns.listnetns():
             netns.remove(name)
         for suffix in (".json", ".json.tmp", ".log"):

@@ -28,6 +28,27 @@ class Leg:
     port_id: str
     role: str
     interface: str | None = None
+    port: dict | None = None   # the network backend's port (plugged when it binds ports)
+
+
+def vip_port_name(amphora_id):
+    """The name of an amphora's own port on the VIP subnet (a pair's VRRP leg)."""
+    return f"lbaas-amphora-vrrp-{amphora_id}"
+
+
+def vip_addresses(want):
+    """The load balancer's VIP and additional VIP addresses (what the amphora may hold)."""
+    extra = [v.get("ip_address") for v in getattr(want.model, "additional_vips", None) or []
+             if isinstance(v, dict) and v.get("ip_address")]
+    return [a for a in (want.vip_address, *extra) if a]
+
+
+def vip_port_extras(want, plumbing, compute):
+    """allocate_port's host and allowed addresses for an amphora's VIP-subnet port when the
+    backend binds ports ({} otherwise)."""
+    if plumbing is None or not plumbing.bound_ports:
+        return {}
+    return {"host": compute.host, "allowed": vip_addresses(want)}
 
 
 def peer_name(amphora_id):
@@ -85,14 +106,17 @@ class Pair:
         """
         if want.topology != ACTIVE_STANDBY or not (want.vip_subnet_id and want.vip_address):
             return {}
-        if self.network.plumbing(want.vip_subnet_id) is None:
+        plumbing = self.network.plumbing(want.vip_subnet_id)
+        if plumbing is None:
             return {}
+        extras = vip_port_extras(want, plumbing, self.fleet.compute)
         legs = {}
         for amphora in amphorae:
             port = self.network.allocate_port(
                 amphora.id, want.vip_subnet_id, AMP_PORT_OWNER,
-                name=f"lbaas-amphora-vrrp-{amphora.id}")
-            legs[amphora.id] = Leg(port["fixed_ips"][0]["ip_address"], port["id"], amphora.role)
+                name=vip_port_name(amphora.id), **extras)
+            legs[amphora.id] = Leg(port["fixed_ips"][0]["ip_address"], port["id"], amphora.role,
+                                   port=port)
             self._record(want, amphora, legs[amphora.id])
         return legs
 

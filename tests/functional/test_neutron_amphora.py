@@ -1,0 +1,151 @@
+"""Amphorae on Neutron ports, with real traffic: the amphora provider on the local compute
+backend (namespaces, the real agent and HAProxy) and the neutron network backend, on the
+session's `neutron_dataplane` (a real Neutron on a full OVN stack).
+
+A user's two networks joined by a Neutron router: the VIP network holds a client namespace
+on its own bound port; the member network a backend server on a port whose security group
+admits port 8080. The amphora's VIP-network port is lbaas's (bound to this host, the VIP as
+an allowed address pair, the load balancer's group), plugged into br-int by the compute
+backend; OVN carries the client's request to the VIP and the amphora's to the member.
+"""
+import secrets
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from testbed.host import free_subnets
+from testbed.ovn_stack import tcp_request, wait_for
+from testbed.service import free_port, free_udp_port
+from tests.functional.neutron_dataplane import PortVm, host_id
+from tests.functional.test_neutron_backend import LBS, A, Lbaas, M
+
+pytestmark = pytest.mark.functional
+
+BACKEND_PORT = 8080
+
+
+@pytest.fixture(scope="module")
+def world(neutron_dataplane, amphora_host, tmp_path_factory):
+    """The user's networks, router, client and member namespaces; lbaas serve."""
+    cloud, stack = neutron_dataplane, neutron_dataplane.stack
+    admin, alpha = cloud.connection(A), cloud.connection(M)
+    router = alpha.network.create_router(name="na-router")
+    subnets = {}
+    for tag, cidr in (("vip", "10.244.1.0/24"), ("mem", "10.244.2.0/24")):
+        net = alpha.network.create_network(name=f"na-{tag}")
+        sub = alpha.network.create_subnet(network_id=net.id, ip_version=4, cidr=cidr,
+                                          enable_dhcp=False)
+        alpha.network.add_interface_to_router(router, subnet_id=sub.id)
+        subnets[tag] = (net, sub.to_dict())
+    web = alpha.network.create_security_group(name="na-web")
+    alpha.network.create_security_group_rule(
+        security_group_id=web.id, direction="ingress", ethertype="IPv4", protocol="tcp",
+        port_range_min=BACKEND_PORT, port_range_max=BACKEND_PORT)
+    project = cloud.project_id("alpha")
+
+    def vm(name, tag, groups=None):
+        net, sub = subnets[tag]
+        body = {"network_id": net.id, "name": f"na-{name}", "project_id": project,
+                "fixed_ips": [{"subnet_id": sub["id"]}], "binding_host_id": host_id()}
+        if groups:
+            body["security_group_ids"] = groups
+        port = admin.network.create_port(**body).to_dict()
+        return PortVm(cloud, name, port, sub, net.mtu).create()
+
+    client, member = vm("ncl", "vip"), vm("nbe", "mem", [web.id])
+    for each in (client, member):
+        each.wait_active(admin)
+    member.start_tcp(BACKEND_PORT)
+    (mgmt,) = free_subnets(1)
+    mgmt_bridge = f"nm{secrets.token_hex(3)}"
+    state = tmp_path_factory.mktemp("lbaas-namp")
+    lbaas = Lbaas(cloud, state, str(uuid.uuid4()), extra=f"""
+        [api_settings]
+        enabled_provider_drivers = amphora:The amphora provider.
+        default_provider_driver = amphora
+
+        [amphora_compute]
+        driver = local
+
+        [compute_local]
+        management_bridge = {mgmt_bridge}
+        management_cidr = {mgmt}
+        integration_bridge = br-int
+        ovs_db = unix:{stack.db_sock}
+        ovs_netns = {stack.hv_netns}
+        host = {host_id()}
+
+        [health_manager]
+        heartbeat_key = {secrets.token_hex(16)}
+        heartbeat_interval = 1
+        bind_port = {free_udp_port()}
+
+        [haproxy_amphora]
+        haproxy_cmd = /usr/sbin/haproxy
+
+        [controller_worker]
+        agent_port = {free_port()}
+        """)
+    lbaas.service.start()
+    try:
+        yield {"lbaas": lbaas, "admin": admin, "alpha": alpha, "client": client,
+               "member": member, "subnets": subnets, "stack": stack}
+    finally:
+        lbaas.service.stop()
+        subprocess.run(["ip", "link", "del", mgmt_bridge], capture_output=True, check=False)
+
+
+def _wait_status(lbaas, lb_id, timeout=180):
+    def done():
+        lb = lbaas.call(M, "GET", f"{LBS}/{lb_id}", expect=200).json()["loadbalancer"]
+        assert lb["provisioning_status"] != "ERROR", lb
+        return lb["provisioning_status"] == "ACTIVE" and lb
+    return wait_for(done, timeout, f"load balancer {lb_id} ACTIVE", 0.5)
+
+
+def _ovs_ports(stack):
+    return set(stack.vsctl("list-ports", "br-int").split())
+
+
+def test_client_reaches_member_through_the_vip_and_delete_leaves_nothing(world):
+    """A client on the VIP network gets the member's answer through the VIP (an amphora on
+    a bound Neutron port); after the delete no port, group or OVS port of it is left."""
+    lbaas, admin, stack = world["lbaas"], world["admin"], world["stack"]
+    _, vip_sub = world["subnets"]["vip"]
+    _, mem_sub = world["subnets"]["mem"]
+    ovs_before = _ovs_ports(stack)
+    started = time.monotonic()
+    lb = lbaas.call(M, "POST", LBS, expect=201, json={"loadbalancer": {
+        "name": "na", "vip_subnet_id": vip_sub["id"], "listeners": [{
+            "name": "na-http", "protocol": "HTTP", "protocol_port": 80,
+            "default_pool": {"name": "na-pool", "protocol": "HTTP",
+                             "lb_algorithm": "ROUND_ROBIN", "members": [{
+                                 "address": world["member"].ip, "subnet_id": mem_sub["id"],
+                                 "protocol_port": BACKEND_PORT}]}}]}}).json()["loadbalancer"]
+    _wait_status(lbaas, lb["id"])
+    active = time.monotonic() - started
+    answer = wait_for(lambda: tcp_request(lb["vip_address"], 80, netns=world["client"].netns,
+                                          timeout=1), 30, "an answer through the VIP", 0.2)
+    print(f"graph ACTIVE {active:.1f} s, first answer through the VIP "
+          f"{time.monotonic() - started:.1f} s after the POST")
+    assert answer == "nbe"
+    amp_ports = list(admin.network.ports(device_owner="lbaas:amphora"))
+    vip_leg = [p for p in amp_ports if p.network_id == vip_sub["network_id"]]
+    assert len(vip_leg) == 1 and vip_leg[0].status == "ACTIVE", amp_ports
+    assert [p["ip_address"] for p in vip_leg[0].allowed_address_pairs] == [lb["vip_address"]]
+    group = list(admin.network.security_groups(name=f"lb-{lb['id']}"))
+    assert [g.id for g in group] == vip_leg[0].security_group_ids
+    assert len(_ovs_ports(stack) - ovs_before) == 2   # the VIP leg and the member leg
+
+    lbaas.call(M, "DELETE", f"{LBS}/{lb['id']}?cascade=true", expect=204)
+    wait_for(lambda: lbaas.call(M, "GET", f"{LBS}/{lb['id']}").status_code == 404, 120,
+             "the load balancer gone", 0.5)
+    wait_for(lambda: not list(admin.network.ports(device_owner="lbaas:amphora")) and
+             not list(admin.network.ports(device_id=f"lb-{lb['id']}")), 30,
+             "no port of the load balancer or its amphora", 0.2)
+    # the core deletes the VIP port, then its group, just after DELETED is reported
+    wait_for(lambda: not list(admin.network.security_groups(name=f"lb-{lb['id']}")), 30,
+             "no security group of the load balancer", 0.2)
+    assert _ovs_ports(stack) == ovs_before
