@@ -199,3 +199,12 @@ def test_the_sweep_is_split_between_live_workers_and_taken_whole_when_one_dies(d
     b.leave()                              # a stopping worker's row goes at once
     with database.read() as session:
         assert list(session.scalars(select(models.AmphoraWorker.id))) == ["worker-a"]
+
+
+def test_a_claim_that_does_not_ask_leaves_the_holders_run_alone(database):
+    lb_id = _lb(database)
+    a, b = _leases(database, "a"), _leases(database, "b")
+    lease = a.claim(lb_id)
+    assert b.claim(lb_id, ask=False) is None   # the sweep's claim
+    assert not a.get(lb_id).again
+    assert a.release(lease) is True

@@ -45,6 +45,7 @@ class Worker:
                                                            thread_name_prefix="amphora-worker")
         self._lock = threading.Lock()
         self._state = {}          # lb id -> "running" | "again"
+        self._swept = set()       # lb ids queued by the sweep alone
         self._idle = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._server = None
@@ -61,14 +62,21 @@ class Worker:
                                      cw.lease_duration)
 
     # -- scheduling ---------------------------------------------------------------------
-    def submit(self, loadbalancer_id):
-        """Reconcile a load balancer soon (coalesced with a run in progress)."""
+    def submit(self, loadbalancer_id, swept=False):
+        """Reconcile a load balancer soon (coalesced with a run in progress).
+
+        swept: only the sweep asks; when another worker holds the load balancer, its run in
+        progress is left alone (a request, a cast, asks it for one more run)."""
         with self._lock:
             if self._stop.is_set():
                 return
+            if not swept:
+                self._swept.discard(loadbalancer_id)
             if loadbalancer_id in self._state:
                 self._state[loadbalancer_id] = "again"
                 return
+            if swept:
+                self._swept.add(loadbalancer_id)
             self._state[loadbalancer_id] = "running"
         self._pool.submit(self._run, loadbalancer_id)
 
@@ -98,8 +106,11 @@ class Worker:
         if self.leases is None:
             self._attempts(loadbalancer_id, None)
             return
+        with self._lock:
+            swept = loadbalancer_id in self._swept
+            self._swept.discard(loadbalancer_id)
         try:
-            lease = self.leases.claim(loadbalancer_id)
+            lease = self.leases.claim(loadbalancer_id, ask=not swept)
         except Exception:
             LOG.exception("could not claim load balancer %s (the sweep tries again)",
                           loadbalancer_id)
@@ -190,7 +201,7 @@ class Worker:
         if self.registry is not None:
             ids = self.registry.mine(ids)
         for lb_id in ids:
-            self.submit(lb_id)
+            self.submit(lb_id, swept=True)
         return ids
 
     def _keep_alive(self):
@@ -228,6 +239,8 @@ class Worker:
             prepare()
         if self.registry is not None:
             self.registry.beat()   # counted among the live workers before the first sweep
+            LOG.info("amphora worker %s registered; leases last %s s", self.worker_id,
+                     self.conf.controller_worker.lease_duration)
             self._keeper = threading.Thread(target=self._keep_alive, name="amphora-leases",
                                             daemon=True)
             self._keeper.start()

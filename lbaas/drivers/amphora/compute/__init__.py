@@ -119,4 +119,5 @@ def load_from_conf(conf):
     local = conf.compute_local
     return load(conf.amphora_compute.driver, management_bridge=local.management_bridge,
                 management_cidr=local.management_cidr,
+                boot_delay=conf.amphora_compute.noop_boot_delay,
                 state_dir=local.state_dir or os.path.join(conf.state_path, "amphorae"))

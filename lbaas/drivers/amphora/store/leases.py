@@ -65,15 +65,17 @@ class Leases:
                 t.generation == lease.generation)
 
     # -- claiming and releasing --------------------------------------------------------
-    def claim(self, loadbalancer_id):
-        """The load balancer's lease for this worker, or None when another holds it (it is
-        then asked to run once more after its current run: that run covers this request)."""
+    def claim(self, loadbalancer_id, ask=True):
+        """The load balancer's lease for this worker, or None when another holds it; if ask,
+        the holder is then asked to run once more after its current run, which covers this
+        request (a sweep does not ask: what the holder's run does not finish, the next
+        sweep finds)."""
         for _ in range(3):   # the holder released, or the row appeared, in between
             lease = self.db.retrying(self._take_over, loadbalancer_id) \
                 or self.db.retrying(self._create, loadbalancer_id)
             if lease is not None:
                 return lease
-            if self.db.retrying(self._ask_again, loadbalancer_id):
+            if not ask or self.db.retrying(self._ask_again, loadbalancer_id):
                 return None
         return None
 
