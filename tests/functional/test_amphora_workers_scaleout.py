@@ -13,6 +13,7 @@ import concurrent.futures
 import os
 import re
 import signal
+import subprocess
 import time
 import uuid
 
@@ -84,7 +85,6 @@ class Cluster:
         self.api = self.workers = None
 
     def start(self):
-        import subprocess
         subprocess.run([venv_command("lbaas-db-manage"), "--config-file", self.config_path,
                         "upgrade", "head"], check=True, env=self.env, capture_output=True,
                        timeout=120)

@@ -28,7 +28,7 @@ class Clock:
         self.offset = datetime.timedelta()
 
     def __call__(self):
-        return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) + self.offset
+        return datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + self.offset
 
     def advance(self, seconds):
         self.offset += datetime.timedelta(seconds=seconds)

@@ -31,7 +31,7 @@ class LeaseLost(Exception):
 
 def utcnow():
     """Now in naive UTC with microseconds."""
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 @dataclasses.dataclass(frozen=True)
