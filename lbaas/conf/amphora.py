@@ -50,6 +50,18 @@ worker_opts = [
     cfg.FloatOpt("agent_request_timeout", default=30.0, min=1.0,
                  help="Seconds one request to an amphora agent may take."),
     cfg.PortOpt("agent_port", default=9443, help="Port the amphora agents listen on."),
+    cfg.FloatOpt("lease_duration", default=20.0, min=1.0,
+                 help="Seconds a worker's lease on a load balancer (its right to reconcile "
+                      "it) lasts unless renewed, and seconds a worker stays in the registry "
+                      "of live workers after its last renewal. A worker that dies holds its "
+                      "load balancers this long; then another worker's sweep takes them over "
+                      "(at most lease_duration + sweep_interval). Must exceed the worst "
+                      "pause of a worker (and the clock skew between hosts) by far: a "
+                      "worker paused longer loses its leases and stops at its next step."),
+    cfg.FloatOpt("lease_renew_interval", default=5.0, min=0.1,
+                 help="Seconds between two renewals of a worker's leases and of its row in "
+                      "the registry of live workers (keep it well under lease_duration; a "
+                      "third or less survives a missed renewal)."),
     cfg.StrOpt("amphora_driver", default="amphora_haproxy_rest_driver",
                help="How the worker talks to amphora agents (entry point in "
                     "lbaas.amphora.agent): amphora_haproxy_rest_driver (their REST API over "
@@ -156,6 +168,10 @@ amphora_compute_opts = [
     cfg.StrOpt("driver", default="noop",
                help="Compute backend of amphorae (entry point in lbaas.amphora.compute): "
                     "local (a network namespace on this host) or noop."),
+    cfg.FloatOpt("noop_boot_delay", default=0.0, min=0.0,
+                 help="Seconds the noop compute backend takes to create an amphora, standing "
+                      "in for a cloud's boot time when the control plane is measured or "
+                      "tested under load (0: at once; other backends ignore it)."),
 ]
 
 

@@ -368,6 +368,32 @@ class AmphoraHealth(Base):
     busy: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class AmphoraLease(Base):
+    """Which amphora worker may reconcile a load balancer, until when (the amphora driver's
+    lease: one holder at a time, taken over once it expires; `generation` grows with every
+    claim and is the fencing token)."""
+
+    __tablename__ = "amphora_lease"
+    loadbalancer_id: Mapped[str] = mapped_column(
+        ForeignKey("load_balancer.id", ondelete="CASCADE"), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(64), index=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[datetime.datetime | None] = mapped_column(
+        DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"))
+    again: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AmphoraWorker(Base):
+    """A live amphora worker process (its registry row, refreshed while it runs): the
+    periodic sweep is spread over the workers seen lately."""
+
+    __tablename__ = "amphora_worker"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    last_seen: Mapped[datetime.datetime] = mapped_column(
+        DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), index=True)
+
+
 class NetworkPort(Base):
     """An address a network backend handed out (a VIP, an amphora's leg on a subnet).
 

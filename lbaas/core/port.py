@@ -44,10 +44,13 @@ class Tables:
     amphora: object
     amphora_health: object
     listener_statistics: object
+    amphora_lease: object
+    amphora_worker: object
 
 
 TABLES = Tables(models.Amphora.__table__, models.AmphoraHealth.__table__,
-                models.ListenerStatistics.__table__)
+                models.ListenerStatistics.__table__, models.AmphoraLease.__table__,
+                models.AmphoraWorker.__table__)
 
 
 class DriverContext:

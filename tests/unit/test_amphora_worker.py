@@ -25,7 +25,7 @@ class Recorder:
         self.lock = threading.Lock()
         self.concurrent = self.max_concurrent = 0
 
-    def reconcile(self, lb_id):
+    def reconcile(self, lb_id, lease=None):
         with self.lock:
             self.calls.append(lb_id)
             self.concurrent += 1

@@ -45,6 +45,14 @@ class Fleet:
                                         worker.agent_request_timeout)
         self.controllers = controller_addresses(self.conf, compute) if controller is None \
             else [controller]
+        self.leases = {}   # lb id -> the worker's lease during its reconcile (store.Lease)
+
+    def step(self, loadbalancer_id):
+        """Before a step of a reconcile: the worker still holds the load balancer's lease
+        (renewed), or LeaseLost (nothing to check outside a leased reconcile)."""
+        lease = self.leases.get(loadbalancer_id)
+        if lease is not None:
+            lease.check()
 
     def _client_certificate(self):
         """This process's client certificate (cert + key PEM file) for the agents.
@@ -102,6 +110,7 @@ class Fleet:
         amphorae, spares = [], 0
         for amphora, role in chosen:
             if amphora is None:
+                self.step(want.loadbalancer_id)
                 amphora = self.claim_spare(want.loadbalancer_id, role)
                 spares += amphora is not None
                 amphora = amphora or self.new_row(want.loadbalancer_id, role)
@@ -146,8 +155,9 @@ class Fleet:
 
     def new_row(self, loadbalancer_id, role="STANDALONE"):
         """A BOOTING amphora row (committed before anything is built: never an orphan)."""
+        lease = self.leases.get(loadbalancer_id)
         return self.rows.add(loadbalancer_id, role if loadbalancer_id else None,
-                             PRIORITIES.get(role))
+                             PRIORITIES.get(role), fence=lease.within if lease else None)
 
     # -- spares ---------------------------------------------------------------------------
     def claim_spare(self, loadbalancer_id, role="STANDALONE"):

@@ -120,15 +120,29 @@ class Reconciler:
         self.fleet.delete(amphora_id)
 
     # -- the one entry point ----------------------------------------------------------
-    def reconcile(self, loadbalancer_id):
+    def reconcile(self, loadbalancer_id, lease=None):
         """Converge one load balancer, amphorae marked for failover replaced first; raises on
         failure (the caller retries or reports ERROR). -> whether a spare amphora was bound
-        to it (time to boot another)."""
+        to it (time to boot another).
+
+        lease: the worker's lease on it (store.Lease), checked before each step; when it has
+        been taken over, LeaseLost is raised before the next side effect.
+        """
+        if lease is None:
+            return self._reconcile(loadbalancer_id)
+        self.fleet.leases[loadbalancer_id] = lease
+        try:
+            return self._reconcile(loadbalancer_id)
+        finally:
+            self.fleet.leases.pop(loadbalancer_id, None)
+
+    def _reconcile(self, loadbalancer_id):
         seen = self.library.loadbalancer_tree(loadbalancer_id)   # before the desired state
         want = self.fleet.want(loadbalancer_id)
         if seen is None or want is None or want.provider != self.provider:
             return False
         took_spare = 0
+        self.fleet.step(loadbalancer_id)
         if want.provisioning_status == c.PENDING_DELETE:
             self._teardown(want)
         else:
@@ -136,7 +150,9 @@ class Reconciler:
             if took_spare or any(a.status == c.PENDING_DELETE for a in want.amphorae):
                 want = self.fleet.want(loadbalancer_id)
             took_spare += self._converge_all(want)
+            self.fleet.step(loadbalancer_id)
             self._sync_security_group(want)
+        self.fleet.step(loadbalancer_id)
         self._report(seen, c.ACTIVE)
         return bool(took_spare)
 
@@ -144,10 +160,12 @@ class Reconciler:
         """Every amphora the load balancer should have, ready and running its configuration;
         -> how many were spares."""
         amphorae, took_spare = self.fleet.ensure(want)
+        self.fleet.step(want.loadbalancer_id)
         legs = self.pair.legs(want, amphorae)
         for amphora in amphorae if not legs else ():
             self.fleet.record_vip(want, amphora)
         actions = self.each(amphorae, lambda amphora: self._converge(want, amphora, legs))
+        self.fleet.step(want.loadbalancer_id)
         self.pair.run(want, dict(zip((a.id for a in amphorae), actions)), amphorae)
         return took_spare
 
@@ -163,7 +181,9 @@ class Reconciler:
         """Plumb one amphora, install its HAProxy config, and its keepalived one if paired;
         -> what keepalived needs: None, "reload" or "start"."""
         ip = amphora.lb_network_ip
+        self.fleet.step(want.loadbalancer_id)
         self._plumb(want, amphora, ip, legs.get(amphora.id))
+        self.fleet.step(want.loadbalancer_id)
         self._push(want, amphora, ip, legs)
         return self.pair.push(want, amphora, ip, legs) if legs else None
 
@@ -326,6 +346,7 @@ class Reconciler:
     def _teardown(self, want):
         """Remove the load balancer's amphorae and their ports; the VIP goes with the LB row."""
         for amphora in want.amphorae:
+            self.fleet.step(want.loadbalancer_id)
             self.fleet.delete(amphora.id)
         self._groups.pop(want.loadbalancer_id, None)   # the group goes with the VIP
 

@@ -6,15 +6,28 @@ retried with a growing pause; after `[controller_worker] reconcile_attempts` its
 objects go to ERROR. At start-up and every `sweep_interval` seconds every load balancer of
 the provider left in PENDING_* is reconciled, so a lost message or a crash costs a delay, not
 an object stuck in PENDING_*.
+
+Across processes, a worker reconciles a load balancer only while it holds its lease
+(lbaas.drivers.amphora.store.leases): claimed before the run, checked (and renewed) before
+each step of the reconcile, renewed every `lease_renew_interval` while held, released after.
+A cast for a load balancer another worker holds is left to that worker, which is asked to
+run once more when its current run ends (the coalescing above, across processes). A worker
+that dies holds its leases until they expire; the sweep of the others then takes them over.
+The sweep is spread: each worker sweeps the pending load balancers that hash to it among the
+live workers (the registry), so N workers do not all queue the same load balancers.
 """
+import collections
 import concurrent.futures
 import logging
+import os
 import socket
 import threading
+import uuid
 
 from lbaas.drivers.amphora import compute as compute_backends
 from lbaas.drivers.amphora import rpc
 from lbaas.drivers.amphora.reconcile import Reconciler
+from lbaas.drivers.amphora.store import LeaseLost, Leases, Registry
 
 LOG = logging.getLogger(__name__)
 RETRY_PAUSE = 0.5   # seconds before the second attempt; doubles after each failure
@@ -32,21 +45,38 @@ class Worker:
                                                            thread_name_prefix="amphora-worker")
         self._lock = threading.Lock()
         self._state = {}          # lb id -> "running" | "again"
+        self._swept = set()       # lb ids queued by the sweep alone
         self._idle = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._server = None
         self._sweeper = None
+        self._keeper = None
         self._spares = threading.Lock()
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.counts = collections.Counter()   # reconciled, deferred (held elsewhere), lost
+        database = getattr(context, "database", None)
+        self.leases = self.registry = None
+        if database is not None:   # no database: a test's stand-in context, one process
+            self.leases = Leases(database, self.worker_id, cw.lease_duration)
+            self.registry = Registry(database, self.worker_id, socket.gethostname(),
+                                     cw.lease_duration)
 
     # -- scheduling ---------------------------------------------------------------------
-    def submit(self, loadbalancer_id):
-        """Reconcile a load balancer soon (coalesced with a run in progress)."""
+    def submit(self, loadbalancer_id, swept=False):
+        """Reconcile a load balancer soon (coalesced with a run in progress).
+
+        swept: only the sweep asks; when another worker holds the load balancer, its run in
+        progress is left alone (a request, a cast, asks it for one more run)."""
         with self._lock:
             if self._stop.is_set():
                 return
+            if not swept:
+                self._swept.discard(loadbalancer_id)
             if loadbalancer_id in self._state:
                 self._state[loadbalancer_id] = "again"
                 return
+            if swept:
+                self._swept.add(loadbalancer_id)
             self._state[loadbalancer_id] = "running"
         self._pool.submit(self._run, loadbalancer_id)
 
@@ -58,7 +88,7 @@ class Worker:
 
     def _run(self, loadbalancer_id):
         while True:
-            self._attempts(loadbalancer_id)
+            self._leased(loadbalancer_id)
             with self._lock:
                 if self._state.get(loadbalancer_id) == "again" and not self._stop.is_set():
                     self._state[loadbalancer_id] = "running"
@@ -67,14 +97,55 @@ class Worker:
                 self._idle.notify_all()
                 return
 
-    def _attempts(self, loadbalancer_id):
+    def _count(self, what):
+        with self._lock:
+            self.counts[what] += 1
+
+    def _leased(self, loadbalancer_id):
+        """Run the reconciles of a load balancer while this worker holds its lease."""
+        if self.leases is None:
+            self._attempts(loadbalancer_id, None)
+            return
+        with self._lock:
+            swept = loadbalancer_id in self._swept
+            self._swept.discard(loadbalancer_id)
+        try:
+            lease = self.leases.claim(loadbalancer_id, ask=not swept)
+        except Exception:
+            LOG.exception("could not claim load balancer %s (the sweep tries again)",
+                          loadbalancer_id)
+            return
+        if lease is None:
+            self._count("deferred")
+            LOG.debug("load balancer %s is held by another worker, asked to run it again",
+                      loadbalancer_id)
+            return
+        try:
+            while True:
+                self._attempts(loadbalancer_id, lease)
+                if self.leases.release(lease, force=self._stop.is_set()):
+                    return
+        except LeaseLost as exc:
+            self._count("lost")
+            LOG.warning("stopped reconciling load balancer %s: %s", loadbalancer_id, exc)
+        except Exception:   # the release failed: the lease expires, the sweep takes it over
+            LOG.exception("could not release load balancer %s", loadbalancer_id)
+
+    def _attempts(self, loadbalancer_id, lease):
+        """Reconcile until it succeeds or attempts run out (then ERROR); LeaseLost stops it."""
         attempts = self.conf.controller_worker.reconcile_attempts
         pause = RETRY_PAUSE
         for attempt in range(1, attempts + 1):
             try:
-                if self.reconciler.reconcile(loadbalancer_id):   # it took a spare
+                took_spare = self.reconciler.reconcile(loadbalancer_id, lease)
+                self._count("reconciled")
+                LOG.info("reconciled load balancer %s (lease generation %s)", loadbalancer_id,
+                         lease.generation if lease else "-")
+                if took_spare:
                     self.replenish()
                 return
+            except LeaseLost:
+                raise
             except Exception as exc:   # any failure: retry, then report ERROR
                 LOG.warning("reconcile of load balancer %s failed (attempt %d of %d): %s",
                             loadbalancer_id, attempt, attempts, exc,
@@ -83,7 +154,11 @@ class Worker:
                     break
                 pause *= 2
         try:
+            if lease is not None:
+                lease.check()   # a worker that lost the lease reports nothing
             self.reconciler.fail(loadbalancer_id)
+        except LeaseLost:
+            raise
         except Exception:
             LOG.exception("could not report load balancer %s ERROR", loadbalancer_id)
 
@@ -120,11 +195,24 @@ class Worker:
 
     # -- sweeping -----------------------------------------------------------------------
     def sweep(self):
-        """Queue every load balancer of the provider that has anything in PENDING_*."""
+        """Queue this worker's share of the provider's load balancers that have anything in
+        PENDING_* (those that hash to it among the live workers)."""
         ids = self.context.library.pending_loadbalancers(self.provider)
+        if self.registry is not None:
+            ids = self.registry.mine(ids)
         for lb_id in ids:
-            self.submit(lb_id)
+            self.submit(lb_id, swept=True)
         return ids
+
+    def _keep_alive(self):
+        """Every lease_renew_interval: this worker is alive (registry), its leases renewed."""
+        interval = self.conf.controller_worker.lease_renew_interval
+        while not self._stop.wait(interval):
+            try:
+                self.registry.beat()
+                self.leases.renew()
+            except Exception:
+                LOG.exception("renewing this worker's leases failed")
 
     def _sweep_loop(self):
         interval = self.conf.controller_worker.sweep_interval
@@ -149,6 +237,13 @@ class Worker:
         prepare = getattr(self.compute, "prepare", None)
         if prepare is not None:
             prepare()
+        if self.registry is not None:
+            self.registry.beat()   # counted among the live workers before the first sweep
+            LOG.info("amphora worker %s registered; leases last %s s", self.worker_id,
+                     self.conf.controller_worker.lease_duration)
+            self._keeper = threading.Thread(target=self._keep_alive, name="amphora-leases",
+                                            daemon=True)
+            self._keeper.start()
         if listen:
             bus = rpc.bus(self.conf)
             self._server = bus.server(rpc.Endpoint(self.submit, self.delete_amphora,
@@ -169,3 +264,10 @@ class Worker:
         if self._sweeper is not None:
             self._sweeper.join(timeout=5)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._keeper is not None:
+            self._keeper.join(timeout=5)
+        if self.registry is not None:
+            try:
+                self.registry.leave()   # the others take this worker's share at once
+            except Exception:
+                LOG.exception("could not leave the registry of live workers")

@@ -133,4 +133,5 @@ def load_from_conf(conf):
                 management_cidr=local.management_cidr,
                 integration_bridge=local.integration_bridge, ovs_db=local.ovs_db,
                 ovs_netns=local.ovs_netns, host=local.host,
+                boot_delay=conf.amphora_compute.noop_boot_delay,
                 state_dir=local.state_dir or os.path.join(conf.state_path, "amphorae"))

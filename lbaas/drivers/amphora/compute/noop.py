@@ -3,6 +3,7 @@ with the noop agent client and network backend, for the amphora provider's API t
 import ipaddress
 import itertools
 import threading
+import time
 
 from lbaas.drivers.amphora.compute import (AmphoraNotFound, ComputeBackend, ComputeError,
                                            Instance, Interface)
@@ -11,7 +12,9 @@ from lbaas.drivers.amphora.compute import (AmphoraNotFound, ComputeBackend, Comp
 class NoopCompute(ComputeBackend):
     """Accepts every call and remembers amphorae in a dict; nothing real is created."""
 
-    def __init__(self, management_cidr="198.51.100.0/24", **_):
+    def __init__(self, management_cidr="198.51.100.0/24", boot_delay=0.0, **_):
+        """boot_delay: seconds creating an amphora takes ([amphora_compute] noop_boot_delay)."""
+        self.boot_delay = boot_delay
         self._network = ipaddress.ip_network(management_cidr)
         self._next = 2   # host 1 is the management gateway
         self._lock = threading.Lock()
@@ -31,7 +34,10 @@ class NoopCompute(ComputeBackend):
         raise ComputeError(f"no free management address left in {self._network}")
 
     def create(self, amphora_id, management=None, files=None):
-        """Record the amphora with a free management address (files are not kept)."""
+        """Record the amphora with a free management address (files are not kept), after
+        boot_delay seconds the first time."""
+        if self.boot_delay and amphora_id not in self._amps:
+            time.sleep(self.boot_delay)
         with self._lock:
             if amphora_id not in self._amps:
                 ip = management.address.split("/")[0] if management and management.address \

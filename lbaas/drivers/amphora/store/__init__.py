@@ -8,10 +8,13 @@ callers get AmphoraRecord copies, never rows. One module per job:
 - rows: amphora rows as the fleet and the pair change them;
 - heartbeats: what a heartbeat leaves (liveness, counters) and what the failover scanner
   reads and claims;
-- upkeep: what housekeeping purges and rotates.
+- upkeep: what housekeeping purges and rotates;
+- leases: which worker may reconcile a load balancer, and the registry of live workers.
 """
 from lbaas.drivers.amphora.store.heartbeats import Heartbeats
+from lbaas.drivers.amphora.store.leases import Lease, LeaseLost, Leases, Registry
 from lbaas.drivers.amphora.store.rows import AmphoraRecord, Amphorae
 from lbaas.drivers.amphora.store.upkeep import Upkeep
 
-__all__ = ["AmphoraRecord", "Amphorae", "Heartbeats", "Upkeep"]
+__all__ = ["AmphoraRecord", "Amphorae", "Heartbeats", "Lease", "LeaseLost", "Leases",
+           "Registry", "Upkeep"]

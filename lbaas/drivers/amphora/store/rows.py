@@ -68,13 +68,19 @@ class Amphorae:
             found = self._records(session, self.table.c.id == amphora_id)
         return found[0] if found else None
 
-    def add(self, loadbalancer_id, role, priority):
-        """A new BOOTING row, committed before anything is built (never an orphan)."""
+    def add(self, loadbalancer_id, role, priority, fence=None):
+        """A new BOOTING row, committed before anything is built (never an orphan).
+
+        fence(session): run first in the same transaction; it raises (store.LeaseLost) when
+        the worker no longer holds the load balancer's lease, and nothing is written.
+        """
         amphora_id = str(uuid.uuid4())
         values = {"id": amphora_id, "compute_id": amphora_id, "status": "BOOTING",
                   "loadbalancer_id": loadbalancer_id, "role": role, "vrrp_priority": priority,
                   "cert_busy": False, "created_at": utcnow()}
         with self.db.write() as session:
+            if fence is not None:
+                fence(session)
             session.execute(self.table.insert().values(values))
         return AmphoraRecord(**values)
 
