@@ -50,6 +50,28 @@ def pytest_configure(config):
     rabbitmq.configure(config)        # the controller's session dir, inherited by xdist workers
 
 
+def pytest_terminal_summary(terminalreporter):
+    """Print the counts of upstream's API test suite when it ran; say why the identity,
+    Neutron and amphora tests were skipped, even without -rs (also under xdist)."""
+    # here, not in tests/functional/conftest.py: under xdist the controller prints the
+    # summary, and it loads only this conftest
+    from tests.functional.conftest import SKIP_KINDS
+    from tests.functional.test_upstream_suites import summary_path
+    tempest_summary = summary_path(os.getpid())
+    if tempest_summary.exists():
+        terminalreporter.write_line(tempest_summary.read_text().strip(), bold=True)
+        tempest_summary.unlink()
+    reasons = set()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        if isinstance(longrepr, tuple) and any(
+                prefix in str(longrepr[2]) for prefix in SKIP_KINDS):
+            reasons.add(str(longrepr[2]).replace("Skipped: ", "", 1))
+    for reason in sorted(reasons):
+        kind = next(k for prefix, k in SKIP_KINDS.items() if reason.startswith(prefix))
+        terminalreporter.write_line(f"{kind} tests SKIPPED, {reason}", yellow=True)
+
+
 def pytest_sessionfinish(session):
     rabbitmq.finish(session.config)   # the controller stops the session's node, if one started
 

@@ -132,22 +132,3 @@ def amphora_cloud_pg(amphora_host, pg_cluster, tmp_path_factory):
     """The same on a PostgreSQL database of the session's cluster."""
     url = pg_cluster.create_database(f"amphora_{os.getpid()}")
     yield from _amphora_env(tmp_path_factory.mktemp("amphora-pg"), url, "postgresql")
-
-
-def pytest_terminal_summary(terminalreporter):
-    """Print the counts of upstream's API test suite when it ran; say why the identity,
-    Neutron and amphora tests were skipped, even without -rs (also under xdist)."""
-    from tests.functional.test_upstream_suites import summary_path
-    tempest_summary = summary_path(os.getpid())
-    if tempest_summary.exists():
-        terminalreporter.write_line(tempest_summary.read_text().strip(), bold=True)
-        tempest_summary.unlink()
-    reasons = set()
-    for report in terminalreporter.stats.get("skipped", []):
-        longrepr = report.longrepr
-        if isinstance(longrepr, tuple) and any(
-                prefix in str(longrepr[2]) for prefix in SKIP_KINDS):
-            reasons.add(str(longrepr[2]).replace("Skipped: ", "", 1))
-    for reason in sorted(reasons):
-        kind = next(k for prefix, k in SKIP_KINDS.items() if reason.startswith(prefix))
-        terminalreporter.write_line(f"{kind} tests SKIPPED, {reason}", yellow=True)
