@@ -28,8 +28,6 @@ What it takes to run barbican 23 (2026.1) this way, each found by trying:
 import base64
 import contextlib
 import os
-import signal
-import subprocess
 import textwrap
 import time
 from pathlib import Path
@@ -37,7 +35,7 @@ from pathlib import Path
 import requests
 from cryptography.fernet import Fernet
 
-from testbed.service import Service, clean_env, free_port, venv_unavailable
+from testbed.service import GunicornService, clean_env, free_port, venv_unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 # scripts/setup.sh --test makes it; LBAAS_BARBICAN_VENV names another (or a missing) one.
@@ -113,19 +111,9 @@ def unavailable():
     return venv_unavailable(VENV, FAILED, ("barbican-manage", "gunicorn"))
 
 
-class BarbicanService(Service):
+class BarbicanService(GunicornService):
     """gunicorn serving Barbican; ready when `GET /v1/secrets` answers 200 for a project
-    (`GET /` is the versions document, a 300)."""
-
-    def stop(self, grace=15.0):
-        """SIGINT: gunicorn's quick shutdown (SIGTERM waits for idle keep-alive clients)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                pass
-        super().stop(grace)
+    (`GET /` is the versions document, a 300). Stopped as every gunicorn is (SIGINT)."""
 
     def _answers(self):
         if self.proc.poll() is not None:
