@@ -87,7 +87,7 @@ def _say_what_is_left(conf, files, state_path):
         return
     command = ["lbaas", *(a for f in files for a in ("--config-file", f)), "cleanup",
                *(["--state-path", state_path] if state_path else [])]
-    print(f"lbaas: stopped; left running by design: {leftovers.summary(found)}, so its load "
+    print(f"lbaas: stopped; left running by design: {leftovers.summary(found)}, so the load "
           f"balancers keep serving and the next `lbaas serve` takes them back; remove them "
           f"with: {shlex.join(command)}", flush=True)
 
