@@ -15,7 +15,9 @@ class StatePathBusy(Exception):
 
 
 def _open(state_path):
-    return open(os.path.join(state_path, LOCK_NAME), "a+")
+    """The lock file, made 0600 like everything else in the state path."""
+    fd = os.open(os.path.join(state_path, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
+    return os.fdopen(fd, "r+")
 
 
 def _holder(lock):
@@ -32,7 +34,8 @@ def hold_serving(state_path):
     except BlockingIOError:
         lock.close()
         raise StatePathBusy(f"`lbaas cleanup` is running on {state_path}") from None
-    lock.truncate(0)
+    lock.seek(0)
+    lock.truncate()
     lock.write(f"{os.getpid()}\n")
     lock.flush()
     return lock
