@@ -2,14 +2,15 @@
 import argparse
 import faulthandler
 import logging
+import os
 import shlex
 import signal
 import sys
 
 from lbaas import conf as lbaas_conf
 from lbaas.certificates import local as local_certs
-from lbaas.cmd import (background, certificate, cleanup, common, conformance, embedded,
-                       httpserver, serve_lock)
+from lbaas.cmd import (api_processes, background, certificate, cleanup, common, conformance,
+                       embedded, httpserver, serve_lock)
 from lbaas.core import private
 from lbaas.db import migrate
 
@@ -29,6 +30,8 @@ def serve(args):
         conf.set_override("state_path", args.state_path)
     if args.port:
         conf.set_override("bind_port", args.port, group="api_settings")
+    if args.processes is not None:
+        conf.set_override("serve_api_processes", args.processes, group="api_settings")
     private.ensure_dir(conf.state_path)
     try:
         lock = serve_lock.hold_serving(conf.state_path)  # `lbaas cleanup` waits for us
@@ -39,10 +42,13 @@ def serve(args):
     background.ensure_heartbeat_key(conf)
     if conf.certificates.cert_manager == "local":
         local_certs.ensure_key_file(conf)  # unless [certificates] encryption_key is set
+    api = conf.api_settings
+    sock = httpserver.listen(api.bind_host, api.bind_port)
+    readers = api_processes.Readers(conf, sock, api_processes.count(conf) - 1)
     from lbaas.api import create_app
     app = create_app(conf)
-    api = conf.api_settings
-    server = httpserver.Server(app, [httpserver.listen(api.bind_host, api.bind_port)], api)
+    readers.take_casts()
+    server = httpserver.Server(app, [sock], api)
 
     def _stop(*_):
         server.stop()
@@ -64,9 +70,13 @@ def serve(args):
     if driver_agent is not None:
         print(f"  drivers:   status/stats/get sockets "
               f"{', '.join(driver_agent.paths.values())}", flush=True)
+    if readers.pids:
+        print(f"  processes: {1 + len(readers.pids)} answer the API (pids {os.getpid()}, "
+              f"{', '.join(map(str, readers.pids))}); the first runs the workers", flush=True)
     try:
-        server.serve()
+        server.serve(on_tick=readers.replace_dead)
     finally:
+        readers.stop()
         if driver_agent is not None:
             driver_agent.stop()
         core.close()   # stops the drivers' services and workers, the last started first
@@ -101,6 +111,9 @@ def main(argv=None):
     p_serve = sub.add_parser("serve", help="run API, drivers and workers in one process")
     p_serve.add_argument("--state-path", help="directory for the embedded database")
     p_serve.add_argument("--port", type=int, help="API port (default [api_settings] bind_port)")
+    p_serve.add_argument("--processes", type=int, choices=range(0, 65), metavar="N",
+                         help="processes answering the API (default [api_settings] "
+                              "serve_api_processes; 0: one per core, at most 4)")
     p_serve.add_argument("--driver", choices=embedded.CHOICES, default="auto",
                          help="without a configuration file: amphora (real HAProxy load "
                               "balancers; needs root and haproxy), noop, or auto (amphora "

@@ -82,6 +82,11 @@ api_opts = [
     cfg.IntOpt("max_request_line", default=65536, min=1024,
                help="Longest request line (method, URL with its query string, HTTP version) "
                     "accepted, in bytes (longer: 414)."),
+    cfg.IntOpt("serve_api_processes", default=1, min=0, max=64,
+               help="Processes answering the API of `lbaas serve` (one Python process uses "
+                    "at most one core): the first also runs the drivers' workers and "
+                    "background services, the others only the API, on the same port. 0: one "
+                    "per core, at most 4."),
     cfg.IntOpt("api_threads", default=8, min=1,
                help="Threads running requests in each API process (lbaas serve; each "
                     "lbaas-api worker). One more thread reads and writes every connection and "

@@ -96,3 +96,40 @@ def test_a_failing_endpoint_does_not_stop_the_bus():
     bus.reconcile("bad")
     bus.reconcile("good")
     _wait_for(lambda: endpoint.calls == [("reconcile", "good")])
+
+
+def test_casts_from_another_process_arrive_over_the_socket_and_garbage_is_dropped(tmp_path):
+    """lbaas serve's other API processes cast over a unix socket (rpc.SocketBus); what reads
+    it takes only well-formed casts, whatever else is sent to it."""
+    import os
+    import socket
+    bus, _conf = _bus()
+    recorder = Recorder()
+    server = bus.server(recorder, "test")
+    server.start()
+    path = str(tmp_path / "bus.sock")
+    sock = rpc.bind_cast_socket(path)
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    bus.take_casts(sock)
+    raw = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    for garbage in (b"", b"{", b"[]", b'{"method": "reconcile"}', b"\xff" * 100,
+                    b'{"method": "shutdown", "kwargs": {}}',
+                    b'{"method": "reconcile", "kwargs": {"loadbalancer_id": 7}}',
+                    b'{"method": "reconcile", "kwargs": {"loadbalancer_id": "x", "y": "z"}}',
+                    b'{"method": "reconcile", "kwargs": {"loadbalancer_id": "' + b"a" * 900
+                    + b'"}}', b"[" * 1000):
+        raw.sendto(garbage, path)
+    other = rpc.SocketBus(path)
+    other.reconcile("lb-1")
+    other.failover("lb-2", "amp-1")
+    _wait_for(lambda: len(recorder.calls) == 2)
+    assert recorder.calls == [("reconcile", "lb-1"), ("failover", "lb-2", "amp-1")]
+    assert not other.in_memory   # a process with this bus starts no worker
+    other.close()
+    server.stop()
+    bus.close()
+    sock.close()
+
+
+def test_a_cast_to_a_missing_socket_is_dropped_not_raised(tmp_path):
+    rpc.SocketBus(str(tmp_path / "nobody.sock")).reconcile("lb-1")

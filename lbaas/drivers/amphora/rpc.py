@@ -11,9 +11,13 @@ endpoint (whose methods only queue work): no broker, no polling. (oslo.messaging
 kombu transport polls with a zero interval, so an idle `lbaas serve` spun a quarter of a
 core; its fake driver polls every 50 ms, which would delay every reconcile.)
 """
+import contextlib
 import itertools
+import json
 import logging
+import os
 import queue
+import socket
 import threading
 import weakref
 
@@ -122,6 +126,26 @@ class LocalBus(Bus):
         """A server handing this bus's casts to `endpoint` once started."""
         return _LocalServer(self, endpoint)
 
+    def take_casts(self, sock):
+        """Also deliver the casts other API processes send to `sock` (bind_cast_socket)."""
+        threading.Thread(target=self._receive, args=(sock,), name="amphora-bus-socket",
+                         daemon=True).start()
+
+    def _receive(self, sock):
+        while not self._closed:
+            try:
+                data = sock.recv(MAX_CAST + 1)
+                method, kwargs = decode_cast(data)
+            except OSError:
+                return   # closed
+            except ValueError as exc:
+                LOG.warning("dropped a malformed cast on the bus socket: %s", exc)
+                continue
+            except Exception:   # never let the reader die: casts would stop for good
+                LOG.exception("dropped a cast on the bus socket")
+                continue
+            self._cast(method, **kwargs)
+
     def _attach(self, server):
         with self._ready:
             self._servers.append(server)
@@ -163,6 +187,86 @@ class _LocalServer:
 
     def wait(self):
         """Nothing to wait for: deliveries run on the bus's thread."""
+
+
+# -- several API processes of one `lbaas serve` ----------------------------------------------
+# lbaas serve may answer the API from several processes (lbaas.cmd.api_processes); only the
+# first runs the worker. The others cast over a unix datagram socket that the first one's
+# LocalBus reads (in the state directory, which is private to its user): the same fire-and-
+# forget casts, each a small JSON datagram, checked like any input from outside the process.
+CASTS = {"reconcile": ("loadbalancer_id",), "delete_amphora": ("amphora_id",),
+         "failover": ("loadbalancer_id", "amphora_id")}
+MAX_CAST = 1024   # bytes of one datagram
+_ID_MAX = 64
+
+
+def _encode(method, kwargs):
+    return json.dumps({"method": method, "kwargs": kwargs}).encode()
+
+
+def decode_cast(data):
+    """(method, kwargs) of a datagram from another API process; ValueError if it is not one."""
+    if len(data) > MAX_CAST:
+        raise ValueError("cast too long")
+    try:
+        message = json.loads(data)
+    except RecursionError:   # nested past the parser's stack, within MAX_CAST bytes
+        raise ValueError("nested too deep") from None
+    if not isinstance(message, dict) or set(message) != {"method", "kwargs"}:
+        raise ValueError("not a cast")
+    method, kwargs = message["method"], message["kwargs"]
+    if method not in CASTS or not isinstance(kwargs, dict) or \
+            not set(kwargs) <= set(CASTS[method]) or CASTS[method][0] not in kwargs:
+        raise ValueError("unknown cast")
+    for value in kwargs.values():
+        if value is not None and (not isinstance(value, str) or not 0 < len(value) <= _ID_MAX):
+            raise ValueError("bad cast argument")
+    return method, kwargs
+
+
+def bind_cast_socket(path):
+    """The unix datagram socket at `path` (mode 0600) the other API processes cast to."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    old = os.umask(0o177)
+    try:
+        sock.bind(path)
+    finally:
+        os.umask(old)
+    return sock
+
+
+class SocketBus(Bus):
+    """The bus of an API process of `lbaas serve` that runs no worker: casts go to the first
+    process's LocalBus over its unix socket (lost ones are healed by the worker's sweep)."""
+
+    in_memory = False   # this process starts no worker of its own
+
+    def __init__(self, path):
+        self.path = path
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+
+    def _cast(self, method, **kwargs):
+        try:
+            self._socket.sendto(_encode(method, kwargs), self.path)
+        except OSError as exc:
+            LOG.warning("cast %s to the worker's process failed (its sweep heals it): %s",
+                        method, exc)
+
+    def server(self, endpoint, server_name):
+        """No worker listens here."""
+        raise RuntimeError("an API process of lbaas serve runs no worker")
+
+    def close(self):
+        """Close the socket."""
+        self._socket.close()
+
+
+def use_socket_bus(conf, path):
+    """Make this process's bus for `conf` a SocketBus to `path` (before anything asks)."""
+    with _lock:
+        _buses[id(conf)] = (weakref.ref(conf), SocketBus(path))
 
 
 def bus(conf):
