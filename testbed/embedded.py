@@ -46,9 +46,11 @@ def remove_leftovers(state_path, timeout=10.0):
     amphorae = os.path.join(state_path, "amphorae")
     for short in sorted(os.listdir(amphorae)) if os.path.isdir(amphorae) else []:
         name = f"amp-{short}"
-        if subprocess.run(["ip", "netns", "del", name], capture_output=True).returncode == 0:
+        if subprocess.run(["ip", "netns", "del", name], capture_output=True,
+                          check=False).returncode == 0:
             found.append(name)
     for bridge in BRIDGES:
-        if subprocess.run(["ip", "link", "del", bridge], capture_output=True).returncode == 0:
+        if subprocess.run(["ip", "link", "del", bridge], capture_output=True,
+                          check=False).returncode == 0:
             found.append(bridge)
     return found

@@ -2,8 +2,8 @@
 `--config-file` option at every level of a command line."""
 import argparse
 
-from lbaas.conf import (CONFIG_ENV, config_files, load_conf,  # noqa: F401  (the commands' API)
-                        setup_logging)
+# the commands' API
+from lbaas.conf import CONFIG_ENV, config_files, load_conf, setup_logging  # noqa: F401
 from lbaas.conf.noise import silence_third_party  # noqa: F401
 
 CONFIG_FILE_HELP = "configuration file (repeatable; default $LBAAS_CONFIG_FILE)"

@@ -8,7 +8,6 @@ than `client_header_timeout`, are closed. The errors the server answers itself
 (malformed request line 400, too long a line 414, headers 431, body 413) carry
 Octavia's fault body like every other error of the API.
 """
-import logging
 import socket
 import time
 

@@ -10,6 +10,7 @@ import os
 
 from oslo_config import cfg
 
+from lbaas.conf import logs, noise
 from lbaas.conf.amphora import (
     TRANSPORT_URL,
     amphora_agent_opts,
@@ -32,7 +33,6 @@ from lbaas.conf.core import (
     networking_opts,
     quota_opts,
 )
-from lbaas.conf import logs, noise
 from lbaas.conf.driver_agent import driver_agent_opts
 from lbaas.conf.network import network_local_opts
 from lbaas.conf.neutron import list_ksa_opts, register_neutron_opts
