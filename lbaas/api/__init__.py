@@ -2,13 +2,12 @@
 import functools
 import logging
 import re
-import uuid
 
 import flask
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from lbaas.api import conditional, errors, openapi, paths
+from lbaas.api import access, conditional, errors, openapi, paths
 
 LOG = logging.getLogger(__name__)
 
@@ -95,12 +94,6 @@ def create_app(conf, core=None, authenticate=True):
             return errors.not_acceptable()
         return errors.check_request()
 
-    @app.after_request
-    def _request_id(response):
-        # Clients print it with every error ("Request-ID: req-...").
-        response.headers["x-openstack-request-id"] = "req-" + str(uuid.uuid4())
-        return response
-
     app.after_request(conditional.add_etag)
 
     app.register_blueprint(versions.blp)
@@ -117,7 +110,7 @@ def create_app(conf, core=None, authenticate=True):
         api.register_blueprint(module.blp, url_prefix="/v2/lbaas")
     api.register_blueprint(amphorae.blp, url_prefix="/v2/octavia")
     retry_lost_races(app)
-    inner = _JsonBodies(app.wsgi_app)
+    inner = access.CallerContext(_JsonBodies(app.wsgi_app))
     if conf.api_settings.auth_strategy == "keystone" and authenticate:
         from lbaas.api.auth import KeystoneAuth
         try:
@@ -126,5 +119,7 @@ def create_app(conf, core=None, authenticate=True):
             if core is None:  # the core this call built: stop its threads
                 app.extensions["lbaas_core"].close()
             raise
-    app.wsgi_app = paths.PathAliases(inner)
+    # AccessLog: the request id (X-Openstack-Request-Id, which clients print with every
+    # error), the logging context and the access line
+    app.wsgi_app = access.AccessLog(paths.PathAliases(inner))
     return app

@@ -39,6 +39,7 @@ def main(argv=None):
     if files:
         os.environ[common.CONFIG_ENV] = ":".join(files)
     conf = common.load_conf(files)
+    common.setup_logging(conf)
     private.ensure_dir(conf.state_path)
     if "amphora" in conf.api_settings.enabled_provider_drivers:
         from lbaas.drivers.amphora import rpc

@@ -13,8 +13,8 @@ def main(argv=None):
     parser.add_argument("--config-file", action="append",
                         help="configuration file (repeatable; default $LBAAS_CONFIG_FILE)")
     args = parser.parse_args(argv)
-    common.setup_logging()
     conf = common.load_conf(args.config_file)
+    common.setup_logging(conf)
     from lbaas.core.controller import Core
     from lbaas.drivers.amphora.health import HealthManager, HeartbeatServer
     from lbaas.drivers.amphora import rpc

@@ -18,13 +18,18 @@ def serve(args):
     """Migrate the database, then serve the API (with in-process drivers) until stopped."""
     faulthandler.register(signal.SIGUSR1)   # kill -USR1: every thread's stack to stderr
     files = common.config_files(args.config_file)
+    if files and args.driver:   # a written configuration is never second-guessed
+        where = "" if args.config_file else f" (from ${common.CONFIG_ENV})"
+        print(f"lbaas serve: error: --driver applies only without a configuration file, and "
+              f"{', '.join(files)}{where} is given: enable providers in its [api_settings] "
+              f"enabled_provider_drivers", file=sys.stderr)
+        return 2
     conf = common.load_conf(files)
-    if files:   # a written configuration is never second-guessed: say so
-        note = (f"none: {', '.join(files)} enables only the providers it names"
-                + (f" (--driver {args.driver} applies without a file)"
-                   if args.driver != "auto" else ""))
+    common.setup_logging(conf)
+    if files:
+        note = f"none: {', '.join(files)} enables only the providers it names"
     else:
-        _, note = embedded.apply(conf, args.driver)
+        _, note = embedded.apply(conf, args.driver or "auto")
     if args.state_path:
         conf.set_override("state_path", args.state_path)
     if args.port:
@@ -95,22 +100,23 @@ def _say_what_is_left(conf, files, state_path):
 def main(argv=None):
     """Entry point of the `lbaas` console script."""
     parser = argparse.ArgumentParser(prog="lbaas", description=__doc__)
-    parser.add_argument("--config-file", action="append",
-                        help="configuration file (repeatable; default $LBAAS_CONFIG_FILE)")
+    parser.add_argument("--config-file", action="append", metavar="FILE",
+                        help=common.CONFIG_FILE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     p_serve = sub.add_parser("serve", help="run API, drivers and workers in one process")
     p_serve.add_argument("--state-path", help="directory for the embedded database")
     p_serve.add_argument("--port", type=int, help="API port (default [api_settings] bind_port)")
-    p_serve.add_argument("--driver", choices=embedded.CHOICES, default="auto",
-                         help="without a configuration file: amphora (real HAProxy load "
+    p_serve.add_argument("--driver", choices=embedded.CHOICES,
+                         help="only without a configuration file: amphora (real HAProxy load "
                               "balancers; needs root and haproxy), noop, or auto (amphora "
                               "when possible; the default)")
     p_serve.set_defaults(func=serve)
     certificate.add_parser(sub)
     cleanup.add_parser(sub)
     conformance.add_parser(sub)
-    args = parser.parse_args(argv)
-    common.setup_logging()
+    common.add_config_file(parser)   # on every sub-command: `lbaas serve --config-file F`
+    args = common.parse_args(parser, argv)
+    common.silence_third_party()
     return args.func(args)
 
 

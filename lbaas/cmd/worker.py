@@ -14,8 +14,8 @@ def main(argv=None):
     parser.add_argument("--provider", default="amphora",
                         help="provider whose load balancers this worker reconciles")
     args = parser.parse_args(argv)
-    common.setup_logging()
     conf = common.load_conf(args.config_file)
+    common.setup_logging(conf)
     from lbaas.drivers.amphora import rpc
     if rpc.is_in_memory(conf):
         print("lbaas-worker: [DEFAULT] transport_url is not set; a separate worker needs a "

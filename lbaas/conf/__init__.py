@@ -6,11 +6,11 @@ option (keystonemiddleware's and keystoneauth1's only where they are used: keyst
 authentication, the neutron network backend).
 The package imports nothing of lbaas: every layer may use it.
 """
-import logging
 import os
 
 from oslo_config import cfg
 
+from lbaas.conf import logs, noise
 from lbaas.conf.amphora import (
     TRANSPORT_URL,
     amphora_agent_opts,
@@ -71,12 +71,13 @@ GROUPS = [
 def list_opts():
     """Every option group and its options, for oslo-config-generator.
 
-    Also [DEFAULT] transport_url: oslo.messaging registers it where a bus is used (importing
+    Also oslo.log's options ([DEFAULT] debug, log_file, use_json, ...) with lbaas's
+    defaults, and [DEFAULT] transport_url: oslo.messaging registers it where a bus is used (importing
     oslo.messaging costs every process 0.2 s); this copy documents lbaas's default. And
     [service_auth] and [neutron], registered where the neutron backend is configured.
     """
     return ([(group or "DEFAULT", opts) for group, opts in GROUPS]
-            + [("DEFAULT", [TRANSPORT_URL])] + list_ksa_opts())
+            + [("DEFAULT", [TRANSPORT_URL])] + logs.list_opts() + list_ksa_opts())
 
 
 def register_keystone_opts(conf):
@@ -94,6 +95,7 @@ def make_conf(args=None, config_files=None):
     conf = cfg.ConfigOpts()
     for group, opts in GROUPS:
         conf.register_opts(opts, group=group)
+    logs.register(conf)
     conf(args=list(args or []), project="lbaas", default_config_files=config_files or [],
          default_config_dirs=[])
     if conf.api_settings.auth_strategy == "keystone":
@@ -123,6 +125,7 @@ def load_conf(explicit=None):
     return make_conf(config_files=config_files(explicit))
 
 
-def setup_logging(level=logging.INFO):
-    """Log to stderr with timestamps."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def setup_logging(conf):
+    """Configure the process's logging from `conf` (oslo.log) and silence known noise."""
+    noise.silence_third_party()
+    logs.setup(conf)
