@@ -8,7 +8,7 @@ import flask
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from lbaas.api import errors, openapi, paths
+from lbaas.api import errors, metrics, openapi, paths
 
 LOG = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ def create_app(conf, core=None, authenticate=True):
     app.extensions["lbaas_core"] = core or Core(conf)
     api = openapi.Api(app)
     errors.register(app)
+    app.before_request(metrics.remember_route)   # first: a refusal below still has its route
 
     @app.before_request
     def _negotiate():
@@ -124,5 +125,21 @@ def create_app(conf, core=None, authenticate=True):
             if core is None:  # the core this call built: stop its threads
                 app.extensions["lbaas_core"].close()
             raise
-    app.wsgi_app = paths.PathAliases(inner)
+    app.wsgi_app = metrics.RequestMetrics(_with_healthcheck(conf, paths.PathAliases(inner)))
     return app
+
+
+def _with_healthcheck(conf, app):
+    """GET /healthcheck answered by oslo.middleware's Healthcheck (before authentication, as
+    upstream) when [api_settings] healthcheck_enabled; the application otherwise."""
+    if not conf.api_settings.healthcheck_enabled:
+        return app
+    from lbaas.metrics import health
+    check = health.make_app(conf, health.backends_for(conf))
+
+    def dispatch(environ, start_response):
+        if environ.get("PATH_INFO") == "/healthcheck":
+            environ[metrics.ROUTE_KEY] = "/healthcheck"
+            return check(environ, start_response)
+        return app(environ, start_response)
+    return dispatch
