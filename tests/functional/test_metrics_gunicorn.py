@@ -15,6 +15,8 @@ import pytest
 import requests
 
 from testbed import pg
+from tests.functional import scrape as scraping
+from tests.functional.scrape import sample
 from testbed.service import Service, clean_env, free_port, venv_command, wait_for
 
 pytestmark = pytest.mark.functional
@@ -62,21 +64,7 @@ def api(cluster, tmp_path_factory):
 
 
 def scrape(api):
-    resp = requests.get(api.metrics_url + "/metrics", timeout=10)
-    assert resp.status_code == 200, resp.text[:500]
-    return resp.text
-
-
-def sample(text, name, **labels):
-    """The value of one sample of a scrape (0 when absent)."""
-    for line in text.splitlines():
-        match = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$", line)
-        if not match or match.group(1) != name:
-            continue
-        found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(3) or ""))
-        if all(found.get(k) == v for k, v in labels.items()):
-            return float(match.group(4))
-    return 0.0
+    return scraping.scrape(api.metrics_url)
 
 
 ROUTE = "/v2/lbaas/loadbalancers"
