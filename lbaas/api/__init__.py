@@ -135,7 +135,7 @@ def _with_healthcheck(conf, app):
     if not conf.api_settings.healthcheck_enabled:
         return app
     from lbaas.metrics import health
-    check = health.make_app(conf, health.backends_for(conf))
+    check = health.make_app(conf, health.backends_for(conf), app)
 
     def dispatch(environ, start_response):
         if environ.get("PATH_INFO") == "/healthcheck":

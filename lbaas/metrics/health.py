@@ -133,11 +133,12 @@ def backends_for(conf, loops=False):
     return names
 
 
-def make_app(conf, backends):
+def make_app(conf, backends, fallback):
     """The Healthcheck WSGI application with `backends`, unless [healthcheck] backends
-    names some itself (then those)."""
+    names some itself (then those); requests it leaves alone ([healthcheck]
+    allowed_source_ranges) go to the WSGI application `fallback`."""
     from oslo_middleware.healthcheck import opts
     conf.register_opts(opts.HEALTHCHECK_OPTS, group="healthcheck")
     if not conf.healthcheck.backends:
         conf.set_override("backends", backends, group="healthcheck")
-    return Healthcheck(None, conf)
+    return Healthcheck(fallback, conf)

@@ -88,7 +88,7 @@ def start(conf, port, loops=False):
     if not conf.metrics.enabled:
         return None
     from lbaas.metrics import health, multiproc
-    healthcheck = health.make_app(conf, health.backends_for(conf, loops=loops))
+    healthcheck = health.make_app(conf, health.backends_for(conf, loops=loops), _not_found)
     server = MetricsServer(conf.metrics.bind_host, port,
                            make_app(multiproc.registry(), healthcheck))
     return server.start()

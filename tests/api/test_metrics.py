@@ -69,3 +69,19 @@ def test_healthcheck_answers_without_authentication(sqlite_url):
         assert _count("/healthcheck", "GET", "200") >= 1
     finally:
         app.extensions["lbaas_core"].close()
+
+
+def test_a_caller_outside_the_allowed_ranges_gets_the_api_not_a_500(sqlite_url):
+    conf = make_conf(sqlite_url, **{"api_settings.healthcheck_enabled": True})
+    from oslo_middleware.healthcheck import opts
+    conf.register_opts(opts.HEALTHCHECK_OPTS, group="healthcheck")
+    conf.set_override("allowed_source_ranges", ["192.0.2.0/24"], group="healthcheck")
+    app = create_app(conf)
+    try:
+        resp = app.test_client().get("/healthcheck", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        assert resp.status_code == 404   # the API's own answer: no such resource
+        assert "faultstring" in resp.get_json()
+        resp = app.test_client().get("/healthcheck", environ_base={"REMOTE_ADDR": "192.0.2.7"})
+        assert resp.status_code == 200
+    finally:
+        app.extensions["lbaas_core"].close()
