@@ -70,14 +70,19 @@ def scrape(api):
 ROUTE = "/v2/lbaas/loadbalancers"
 
 
-def test_the_scrape_sums_both_workers(api):
+def test_the_scrape_sums_both_workers(api, capsys):
     before = sample(scrape(api), "lbaas_api_requests_total", route=ROUTE, method="GET",
                     status="200")
     sent = 40
     for _ in range(sent):   # a new connection each: gunicorn hands them to both workers
         assert requests.get(f"{api.url}{ROUTE}", timeout=10,
                             headers={"Connection": "close"}).status_code == 200
+    started = time.perf_counter()
     text = scrape(api)
+    took = time.perf_counter() - started
+    with capsys.disabled():
+        print(f"\nscrape of the arbiter (2 workers' files summed): {took * 1e3:.1f} ms, "
+              f"{len(text)} bytes")
     assert sample(text, "lbaas_api_requests_total", route=ROUTE, method="GET",
                   status="200") == before + sent
     assert sample(text, "lbaas_api_request_duration_seconds_count", route=ROUTE,
@@ -125,12 +130,18 @@ GARBAGE = [
 @pytest.mark.parametrize("request_bytes", GARBAGE, ids=range(len(GARBAGE)))
 def test_garbage_to_the_metrics_port_is_never_a_500(api, request_bytes):
     with socket.create_connection(("127.0.0.1", api.metrics_port), timeout=10) as sock:
-        sock.sendall(request_bytes)
-        sock.shutdown(socket.SHUT_WR)
         answer = b""
+        try:   # the server may answer and close before all of it is sent (414)
+            sock.sendall(request_bytes)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            chunk = sock.recv(65536)
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
             if not chunk:
                 break
             answer += chunk
