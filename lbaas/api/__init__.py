@@ -7,7 +7,7 @@ import flask
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from lbaas.api import access, conditional, errors, openapi, paths
+from lbaas.api import access, conditional, errors, metrics, openapi, paths
 
 LOG = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ def create_app(conf, core=None, authenticate=True):
     app.extensions["lbaas_core"] = core or Core(conf)
     api = openapi.Api(app)
     errors.register(app)
+    app.before_request(metrics.remember_route)   # first: a refusal below still has its route
 
     @app.before_request
     def _negotiate():
@@ -120,6 +121,23 @@ def create_app(conf, core=None, authenticate=True):
                 app.extensions["lbaas_core"].close()
             raise
     # AccessLog: the request id (X-Openstack-Request-Id, which clients print with every
-    # error), the logging context and the access line
-    app.wsgi_app = access.AccessLog(paths.PathAliases(inner))
+    # error), the logging context and the access line; RequestMetrics: counts and latencies
+    app.wsgi_app = access.AccessLog(metrics.RequestMetrics(
+        _with_healthcheck(conf, paths.PathAliases(inner))))
     return app
+
+
+def _with_healthcheck(conf, app):
+    """GET /healthcheck answered by oslo.middleware's Healthcheck (before authentication, as
+    upstream) when [api_settings] healthcheck_enabled; the application otherwise."""
+    if not conf.api_settings.healthcheck_enabled:
+        return app
+    from lbaas.metrics import health
+    check = health.make_app(conf, health.backends_for(conf), app)
+
+    def dispatch(environ, start_response):
+        if environ.get("PATH_INFO") == "/healthcheck":
+            environ[metrics.ROUTE_KEY] = "/healthcheck"
+            return check(environ, start_response)
+        return app(environ, start_response)
+    return dispatch

@@ -57,6 +57,8 @@ def serve(args):
     core = app.extensions["lbaas_core"]
     services = background.start_services(core)
     driver_agent = background.start_driver_agent(core, embedded=not files)
+    from lbaas.metrics import server as metrics_server
+    metrics = metrics_server.start(conf, conf.metrics.bind_port, loops=True)
     print(f"lbaas: Octavia v2 API at http://{api.bind_host}:{server.port}\n"
           f"  database:  {url}\n"
           f"  providers: {', '.join(core.drivers.available())} "
@@ -64,7 +66,8 @@ def serve(args):
           f"  network:   {conf.network.driver}\n"
           f"  auth:      {api.auth_strategy}", flush=True)
     print(f"  embedded:  {note}", flush=True)
-    for line in filter(None, (getattr(s, "describe", lambda: None)() for s in services)):
+    for line in filter(None, (getattr(s, "describe", lambda: None)()
+                              for s in services + [metrics])):
         print(f"  {line}", flush=True)
     if driver_agent is not None:
         print(f"  drivers:   status/stats/get sockets "
@@ -72,6 +75,8 @@ def serve(args):
     try:
         server.serve()
     finally:
+        if metrics is not None:
+            metrics.stop()
         if driver_agent is not None:
             driver_agent.stop()
         core.close()   # stops the drivers' services and workers, the last started first

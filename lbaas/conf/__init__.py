@@ -34,6 +34,7 @@ from lbaas.conf.core import (
     quota_opts,
 )
 from lbaas.conf.driver_agent import driver_agent_opts
+from lbaas.conf.metrics import metrics_opts
 from lbaas.conf.network import network_local_opts
 from lbaas.conf.neutron import list_ksa_opts, register_neutron_opts
 from lbaas.conf.providers import noop_opts, ovn_opts
@@ -65,6 +66,7 @@ GROUPS = [
     ("compute_local", compute_local_opts),
     ("ovn", ovn_opts),
     ("driver_agent", driver_agent_opts),
+    ("metrics", metrics_opts),
 ]
 
 

@@ -21,6 +21,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from tests.functional.scrape import value
 from testbed.service import Service, clean_env, free_port, venv_command, wait_for
 
 pytestmark = pytest.mark.functional
@@ -79,7 +80,8 @@ class Cluster:
                 "[amphora_compute]", "driver = noop", f"noop_boot_delay = {BOOT}",
                 "[controller_worker]", "amphora_driver = amphora_noop_driver",
                 f"lease_duration = {LEASE}", f"lease_renew_interval = {RENEW}",
-                f"sweep_interval = {SWEEP}", "workers = 4", ""]))
+                f"sweep_interval = {SWEEP}", "workers = 4",
+                "[metrics]", "enabled = true", f"bind_port = {free_port()}", ""]))
         self.env = clean_env(PYTHONUNBUFFERED="1")
         self.engine = create_engine(database_url)
         self.api = self.workers = None
@@ -96,9 +98,12 @@ class Cluster:
         return self
 
     def _worker(self, name):
-        return WorkerProcess(name, [venv_command("lbaas-worker"), "--config-file",
-                                    self.config_path], 0,
-                             os.path.join(self.root, f"{name}.log"), self.env).start()
+        metrics_port = free_port()   # one each: two workers share this host
+        worker = WorkerProcess(name, [venv_command("lbaas-worker"), "--config-file",
+                                      self.config_path, "--metrics-port", str(metrics_port)],
+                               0, os.path.join(self.root, f"{name}.log"), self.env).start()
+        worker.metrics_url = f"http://127.0.0.1:{metrics_port}"
+        return worker
 
     def stop(self):
         for service in [self.api, *(self.workers or [])]:
@@ -177,6 +182,18 @@ def test_each_load_balancer_gets_one_amphora_and_both_workers_work(cluster, caps
     assert all(done.values()), done            # both workers reconciled some of them
     assert set(done["worker-a"]) | set(done["worker-b"]) == set(ids)
     assert not any("stopped reconciling" in w.log() for w in cluster.workers)
+    # each worker's metrics port counts what its log says it reconciled, and once idle it
+    # holds no lease and queues nothing; its /healthcheck sees the database and the bus
+    for worker in cluster.workers:
+        wait_for(lambda: value(worker.metrics_url, "lbaas_amphora_leases_held") == 0
+                 and value(worker.metrics_url, "lbaas_amphora_reconcile_queue_depth") == 0,
+                 10, f"{worker.name} to hold no lease and queue nothing", interval=0.1)
+        assert value(worker.metrics_url, "lbaas_amphora_reconciles_total",
+                     outcome="succeeded") == len(worker.reconciled())
+        resp = requests.get(worker.metrics_url + "/healthcheck", timeout=10,
+                            headers={"Accept": "application/json"})
+        assert resp.status_code == 200, resp.text
+        assert {"database: OK", "message bus: OK"} <= set(resp.json()["reasons"])
     with capsys.disabled():
         print(f"\n24 load balancers ACTIVE in {took:.1f} s on 2 workers "
               f"({BOOT} s noop boot each); reconciles: "
