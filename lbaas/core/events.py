@@ -41,7 +41,9 @@ def expect(session, loadbalancer_id, operation):
     """Record, in the caller's transaction, that an operation on the load balancer began."""
     if operation not in EVENT_TYPES:
         raise ValueError(f"unknown load balancer operation {operation!r}")
-    row = session.get(models.LoadBalancerEvent, loadbalancer_id)
+    row = None
+    if operation != CREATE:   # a new load balancer has no record yet: no query
+        row = session.get(models.LoadBalancerEvent, loadbalancer_id)
     if row is None:
         session.add(models.LoadBalancerEvent(loadbalancer_id=loadbalancer_id,
                                              operation=operation))
