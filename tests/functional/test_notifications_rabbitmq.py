@@ -3,8 +3,8 @@
 The API runs in this process on SQLite with the noop provider, configured from a file as an
 operator would ([oslo_messaging_notifications] driver = messagingv2); each test has its own
 virtual host, and an oslo.messaging notification listener on it receives what lbaas sends.
-The listener starts first: it declares the `<topic>.info` queue, which oslo.messaging's
-notifier does not do, so nothing sent is unroutable.
+(oslo.messaging's rabbit notifier declares the `<topic>.info` queue too, so the order of
+the two does not matter; the listener starts first only so that waits are short.)
 """
 import logging
 import threading
@@ -212,3 +212,35 @@ def test_an_unreachable_broker_delays_no_request(tmp_path, make_app, caplog):
     assert counts["sent"] == 0 and counts["failed"] >= 1
     assert any(r.name == "lbaas.core.notifier_messaging" and "not sent" in r.getMessage()
                for r in caplog.records)
+
+
+def test_a_provider_reporting_through_the_driver_agent_is_announced(tmp_path, rabbitmq_url,
+                                                                    listener, make_app,
+                                                                    monkeypatch):
+    """An out-of-tree provider's report (octavia-lib's DriverLibrary on the driver agent's
+    status socket) completes the create like an in-tree one: one create.end."""
+    from octavia_lib.api.drivers import driver_lib
+    from lbaas.driver_agent.server import DriverAgent
+    app, client = make_app(write_conf(tmp_path, rabbitmq_url))
+    core = app.extensions["lbaas_core"]
+    monkeypatch.setattr(core.drivers.get("noop"), "_touch", lambda *a, **kw: None)
+    agent_conf = lbaas_conf.make_conf()
+    for name in ("status", "stats", "get"):
+        agent_conf.set_override(f"{name}_socket_path", str(tmp_path / f"{name}.sock"),
+                                group="driver_agent")
+    agent = DriverAgent(core, agent_conf).start()
+    try:
+        lib = driver_lib.DriverLibrary(status_socket=agent.paths["status"],
+                                       stats_socket=agent.paths["stats"],
+                                       get_socket=agent.paths["get"])
+        lb_id = create_lb(client, "p-" + uuid.uuid4().hex[:12])
+        report = {"loadbalancers": [{"id": lb_id, "provisioning_status": "ACTIVE",
+                                     "operating_status": "ONLINE"}]}
+        lib.update_loadbalancer_status(report)
+        lib.update_loadbalancer_status(report)   # a provider repeating itself
+        wait_for(lambda: listener.types(), 10, "create.end")
+        time.sleep(0.5)   # room for a wrong second event to arrive
+        assert listener.types() == ["octavia.loadbalancer.create.end"]
+        assert listener.items[0]["payload"]["loadbalancer_id"] == lb_id
+    finally:
+        agent.stop()
