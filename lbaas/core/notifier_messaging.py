@@ -1,8 +1,8 @@
 """Event notifications through oslo.messaging's Notifier, from one sending thread.
 
 The caller only queues (bounded, never waits): a slow or unreachable bus delays no API
-request and no status update. The thread, the transport and the connection are made on
-the first event. oslo.messaging chooses the bus as Octavia's does: [oslo_messaging_notifications]
+request and no status update. The transport is made at start (a bad URL stops the
+process there); the thread and the connection on the first event. oslo.messaging chooses the bus as Octavia's does: [oslo_messaging_notifications]
 transport_url, else [DEFAULT] transport_url; its drivers (messagingv2, messaging, log,
 routing, noop) and topics come from [oslo_messaging_notifications] too.
 """
@@ -54,6 +54,7 @@ class _FailureCounter(logging.Filter):
         self.owner = owner
 
     def filter(self, record):
+        """Keep every record; note a failure when it is an ERROR of the sending thread."""
         if record.thread == self.owner.thread_id and record.levelno >= logging.ERROR:
             self.owner.failure_seen = True
         return True

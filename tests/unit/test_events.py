@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 
 import pytest
 
@@ -165,3 +166,56 @@ def test_default_core_loads_no_oslo_messaging(tmp_path):
                          timeout=60, env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["Notifier", "False", "False"]
+
+
+class _Deadlock(Exception):
+    """What MariaDB's driver raises for a deadlock victim: error number 1213 first."""
+
+    def __init__(self):
+        super().__init__(1213, "Deadlock found when trying to get lock")
+
+
+def test_a_report_run_again_after_a_lost_race_announces_once(database, monkeypatch):
+    """The rolled-back run took the record too, then lost: only the committed run's event."""
+    from sqlalchemy.exc import OperationalError
+    lb_id = add_lb(database)
+    real, calls = events.payload, []
+
+    def loses_first(session, lb):
+        calls.append(lb.id)
+        if len(calls) == 1:
+            raise OperationalError("SELECT 1", {}, _Deadlock())
+        return real(session, lb)
+    monkeypatch.setattr(events, "payload", loses_first)
+    done = database.retrying(status.apply_status_update, database,
+                             {"loadbalancers": [{"id": lb_id, "provisioning_status": c.ACTIVE}]})
+    assert len(calls) == 2
+    assert [e.event_type for e in done] == ["octavia.loadbalancer.create.end"]
+    assert report(database, lb_id, c.ACTIVE) == []
+
+
+def test_concurrent_reports_of_one_end_announce_once(pg_cluster):
+    """Four reports of the same ACTIVE at once on PostgreSQL: one of them takes the record."""
+    database = dbmod.Database(pg_cluster.create_database("events_race"))
+    migrate.upgrade(database.url)
+    try:
+        lb_id = add_lb(database)
+        barrier, found, errors = threading.Barrier(4), [], []
+
+        def run():
+            barrier.wait()
+            try:
+                found.extend(database.retrying(
+                    status.apply_status_update, database,
+                    {"loadbalancers": [{"id": lb_id, "provisioning_status": c.ACTIVE}]}))
+            except Exception as exc:   # reported below, with the others' results
+                errors.append(exc)
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == []
+        assert [e.event_type for e in found] == ["octavia.loadbalancer.create.end"]
+    finally:
+        database.dispose()
