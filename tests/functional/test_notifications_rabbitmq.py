@@ -244,3 +244,28 @@ def test_a_provider_reporting_through_the_driver_agent_is_announced(tmp_path, ra
         assert listener.items[0]["payload"]["loadbalancer_id"] == lb_id
     finally:
         agent.stop()
+
+
+def test_the_amphora_provider_announces_each_operation_once(tmp_path, rabbitmq_url, listener,
+                                                            make_app):
+    """The amphora worker (noop compute, network and agent: its whole reconcile, nothing
+    booted) reports through core like any provider: create, update, delete, once each."""
+    amphora = {"api_settings.enabled_provider_drivers": "amphora:amphora",
+               "api_settings.default_provider_driver": "amphora",
+               "DEFAULT.state_path": str(tmp_path / "state"),
+               "controller_worker.amphora_driver": "amphora_noop_driver",
+               "amphora_compute.driver": "noop", "network.driver": "noop",
+               "certificates.cert_manager": "noop"}
+    app, client = make_app(write_conf(tmp_path, rabbitmq_url, **amphora))
+    lb_id = create_lb(client, "p-" + uuid.uuid4().hex[:12])
+    wait_status(client, lb_id, "ACTIVE")
+    assert client.put(f"{LBS}/{lb_id}", json={"loadbalancer": {"description": "x"}}) \
+        .status_code == 200
+    wait_status(client, lb_id, "ACTIVE")
+    assert client.delete(f"{LBS}/{lb_id}").status_code == 204
+    wait_status(client, lb_id, "DELETED")
+    wait_for(lambda: len(listener.types()) >= 3, 10, "three events")
+    assert listener.types() == ["octavia.loadbalancer.create.end",
+                                "octavia.loadbalancer.update.end",
+                                "octavia.loadbalancer.delete.end"]
+    assert {item["payload"]["loadbalancer_id"] for item in listener.items} == {lb_id}
