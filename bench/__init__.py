@@ -1,6 +1,7 @@
 """End-to-end benchmarks of lbaas, run from the repository root as `python -m bench.<name>`.
 
-Benchmarks: `api` (the API on PostgreSQL and MariaDB, side by side), `amphora` (the amphora provider), `failover`
+Benchmarks: `api` (the API on PostgreSQL and MariaDB, side by side), `reads` (the polled
+GETs at 10 and 10,000 load balancers, their 304s, beside upstream), `amphora` (the amphora provider), `failover`
 (amphora failover under traffic), `tls` (TLS termination), `ovn` (the OVN provider); see
 bench/README.md. Shared parts: `harness` (figures, CPU, signals, how a run ends, JSON),
 `client` (HTTP), `wrk` (the load generator), `world` (the amphora benchmarks' bridges,

@@ -233,7 +233,8 @@ def run_wrk(port, path, concurrency, duration, threads):
 
 def _py_load_proc(args):
     """One load process: `conns` threads, each a keep-alive loop until the shared stop time."""
-    port, path, conns, start_at, stop_at = args
+    port, path, conns, start_at, stop_at, *rest = args
+    headers = rest[0] if rest else None
     lat, errs = [], [0]
     lock = threading.Lock()
 
@@ -244,7 +245,7 @@ def _py_load_proc(args):
             time.sleep(0.001)
         while time.time() < stop_at:
             try:
-                status, _, el = c.raw("GET", path)
+                status, _, el = c.raw("GET", path, extra_headers=headers)
                 if 200 <= status < 400:
                     mine.append(el)
                 else:
@@ -264,7 +265,7 @@ def _py_load_proc(args):
     return lat, errs[0]
 
 
-def run_python_load(port, path, concurrency, duration, processes):
+def run_python_load(port, path, concurrency, duration, processes, headers=None):
     processes = max(1, min(processes, concurrency))
     share = [concurrency // processes + (1 if i < concurrency % processes else 0)
              for i in range(processes)]
@@ -272,7 +273,8 @@ def run_python_load(port, path, concurrency, duration, processes):
     stop_at = start_at + duration
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(processes) as pool:
-        results = pool.map(_py_load_proc, [(port, path, n, start_at, stop_at) for n in share])
+        results = pool.map(_py_load_proc, [(port, path, n, start_at, stop_at, headers)
+                                           for n in share])
     lat = [x for r in results for x in r[0]]
     errors = sum(r[1] for r in results)
     ms = [x * 1000 for x in lat]
@@ -398,7 +400,7 @@ class Stack:
         (until GET / answers), warm (every worker has served), total."""
         t0 = time.monotonic()
         self.database.start()
-        url = self.database.create_database("lbaas_bench")
+        url = self.database_url = self.database.create_database("lbaas_bench")
         t1 = time.monotonic()
         conf = configparser.ConfigParser()
         conf["DEFAULT"] = {"state_path": os.path.join(self.tmp, "state")}

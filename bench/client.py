@@ -31,10 +31,10 @@ class Client:
         """Close the connection (the next call opens a new one)."""
         self.conn.close()
 
-    def raw(self, method, path, body=None):
+    def raw(self, method, path, body=None, extra_headers=None):
         """(status, body bytes, seconds from send to the last byte read)."""
         data = None if body is None else json.dumps(body).encode()
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **(extra_headers or {})}
         if data is not None:
             headers["Content-Type"] = "application/json"
         for attempt in (0, 1):

@@ -11,9 +11,11 @@
 #                                   Open vSwitch (ovn-central ovn-host openvswitch-switch
 #                                   ethtool) for the OVN provider's traffic tests
 #
-# A second run with unchanged requirement files returns in well under a second: the pip step is
-# skipped while a stamp in .venv matches the hash of requirements.txt, test-requirements.txt
-# (with --test), setup.py, entry_points.cfg, the checkout's path and the venv's Python.
+# lbaas's packages install at the exact versions of constraints.txt (what CI tested; refreshed
+# by scripts/refresh-constraints.sh). A second run with unchanged requirement files returns in
+# well under a second: the pip step is skipped while a stamp in .venv matches the hash of
+# requirements.txt, constraints.txt, test-requirements.txt (with --test), setup.py,
+# entry_points.cfg, the checkout's path and the venv's Python.
 # .venv-keystone, .venv-barbican (a real Barbican for the barbican certificate manager's tests),
 # .venv-tempest (tempest and octavia-tempest-plugin: upstream's API test suite) and
 # .venv-neutron (a real Neutron with ML2/OVN for the network backend's tests) have stamps of
@@ -132,7 +134,7 @@ stamp_key() {  # $1 = 0 (runtime) or 1 (with tests)
     {
         echo "root=$ROOT tests=$1"
         "$VENV/bin/python" -c 'import sys; print(sys.version)'
-        cat requirements.txt setup.py entry_points.cfg
+        cat requirements.txt constraints.txt setup.py entry_points.cfg
         if [ "$1" = 1 ]; then cat test-requirements.txt; fi
     } | sha256sum | cut -d' ' -f1
 }
@@ -222,7 +224,7 @@ TEMPEST=(tempest LBAAS_SETUP_TEMPEST 'import tempest.cmd.main, octavia_tempest_p
 if stamp_ok 1 || { [ "$tests" = 0 ] && stamp_ok 0; }; then
     say "$VENV is up to date"
 else
-    args=(-e .)
+    args=(-c constraints.txt -e .)   # the exact versions CI tested (constraints.txt)
     if [ "$tests" = 1 ]; then args+=(-r test-requirements.txt); fi
     say "pip install ${args[*]} (into $VENV)"
     start=$SECONDS

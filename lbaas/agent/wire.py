@@ -285,3 +285,28 @@ class ReplayGuard:
         if fingerprint in self._seen:
             raise ReplayedHeartbeat("heartbeat already received (replay)")
         self._seen[fingerprint] = now + self.keep
+
+
+# -- fencing of agent requests -------------------------------------------------------------
+# A controller that holds a load balancer's lease sends, with every request it makes to that
+# load balancer's amphorae, the lease's generation (its fencing token). The agent remembers
+# the highest generation it has seen per load balancer and refuses a lower one with 409, so
+# a worker paused past its lease cannot change an amphora after its successor reached it.
+FENCE_HEADER = "X-Lbaas-Fence"
+MAX_FENCES = 64                 # load balancers an agent remembers a generation for
+
+
+def format_fence(loadbalancer_id, generation):
+    """The FENCE_HEADER value for a lease: "<load balancer id> <generation>"."""
+    return f"{loadbalancer_id} {int(generation)}"
+
+
+def parse_fence(value):
+    """(load balancer id, generation) of a FENCE_HEADER value; ValueError when malformed."""
+    if not isinstance(value, str) or len(value) > MAX_ID + 21:
+        raise ValueError("malformed fence header")
+    lb_id, _, generation = value.partition(" ")
+    if not lb_id or len(lb_id) > MAX_ID or not generation.isascii() \
+            or not generation.isdigit() or not 0 < int(generation) <= MAX_INT:
+        raise ValueError("malformed fence header")
+    return lb_id, int(generation)

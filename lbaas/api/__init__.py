@@ -8,7 +8,7 @@ import flask
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from lbaas.api import errors, openapi, paths
+from lbaas.api import conditional, errors, openapi, paths
 
 LOG = logging.getLogger(__name__)
 
@@ -100,6 +100,8 @@ def create_app(conf, core=None, authenticate=True):
         # Clients print it with every error ("Request-ID: req-...").
         response.headers["x-openstack-request-id"] = "req-" + str(uuid.uuid4())
         return response
+
+    app.after_request(conditional.add_etag)
 
     app.register_blueprint(versions.blp)
     app.register_blueprint(networking.blp)

@@ -1,12 +1,15 @@
 """The `lbaas` command: `lbaas serve` runs everything in one process on embedded defaults."""
 import argparse
 import faulthandler
+import logging
+import shlex
 import signal
 import sys
 
 from lbaas import conf as lbaas_conf
 from lbaas.certificates import local as local_certs
-from lbaas.cmd import background, certificate, common, conformance, embedded, httpserver
+from lbaas.cmd import (background, certificate, cleanup, common, conformance, embedded,
+                       httpserver, serve_lock)
 from lbaas.core import private
 from lbaas.db import migrate
 
@@ -27,6 +30,10 @@ def serve(args):
     if args.port:
         conf.set_override("bind_port", args.port, group="api_settings")
     private.ensure_dir(conf.state_path)
+    try:
+        lock = serve_lock.hold_serving(conf.state_path)  # `lbaas cleanup` waits for us
+    except serve_lock.StatePathBusy as exc:
+        raise SystemExit(f"lbaas serve: {exc}") from None
     url = lbaas_conf.database_url(conf)
     migrate.upgrade(url)
     background.ensure_heartbeat_key(conf)
@@ -63,7 +70,26 @@ def serve(args):
         if driver_agent is not None:
             driver_agent.stop()
         core.close()   # stops the drivers' services and workers, the last started first
+        _say_what_is_left(conf, files, args.state_path)
+        lock.close()
     return 0
+
+
+def _say_what_is_left(conf, files, state_path):
+    """Print one line naming what keeps running by design, and the command removing it."""
+    from lbaas.cmd import leftovers   # pyroute2: 0.2 s, paid at stop only
+    try:
+        found = leftovers.find(conf)
+    except Exception:   # a report must not turn a clean stop into a crash
+        logging.getLogger(__name__).exception("listing what is left running failed")
+        return
+    if not found.namespaces and not found.bridges:
+        return
+    command = ["lbaas", *(a for f in files for a in ("--config-file", f)), "cleanup",
+               *(["--state-path", state_path] if state_path else [])]
+    print(f"lbaas: stopped; left running by design: {leftovers.summary(found)}, so the load "
+          f"balancers keep serving and the next `lbaas serve` takes them back; remove them "
+          f"with: {shlex.join(command)}", flush=True)
 
 
 def main(argv=None):
@@ -81,6 +107,7 @@ def main(argv=None):
                               "when possible; the default)")
     p_serve.set_defaults(func=serve)
     certificate.add_parser(sub)
+    cleanup.add_parser(sub)
     conformance.add_parser(sub)
     args = parser.parse_args(argv)
     common.setup_logging()

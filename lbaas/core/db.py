@@ -192,6 +192,13 @@ class Database:
         with self._reader() as session:
             yield session
 
+    @contextlib.contextmanager
+    def connection(self):
+        """A Core connection for reads only (no ORM session: the hot GET paths, whose
+        queries select columns into records, skip the session's bookkeeping)."""
+        with self.read_engine.connect() as connection:
+            yield connection
+
     def dispose(self):
         """Close every pooled connection."""
         self.write_engine.dispose()

@@ -95,8 +95,8 @@ class InProcessLibrary:
 
     def loadbalancer_tree(self, loadbalancer_id):
         """The statuses and admin states of a load balancer and all its objects, or None."""
-        with self._core.db.read() as session:
-            tree = queries.loadbalancer_tree(session, loadbalancer_id)
+        with self._core.db.connection() as connection:
+            tree = queries.loadbalancer_tree(connection, loadbalancer_id)
         if tree is None:
             return None
         return _node(tree.loadbalancer, listeners=[

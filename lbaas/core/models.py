@@ -3,7 +3,7 @@ import datetime
 import functools
 import uuid
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String,
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String,
                         UniqueConstraint, BigInteger, exists, select, union)
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -66,6 +66,11 @@ def _tags(cls_name):
 
 class LoadBalancer(Tagged, Base):
     __tablename__ = "load_balancer"
+    # A page of the list (sorted by created_at, then id; per project for most callers) is
+    # read off an index, not sorted out of every row: its cost is the page's, not the table's.
+    __table_args__ = (Index("ix_load_balancer_created_at_id", "created_at", "id"),
+                      Index("ix_load_balancer_project_created_at_id", "project_id",
+                            "created_at", "id"))
     description: Mapped[str | None] = mapped_column(String(255))
     provider: Mapped[str | None] = mapped_column(String(64))
     flavor_id: Mapped[str | None] = mapped_column(

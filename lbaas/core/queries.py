@@ -174,13 +174,19 @@ class LoadBalancerTree:
     l7policies: dict = dataclasses.field(default_factory=dict)
 
 
+
+def _dialect(executor):
+    """The dialect name of a Session or a Core Connection."""
+    dialect = getattr(executor, "dialect", None)
+    return (dialect or executor.get_bind().dialect).name
+
 def _columns(table, record):
     return [table.c[name] for name in record._fields]
 
 
 def id_in(session, column, ids):
     """column IN ids: one array parameter on PostgreSQL (= ANY), an IN list elsewhere."""
-    if session.get_bind().dialect.name == "postgresql":
+    if _dialect(session) == "postgresql":
         return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(String)))
     return column.in_(list(ids))
 
@@ -221,7 +227,7 @@ def loadbalancer_records(session, rows):
     if not rows:
         return []
     children = {row.id: ([], [], [], []) for row in rows}
-    query = _children_query(session.get_bind().dialect.name)
+    query = _children_query(_dialect(session))
     for owner, kind, a, b, d in session.execute(query, {"ids": list(children)}):
         listeners, pools, vips, tags = children[owner]
         if kind == "listener":
@@ -297,7 +303,7 @@ def loadbalancer_tree(session, lb_id):
         monitor = MonitorNode(*row[split:]) if row[split] is not None else None
         pools[row[0]] = PoolTree(TreeNode(*row[:split]), monitor, [])
     if pools:
-        query = _member_nodes(session.get_bind().dialect.name)
+        query = _member_nodes(_dialect(session))
         for row in session.execute(query, {"ids": list(pools)}):
             pools[row.pool_id].members.append(MemberNode(*row))
     policies = _policy_trees(session, lb_id) if listeners else {}

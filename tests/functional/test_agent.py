@@ -508,3 +508,25 @@ def test_a_body_at_the_limit_is_read_whole(agent):
     with open(os.path.join(agent.base_dir, "lb-limit", "certs", "at.pem"), "rb") as f:
         assert f.read() == body
     agent.request("DELETE", "/1.0/listeners/lb-limit")
+
+
+def test_a_superseded_lease_holder_is_refused_by_the_agent(agent, backends):
+    """Two controllers' agent clients, the lease taken over from the first (generation 1) by
+    the second (2): once the second has reached the amphora, even by a read, the first's
+    writes get 409 and change nothing; requests without a generation still pass."""
+    from lbaas.drivers.amphora.agent_client import AgentClient, AgentError
+    lb_id, port = f"lb{next(SERIAL)}", free_port()
+    old, new = (AgentClient(agent.pki["ca"], agent.pki["client"], agent.port) for _ in "ab")
+    text = render(agent, lb_id, port, backends[0])
+    old.fence("127.0.0.1", lb_id, 1)
+    old.upload("127.0.0.1", AMPHORA, lb_id, text)
+    new.fence("127.0.0.1", lb_id, 2)
+    assert new.config("127.0.0.1", lb_id) == text          # a read raises the floor
+    with pytest.raises(AgentError) as refused:
+        old.upload("127.0.0.1", AMPHORA, lb_id, text + "# stale\n")
+    assert refused.value.status == 409 and "generation 1" in str(refused.value.details)
+    assert new.config("127.0.0.1", lb_id) == text
+    assert new.details("127.0.0.1")["fences"][lb_id] == 2
+    old.unfence(lb_id)                                      # no lease: not fenced
+    old.remove("127.0.0.1", lb_id)
+    assert new.config("127.0.0.1", lb_id) is None

@@ -143,6 +143,29 @@ def test_api_worker_and_health_as_processes_carry_traffic(split):
                                 ["stats"])["total_connections"] >= 20 and s, 15,
                        "heartbeat statistics to count the 20 requests")
     assert stats["bytes_out"] > 0
+    # the worker holds a lease (the bus is RabbitMQ): its agent recorded its generation
+    _assert_fenced_by_the_lease(split, lb["id"])
+
+
+def _assert_fenced_by_the_lease(env, lb_id):
+    """The amphora's agent has seen exactly the lease generation of the last reconcile."""
+    import json
+
+    import sqlalchemy
+
+    from lbaas.drivers.amphora.compute.local import short_id
+    engine = sqlalchemy.create_engine(env.database_url)
+    try:
+        with engine.connect() as conn:
+            generation = conn.execute(sqlalchemy.text(
+                "SELECT generation FROM amphora_lease WHERE loadbalancer_id = :id"),
+                {"id": lb_id}).scalar_one()
+    finally:
+        engine.dispose()
+    [amphora] = env.get(f"/v2/octavia/amphorae?loadbalancer_id={lb_id}")["amphorae"]
+    with open(os.path.join(env.amphora_dir, short_id(amphora["id"]), "lb",
+                           "fences.json")) as f:
+        assert json.load(f) == {lb_id: generation}
 
 
 def test_a_worker_killed_mid_reconcile_is_healed_by_its_successor(split):

@@ -236,3 +236,39 @@ def test_openstack_cli_against_gunicorn_on_postgresql(api):
     cli.settle(lb["id"])
     cli("loadbalancer", "delete", "--cascade", "--wait", lb["id"])
     cli.gone(lb["id"])
+
+
+def _cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])   # utime + stime
+
+
+def test_every_worker_answers_a_change_at_once_with_one_etag(api, conn):
+    """No worker keeps anything that could go stale: after a change, every GET, on fresh
+    connections spread over both workers, shows it, with the same ETag everywhere (tags are
+    computed from the database, not from a process's memory); the old tag gets 200, the
+    new one 304."""
+    lb = sdk.settle(conn, conn.load_balancer.create_load_balancer(
+        name="etag-before", vip_subnet_id=str(uuid.uuid4())).id)
+    url = f"{api.url}/v2/lbaas/loadbalancers/{lb.id}"
+    old = requests.get(url, timeout=10).headers["ETag"]
+    conn.load_balancer.update_load_balancer(lb.id, name="etag-after")
+    sdk.settle(conn, lb.id)
+    workers = children(api.proc.pid)
+    before = {pid: _cpu_ticks(pid) for pid in workers}
+    tags, names = set(), set()
+    for _ in range(60):
+        with requests.Session() as fresh:   # a new connection each time
+            resp = fresh.get(url, headers={"If-None-Match": old}, timeout=10)
+        assert resp.status_code == 200
+        tags.add(resp.headers["ETag"])
+        names.add(resp.json()["loadbalancer"]["name"])
+    assert names == {"etag-after"} and len(tags) == 1 and old not in tags
+    assert all(_cpu_ticks(pid) > before[pid] for pid in workers), "one worker answered all"
+    [new] = tags
+    for _ in range(10):
+        with requests.Session() as fresh:
+            assert fresh.get(url, headers={"If-None-Match": new}, timeout=10).status_code \
+                == 304
+    conn.load_balancer.delete_load_balancer(lb.id)

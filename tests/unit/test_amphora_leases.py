@@ -208,3 +208,49 @@ def test_a_claim_that_does_not_ask_leaves_the_holders_run_alone(database):
     assert b.claim(lb_id, ask=False) is None   # the sweep's claim
     assert not a.get(lb_id).again
     assert a.release(lease) is True
+
+
+class _Reconciles:
+    """Stands in for the reconciler: records the lease each reconcile ran under."""
+
+    def __init__(self):
+        self.leases = []
+
+    def reconcile(self, lb_id, lease=None):
+        self.leases.append(lease)
+
+
+def test_a_worker_alone_on_an_in_memory_bus_takes_no_lease_until_another_appears(
+        database, url):
+    """`lbaas serve`'s worker is the only one its casts reach: a lease would cost writes and
+    protect nothing. A second live worker on the same database turns leases on."""
+    import types
+
+    from lbaas import conf as lbaas_conf
+    from lbaas.drivers.amphora.compute.noop import NoopCompute
+    from lbaas.drivers.amphora.worker import Worker
+    with database.write() as session:   # registry rows of earlier tests on this database
+        session.query(models.AmphoraWorker).delete()
+    conf = lbaas_conf.make_conf()   # no transport_url: the bus is in memory
+    recorder = _Reconciles()
+    context = types.SimpleNamespace(conf=conf, library=None, database=database)
+    worker = Worker(context, compute=NoopCompute(), reconciler=recorder)
+    try:
+        lb_id = _lb(database)
+        worker.submit(lb_id)
+        assert worker.wait_idle(10)
+        assert recorder.leases == [None] and worker.leases.get(lb_id) is None
+        worker.registry.beat()
+        worker.notice_other_workers()
+        assert not worker.leasing                  # only itself in the registry
+        Registry(database, f"other-{uuid.uuid4().hex[:6]}", "host-b", DURATION).beat()
+        worker.notice_other_workers()
+        assert worker.leasing
+        worker.submit(lb_id)
+        assert worker.wait_idle(10)
+        [lease] = recorder.leases[1:]
+        assert lease.holder == worker.worker_id
+        row = worker.leases.get(lb_id)
+        assert row.holder is None and row.generation == 1   # claimed, then released
+    finally:
+        worker.stop()

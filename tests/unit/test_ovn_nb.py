@@ -72,3 +72,45 @@ def test_a_thousand_members_commit_in_one_transaction(northbound, ovn_databases)
     print(f"NB commit of 1,000 members: {took * 1000:.1f} ms")
     assert len(_rows(ovn_databases, "d")[0]["vips"]["10.63.0.5:80"].split(",")) == 1000
     assert took < 5
+
+
+def test_two_processes_creating_one_row_at_once_write_it_once(northbound, ovn_databases,
+                                                             monkeypatch):
+    """Two API processes' OVN workers converge a new load balancer at the same moment: both
+    read "no row" before either commits. The one that commits second is told to try again
+    (OVSDB verifies the datapaths it attaches to) and finds the other's row: no duplicate."""
+    import threading
+    other = nb.Northbound(ovn_databases.nb.connection, 5)
+    barrier, first_runs = threading.Barrier(2, timeout=10), set()
+    original = nb.Converge.run_idl
+
+    def run_idl(self, txn):   # both read the database before either writes
+        if threading.get_ident() not in first_runs:
+            first_runs.add(threading.get_ident())
+            barrier.wait()
+        return original(self, txn)
+
+    monkeypatch.setattr(nb.Converge, "run_idl", run_idl)
+    try:
+        errors = []
+
+        def converge(conn):
+            try:
+                conn.converge(_plan("race"))
+            except Exception as exc:   # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=converge, args=(conn,))
+                   for conn in (northbound, other)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        assert not errors and len(first_runs) == 2
+        rows = _rows(ovn_databases, "race")
+        assert len(rows) == 1
+        switches = [r for r in ovn_nb.rows(ovn_databases.nbctl, "Logical_Switch")
+                    if r["name"] == "u-ls"]
+        assert switches[0]["load_balancer"].count(rows[0]["_uuid"]) == 1
+    finally:
+        other.stop()

@@ -10,8 +10,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from lbaas.agent.api import (certificates, errors, info, listeners, loadbalancers, plug,
                              rotation, vrrp)
 from lbaas.agent.api.common import PREFIX
+from lbaas.agent.fence import Fences
 from lbaas.agent.haproxy import HAProxyManager
 from lbaas.agent.vrrp import KeepalivedManager
+from lbaas.agent.wire import FENCE_HEADER
 
 # Largest request body (a haproxy.cfg, keepalived.conf, PEM file or JSON): larger is a 413.
 # A load balancer with 10,000 health-checked members renders 1 MB of haproxy.cfg.
@@ -24,6 +26,13 @@ def _bounded_body():
         raise RequestEntityTooLarge(f"the request body is larger than {limit} bytes")
 
 
+def _fenced():
+    """Refuse a request from a superseded lease holder (lbaas.agent.fence), before it runs."""
+    header = flask.request.headers.get(FENCE_HEADER)
+    if header is not None:
+        flask.current_app.extensions["fences"].admit(header)
+
+
 def create_app(base_dir, haproxy_bin="haproxy", keepalived_bin="keepalived",
                max_request_bytes=MAX_REQUEST_BYTES):
     """The agent's Flask application managing HAProxy instances (and keepalived) under base_dir."""
@@ -34,8 +43,10 @@ def create_app(base_dir, haproxy_bin="haproxy", keepalived_bin="keepalived",
                       AGENT_MAX_REQUEST_BYTES=max_request_bytes)
     app.extensions["haproxy"] = HAProxyManager(base_dir, haproxy_bin)
     app.extensions["vrrp"] = KeepalivedManager(base_dir, keepalived_bin)
+    app.extensions["fences"] = Fences(base_dir)
     errors.register(app)
     app.before_request(_bounded_body)
+    app.before_request(_fenced)
     app.register_blueprint(info.blp)
     for module in (loadbalancers, certificates, listeners, plug, vrrp, rotation):
         app.register_blueprint(module.blp, url_prefix=PREFIX)

@@ -6,6 +6,7 @@ from werkzeug.exceptions import HTTPException
 
 from lbaas.agent import interfaces
 from lbaas.agent.api.common import answer
+from lbaas.agent.fence import Fenced
 from lbaas.agent.haproxy import HAProxyError
 
 
@@ -31,6 +32,10 @@ def _netlink_failed(exc):
     return answer(500, "Error plugging the interface", str(exc))
 
 
+def _fenced(exc):
+    return answer(409, "Fenced", str(exc))
+
+
 def register(app):
     """Install the agent's error handlers on a Flask app."""
     app.register_error_handler(HTTPException, _framework_error)
@@ -38,3 +43,4 @@ def register(app):
     app.register_error_handler(HAProxyError, _haproxy_failed)
     app.register_error_handler(interfaces.InterfaceNotFound, _no_interface)
     app.register_error_handler(NetlinkError, _netlink_failed)
+    app.register_error_handler(Fenced, _fenced)

@@ -27,7 +27,8 @@ def info():
 
 @blp.get(f"{common.PREFIX}/details")
 def details():
-    """The host, its load, topology and VRRP role, its load balancers, the last heartbeat."""
+    """The host, its load, topology and VRRP role, its load balancers, the last heartbeat,
+    and the highest lease generation seen per load balancer."""
     manager, vrrp, heartbeat = common.haproxy(), common.keepalived(), common.heartbeat()
     lb_ids = manager.lb_ids()
     return {"hostname": socket.gethostname(), "haproxy_version": manager.version(),
@@ -38,4 +39,5 @@ def details():
             "vrrp_status": vrrp.status(), "vrrp_state": vrrp.state(),
             "listeners": lb_ids,
             "haproxy_count": sum(1 for lb in lb_ids if manager.pid(lb) is not None),
-            "heartbeat": heartbeat.snapshot() if heartbeat else None}
+            "heartbeat": heartbeat.snapshot() if heartbeat else None,
+            "fences": flask.current_app.extensions["fences"].snapshot()}

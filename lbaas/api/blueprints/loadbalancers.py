@@ -3,7 +3,7 @@ import flask
 from flask.views import MethodView
 from oslo_utils import strutils
 
-from lbaas.api import rendering, views
+from lbaas.api import conditional, rendering, views
 from lbaas.api.blueprints.base import Blueprint
 from lbaas.api.context import core, current
 from lbaas.api.schemas.loadbalancer import LoadBalancerCreate, LoadBalancerUpdate
@@ -29,8 +29,11 @@ class LoadBalancers(MethodView):
 @blp.route("/loadbalancers/<lb_id>")
 class LoadBalancer(MethodView):
     def get(self, lb_id):
-        """Show a load balancer."""
-        return rendering.one(KEY, views.loadbalancer(core().loadbalancers.get(current(), lb_id)))
+        """Show a load balancer (304 from its records when If-None-Match names them)."""
+        record = core().loadbalancers.get(current(), lb_id)
+        tag = conditional.tag_of(KEY, record, rendering.wanted_fields())
+        return conditional.not_modified(tag) or \
+            conditional.tagged(rendering.one(KEY, views.loadbalancer(record)), tag)
 
     @blp.arguments(LoadBalancerUpdate, error_status_code=400)
     def put(self, body, lb_id):
@@ -56,8 +59,11 @@ class LoadBalancerStats(MethodView):
 @blp.route("/loadbalancers/<lb_id>/statuses", endpoint="LoadBalancerStatuses")
 class LoadBalancerStatus(MethodView):
     def get(self, lb_id):
-        """The status tree of a load balancer."""
-        return {"statuses": core().loadbalancers.status_tree(current(), lb_id)}
+        """The status tree of a load balancer (304 from its records, as above)."""
+        tree = core().loadbalancers.status_tree_records(current(), lb_id)
+        tag = conditional.tag_of("statuses", tree)
+        return conditional.not_modified(tag) or conditional.tagged(
+            {"statuses": core().loadbalancers.render_status_tree(tree)}, tag)
 
 
 @blp.route("/loadbalancers/<lb_id>/failover")

@@ -43,7 +43,7 @@ def resolve_project(core, ctx, body):
 
 
 def _lb_project(session, lb_id):
-    """The project of a live load balancer, or a 404."""
+    """The project of a live load balancer, or a 404 (session: a Session or a Connection)."""
     project = session.execute(select(models.LoadBalancer.project_id).where(
         models.LoadBalancer.id == lb_id,
         models.LoadBalancer.provisioning_status != c.DELETED)).first() if lb_id else None
@@ -60,8 +60,8 @@ class LoadBalancerService:
 
     def get(self, ctx, lb_id):
         """One live load balancer as a record (404 if absent or DELETED)."""
-        with self.core.db.read() as session:
-            record = queries.loadbalancer(session, lb_id) if lb_id else None
+        with self.core.db.connection() as connection:
+            record = queries.loadbalancer(connection, lb_id) if lb_id else None
         if record is None:
             raise errors.NotFound(resource=common.HUMAN_NAMES[models.LoadBalancer], id=lb_id)
         self.core.policy.authorize(ctx, RBAC, "get_one", record.project_id)
@@ -239,13 +239,24 @@ class LoadBalancerService:
 
     def status_tree(self, ctx, lb_id):
         """The load balancer with every listener, pool, monitor and member status, nested."""
-        with self.core.db.read() as session:
+        return self.render_status_tree(self.status_tree_records(ctx, lb_id))
+
+    @staticmethod
+    def render_status_tree(tree):
+        """The status-tree body of the records status_tree_records returned."""
+        return _status_tree(tree)
+
+    def status_tree_records(self, ctx, lb_id):
+        """The records a status tree is rendered from (queries.LoadBalancerTree; 404 if the
+        load balancer is absent or DELETED)."""
+        with self.core.db.connection() as connection:
             if self.core.policy.enforcing(ctx):
-                self.core.policy.authorize(ctx, RBAC, "get_status", _lb_project(session, lb_id))
-            tree = queries.loadbalancer_tree(session, lb_id) if lb_id else None
+                self.core.policy.authorize(ctx, RBAC, "get_status",
+                                           _lb_project(connection, lb_id))
+            tree = queries.loadbalancer_tree(connection, lb_id) if lb_id else None
         if tree is None:
             raise errors.NotFound(resource=common.HUMAN_NAMES[models.LoadBalancer], id=lb_id)
-        return _status_tree(tree)
+        return tree
 
 
 def _status(node, **extra):

@@ -9,6 +9,8 @@ import ipaddress
 import requests
 from stevedore import driver as stevedore_driver
 
+from lbaas.agent import wire
+
 API = "1.0"
 NAMESPACE = "lbaas.amphora.agent"
 
@@ -71,9 +73,24 @@ class AgentClient:
         self._session.trust_env = False   # no proxy, and no CA bundle from the environment
         self._session.verify = ca_file
         self._session.cert = cert_file
+        self._fences = {}   # amphora ip -> (load balancer id, FENCE_HEADER value)
+
+    def fence(self, ip, loadbalancer_id, generation):
+        """Send the lease generation with every request to the amphora at ip until unfence
+        (its agent then refuses requests of older generations: lbaas.agent.fence)."""
+        self._fences[ip] = (loadbalancer_id, wire.format_fence(loadbalancer_id, generation))
+
+    def unfence(self, loadbalancer_id):
+        """Stop sending a lease generation to the load balancer's amphorae."""
+        for ip, (lb_id, _) in list(self._fences.items()):
+            if lb_id == loadbalancer_id:
+                self._fences.pop(ip, None)
 
     def _request(self, method, ip, path, timeout=None, ok=(200, 202), **kwargs):
         url = f"https://{_host(ip)}:{self.port}/{path}"
+        fence = self._fences.get(ip)
+        if fence is not None:
+            kwargs["headers"] = {**kwargs.get("headers", {}), wire.FENCE_HEADER: fence[1]}
         try:
             response = self._session.request(method, url, timeout=timeout or self.timeout,
                                              **kwargs)

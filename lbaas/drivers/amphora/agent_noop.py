@@ -50,6 +50,12 @@ class NoopAgentClient:
             for key in [k for k in self._files if match(k)]:
                 del self._files[key]
 
+    def fence(self, ip, loadbalancer_id, generation):
+        """Noop agents keep no lease generations."""
+
+    def unfence(self, loadbalancer_id):
+        """Noop agents keep no lease generations."""
+
     def ready(self, ip, timeout=1.0):
         """Every noop agent answers."""
         return True

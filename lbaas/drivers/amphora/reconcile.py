@@ -135,6 +135,15 @@ class Reconciler:
             return self._reconcile(loadbalancer_id)
         finally:
             self.fleet.leases.pop(loadbalancer_id, None)
+            self.agents.unfence(loadbalancer_id)
+
+    def _fence(self, loadbalancer_id, amphorae):
+        """Under a lease, send its generation with every request to these amphorae, so
+        their agents refuse the requests of a holder it superseded."""
+        lease = self.fleet.leases.get(loadbalancer_id)
+        for amphora in amphorae if lease is not None else ():
+            if amphora.lb_network_ip:
+                self.agents.fence(amphora.lb_network_ip, loadbalancer_id, lease.generation)
 
     def _reconcile(self, loadbalancer_id):
         seen = self.library.loadbalancer_tree(loadbalancer_id)   # before the desired state
@@ -160,6 +169,7 @@ class Reconciler:
         """Every amphora the load balancer should have, ready and running its configuration;
         -> how many were spares."""
         amphorae, took_spare = self.fleet.ensure(want)
+        self._fence(want.loadbalancer_id, amphorae)
         self.fleet.step(want.loadbalancer_id)
         legs = self.pair.legs(want, amphorae)
         for amphora in amphorae if not legs else ():
@@ -345,6 +355,7 @@ class Reconciler:
     # -- deletion -----------------------------------------------------------------------
     def _teardown(self, want):
         """Remove the load balancer's amphorae and their ports; the VIP goes with the LB row."""
+        self._fence(want.loadbalancer_id, want.amphorae)
         for amphora in want.amphorae:
             self.fleet.step(want.loadbalancer_id)
             self.fleet.delete(amphora.id)

@@ -15,6 +15,14 @@ run once more when its current run ends (the coalescing above, across processes)
 that dies holds its leases until they expire; the sweep of the others then takes them over.
 The sweep is spread: each worker sweeps the pending load balancers that hash to it among the
 live workers (the registry), so N workers do not all queue the same load balancers.
+
+With the bus in memory (`lbaas serve`: no transport_url) this worker is the only one that
+receives the deployment's casts, and `lbaas-worker` and `lbaas-api` refuse to run without
+a bus, so there is nobody to share with: it reconciles without leases (each one is a few
+database writes per reconcile: a third of the time a load balancer takes to go ACTIVE on
+noop backends). It still registers; should another worker appear in the registry (two
+`lbaas serve` on one database, a mistake the registry reveals), it warns and takes leases
+from then on.
 """
 import collections
 import concurrent.futures
@@ -56,10 +64,12 @@ class Worker:
         self.counts = collections.Counter()   # reconciled, deferred (held elsewhere), lost
         database = getattr(context, "database", None)
         self.leases = self.registry = None
+        self.leasing = False      # whether reconciles claim leases (see the module's doc)
         if database is not None:   # no database: a test's stand-in context, one process
             self.leases = Leases(database, self.worker_id, cw.lease_duration)
             self.registry = Registry(database, self.worker_id, socket.gethostname(),
                                      cw.lease_duration)
+            self.leasing = not rpc.bus(self.conf).in_memory
 
     # -- scheduling ---------------------------------------------------------------------
     def submit(self, loadbalancer_id, swept=False):
@@ -103,7 +113,7 @@ class Worker:
 
     def _leased(self, loadbalancer_id):
         """Run the reconciles of a load balancer while this worker holds its lease."""
-        if self.leases is None:
+        if not self.leasing:
             self._attempts(loadbalancer_id, None)
             return
         with self._lock:
@@ -210,9 +220,22 @@ class Worker:
         while not self._stop.wait(interval):
             try:
                 self.registry.beat()
-                self.leases.renew()
+                if self.leasing:
+                    self.leases.renew()
+                else:
+                    self.notice_other_workers()
             except Exception:
                 LOG.exception("renewing this worker's leases failed")
+
+    def notice_other_workers(self):
+        """On an in-memory bus: take leases from now on if another worker is live."""
+        others = self.registry.live() - {self.worker_id}
+        if others:
+            LOG.warning("another amphora worker uses this database (%s) but this one's bus is "
+                        "in memory: casts of one never reach the other. Set [DEFAULT] "
+                        "transport_url on every process; until then reconciles take leases.",
+                        ", ".join(sorted(others)))
+            self.leasing = True
 
     def _sweep_loop(self):
         interval = self.conf.controller_worker.sweep_interval
@@ -239,8 +262,9 @@ class Worker:
             prepare()
         if self.registry is not None:
             self.registry.beat()   # counted among the live workers before the first sweep
-            LOG.info("amphora worker %s registered; leases last %s s", self.worker_id,
-                     self.conf.controller_worker.lease_duration)
+            LOG.info("amphora worker %s registered; %s", self.worker_id,
+                     f"leases last {self.conf.controller_worker.lease_duration} s"
+                     if self.leasing else "alone on an in-memory bus: no leases")
             self._keeper = threading.Thread(target=self._keep_alive, name="amphora-leases",
                                             daemon=True)
             self._keeper.start()

@@ -6,6 +6,14 @@ balancer's id in external_ids, creates, updates or deletes rows until they are t
 (deleting duplicates of a row), rewrites health checks that differ, and attaches each row to
 exactly the switches and routers of the Plan. Running it twice changes nothing the second
 time. Rows without lbaas's external_ids are never touched.
+
+Several processes (the API processes of one deployment each run an OVN worker) may converge
+one load balancer at the same moment. A transaction that inserts a row verifies the
+`load_balancer` column of every datapath it attaches to, which any other insert for the same
+datapath changes: the second of two racing inserts gets TRY_AGAIN, and ovsdbapp runs the
+command again on the updated copy, where the first one's row is found and reused. So no
+duplicate is ever written (a load balancer planned on no datapath at all has nothing to
+verify; the sync deletes a duplicate of such a row).
 """
 import logging
 
@@ -145,6 +153,8 @@ class Converge(command.BaseCommand):
                 self._detach(row, ())
                 row.delete()
         switches = {r.name: r for r in tables["Logical_Switch"].rows.values()}
+        if set(self.plan.rows) - set(found):
+            self._guard_inserts()
         for name, want in self.plan.rows.items():
             rows = found.get(name)
             row = rows[0] if rows else txn.insert(tables["Load_Balancer"])
@@ -155,6 +165,16 @@ class Converge(command.BaseCommand):
             self._attach(row, "Logical_Switch", self.plan.switches)
             self._attach(row, "Logical_Router", self.plan.routers)
         self.result = len(kept)
+
+    def _guard_inserts(self):
+        """Make this transaction fail with TRY_AGAIN if another client attached a load
+        balancer to one of our datapaths meanwhile; ovsdbapp then runs the command again on
+        the updated copy, which finds that client's row instead of inserting a second one."""
+        for table, names in (("Logical_Switch", self.plan.switches),
+                             ("Logical_Router", self.plan.routers)):
+            for datapath in self.api.tables[table].rows.values():
+                if datapath.name in names:
+                    datapath.verify("load_balancer")
 
     @staticmethod
     def _update(row, column, value):

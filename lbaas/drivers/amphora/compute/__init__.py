@@ -126,6 +126,11 @@ def load(name, **kwargs):
     return mgr.driver
 
 
+def local_state_dir(conf):
+    """Where the local compute backend keeps its records: [compute_local] state_dir."""
+    return conf.compute_local.state_dir or os.path.join(conf.state_path, "amphorae")
+
+
 def load_from_conf(conf):
     """The compute backend named by [amphora_compute] driver, built from [compute_local]."""
     local = conf.compute_local
@@ -134,4 +139,4 @@ def load_from_conf(conf):
                 integration_bridge=local.integration_bridge, ovs_db=local.ovs_db,
                 ovs_netns=local.ovs_netns, host=local.host,
                 boot_delay=conf.amphora_compute.noop_boot_delay,
-                state_dir=local.state_dir or os.path.join(conf.state_path, "amphorae"))
+                state_dir=local_state_dir(conf))

@@ -2,7 +2,9 @@
 
 Names: namespace `amp-<10 hex>`; host-side veth ends `a<10 hex>m` (management) and
 `a<10 hex>n<k>` (plugged networks), inside `mgmt0` and `eth<k>`: all within IFNAMSIZ (15).
-State (one JSON file per amphora, process logs) lives in `state_dir`.
+State (one JSON file per amphora, process logs) lives in `state_dir`. A bridge this backend
+creates carries the alias `lbaas <state_dir>` (bridge_mark), so `lbaas cleanup` removes
+exactly the bridges it made, never one that was there before.
 
 An interface on a network port (Network.port_id: the neutron backend's) is a veth whose
 host end is an Open vSwitch port of `integration_bridge` with external_ids:iface-id = the
@@ -13,6 +15,7 @@ traffic. On a userspace (netdev) datapath both ends have TX checksum offload off
 """
 import contextlib
 import fcntl
+import hashlib
 import ipaddress
 import json
 import os
@@ -33,6 +36,8 @@ config.disable_mp_signal = True
 
 MGMT_IFNAME = "mgmt0"
 EEXIST = 17
+IFALIASZ = 256   # the kernel's limit of a link's alias, its NUL included
+VETH_RE = r"a{stem}(m|n\d+)"   # the host ends of an amphora's veths, by short_id
 
 
 def short_id(amphora_id):
@@ -48,8 +53,31 @@ def ns_name(amphora_id):
     return f"amp-{short_id(amphora_id)}"
 
 
-def ensure_bridge(ipr, name, address=None):
+def bridge_mark(state_dir):
+    """The alias of the bridges made by the backend keeping its state in `state_dir`."""
+    mark = f"lbaas {os.path.abspath(state_dir)}"
+    if len(mark.encode()) < IFALIASZ:
+        return mark
+    return "lbaas sha256:" + hashlib.sha256(os.path.abspath(state_dir).encode()).hexdigest()
+
+
+def marked_bridges(mark):
+    """Names of this host's bridges whose alias is `mark`."""
+    with IPRoute() as ipr:
+        links = ipr.get_links()
+    found = []
+    for link in links:
+        info = link.get_attr("IFLA_LINKINFO")
+        if info is not None and info.get_attr("IFLA_INFO_KIND") == "bridge" \
+                and link.get_attr("IFLA_IFALIAS") == mark:
+            found.append(link.get_attr("IFLA_IFNAME"))
+    return sorted(found)
+
+
+def ensure_bridge(ipr, name, address=None, mark=None):
     """Create Linux bridge `name` if missing, set it up, add `address` (ip/prefix) if given.
+
+    A bridge created here gets the alias `mark` (if given); one found is left unmarked.
 
     The bridge's MAC address is pinned (set explicitly to its current value): otherwise
     Linux gives a bridge the lowest MAC of its ports, so deleting one amphora changed the
@@ -62,6 +90,8 @@ def ensure_bridge(ipr, name, address=None):
     if not ipr.link_lookup(ifname=name):
         try:
             ipr.link("add", ifname=name, kind="bridge")
+            if mark:
+                ipr.link("set", index=ipr.link_lookup(ifname=name)[0], ifalias=mark)
         except NetlinkError as exc:
             if exc.code != EEXIST:
                 raise
@@ -95,12 +125,13 @@ class LocalCompute(ComputeBackend):
         self.gateway = f"{next(self.network.hosts())}/{self.network.prefixlen}"
         self.state_dir = state_dir or "/var/lib/lbaas/amphorae"
         self.stop_timeout = stop_timeout
+        self.mark = bridge_mark(self.state_dir)
         private.ensure_dir(self.state_dir)  # records name project addresses: 0700
 
     def prepare(self):
         """Make the management bridge and put the host's address on it (idempotent)."""
         with IPRoute() as ipr:
-            ensure_bridge(ipr, self.bridge, self.gateway)
+            ensure_bridge(ipr, self.bridge, self.gateway, self.mark)
 
     # -- state -------------------------------------------------------------------------
     def _path(self, amphora_id, suffix=".json"):
@@ -194,7 +225,7 @@ class LocalCompute(ComputeBackend):
         if name not in netns.listnetns():
             netns.create(name)
         with IPRoute() as ipr:
-            br = ensure_bridge(ipr, bridge, bridge_address)
+            br = ensure_bridge(ipr, bridge, bridge_address, self.mark)
             ipr.link("add", ifname=host_if, kind="veth",
                      peer={"ifname": inner_if, "net_ns_fd": name})
             host = ipr.link_lookup(ifname=host_if)[0]
@@ -337,10 +368,10 @@ class LocalCompute(ComputeBackend):
         if record:
             procs.update({int(p): st for p, st in record["pids"].items()})
         processes.stop(procs, self.stop_timeout)
-        stem = f"a{short_id(amphora_id)}"
         with IPRoute() as ipr:
             ours = [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()]
-        self._delete_links([n for n in ours if n and re.fullmatch(stem + r"(m|n\d+)", n)])
+        self._delete_links([n for n in ours
+                            if n and re.fullmatch(VETH_RE.format(stem=short_id(amphora_id)), n)])
         if record and any(i.get("port_id") for i in record["interfaces"]):
             self._unwire_ports([i["host_name"] for i in record["interfaces"]
                                 if i.get("port_id")])
@@ -375,4 +406,5 @@ class LocalCompute(ComputeBackend):
         return [self._instance(r) for r in self._records()]
 
 
-__all__ = ["LocalCompute", "Network", "ns_name", "short_id"]
+__all__ = ["LocalCompute", "Network", "bridge_mark", "marked_bridges", "ns_name",
+           "short_id"]
