@@ -4,16 +4,16 @@ One row per load balancer with a create, update or delete in progress; the statu
 that completes the operation takes it (lbaas.core.events), so each operation is announced
 once.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-07
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
