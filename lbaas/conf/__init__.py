@@ -1,7 +1,7 @@
 """lbaas's configuration (oslo.config), with Octavia's names where the concept is the same.
 
 Every option lives in this package, one module per owner (core, amphora, providers,
-network, neutron, driver_agent); `make_conf` registers them all, so any process reads any
+network, neutron, driver_agent, notifications); `make_conf` registers them all, so any process reads any
 option (keystonemiddleware's and keystoneauth1's only where they are used: keystone
 authentication, the neutron network backend).
 The package imports nothing of lbaas: every layer may use it.
@@ -36,6 +36,7 @@ from lbaas.conf.core import (
 from lbaas.conf.driver_agent import driver_agent_opts
 from lbaas.conf.metrics import metrics_opts
 from lbaas.conf.network import network_local_opts
+from lbaas.conf.notifications import list_messaging_opts, notification_opts
 from lbaas.conf.neutron import list_ksa_opts, register_neutron_opts
 from lbaas.conf.providers import noop_opts, ovn_opts
 
@@ -53,6 +54,7 @@ GROUPS = [
     ("network", network_opts),
     ("haproxy_amphora", haproxy_opts),
     ("controller_worker", worker_opts),
+    ("controller_worker", notification_opts),
     ("oslo_messaging", messaging_opts),
     ("keepalived_vrrp", keepalived_vrrp_opts),
     ("house_keeping", house_keeping_opts),
@@ -74,12 +76,15 @@ def list_opts():
     """Every option group and its options, for oslo-config-generator.
 
     Also oslo.log's options ([DEFAULT] debug, log_file, use_json, ...) with lbaas's
-    defaults, and [DEFAULT] transport_url: oslo.messaging registers it where a bus is used (importing
-    oslo.messaging costs every process 0.2 s); this copy documents lbaas's default. And
-    [service_auth] and [neutron], registered where the neutron backend is configured.
+    defaults, and [DEFAULT] transport_url: oslo.messaging registers it where a bus is used
+    (importing oslo.messaging costs every process 0.2 s); this copy documents lbaas's
+    default. And
+    [service_auth] and [neutron], registered where the neutron backend is configured; and
+    oslo.messaging's [oslo_messaging_notifications], registered where notifications are sent.
     """
     return ([(group or "DEFAULT", opts) for group, opts in GROUPS]
-            + [("DEFAULT", [TRANSPORT_URL])] + logs.list_opts() + list_ksa_opts())
+            + [("DEFAULT", [TRANSPORT_URL])] + logs.list_opts() + list_ksa_opts()
+            + list_messaging_opts())
 
 
 def register_keystone_opts(conf):
