@@ -54,6 +54,12 @@ class Fleet:
         if lease is not None:
             lease.check()
 
+    def set(self, amphora, **values):
+        """Write columns of an amphora row (rows.set), fenced by the worker's lease on its
+        load balancer during a leased reconcile: a worker that lost it writes nothing."""
+        lease = self.leases.get(amphora.loadbalancer_id)
+        self.rows.set(amphora, fence=lease.within if lease else None, **values)
+
     def _client_certificate(self):
         """This process's client certificate (cert + key PEM file) for the agents.
 
@@ -137,20 +143,20 @@ class Fleet:
             values = {"lb_network_ip": instance.management_ip}
             if amphora.status != c.PENDING_DELETE:   # marked for failover: it stays marked
                 values["status"] = "ALLOCATED"
-            self.rows.set(amphora, **values)
+            self.set(amphora, **values)
         if self.agents.measures_health:   # a noop agent never sends a heartbeat
             self.heartbeats.watch(amphora.id)
 
     def set_role(self, amphora, role):
         """Give an amphora its role (and that role's VRRP priority), in the row and the copy."""
-        self.rows.set(amphora, role=role, vrrp_priority=PRIORITIES.get(role))
+        self.set(amphora, role=role, vrrp_priority=PRIORITIES.get(role))
 
     def record_vip(self, want, amphora):
         """An amphora without a VRRP address of its own holds the VIP on the VIP's port:
         record that port and address as both its VRRP (base) and HA ones, as the amphora API
         shows them."""
         if want.vip_address:
-            self.rows.set(amphora, vrrp_ip=want.vip_address, vrrp_port_id=want.vip_port_id,
+            self.set(amphora, vrrp_ip=want.vip_address, vrrp_port_id=want.vip_port_id,
                           ha_ip=want.vip_address, ha_port_id=want.vip_port_id)
 
     def new_row(self, loadbalancer_id, role="STANDALONE"):
@@ -185,11 +191,12 @@ class Fleet:
     def boot(self, amphora):
         """Create the amphora, deliver its certificate and key files, start its agent."""
         instance = self.compute.create(amphora.id)
+        self.step(amphora.loadbalancer_id)   # a boot takes long: still the lease holder?
         cert, key = self.ca.issue_server(amphora.id, [instance.management_ip])
         files = {AGENT_FILES["ca"]: self.ca.ca_pem, AGENT_FILES["cert"]: cert + key,
                  AGENT_FILES["key"]: (self.conf.health_manager.heartbeat_key or "").encode()}
         instance = self.compute.create(amphora.id, files=files)
-        self.rows.set(amphora, cert_expiration=certs.expiry(cert),
+        self.set(amphora, cert_expiration=certs.expiry(cert),
                       lb_network_ip=instance.management_ip)
         self.start_agent(amphora.id, instance)
 

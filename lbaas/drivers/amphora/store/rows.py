@@ -111,11 +111,16 @@ class Amphorae:
             return self._records(session, t.c.loadbalancer_id.is_(None),
                                  t.c.status.in_(SPARE_STATUSES))
 
-    def set(self, record, **values):
-        """Write columns of an amphora (and its copy) when any of them changed."""
+    def set(self, record, fence=None, **values):
+        """Write columns of an amphora (and its copy) when any of them changed.
+
+        fence(session): as for add; nothing is written when it raises.
+        """
         if all(getattr(record, k) == v for k, v in values.items()):
             return
         with self.db.write() as session:
+            if fence is not None:
+                fence(session)
             session.execute(update(self.table).where(self.table.c.id == record.id)
                             .values(updated_at=utcnow(), **values))
         for key, value in values.items():
