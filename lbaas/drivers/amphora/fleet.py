@@ -6,6 +6,7 @@ every amphora that exists (housekeeping relies on it to find orphans).
 """
 import concurrent.futures
 import dataclasses
+import datetime
 import logging
 import os
 import sys
@@ -14,11 +15,14 @@ import time
 from lbaas.core import constants as c
 from lbaas.core.port import Desired
 from lbaas.drivers.amphora import agent_client, certs, controller_cert
-from lbaas.drivers.amphora.store import Amphorae, Heartbeats
+from lbaas.drivers.amphora.store import Amphorae, Heartbeats, Jobs
+from lbaas.drivers.amphora.store.jobs import SPARE_POOL
 from lbaas.drivers.amphora.store.rows import utcnow
 from lbaas.drivers.amphora.vrrp.render import ACTIVE_STANDBY, PRIORITIES
 
 LOG = logging.getLogger(__name__)
+# a spare BOOTING this long without a change was left by a worker that died booting it
+SPARE_BOOT_STALE = datetime.timedelta(minutes=10)
 AGENT_FILES = {"ca": "ca.pem", "cert": "server.pem", "key": "heartbeat.key"}
 PAIR = ("MASTER", "BACKUP")
 
@@ -37,6 +41,7 @@ class Fleet:
         """controller: "ip:port" heartbeats go to (default: [health_manager] settings)."""
         self.context, self.conf, self.compute = context, context.conf, compute
         self.rows, self.heartbeats = Amphorae(context), Heartbeats(context)
+        self.jobs = Jobs(context.database)
         self.ca = certs.CertificateAuthority.from_conf(self.conf)
         self.ca_file = os.path.join(self.ca.directory, certs.CA_CERT)
         worker = self.conf.controller_worker
@@ -174,16 +179,30 @@ class Fleet:
         return amphora
 
     def replenish_spares(self):
-        """Boot spare amphorae until [house_keeping] spare_amphora_pool_size are READY."""
+        """Boot spare amphorae until [house_keeping] spare_amphora_pool_size are READY;
+        -> how many new ones were added.
+
+        Safe from several workers at once: the missing rows are added in one transaction
+        serialized on the pool's job row (store.jobs), and a BOOTING spare is booted by the
+        worker that added it, or, unchanged for SPARE_BOOT_STALE (its booter died), by the
+        one worker that takes it over by compare-and-swap.
+        """
         wanted = self.conf.house_keeping.spare_amphora_pool_size
-        spares = self.rows.spares()
-        booting = [a for a in spares if a.status == "BOOTING"]   # left by a crash
-        missing = max(0, wanted - len(spares))
-        for amphora in booting + [self.new_row(None) for _ in range(missing)]:
+        stale = self.rows.take_stale_spares(utcnow() - SPARE_BOOT_STALE)
+        self.jobs.prepare(SPARE_POOL)
+        new = self.rows.top_up_spares(wanted,
+                                      lambda session: self.jobs.exclusive(session, SPARE_POOL))
+        missing = len(new)
+        if new:
+            LOG.info("booting %d spare amphorae (pool size %d)", missing, wanted)
+        todo = stale + new
+        for i, amphora in enumerate(todo):
             try:
                 self.boot(amphora)
             except Exception:
                 self.delete(amphora.id)
+                for unbooted in todo[i + 1:]:   # the next top-up adds them again
+                    self.rows.mark_deleted(unbooted.id)
                 raise
             self.rows.spare_ready(amphora.id)
         return missing
