@@ -107,14 +107,14 @@ def extrapolate(runs, fleet, nodes, cores):
             "worker_cpu_s_per_reconcile": rounded(per, 4),
             "cpu_s_to_reconcile_all": rounded(total, 1),
             "wall_s_to_reconcile_all_if_cpu_bound": rounded(total / (nodes * cores), 1),
-            "note": "noop compute and agent: the control plane's own CPU only; a real "
-                    "amphora adds its boot and agent round trips (wall time, not CPU here)"}
+            "note": ("noop compute and agent: the control plane's own CPU only; a real "
+                     "amphora adds its boot and agent round trips (wall time, not CPU here)")}
 
 
 def table(result):
     """The runs side by side, as a Markdown table."""
-    rows = ["| workers | LBs ACTIVE | span s | reconciles/s | LBs ACTIVE/s | POST->ACTIVE p50 ms "
-            "| p90 ms | worker CPU ms/reconcile | API CPU ms/POST |",
+    rows = [("| workers | LBs ACTIVE | span s | reconciles/s | LBs ACTIVE/s | "
+             "POST->ACTIVE p50 ms | p90 ms | worker CPU ms/reconcile | API CPU ms/POST |"),
             "|---|---|---|---|---|---|---|---|---|"]
     for r in result["runs"]:
         if "error" in r:

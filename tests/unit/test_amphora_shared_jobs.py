@@ -20,7 +20,7 @@ from lbaas.drivers.amphora.store import Amphorae, Jobs
 from lbaas.drivers.amphora.store.jobs import SPARE_POOL
 from lbaas.drivers.amphora.store.rows import utcnow
 from tests.conftest import BACKENDS, database_url, make_conf
-from tests.unit.test_housekeeping import (NOW, DAY, _Agents, _amphora, _due_amphora, _keeper,
+from tests.unit.test_housekeeping import (DAY, NOW, _Agents, _amphora, _due_amphora, _keeper,
                                           _lb, _Reconciler)
 
 POOL = 3
@@ -49,15 +49,16 @@ def ca(tmp_path_factory):
     return certs.CertificateAuthority.load_or_create(str(tmp_path_factory.mktemp("ca")))
 
 
-def _race(*calls):
-    """Run the calls in threads released at once; -> their results (raises the first error)."""
+def _race(*calls, **kwargs):
+    """Run the calls (with kwargs) in threads released at once; -> their results (raises
+    the first error)."""
     barrier = threading.Barrier(len(calls))
     results, errors = [None] * len(calls), []
 
     def run(i, call):
         barrier.wait()
         try:
-            results[i] = call()
+            results[i] = call(**kwargs)
         except Exception as exc:   # noqa: BLE001 - reported below
             errors.append(exc)
     threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
@@ -83,7 +84,6 @@ def _spares(core, *statuses):
 
 
 def test_two_workers_adding_missing_spares_at_once_add_them_once(cores):
-    _clear_spares(cores[0])
     for _ in range(4):
         _clear_spares(cores[0])
         pairs = [(Amphorae(core.context), Jobs(core.db)) for core in cores]
@@ -92,7 +92,7 @@ def test_two_workers_adding_missing_spares_at_once_add_them_once(cores):
         # both transactions start together: each counts the pool, then adds what it lacks
         barrier = threading.Barrier(2)
 
-        def top_up(rows, jobs):
+        def top_up(rows, jobs, barrier=barrier):
             def exclusive(session):
                 barrier.wait(10)
                 jobs.exclusive(session, SPARE_POOL)
@@ -122,8 +122,7 @@ def test_a_spare_left_booting_by_a_dead_worker_is_taken_over_by_one_worker(cores
         session.add(models.Amphora(id=amp_id, status="BOOTING", cert_busy=False,
                                    created_at=long_ago, updated_at=long_ago))
     cutoff = utcnow() - SPARE_BOOT_STALE
-    taken = _race(*(lambda rows=Amphorae(core.context): rows.take_stale_spares(cutoff)
-                    for core in cores))
+    taken = _race(*(Amphorae(core.context).take_stale_spares for core in cores), cutoff=cutoff)
     assert sorted(len(t) for t in taken) == [0, 1]
     assert [a.id for t in taken for a in t] == [amp_id]
 

@@ -19,8 +19,8 @@ import datetime
 import functools
 
 from sqlalchemy import bindparam, case, literal_column, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from lbaas.core.port import TABLES
 

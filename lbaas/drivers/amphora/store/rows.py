@@ -147,13 +147,6 @@ class Amphorae:
                     taken.append(record)
         return taken
 
-    def spares(self):
-        """Amphorae of no load balancer that are BOOTING (left by a crash) or READY."""
-        t = self.table
-        with self.db.read() as session:
-            return self._records(session, t.c.loadbalancer_id.is_(None),
-                                 t.c.status.in_(SPARE_STATUSES))
-
     def set(self, record, fence=None, **values):
         """Write columns of an amphora (and its copy) when any of them changed.
 
