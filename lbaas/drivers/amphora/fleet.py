@@ -162,7 +162,7 @@ class Fleet:
         shows them."""
         if want.vip_address:
             self.set(amphora, vrrp_ip=want.vip_address, vrrp_port_id=want.vip_port_id,
-                          ha_ip=want.vip_address, ha_port_id=want.vip_port_id)
+                     ha_ip=want.vip_address, ha_port_id=want.vip_port_id)
 
     def new_row(self, loadbalancer_id, role="STANDALONE"):
         """A BOOTING amphora row (committed before anything is built: never an orphan)."""
@@ -216,7 +216,7 @@ class Fleet:
                  AGENT_FILES["key"]: (self.conf.health_manager.heartbeat_key or "").encode()}
         instance = self.compute.create(amphora.id, files=files)
         self.set(amphora, cert_expiration=certs.expiry(cert),
-                      lb_network_ip=instance.management_ip)
+                 lb_network_ip=instance.management_ip)
         self.start_agent(amphora.id, instance)
 
     @staticmethod

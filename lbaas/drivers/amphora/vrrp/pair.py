@@ -123,8 +123,8 @@ class Pair:
     def _record(self, want, amphora, leg):
         """Write the VRRP columns of an amphora's row when they changed."""
         self.fleet.set(amphora, vrrp_ip=leg.address, vrrp_port_id=leg.port_id,
-                            ha_ip=want.vip_address, ha_port_id=want.vip_port_id, vrrp_id=VRID,
-                            vrrp_priority=PRIORITIES.get(amphora.role))
+                       ha_ip=want.vip_address, ha_port_id=want.vip_port_id, vrrp_id=VRID,
+                       vrrp_priority=PRIORITIES.get(amphora.role))
 
     def push(self, want, amphora, ip, legs):
         """Install the amphora's keepalived config; -> None (unchanged and running), "reload"
