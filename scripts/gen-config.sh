@@ -25,6 +25,7 @@ PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 # the sample reads "~/.local/state/lbaas" on every machine instead of the generating user's home.
 XDG_STATE_HOME='~/.local/state' "$PYTHON" -m oslo_config.generator --namespace lbaas \
     --namespace keystonemiddleware.auth_token --namespace oslo.policy \
+    --namespace oslo.middleware.healthcheck \
     --output-file "$out"
 echo "gen-config: wrote $out" >&2
 if [ -n "$policy_out" ]; then

@@ -110,7 +110,7 @@ if [ "$tests" = 1 ] && [ "${#ovn_missing[@]}" -gt 0 ]; then
         "tests skip (and fail in CI)"
 fi
 
-# The split-process RPC tests start a throwaway RabbitMQ on loopback (tests/rabbitmq.py); apt
+# The split-process RPC tests start a throwaway RabbitMQ on loopback (testbed/rabbitmq.py); apt
 # starts no service here (policy-rc.d), which is what they want.
 if [ "$tests" = 1 ] && [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
     apt_install rabbitmq-server || say "going on without RabbitMQ: its tests skip (and fail in CI)"

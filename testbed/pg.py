@@ -39,6 +39,15 @@ class Cluster:
         """Create and start the cluster; returns self."""
         self._as_postgres(os.path.join(self.bin, "initdb"), "-D", self.data, "-U", "postgres",
                           "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        return self.resume()
+
+    def pause(self):
+        """Stop the server, keeping its data: clients get "connection refused" until resume()."""
+        self._as_postgres(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-m", "fast",
+                          "-w", "stop")
+
+    def resume(self):
+        """Start the server (again); returns self."""
         self._as_postgres(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-l",
                           os.path.join(self.dir, "pg.log"), "-w", "-t", "60", "-o",
                           f"-k {self.dir} -p {self.port} -c listen_addresses='' -c fsync=off "

@@ -10,7 +10,7 @@ import pytest
 from lbaas import conf as lbaas_conf
 from lbaas.db import migrate
 from testbed import mariadb, pg
-from tests import rabbitmq
+from testbed import rabbitmq
 
 
 # Modules that share an expensive session fixture run on one pytest-xdist worker, so the
@@ -130,7 +130,7 @@ def mariadb_server():
 
 @pytest.fixture(scope="session")
 def rabbitmq_broker():
-    """The session's RabbitMQ node (tests.rabbitmq.Broker), or a skip that says why there is
+    """The session's RabbitMQ node (testbed.rabbitmq.Broker), or a skip that says why there is
     none (a failure in CI). One node for the whole session, shared by all xdist workers, on
     127.0.0.1 and a port chosen at run time; stopped by the controller at session end. Do not
     stop or restart it in a test (other workers use it): start a `Broker` of your own."""

@@ -2,7 +2,9 @@
 
 Every `interval` seconds the sender reads `show info` and `show stat` from the stats socket
 of each load balancer whose HAProxy runs, builds one version-3 message (wire.make_message)
-and sends wire.encode(message, key) to the next controller of its list (round robin).
+and sends wire.encode(message, key) to every controller of its list, so that each health
+manager sees every heartbeat and one that is down costs nothing (they count each heartbeat's
+counters once between them).
 
 Listeners are the FRONTEND rows named by a UUID (the listener id); pools are the BACKEND
 rows named "<pool id>:<listener id>", with their servers (member ids) as members. Byte,
@@ -107,7 +109,7 @@ class HeartbeatSender(threading.Thread):
         self.manager, self.amphora_id, self.key = manager, amphora_id, key
         self.controllers = [parse_controller(c) for c in controllers]
         self.interval, self.state_path = float(interval), state_path
-        self.seq, self._next = 0, 0
+        self.seq = 0
         self._previous = {}     # lb id -> {"pid": worker pid, "listeners": {id: counters}}
         self._carry = {}        # listener id -> counter deltas read before a reload or stop
         self._reading = threading.Lock()   # one reader of counters and baselines at a time
@@ -226,15 +228,19 @@ class HeartbeatSender(threading.Thread):
         return self._sockets[family]
 
     def send_once(self):
-        """Collect, sign and send one heartbeat to the next controller; -> the message."""
+        """Collect, sign and send one heartbeat to every controller; -> the message."""
         message = self.collect()
-        host, port = self.controllers[self._next % len(self.controllers)]
-        self._next += 1
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
         try:
-            self._socket(family).sendto(wire.encode(message, self.key), (host, port))
-        except (OSError, wire.HeartbeatError) as exc:
-            LOG.warning("heartbeat to %s:%s failed: %s", host, port, exc)
+            datagram = wire.encode(message, self.key)
+        except wire.HeartbeatError as exc:
+            LOG.warning("heartbeat %s not sent: %s", message.get("seq"), exc)
+            return message
+        for host, port in self.controllers:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            try:
+                self._socket(family).sendto(datagram, (host, port))
+            except OSError as exc:
+                LOG.warning("heartbeat to %s:%s failed: %s", host, port, exc)
         return message
 
     def run(self):

@@ -2,13 +2,12 @@
 import functools
 import logging
 import re
-import uuid
 
 import flask
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from lbaas.api import conditional, errors, openapi, paths
+from lbaas.api import access, conditional, errors, metrics, openapi, paths
 
 LOG = logging.getLogger(__name__)
 
@@ -88,18 +87,13 @@ def create_app(conf, core=None, authenticate=True):
     app.extensions["lbaas_core"] = core or Core(conf)
     api = openapi.Api(app)
     errors.register(app)
+    app.before_request(metrics.remember_route)   # first: a refusal below still has its route
 
     @app.before_request
     def _negotiate():
         if not _accepts_json(flask.request.headers.get("Accept")):
             return errors.not_acceptable()
         return errors.check_request()
-
-    @app.after_request
-    def _request_id(response):
-        # Clients print it with every error ("Request-ID: req-...").
-        response.headers["x-openstack-request-id"] = "req-" + str(uuid.uuid4())
-        return response
 
     app.after_request(conditional.add_etag)
 
@@ -117,7 +111,7 @@ def create_app(conf, core=None, authenticate=True):
         api.register_blueprint(module.blp, url_prefix="/v2/lbaas")
     api.register_blueprint(amphorae.blp, url_prefix="/v2/octavia")
     retry_lost_races(app)
-    inner = _JsonBodies(app.wsgi_app)
+    inner = access.CallerContext(_JsonBodies(app.wsgi_app))
     if conf.api_settings.auth_strategy == "keystone" and authenticate:
         from lbaas.api.auth import KeystoneAuth
         try:
@@ -126,5 +120,24 @@ def create_app(conf, core=None, authenticate=True):
             if core is None:  # the core this call built: stop its threads
                 app.extensions["lbaas_core"].close()
             raise
-    app.wsgi_app = paths.PathAliases(inner)
+    # AccessLog: the request id (X-Openstack-Request-Id, which clients print with every
+    # error), the logging context and the access line; RequestMetrics: counts and latencies
+    app.wsgi_app = access.AccessLog(metrics.RequestMetrics(
+        _with_healthcheck(conf, paths.PathAliases(inner))))
     return app
+
+
+def _with_healthcheck(conf, app):
+    """GET /healthcheck answered by oslo.middleware's Healthcheck (before authentication, as
+    upstream) when [api_settings] healthcheck_enabled; the application otherwise."""
+    if not conf.api_settings.healthcheck_enabled:
+        return app
+    from lbaas.metrics import health
+    check = health.make_app(conf, health.backends_for(conf), app)
+
+    def dispatch(environ, start_response):
+        if environ.get("PATH_INFO") == "/healthcheck":
+            environ[metrics.ROUTE_KEY] = "/healthcheck"
+            return check(environ, start_response)
+        return app(environ, start_response)
+    return dispatch

@@ -51,7 +51,8 @@ def from_identity(environ, authorizer):
     """
     if environ.get("HTTP_X_IDENTITY_STATUS") != CONFIRMED:
         return RequestContext(auth_strategy=KEYSTONE)
-    identity = oslo_context.RequestContext.from_environ(environ)
+    # overwrite=False: the request's logging context (lbaas.api.access) stays in force
+    identity = oslo_context.RequestContext.from_environ(environ, overwrite=False)
     ctx = RequestContext(
         project_id=identity.project_id or None, user_id=identity.user_id or None,
         roles=tuple(r.lower() for r in identity.roles if r), auth_strategy=KEYSTONE,

@@ -1,12 +1,12 @@
 """Every error leaves the API in Octavia's shape: {"faultcode", "faultstring", "debuginfo"}."""
 import json
 import logging
-import uuid
 
 from flask import Response, current_app, g, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from lbaas.api import access
 from lbaas.core import errors, lost_race
 
 LOG = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def not_acceptable():
     """The 406 Octavia answers, in the API-WG error shape."""
     body = {"errors": [{"status": 406, "title": "Not Acceptable",
                         "detail": "Only content type application/json is accepted.",
-                        "request_id": "req-" + str(uuid.uuid4())}]}
+                        "request_id": access.request_id(request.environ)}]}
     return Response(json.dumps(body), status=406, mimetype="application/json")
 
 

@@ -6,5 +6,6 @@ own arguments live there).
 from lbaas import conf
 from lbaas.api import create_app
 
-conf.setup_logging()
-application = create_app(conf.load_conf())
+_conf = conf.load_conf()
+conf.setup_logging(_conf)
+application = create_app(_conf)

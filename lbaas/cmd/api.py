@@ -39,7 +39,9 @@ def main(argv=None):
     if files:
         os.environ[common.CONFIG_ENV] = ":".join(files)
     conf = common.load_conf(files)
+    common.setup_logging(conf)
     private.ensure_dir(conf.state_path)
+    hooks = metrics_hooks(conf)   # first: before any metric exists
     if "amphora" in conf.api_settings.enabled_provider_drivers:
         from lbaas.drivers.amphora import rpc
         if rpc.is_in_memory(conf):
@@ -56,8 +58,33 @@ def main(argv=None):
                # the arbiter restarts a worker whose I/O loop stalls this long
                "timeout": 60, "accesslog": None,
                # gunicorn's control socket defaults to one path per user; keep ours apart.
-               "control_socket": os.path.join(conf.state_path, "gunicorn.ctl")}).run()
+               "control_socket": os.path.join(conf.state_path, "gunicorn.ctl"),
+               **hooks}).run()
     return 0
+
+
+def metrics_hooks(conf):
+    """gunicorn hooks serving [metrics] from the arbiter, summing the workers' figures
+    (prometheus-client's multiprocess mode); {} when [metrics] enabled is off."""
+    if not conf.metrics.enabled:
+        return {}
+    from lbaas.metrics import multiproc, server
+    multiproc.prepare(conf.metrics.multiprocess_dir
+                      or os.path.join(conf.state_path, "metrics-api"))
+    served = []
+
+    def when_ready(arbiter):
+        served.append(server.start(conf, conf.metrics.bind_port))
+        arbiter.log.info("metrics: http://%s:%s/metrics", *served[0].address)
+
+    def post_fork(arbiter, worker):
+        for metrics_server in served:   # the arbiter's: a worker must not hold its socket
+            metrics_server.close_listener()
+
+    def child_exit(arbiter, worker):
+        multiproc.mark_dead(worker.pid)
+
+    return {"when_ready": when_ready, "post_fork": post_fork, "child_exit": child_exit}
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 
 LOG = logging.getLogger(__name__)
 BUS_SOCKET = "amphora-bus.sock"
@@ -47,6 +48,11 @@ class Readers:
         socket, bound now, until the first process's bus reads them (take_casts)."""
         from lbaas.drivers.amphora import rpc
         self.conf, self.sock = conf, sock
+        self.metrics = bool(extra and conf.metrics.enabled)
+        if self.metrics:   # every process writes its figures where the first one's scrape
+            from lbaas.metrics import multiproc   # sums them (as lbaas-api's arbiter does)
+            multiproc.prepare(conf.metrics.multiprocess_dir
+                              or os.path.join(conf.state_path, "metrics-serve"))
         self.bus = bus_path(conf) if extra else None
         self.bus_socket = rpc.bind_cast_socket(self.bus) if extra else None
         self.pids = [self._fork() for _ in range(extra)]
@@ -84,11 +90,16 @@ class Readers:
                 done, status = pid, 0
             if done:
                 LOG.warning("API process %d exited (status %d); starting another", pid, status)
+                self._forget(pid)
                 self.pids[i] = self._fork()
+
+    def _forget(self, pid):
+        if self.metrics:
+            from lbaas.metrics import multiproc
+            multiproc.mark_dead(pid)
 
     def stop(self, timeout=10.0):
         """SIGTERM every process and wait for it (SIGKILL after timeout)."""
-        import time
         for pid in self.pids:
             try:
                 os.kill(pid, signal.SIGTERM)
@@ -108,6 +119,7 @@ class Readers:
                     os.waitpid(pid, 0)
                     break
                 time.sleep(0.02)
+            self._forget(pid)
         self.pids = []
         if self.bus_socket is not None:
             self.bus_socket.close()

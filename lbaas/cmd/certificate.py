@@ -48,11 +48,12 @@ def add_parser(sub):
 def _manager(args):
     files = common.config_files(args.config_file)
     conf = common.load_conf(files)
+    common.setup_logging(conf)
     if args.state_path:
         conf.set_override("state_path", args.state_path)
     if not files:  # the embedded deployment: the key `lbaas serve` also makes
         local.ensure_key_file(conf)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # the reference alone on stdout
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrating is not this command's news
     migrate.upgrade(lbaas_conf.database_url(conf))
     return local.LocalCertManager(conf)
 

@@ -10,14 +10,14 @@ from lbaas.db import migrate
 def main(argv=None):
     """Entry point of the `lbaas-db-manage` console script."""
     parser = argparse.ArgumentParser(prog="lbaas-db-manage", description=__doc__)
-    parser.add_argument("--config-file", action="append", help="configuration file")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("upgrade", help="migrate to a revision (default head)")
     up.add_argument("revision", nargs="?", default="head")
     sub.add_parser("current", help="print the database's revision")
-    args = parser.parse_args(argv)
-    common.setup_logging()
+    common.add_config_file(parser)
+    args = common.parse_args(parser, argv)
     conf = common.load_conf(args.config_file)
+    common.setup_logging(conf)
     url = lbaas_conf.database_url(conf)
     if args.command == "upgrade":
         migrate.upgrade(url, args.revision)

@@ -22,8 +22,8 @@ def main(argv=None):
     parser.add_argument("--config-file", action="append",
                         help="configuration file (repeatable; default $LBAAS_CONFIG_FILE)")
     args = parser.parse_args(argv)
-    common.setup_logging()
     conf = common.load_conf(args.config_file)
+    common.setup_logging(conf)
     from lbaas.driver_agent import service
     from lbaas.driver_agent.server import DriverAgent
     core = build(conf)

@@ -12,9 +12,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="lbaas-health", description=__doc__)
     parser.add_argument("--config-file", action="append",
                         help="configuration file (repeatable; default $LBAAS_CONFIG_FILE)")
+    parser.add_argument("--metrics-port", type=int,
+                        help="metrics port (default [metrics] health_port)")
     args = parser.parse_args(argv)
-    common.setup_logging()
     conf = common.load_conf(args.config_file)
+    common.setup_logging(conf)
     from lbaas.core.controller import Core
     from lbaas.drivers.amphora.health import HealthManager, HeartbeatServer
     from lbaas.drivers.amphora import rpc
@@ -32,18 +34,34 @@ def main(argv=None):
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         server.start()
         scanner = failover_scanner(core, bus).start()
+        metrics = start_metrics(core, args.metrics_port)
         host, port = server.address
         host = f"[{host}]" if ":" in host else host
         print(f"lbaas-health: receiving heartbeats on udp {host}:{port}", flush=True)
+        if metrics is not None:
+            print(f"lbaas-health: {metrics.describe()}", flush=True)
         try:
             while not stop.wait(3600):
                 pass
         finally:
+            if metrics is not None:
+                metrics.stop()
             scanner.stop()
             server.stop()
     finally:
         core.close()
     return 0
+
+
+def start_metrics(core, port=None):
+    """The metrics port ([metrics] enabled), exporting the amphorae by status and role too."""
+    from lbaas.drivers.amphora.store import Amphorae
+    from lbaas.metrics import collectors, server
+    conf = core.conf
+    if not conf.metrics.enabled:
+        return None
+    collectors.set_amphora_counts(Amphorae(core.context).counts)
+    return server.start(conf, conf.metrics.health_port if port is None else port, loops=True)
 
 
 def failover_scanner(core, bus):

@@ -30,8 +30,8 @@ def main(argv=None):
     parser.add_argument("--once", action="store_true",
                         help="run every job once and exit (1 if one failed), e.g. from cron")
     args = parser.parse_args(argv)
-    common.setup_logging()
     conf = common.load_conf(args.config_file)
+    common.setup_logging(conf)
     core, housekeeper = build(conf)
     try:
         if args.once:

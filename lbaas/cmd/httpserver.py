@@ -8,7 +8,6 @@ than `client_header_timeout`, are closed. The errors the server answers itself
 (malformed request line 400, too long a line 414, headers 431, body 413) carry
 Octavia's fault body like every other error of the API.
 """
-import logging
 import socket
 import time
 
@@ -140,8 +139,6 @@ class Server:
             server_name=api_settings.bind_host,
             asyncore_use_poll=True,
             asyncore_loop_timeout=TICK)
-        # waitress warns whenever a request waits for a thread: normal under load, not news
-        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         self._map = {}
         self._dispatcher = ThreadedTaskDispatcher()
         self._dispatcher.set_thread_count(self.adj.threads)
@@ -181,5 +178,7 @@ class Server:
 
     def stop(self):
         """Make serve() return (safe from a signal handler and from any thread)."""
+        if self._stopping:   # a second signal while stopping: the trigger may be closed
+            return
         self._stopping = True
         self._listeners[0].pull_trigger()

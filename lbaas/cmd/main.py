@@ -19,13 +19,18 @@ def serve(args):
     """Migrate the database, then serve the API (with in-process drivers) until stopped."""
     faulthandler.register(signal.SIGUSR1)   # kill -USR1: every thread's stack to stderr
     files = common.config_files(args.config_file)
+    if files and args.driver:   # a written configuration is never second-guessed
+        where = "" if args.config_file else f" (from ${common.CONFIG_ENV})"
+        print(f"lbaas serve: error: --driver applies only without a configuration file, and "
+              f"{', '.join(files)}{where} is given: enable providers in its [api_settings] "
+              f"enabled_provider_drivers", file=sys.stderr)
+        return 2
     conf = common.load_conf(files)
-    if files:   # a written configuration is never second-guessed: say so
-        note = (f"none: {', '.join(files)} enables only the providers it names"
-                + (f" (--driver {args.driver} applies without a file)"
-                   if args.driver != "auto" else ""))
+    common.setup_logging(conf)
+    if files:
+        note = f"none: {', '.join(files)} enables only the providers it names"
     else:
-        _, note = embedded.apply(conf, args.driver)
+        _, note = embedded.apply(conf, args.driver or "auto")
     if args.state_path:
         conf.set_override("state_path", args.state_path)
     if args.port:
@@ -58,6 +63,8 @@ def serve(args):
     core = app.extensions["lbaas_core"]
     services = background.start_services(core)
     driver_agent = background.start_driver_agent(core, embedded=not files)
+    from lbaas.metrics import server as metrics_server
+    metrics = metrics_server.start(conf, conf.metrics.bind_port, loops=True)
     print(f"lbaas: Octavia v2 API at http://{api.bind_host}:{server.port}\n"
           f"  database:  {url}\n"
           f"  providers: {', '.join(core.drivers.available())} "
@@ -65,7 +72,8 @@ def serve(args):
           f"  network:   {conf.network.driver}\n"
           f"  auth:      {api.auth_strategy}", flush=True)
     print(f"  embedded:  {note}", flush=True)
-    for line in filter(None, (getattr(s, "describe", lambda: None)() for s in services)):
+    for line in filter(None, (getattr(s, "describe", lambda: None)()
+                              for s in services + [metrics])):
         print(f"  {line}", flush=True)
     if driver_agent is not None:
         print(f"  drivers:   status/stats/get sockets "
@@ -77,6 +85,8 @@ def serve(args):
         server.serve(on_tick=readers.replace_dead)
     finally:
         readers.stop()
+        if metrics is not None:
+            metrics.stop()
         if driver_agent is not None:
             driver_agent.stop()
         core.close()   # stops the drivers' services and workers, the last started first
@@ -105,8 +115,8 @@ def _say_what_is_left(conf, files, state_path):
 def main(argv=None):
     """Entry point of the `lbaas` console script."""
     parser = argparse.ArgumentParser(prog="lbaas", description=__doc__)
-    parser.add_argument("--config-file", action="append",
-                        help="configuration file (repeatable; default $LBAAS_CONFIG_FILE)")
+    parser.add_argument("--config-file", action="append", metavar="FILE",
+                        help=common.CONFIG_FILE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     p_serve = sub.add_parser("serve", help="run API, drivers and workers in one process")
     p_serve.add_argument("--state-path", help="directory for the embedded database")
@@ -114,16 +124,17 @@ def main(argv=None):
     p_serve.add_argument("--processes", type=int, choices=range(0, 65), metavar="N",
                          help="processes answering the API (default [api_settings] "
                               "serve_api_processes; 0: one per core, at most 4)")
-    p_serve.add_argument("--driver", choices=embedded.CHOICES, default="auto",
-                         help="without a configuration file: amphora (real HAProxy load "
+    p_serve.add_argument("--driver", choices=embedded.CHOICES,
+                         help="only without a configuration file: amphora (real HAProxy load "
                               "balancers; needs root and haproxy), noop, or auto (amphora "
                               "when possible; the default)")
     p_serve.set_defaults(func=serve)
     certificate.add_parser(sub)
     cleanup.add_parser(sub)
     conformance.add_parser(sub)
-    args = parser.parse_args(argv)
-    common.setup_logging()
+    common.add_config_file(parser)   # on every sub-command: `lbaas serve --config-file F`
+    args = common.parse_args(parser, argv)
+    common.silence_third_party()
     return args.func(args)
 
 

@@ -20,8 +20,9 @@ def main(argv=None):
     from lbaas.core.controller import Core
     from lbaas.drivers.ovn.service import SyncService, sync_once
     from lbaas.drivers.ovn.worker import Worker
-    common.setup_logging()
-    core = Core(common.load_conf(args.config_file))
+    conf = common.load_conf(args.config_file)
+    common.setup_logging(conf)
+    core = Core(conf)
     worker = core.context.shared("ovn-worker",
                                  lambda: Worker(core.context, args.provider).start())
     try:

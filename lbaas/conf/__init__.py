@@ -1,16 +1,16 @@
 """lbaas's configuration (oslo.config), with Octavia's names where the concept is the same.
 
 Every option lives in this package, one module per owner (core, amphora, providers,
-network, neutron, driver_agent); `make_conf` registers them all, so any process reads any
+network, neutron, driver_agent, notifications); `make_conf` registers them all, so any process reads any
 option (keystonemiddleware's and keystoneauth1's only where they are used: keystone
 authentication, the neutron network backend).
 The package imports nothing of lbaas: every layer may use it.
 """
-import logging
 import os
 
 from oslo_config import cfg
 
+from lbaas.conf import logs, noise
 from lbaas.conf.amphora import (
     TRANSPORT_URL,
     amphora_agent_opts,
@@ -34,7 +34,9 @@ from lbaas.conf.core import (
     quota_opts,
 )
 from lbaas.conf.driver_agent import driver_agent_opts
+from lbaas.conf.metrics import metrics_opts
 from lbaas.conf.network import network_local_opts
+from lbaas.conf.notifications import list_messaging_opts, notification_opts
 from lbaas.conf.neutron import list_ksa_opts, register_neutron_opts
 from lbaas.conf.providers import noop_opts, ovn_opts
 
@@ -52,6 +54,7 @@ GROUPS = [
     ("network", network_opts),
     ("haproxy_amphora", haproxy_opts),
     ("controller_worker", worker_opts),
+    ("controller_worker", notification_opts),
     ("oslo_messaging", messaging_opts),
     ("keepalived_vrrp", keepalived_vrrp_opts),
     ("house_keeping", house_keeping_opts),
@@ -65,18 +68,23 @@ GROUPS = [
     ("compute_local", compute_local_opts),
     ("ovn", ovn_opts),
     ("driver_agent", driver_agent_opts),
+    ("metrics", metrics_opts),
 ]
 
 
 def list_opts():
     """Every option group and its options, for oslo-config-generator.
 
-    Also [DEFAULT] transport_url: oslo.messaging registers it where a bus is used (importing
-    oslo.messaging costs every process 0.2 s); this copy documents lbaas's default. And
-    [service_auth] and [neutron], registered where the neutron backend is configured.
+    Also oslo.log's options ([DEFAULT] debug, log_file, use_json, ...) with lbaas's
+    defaults, and [DEFAULT] transport_url: oslo.messaging registers it where a bus is used
+    (importing oslo.messaging costs every process 0.2 s); this copy documents lbaas's
+    default. And
+    [service_auth] and [neutron], registered where the neutron backend is configured; and
+    oslo.messaging's [oslo_messaging_notifications], registered where notifications are sent.
     """
     return ([(group or "DEFAULT", opts) for group, opts in GROUPS]
-            + [("DEFAULT", [TRANSPORT_URL])] + list_ksa_opts())
+            + [("DEFAULT", [TRANSPORT_URL])] + logs.list_opts() + list_ksa_opts()
+            + list_messaging_opts())
 
 
 def register_keystone_opts(conf):
@@ -94,6 +102,7 @@ def make_conf(args=None, config_files=None):
     conf = cfg.ConfigOpts()
     for group, opts in GROUPS:
         conf.register_opts(opts, group=group)
+    logs.register(conf)
     conf(args=list(args or []), project="lbaas", default_config_files=config_files or [],
          default_config_dirs=[])
     if conf.api_settings.auth_strategy == "keystone":
@@ -123,6 +132,7 @@ def load_conf(explicit=None):
     return make_conf(config_files=config_files(explicit))
 
 
-def setup_logging(level=logging.INFO):
-    """Log to stderr with timestamps."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def setup_logging(conf):
+    """Configure the process's logging from `conf` (oslo.log) and silence known noise."""
+    noise.silence_third_party()
+    logs.setup(conf)

@@ -127,8 +127,8 @@ health_manager_opts = [
     cfg.PortOpt("bind_port", default=5555,
                 help="UDP port the health manager receives heartbeats on."),
     cfg.ListOpt("controller_ip_port_list", default=[],
-                help="Where amphorae send heartbeats: ip:port list, IPv6 in brackets, "
-                     "round-robin."),
+                help="Where amphorae send heartbeats: ip:port list, IPv6 in brackets; "
+                     "each heartbeat goes to every address (one per health manager)."),
     cfg.IntOpt("heartbeat_interval", default=1, min=1,
                help="Seconds between two heartbeats of an amphora (a heartbeat costs the "
                     "health manager about 2 ms).", mutable=True),

@@ -101,6 +101,12 @@ api_opts = [
     cfg.IntOpt("client_header_timeout", default=30, min=1,
                help="Seconds a client has to send a request's line and headers, however "
                     "steadily it trickles them, before the connection is closed."),
+    cfg.BoolOpt("healthcheck_enabled", default=False,
+                help="Answer GET /healthcheck on the API's port (oslo.middleware's "
+                     "healthcheck: 200 when the database, and the message bus if one is "
+                     "configured, answer; 503 otherwise). Backends: [healthcheck] backends."),
+    cfg.IntOpt("healthcheck_refresh_interval", default=5, min=0,
+               help="Seconds a health check's result is kept before it is checked again."),
 ]
 
 

@@ -2,7 +2,7 @@
 import logging
 
 from lbaas import conf as lbaas_conf
-from lbaas.core import db, drivers, inprocess, network, policy, port
+from lbaas.core import db, drivers, inprocess, network, notifiers, policy, port
 from lbaas.core.services import amphorae
 from lbaas.core.services import catalog
 from lbaas.core.services import quotas
@@ -23,6 +23,7 @@ class Core:
                                           pool_size=conf.database.max_pool_size,
                                           retries=conf.database.deadlock_retries)
         self.network = network.load(conf, self.db)
+        self.notifier = notifiers.load(conf)
         self.library = inprocess.InProcessLibrary(self)
         self.context = port.DriverContext(conf, self.network, self.library, self.db)
         api = conf.api_settings
@@ -47,4 +48,5 @@ class Core:
         """Stop background work and release database connections."""
         self.drivers.shutdown()
         self.context.close()
+        self.notifier.close()
         self.db.dispose()

@@ -74,7 +74,28 @@ def _server_engine(url, pool_size):
         url = _mysql_url(url)
         options.update(isolation_level="READ COMMITTED",
                        connect_args={"sql_mode": MYSQL_SQL_MODE})
-    return create_engine(url, **options)
+    engine = create_engine(url, **options)
+    watch_pool(engine, pool_size)
+    return engine
+
+
+def watch_pool(engine, pool_size):
+    """Keep lbaas_db_pool_* (lbaas.metrics) current with the engine's pool."""
+    from lbaas.metrics import definitions as m
+    m.DB_POOL_SIZE.inc(pool_size)
+
+    def _overflow():
+        m.DB_POOL_OVERFLOW.set(max(engine.pool.overflow(), 0))
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(*_):
+        m.DB_POOL_CHECKED_OUT.inc()
+        _overflow()
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(*_):
+        m.DB_POOL_CHECKED_OUT.dec()
+        _overflow()
 
 
 def sqlite_file(url):

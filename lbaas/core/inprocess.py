@@ -61,13 +61,15 @@ class InProcessLibrary:
         return self._get(lib_c.L7RULES, l7rule_id)
 
     def update_loadbalancer_status(self, update):
-        """Apply a status-update message; raises octavia-lib's UpdateStatusError on a bad record."""
+        """Apply a status-update message and announce what it completes; raises UpdateStatusError."""
         db = self._core.db
         try:
-            db.retrying(status.apply_status_update, db, update, self._core.network)
+            completed = db.retrying(status.apply_status_update, db, update, self._core.network)
         except StatusUpdateError as exc:
             raise lib_exc.UpdateStatusError(fault_string=str(exc), status_object=exc.collection,
                                             status_object_id=exc.object_id) from exc
+        for event in completed:   # committed: each completed operation is announced once
+            self._core.notifier.notify(event)
 
     def update_listener_statistics(self, statistics):
         """Store absolute listener counters; raises UpdateStatisticsError on a bad record."""

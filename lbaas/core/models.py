@@ -399,6 +399,32 @@ class AmphoraWorker(Base):
         DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), index=True)
 
 
+class LoadBalancerEvent(Base):
+    """A load balancer operation whose completion is still to be announced (lbaas.core.events).
+
+    Written with the create, update or delete it names; taken, once, by the status report
+    that ends it, which sends the event notification after its transaction commits.
+    """
+
+    __tablename__ = "load_balancer_event"
+    loadbalancer_id: Mapped[str] = mapped_column(
+        ForeignKey("load_balancer.id", ondelete="CASCADE"), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AmphoraJob(Base):
+    """A job of the amphora driver that several processes share (the spare pool's top-up):
+    its row is written by compare-and-swap in the transaction doing the job, so two
+    processes doing it at once are serialized, on Galera too."""
+
+    __tablename__ = "amphora_job"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime.datetime | None] = mapped_column(
+        DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"))
+
+
 class NetworkPort(Base):
     """An address a network backend handed out (a VIP, an amphora's leg on a subnet).
 

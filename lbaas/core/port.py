@@ -46,11 +46,12 @@ class Tables:
     listener_statistics: object
     amphora_lease: object
     amphora_worker: object
+    amphora_job: object
 
 
 TABLES = Tables(models.Amphora.__table__, models.AmphoraHealth.__table__,
                 models.ListenerStatistics.__table__, models.AmphoraLease.__table__,
-                models.AmphoraWorker.__table__)
+                models.AmphoraWorker.__table__, models.AmphoraJob.__table__)
 
 
 class DriverContext:
@@ -114,20 +115,26 @@ class DriverContext:
 
     def purge_deleted_loadbalancers(self, cutoff):
         """Delete DELETED load balancer rows unchanged since cutoff and without a live
-        amphora (their children and tags go with them); -> the purged ids."""
+        amphora (their children and tags go with them); -> the ids this call purged (rows
+        locked skip-locked where the database has row locks: two housekeepers purging at
+        once take disjoint rows, never both the same)."""
         lb, amp = models.LoadBalancer, models.Amphora
         changed = func.coalesce(lb.updated_at, lb.created_at)
         serving = exists().where(amp.loadbalancer_id == lb.id, amp.status != c.DELETED)
         with self.database.read() as session:
             ids = list(session.scalars(select(lb.id).where(
                 lb.provisioning_status == c.DELETED, changed < cutoff, ~serving)))
+        purged = []
         for start in range(0, len(ids), PURGE_BATCH):
+            stmt = select(lb).where(lb.id.in_(ids[start:start + PURGE_BATCH]),
+                                    lb.provisioning_status == c.DELETED)
+            if not self.database.is_sqlite:
+                stmt = stmt.with_for_update(skip_locked=True, of=lb)
             with self.database.write() as session:   # the ORM cascades tags and children
-                for row in session.scalars(select(lb).where(
-                        lb.id.in_(ids[start:start + PURGE_BATCH]),
-                        lb.provisioning_status == c.DELETED)):
+                for row in session.scalars(stmt):
+                    purged.append(row.id)
                     session.delete(row)
-        return ids
+        return purged
 
     def purge_orphan_statistics(self):
         """Delete listener_statistics rows whose listener no longer exists; -> rows deleted."""

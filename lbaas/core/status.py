@@ -5,7 +5,7 @@ from sqlalchemy import case, or_, select
 from sqlalchemy import update as update_stmt
 
 from lbaas.core import constants as c
-from lbaas.core import models, queries
+from lbaas.core import events, models, queries
 from lbaas.core.errors import StatusUpdateError
 from lbaas.core.network import Vip
 from lbaas.core.services import l7policy_positions
@@ -106,8 +106,22 @@ def _delete(session, model, object_id, network, releases):
             releases.append(release)
 
 
+def _completed(session, records):
+    """The events of the load balancer operations these (already applied) records end."""
+    found = []
+    for record in records:
+        event = events.complete(session, record["id"], record.get("provisioning_status"))
+        if event is not None:
+            found.append(event)
+    return found
+
+
 def apply_status_update(db, update, network=None):
-    """Apply one status-update message atomically; raises StatusUpdateError naming the bad record."""
+    """Apply one status-update message atomically; returns the events.Event it completes.
+
+    Raises StatusUpdateError naming the bad record. The events are for the caller to send
+    once this has returned, that is once the transaction has committed.
+    """
     if not isinstance(update, dict):
         raise StatusUpdateError("a status update must be an object")
     releases = []
@@ -118,11 +132,13 @@ def apply_status_update(db, update, network=None):
                 _set_statuses(session, model, collection, prov, oper, ids)
             for object_id in deleted:
                 _delete(session, model, object_id, network, releases)
+        completed = _completed(session, update.get("loadbalancers") or ())
     for release in releases:
         try:
             release()
         except Exception:  # the VIP leaks, the status is right: log for the operator
             LOG.exception("could not release a VIP")
+    return completed
 
 
 def apply_statistics(db, stats):

@@ -17,6 +17,8 @@ import time
 
 from stevedore import driver as stevedore_driver
 
+from lbaas import conf as lbaas_conf
+
 LOG = logging.getLogger(__name__)
 NAMESPACE = "octavia.driver_agent.provider_agents"
 RESTART_DELAY = 1.0
@@ -34,8 +36,7 @@ def load(name):
 def run_agent(name, exit_event, environment=None):
     """The body of an agent process: call the agent until the exit event is set."""
     os.environ.update(environment or {})
-    logging.basicConfig(level=logging.INFO,
-                        format=f"%(asctime)s %(levelname)s provider-agent[{name}] %(message)s")
+    lbaas_conf.setup_logging(lbaas_conf.load_conf())   # the API's file, from the environment
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # a terminal's ^C goes to the parent
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a process-group TERM ends it at once
     agent = load(name)

@@ -10,15 +10,19 @@ import os
 import socket
 import socketserver
 import threading
+import time
 
 from lbaas.core import private
 from lbaas.driver_agent import framing, handlers
+from lbaas.metrics import definitions as m
+from lbaas.metrics import labels
 
 LOG = logging.getLogger(__name__)
 MAX_PATH = 107  # bytes in sun_path, with its terminating NUL
 # How drivers and provider agents learn where the sockets are (lbaas.driver_agent.service).
 ENV = {"status": "LBAAS_DRIVER_AGENT_STATUS_SOCKET", "stats": "LBAAS_DRIVER_AGENT_STATS_SOCKET",
        "get": "LBAAS_DRIVER_AGENT_GET_SOCKET"}
+SOCKETS = frozenset(ENV)   # the values of the socket label of lbaas_driver_agent_*
 
 
 class SocketInUse(RuntimeError):
@@ -47,16 +51,21 @@ class _Handler(socketserver.StreamRequestHandler):
         super().setup()
 
     def handle(self):
+        started, socket_label = time.monotonic(), labels.bounded(self.server.name, SOCKETS)
         try:
             request = framing.read(self.rfile)
         except framing.ConnectionClosed as exc:
             LOG.debug("%s: no request (%s)", self.server.name, exc)
+            m.DRIVER_AGENT_REQUESTS.labels(socket_label, "closed").inc()
             return
         except framing.BadMessage as exc:
             LOG.warning("%s: bad request: %s", self.server.name, exc)
             reply = self.server.bad_request(str(exc))
+            m.DRIVER_AGENT_REQUESTS.labels(socket_label, "bad_request").inc()
         else:
             reply = self.server.handler(self.server.core, request)
+            m.DRIVER_AGENT_REQUESTS.labels(socket_label, "ok").inc()
+        m.DRIVER_AGENT_LATENCY.labels(socket_label).observe(time.monotonic() - started)
         try:
             self.wfile.write(framing.encode(reply))
         except OSError as exc:

@@ -75,7 +75,9 @@ class AmphoraEnv:
         self.member_subnet_name = f"mem-{self.token}"
         self.port = free_port()
         self.hm_port = free_udp_port()
+        self.metrics_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}"
         self.service = None
         self.namespaces = []
         self.backends = {}
@@ -119,6 +121,9 @@ class AmphoraEnv:
             "haproxy_cmd = /usr/sbin/haproxy",
             "[controller_worker]",
             f"agent_port = {free_port()}",
+            "[metrics]",
+            "enabled = true",
+            f"bind_port = {self.metrics_port}",
         ]
         if self.database_url:
             lines += ["[database]", f"connection = {self.database_url}"]

@@ -7,14 +7,19 @@ Each scenario prints the longest gap in traffic and the number of failed request
 """
 import os
 import signal
+import socket
 import threading
 import time
 
 import pytest
+import requests
 from pyroute2 import netns
+
+from lbaas.agent import wire
 
 from testbed import backends
 from tests.functional.amphora_env import BACKEND_PORT, AmphoraEnv, wait_until
+from tests.functional.scrape import value
 from tests.functional.test_cli import Cli
 
 pytestmark = pytest.mark.functional
@@ -135,8 +140,12 @@ def test_a_dead_single_amphora_is_replaced_and_traffic_recovers(env):
     traffic = Traffic(lb["vip_address"])
     traffic.start()
     wait_until(lambda: traffic.ok >= 5, 10, "traffic through the VIP")
+    failovers = value(env.metrics_url, "lbaas_amphora_failovers_total", cause="heartbeat")
     _kill(old["id"])
     new = _replaced(env, lb["id"], old["id"])
+    # the scanner requested exactly one failover, for the silent amphora
+    assert value(env.metrics_url, "lbaas_amphora_failovers_total",
+                 cause="heartbeat") == failovers + 1
     env.amphora_ids.add(new["id"])
     wait_until(lambda: traffic.ok >= 5 and traffic.longest > 0 and _serves(lb), 15,
                "traffic through the new amphora")
@@ -160,11 +169,16 @@ def test_failover_through_the_api_and_the_cli_replaces_the_amphora(env):
     first = _amphora(env, lb["id"])
     traffic = Traffic(lb["vip_address"])
     traffic.start()
+    before = {cause: value(env.metrics_url, "lbaas_amphora_failovers_total", cause=cause)
+              for cause in ("loadbalancer_api", "amphora_api")}
     env.put(f"/v2/lbaas/loadbalancers/{lb['id']}/failover", None, expect=202)
     second = _replaced(env, lb["id"], first["id"])
     env.amphora_ids.add(second["id"])
     Cli(env.url)("loadbalancer", "amphora", "failover", second["id"])
     third = _replaced(env, lb["id"], second["id"])
+    for cause, count in before.items():
+        assert value(env.metrics_url, "lbaas_amphora_failovers_total",
+                     cause=cause) == count + 1, cause
     env.amphora_ids.add(third["id"])
     wait_until(lambda: _serves(lb), 15, "traffic through the third amphora")
     traffic.finish("manual failovers (API, then CLI)")
@@ -176,11 +190,18 @@ def test_failover_through_the_api_and_the_cli_replaces_the_amphora(env):
 def test_most_amphorae_going_silent_at_once_trips_the_circuit_breaker(env):
     lbs = [_lb(env, f"fo-storm{i}") for i in range(3)]
     amphorae = {lb["id"]: _amphora(env, lb["id"])["id"] for lb in lbs}
+    trips = value(env.metrics_url, "lbaas_amphora_failover_circuit_breaker_trips_total")
+    heartbeat_failovers = value(env.metrics_url, "lbaas_amphora_failovers_total",
+                                cause="heartbeat")
     for amphora_id in amphorae.values():
         _kill(amphora_id)
     wait_until(lambda: all(env.get(f"/v2/octavia/amphorae/{a}")["amphora"]["status"]
                            == "FAILOVER_STOPPED" for a in amphorae.values()), 20,
                "the silent amphorae to be marked FAILOVER_STOPPED")
+    assert value(env.metrics_url, "lbaas_amphora_failover_circuit_breaker_open") == 1
+    assert value(env.metrics_url, "lbaas_amphora_failover_circuit_breaker_trips_total") \
+        == trips + 1
+    assert value(env.metrics_url, "lbaas_amphorae", status="FAILOVER_STOPPED") == 3
     # held, not failed over: same amphorae, load balancers untouched
     for lb_id, amphora_id in amphorae.items():
         assert _amphora(env, lb_id)["id"] == amphora_id
@@ -193,6 +214,11 @@ def test_most_amphorae_going_silent_at_once_trips_the_circuit_breaker(env):
         env.amphora_ids.add(_replaced(env, lb_id, amphora_id, timeout=60)["id"])
     for lb in lbs:
         wait_until(lambda: _serves(lb), 15, f"traffic through {lb['name']}")
+    wait_until(lambda: value(env.metrics_url,
+                             "lbaas_amphora_failover_circuit_breaker_open") == 0, 10,
+               "the circuit breaker to close once heartbeats are back")
+    assert value(env.metrics_url, "lbaas_amphora_failovers_total",
+                 cause="heartbeat") == heartbeat_failovers   # the breaker held them all
     assert env.leftovers(set(amphorae.values())) == []
     assert not [n for n in netns.listnetns()
                 if n in {f"amp-{a.replace('-', '')[:10]}" for a in amphorae.values()}]
@@ -262,3 +288,29 @@ def test_an_amphora_the_database_calls_deleted_is_removed_when_it_sends_heartbea
     assert env.leftovers({amphora["id"]}) == []
     with open(env.service.log_path, "rb") as log:
         assert f"amphora {amphora['id']} sends heartbeats but is DELETED".encode() in log.read()
+
+
+def test_forged_heartbeats_are_counted_as_rejected_and_the_process_is_healthy(env):
+    """A heartbeat signed with another key reaches the receiver and is counted, by cause;
+    valid ones keep being processed; /healthcheck on the metrics port says the loops run."""
+    host = str(next(env.mgmt_cidr.hosts()))   # the receiver is on the management bridge
+    forged = value(env.metrics_url, "lbaas_heartbeats_rejected_total", cause="forged")
+    datagram = wire.encode(wire.make_message("0" * 8 + "-0000-4000-8000-" + "0" * 12, 1),
+                           "not-the-key")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _ in range(3):
+            sock.sendto(datagram, (host, env.hm_port))
+    wait_until(lambda: value(env.metrics_url, "lbaas_heartbeats_rejected_total",
+                             cause="forged") == forged + 3, 10, "3 more forged heartbeats")
+    lb = _lb(env, "fo-metrics")
+    processed = value(env.metrics_url, "lbaas_heartbeats_total", result="processed")
+    wait_until(lambda: value(env.metrics_url, "lbaas_heartbeats_total",
+                             result="processed") > processed, 10, "heartbeats processed")
+    assert value(env.metrics_url, "lbaas_amphora_reconciles_total", outcome="succeeded") >= 1
+    assert value(env.metrics_url, "lbaas_amphorae", status="ALLOCATED") >= 1
+    resp = requests.get(env.metrics_url + "/healthcheck", timeout=10,
+                        headers={"Accept": "application/json"})
+    assert resp.status_code == 200, resp.text
+    reasons = resp.json()["reasons"]
+    assert "database: OK" in reasons and any(r.startswith("main loops:") for r in reasons)
+    env.delete_lb(lb["id"])

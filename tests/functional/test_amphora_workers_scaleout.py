@@ -1,7 +1,8 @@
 """Two `lbaas-worker` processes on one RabbitMQ and one PostgreSQL: each load balancer is
 reconciled by one lease holder at a time, the work is spread over both, and when one worker
 is SIGKILLed in the middle of reconciles the other takes its load balancers over once their
-leases expire.
+leases expire; and a worker paused (SIGSTOP) past its lease in the middle of a reconcile is
+taken over, and changes nothing once it resumes.
 
 The API is a real `lbaas-api`, the bus a real RabbitMQ (a virtual host of its own), the
 database a real PostgreSQL. Compute, network and agent are the noop backends: this test is
@@ -21,11 +22,12 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from tests.functional.scrape import value
 from testbed.service import Service, clean_env, free_port, venv_command, wait_for
 
 pytestmark = pytest.mark.functional
 
-LEASE, RENEW, SWEEP, BOOT = 4.0, 1.0, 2, 0.4
+LEASE, RENEW, SWEEP, BOOT = 3.0, 0.5, 2, 0.4
 RECONCILED = re.compile(r"reconciled load balancer (\S+) \(lease generation (\d+)\)")
 REGISTERED = re.compile(r"amphora worker (\S+) registered")
 
@@ -50,6 +52,12 @@ class WorkerProcess(Service):
     def reconciled(self):
         """[(load balancer id, lease generation)] in the order this worker reconciled them."""
         return [(m.group(1), int(m.group(2))) for m in RECONCILED.finditer(self.log())]
+
+    def pause(self):
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self):
+        os.kill(self.proc.pid, signal.SIGCONT)
 
     def kill(self):
         os.kill(self.proc.pid, signal.SIGKILL)
@@ -79,7 +87,8 @@ class Cluster:
                 "[amphora_compute]", "driver = noop", f"noop_boot_delay = {BOOT}",
                 "[controller_worker]", "amphora_driver = amphora_noop_driver",
                 f"lease_duration = {LEASE}", f"lease_renew_interval = {RENEW}",
-                f"sweep_interval = {SWEEP}", "workers = 4", ""]))
+                f"sweep_interval = {SWEEP}", "workers = 4",
+                "[metrics]", "enabled = true", f"bind_port = {free_port()}", ""]))
         self.env = clean_env(PYTHONUNBUFFERED="1")
         self.engine = create_engine(database_url)
         self.api = self.workers = None
@@ -95,10 +104,21 @@ class Cluster:
                            self.env).start()
         return self
 
+    def live_workers(self, count):
+        """At least `count` running workers (new ones started after earlier tests' kills)."""
+        live = [w for w in self.workers if w.proc.poll() is None]
+        while len(live) < count:
+            live.append(self._worker(f"worker-{len(self.workers) + 1}"))
+            self.workers.append(live[-1])
+        return live
+
     def _worker(self, name):
-        return WorkerProcess(name, [venv_command("lbaas-worker"), "--config-file",
-                                    self.config_path], 0,
-                             os.path.join(self.root, f"{name}.log"), self.env).start()
+        metrics_port = free_port()   # one each: two workers share this host
+        worker = WorkerProcess(name, [venv_command("lbaas-worker"), "--config-file",
+                                      self.config_path, "--metrics-port", str(metrics_port)],
+                               0, os.path.join(self.root, f"{name}.log"), self.env).start()
+        worker.metrics_url = f"http://127.0.0.1:{metrics_port}"
+        return worker
 
     def stop(self):
         for service in [self.api, *(self.workers or [])]:
@@ -137,6 +157,22 @@ class Cluster:
             return {r[0] for r in conn.execute(text(
                 "SELECT loadbalancer_id FROM amphora_lease WHERE holder = :w"),
                 {"w": worker_id})}
+
+    def lease(self, loadbalancer_id):
+        """(holder, generation) of the load balancer's lease row, or None."""
+        with self.engine.connect() as conn:
+            return conn.execute(text(
+                "SELECT holder, generation FROM amphora_lease WHERE loadbalancer_id = :lb"),
+                {"lb": loadbalancer_id}).first()
+
+    def rows_of(self, loadbalancer_id):
+        """(the load balancer's row, its amphora rows DELETED ones included) as tuples."""
+        with self.engine.connect() as conn:
+            lb = conn.execute(text("SELECT * FROM load_balancer WHERE id = :lb"),
+                              {"lb": loadbalancer_id}).first()
+            amps = conn.execute(text("SELECT * FROM amphora WHERE loadbalancer_id = :lb "
+                                     "ORDER BY id"), {"lb": loadbalancer_id}).all()
+        return tuple(lb), [tuple(a) for a in amps]
 
     def log_excerpt(self):
         return "\n".join(f"--- {s.name} ---\n{s.log_tail(4000)}"
@@ -177,6 +213,18 @@ def test_each_load_balancer_gets_one_amphora_and_both_workers_work(cluster, caps
     assert all(done.values()), done            # both workers reconciled some of them
     assert set(done["worker-a"]) | set(done["worker-b"]) == set(ids)
     assert not any("stopped reconciling" in w.log() for w in cluster.workers)
+    # each worker's metrics port counts what its log says it reconciled, and once idle it
+    # holds no lease and queues nothing; its /healthcheck sees the database and the bus
+    for worker in cluster.workers:
+        wait_for(lambda: value(worker.metrics_url, "lbaas_amphora_leases_held") == 0
+                 and value(worker.metrics_url, "lbaas_amphora_reconcile_queue_depth") == 0,
+                 10, f"{worker.name} to hold no lease and queue nothing", interval=0.1)
+        assert value(worker.metrics_url, "lbaas_amphora_reconciles_total",
+                     outcome="succeeded") == len(worker.reconciled())
+        resp = requests.get(worker.metrics_url + "/healthcheck", timeout=10,
+                            headers={"Accept": "application/json"})
+        assert resp.status_code == 200, resp.text
+        assert {"database: OK", "message bus: OK"} <= set(resp.json()["reasons"])
     with capsys.disabled():
         print(f"\n24 load balancers ACTIVE in {took:.1f} s on 2 workers "
               f"({BOOT} s noop boot each); reconciles: "
@@ -212,3 +260,69 @@ def test_a_killed_workers_load_balancers_are_taken_over_after_its_leases_expire(
         print(f"\nworker SIGKILLed holding {len(held)} leases ({len(pending)} of 24 pending): "
               f"all ACTIVE {took:.1f} s later (lease {LEASE} s, sweep {SWEEP} s, "
               f"budget {budget:.1f} s)")
+
+
+def _pause_holder_while_booting(cluster, workers):
+    """Create a load balancer and SIGSTOP the worker holding its lease while its amphora
+    boots (the noop boot delay: row BOOTING, no management address yet); -> (lb id, the
+    paused worker, its lease generation), or None when the reconcile got past the boot
+    before the pause (the caller tries again)."""
+    by_id = {w.worker_id: w for w in workers}
+    lb_id = cluster.create_lbs(1, "paused")[0]
+
+    def booting():
+        with cluster.engine.connect() as conn:
+            return conn.execute(text(
+                "SELECT a.id FROM amphora a JOIN amphora_lease l ON "
+                "l.loadbalancer_id = a.loadbalancer_id WHERE a.loadbalancer_id = :lb AND "
+                "a.status = 'BOOTING' AND a.lb_network_ip IS NULL AND l.holder IS NOT NULL"),
+                {"lb": lb_id}).first()
+    wait_for(booting, 30, "an amphora to boot", interval=0.01)
+    holder, generation = cluster.lease(lb_id)
+    paused = by_id[holder]
+    paused.pause()
+    if booting() is None or cluster.lease(lb_id) != (holder, generation):
+        paused.resume()   # too late: its boot had ended; it finishes this one normally
+        _wait_active(cluster, [lb_id], 30)
+        return None
+    return lb_id, paused, generation
+
+
+def test_a_worker_paused_past_its_lease_is_taken_over_and_changes_nothing_on_resuming(
+        cluster, capsys):
+    workers = cluster.live_workers(2)
+    for _ in range(3):
+        found = _pause_holder_while_booting(cluster, workers)
+        if found is not None:
+            break
+    else:
+        pytest.fail("the lease holder could not be paused during the amphora's boot")
+    lb_id, paused, generation = found
+    paused_at = time.monotonic()
+    try:
+        try:
+            _wait_active(cluster, [lb_id], LEASE + SWEEP + 30)
+        except AssertionError:
+            raise AssertionError(f"{cluster.statuses([lb_id])}\n{cluster.log_excerpt()}") \
+                from None
+        took = time.monotonic() - paused_at
+        # taken over by another worker, one generation on, after the lease expired
+        taker = [w for w in workers if w is not paused
+                 and any(lb == lb_id and gen > generation for lb, gen in w.reconciled())]
+        assert taker, cluster.log_excerpt()
+        assert took >= LEASE - 0.5, took
+        before = cluster.rows_of(lb_id)
+        assert len(before[1]) == 1 and before[1][0] is not None, before
+        time.sleep(1.1)   # rows keep updated_at in whole seconds: a write would show
+    finally:
+        paused.resume()
+    wait_for(lambda: f"stopped reconciling load balancer {lb_id}" in paused.log(), 15,
+             "the resumed worker to stop", interval=0.05)
+    time.sleep(RENEW * 2)   # its renewal and sweep threads ran meanwhile too
+    assert cluster.rows_of(lb_id) == before   # no new amphora row, no change to either row
+    assert cluster.statuses([lb_id]) == {lb_id: "ACTIVE"}
+    assert (lb_id, generation) not in paused.reconciled()
+    with capsys.disabled():
+        print(f"\nworker paused holding a booting load balancer: taken over and ACTIVE "
+              f"{took:.1f} s later (lease {LEASE} s, sweep {SWEEP} s); resumed, it stopped "
+              "with no write")

@@ -272,3 +272,18 @@ def test_every_worker_answers_a_change_at_once_with_one_etag(api, conn):
             assert fresh.get(url, headers={"If-None-Match": new}, timeout=10).status_code \
                 == 304
     conn.load_balancer.delete_load_balancer(lb.id)
+
+
+def test_one_plain_access_line_per_request_with_request_id_and_project(api):
+    """lbaas's access line, and only it: gunicorn's own access log stays off, waitress has none."""
+    missing = str(uuid.uuid4())
+    resp = requests.get(f"{api.url}/v2/lbaas/loadbalancers/{missing}",
+                        headers={"X-Project-Id": "gunicorn-project"}, timeout=10)
+    assert resp.status_code == 404
+    rid = resp.headers["X-Openstack-Request-Id"]
+    wait_for(lambda: rid in api.log_tail(), 10, "the access line")
+    lines = [line for line in api.log_tail(200000).splitlines() if missing in line]
+    assert len(lines) == 1, lines   # no second line in another format mentions the request
+    assert f"{rid} - gunicorn-project " in lines[0]
+    assert f'"GET /v2/lbaas/loadbalancers/{missing} HTTP/1.1" status: 404 len: ' in lines[0]
+    assert "\x1b" not in api.log_tail(200000)

@@ -340,6 +340,11 @@ def test_the_sync_restores_a_row_deleted_by_hand(make_lb, ovn_dbs, worker):
                                                     back["_uuid"])
 
 
+def _figure(name, **labels):
+    from prometheus_client import REGISTRY
+    return REGISTRY.get_sample_value(name, labels) or 0
+
+
 def test_the_sync_removes_a_duplicate_row_and_rows_of_unknown_load_balancers(make_lb, ovn_dbs,
                                                                              worker):
     lb = make_lb(graph(monitor=False))
@@ -350,9 +355,15 @@ def test_the_sync_removes_a_duplicate_row_and_rows_of_unknown_load_balancers(mak
     ovn_dbs.nbctl("create", "Load_Balancer", "name=lbaas-stray", "protocol=tcp",
                   f'external_ids:"lbaas:loadbalancer_id"={stray}')
     ovn_dbs.nbctl("lb-add", "not-ours", "10.9.9.9:80", "10.9.9.10:80")
+    repairs = _figure("lbaas_ovn_sync_repairs_total", repair="stray_loadbalancer")
+    syncs = _figure("lbaas_ovn_syncs_total", outcome="succeeded")
     worker.submit(SYNC)
     wait_for(lambda: len(nb_rows(ovn_dbs, lb["id"])) == 1 and not nb_rows(ovn_dbs, stray),
              what="one row per listener, no stray")
+    # the worker runs in this process: its figures are in prometheus-client's registry
+    wait_for(lambda: _figure("lbaas_ovn_syncs_total", outcome="succeeded") == syncs + 1,
+             what="the sync counted")
+    assert _figure("lbaas_ovn_sync_repairs_total", repair="stray_loadbalancer") == repairs + 1
     assert nb_rows(ovn_dbs, lb["id"])[0]["vips"] == row["vips"]
     assert any(r["name"] == "not-ours" for r in ovn_nb.rows(ovn_dbs.nbctl, "Load_Balancer"))
     ovn_dbs.nbctl("lb-del", "not-ours")

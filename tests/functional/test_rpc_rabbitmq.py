@@ -25,7 +25,7 @@ import pytest
 
 from lbaas import conf as lbaas_conf
 from lbaas.drivers.amphora import rpc
-from tests import rabbitmq
+from testbed import rabbitmq
 from testbed.service import wait_for
 
 pytestmark = pytest.mark.functional

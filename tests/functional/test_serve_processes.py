@@ -40,7 +40,7 @@ def _cpu(pid):
 @pytest.fixture(scope="module")
 def serve(tmp_path_factory):
     state = tmp_path_factory.mktemp("serve-processes")
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     config = state / "lbaas.conf"
     config.write_text(
         f"[DEFAULT]\nstate_path = {state}\n"
@@ -49,9 +49,11 @@ def serve(tmp_path_factory):
         "default_provider_driver = amphora\n"
         "[controller_worker]\namphora_driver = amphora_noop_driver\nsweep_interval = 600\n"
         "[amphora_compute]\ndriver = noop\n[network]\ndriver = noop\n"
-        "[certificates]\ncert_manager = noop\n")
+        "[certificates]\ncert_manager = noop\n"
+        f"[metrics]\nenabled = true\nbind_port = {metrics_port}\n")
     service = Service("lbaas serve", [venv_command("lbaas"), "--config-file", str(config),
                                       "serve"], port, state / "serve.log").start()
+    service.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     wait_for(lambda: len(_children(service.proc.pid)) >= 2, 30, "two API processes", 0.05)
     yield service
     service.stop()
@@ -74,6 +76,12 @@ def test_every_process_answers_and_casts_reach_the_one_worker(serve):
         with requests.Session() as s:
             assert s.get(serve.url + LBS + "?limit=1", timeout=30).status_code == 200
     assert all(_cpu(pid) > before[pid] for pid in readers), "a process answered nothing"
+    # the first process's scrape sums every process's requests
+    answered = sum(float(line.rsplit(" ", 1)[1]) for line in
+                   requests.get(serve.metrics_url, timeout=30).text.splitlines()
+                   if line.startswith("lbaas_api_requests_total{") and 'method="GET"' in line
+                   and "/v2/lbaas/loadbalancers" in line)
+    assert answered >= 60, answered
     # the sweep runs every 600 s: only the casts can bring these to ACTIVE this fast
     wait_for(lambda: all(requests.get(f"{serve.url}{LBS}/{lb}", timeout=30).json()
                          ["loadbalancer"]["provisioning_status"] == "ACTIVE" for lb in lbs),

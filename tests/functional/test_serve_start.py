@@ -7,13 +7,14 @@ pytestmark = pytest.mark.functional
 
 
 def test_a_configuration_file_is_named_as_what_decides_the_providers(tmp_path):
-    """With a file, only what it enables is served, and --driver does nothing: one line says
-    so (a client hard-coding provider amphora otherwise meets "not enabled" unwarned)."""
+    """With a file, only what it enables is served: one line says so (a client hard-coding
+    provider amphora otherwise meets "not enabled" unwarned). The file may be named before
+    or after `serve`."""
     config = tmp_path / "lbaas.conf"
     config.write_text("[api_settings]\nenabled_provider_drivers = noop:The noop provider.\n")
     port = free_port()
     service = Service("lbaas serve (file)", [venv_command("lbaas"), "--config-file", str(config),
-                                             "serve", "--driver", "amphora", "--port", str(port),
+                                             "serve", "--port", str(port),
                                              "--state-path", str(tmp_path / "state")],
                       port, tmp_path / "serve.log")
     service.start()
@@ -21,5 +22,4 @@ def test_a_configuration_file_is_named_as_what_decides_the_providers(tmp_path):
         lines = [line for line in service.log_tail().splitlines() if "embedded:" in line]
     finally:
         service.stop()
-    assert lines == [f"  embedded:  none: {config} enables only the providers it names "
-                     f"(--driver amphora applies without a file)"]
+    assert lines == [f"  embedded:  none: {config} enables only the providers it names"]

@@ -136,8 +136,12 @@ def test_status_request_that_is_not_an_object_gets_an_error_reply(agent):
 
 @pytest.mark.parametrize("raw", [b"abc\n{}", b"5\n{not}"])
 def test_malformed_request_gets_an_error_reply(agent, raw):
+    from prometheus_client import REGISTRY
+    labels = {"socket": "status", "outcome": "bad_request"}
+    before = REGISTRY.get_sample_value("lbaas_driver_agent_requests_total", labels) or 0
     reply = raw_request(agent.paths["status"], raw)
     assert reply["status_code"] == 500 and reply["fault_string"].startswith("bad request")
+    assert REGISTRY.get_sample_value("lbaas_driver_agent_requests_total", labels) == before + 1
 
 
 def test_request_cut_short_is_dropped_and_the_server_goes_on(agent, lib, graph):

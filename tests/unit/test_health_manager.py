@@ -333,6 +333,39 @@ def test_active_connections_of_a_failed_over_amphora_no_longer_count(graph, mana
     assert (stats["active_connections"], stats["bytes_in"]) == (5, 2)
 
 
+def test_a_heartbeat_handled_twice_adds_its_counters_once(graph, manager, core):
+    """Two health managers receive every heartbeat: the second to handle one adds nothing."""
+    other = HealthManager(core.context)
+    web = {graph.web: {"tx": 100, "rx": 10, "conns": 4, "totconns": 7, "ereq": 1}}
+    message = graph.heartbeat("UP", stats=web)
+    manager.process(message)
+    other.process(message)
+    older = dict(message, seq=message["seq"] - 1)   # handled after a later one: nothing
+    other.process(older)
+    assert _stats(graph, f"/v2/lbaas/listeners/{graph.web}/stats")["bytes_out"] == 100
+    assert other.counters["counted_elsewhere"] == 2
+    assert heartbeats.Heartbeats(core.context).health(graph.amphora).seq == message["seq"]
+
+
+def test_a_sender_that_started_over_is_counted_again(graph, manager, core):
+    web = {graph.web: {"tx": 5, "rx": 1, "conns": 0, "totconns": 1, "ereq": 0}}
+    graph.seq = heartbeats.RESTART_GAP + 10
+    manager.process(graph.heartbeat("UP", stats=web))
+    graph.seq = 0                                  # its state file lost: seq 1 again
+    manager.process(graph.heartbeat("UP", stats=web))
+    manager.process(graph.heartbeat("UP", stats=web))
+    assert _stats(graph, f"/v2/lbaas/listeners/{graph.web}/stats")["bytes_out"] == 15
+    assert heartbeats.Heartbeats(core.context).health(graph.amphora).seq == 2
+
+
+def test_the_first_heartbeat_after_watch_is_counted(graph, manager, core):
+    heartbeats.Heartbeats(core.context).watch(graph.amphora)
+    web = {graph.web: {"tx": 7, "rx": 1, "conns": 0, "totconns": 1, "ereq": 0}}
+    message = graph.heartbeat("UP", stats=web)
+    manager.process(dict(message, seq=0))
+    assert _stats(graph, f"/v2/lbaas/listeners/{graph.web}/stats")["bytes_out"] == 7
+
+
 def test_statistics_of_listeners_of_another_load_balancer_are_not_stored(graph, manager, core):
     foreign = str(uuid.uuid4())
     message = graph.heartbeat("UP")

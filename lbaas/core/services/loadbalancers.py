@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from lbaas.core import constants as c
-from lbaas.core import drivers, errors, listing, models, queries
+from lbaas.core import drivers, errors, events, listing, models, queries
 from lbaas.core import provider_models as pm
 from lbaas.core.services import catalog, common, graph, quota_usage
 from lbaas.core.services import vip as vips
@@ -105,6 +105,7 @@ class LoadBalancerService:
                     vip_qos_policy_id=vip.qos_policy_id, vip_sg_ids=vip.sg_ids)
                 lb.set_tags(body.get("tags") or [])
                 session.add(lb)
+                events.expect(session, lb.id, events.CREATE)   # inserted after lb (its FK)
                 allocated = self._plug_vip(driver, lb, vip, session)
                 graph.create_children(core, session, lb, body, ctx)
                 full = common.snapshot(session, models.LoadBalancer, lb.id, ANSWER_LOAD)
@@ -199,6 +200,7 @@ class LoadBalancerService:
             if "vip_sg_ids" in body:
                 changes["vip_sg_ids"] = list(body["vip_sg_ids"] or [])
             common.apply_changes(lb, changes, body.get("tags"))
+            events.expect(session, lb.id, events.UPDATE)
             return common.snapshot(session, models.LoadBalancer, lb_id, LOAD)
 
     def delete(self, ctx, lb_id, cascade=False):
@@ -214,6 +216,7 @@ class LoadBalancerService:
             full = pm.loadbalancer(lb, graph=bool(cascade))
             common.lock_loadbalancer(session, lb, allowed=c.DELETABLE_STATUSES,
                                      new=c.PENDING_DELETE, error="pending")
+            events.expect(session, lb.id, events.DELETE)
             drivers.call(driver, "loadbalancer_delete", full, bool(cascade))
 
     def failover(self, ctx, lb_id):

@@ -16,6 +16,7 @@ from lbaas.drivers import metadata
 from lbaas.drivers.amphora import agent_client, rpc
 from lbaas.drivers.amphora.haproxy import validate
 from lbaas.drivers.amphora.lvs import validate as lvs
+from lbaas.metrics import definitions as m
 
 LOG = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ class AmphoraProviderDriver(metadata.DeclaredMetadata, provider_base.ProviderDri
         """Replace every amphora of the load balancer (the API holds it PENDING_UPDATE)."""
         bus = self._bus
         if bus is not None:
+            m.FAILOVERS.labels("loadbalancer_api").inc()
             self._after_commit(lambda: bus.failover(loadbalancer_id))
 
     # -- amphorae (lbaas's optional extension) ------------------------------------------
@@ -176,6 +178,7 @@ class AmphoraProviderDriver(metadata.DeclaredMetadata, provider_base.ProviderDri
             if self._context else None
         bus = self._bus
         if bus is not None and lb_id:
+            m.FAILOVERS.labels("amphora_api").inc()
             self._after_commit(lambda: bus.failover(lb_id, amphora_id))
 
     def amphora_config(self, amphora_id):

@@ -6,6 +6,7 @@ every amphora that exists (housekeeping relies on it to find orphans).
 """
 import concurrent.futures
 import dataclasses
+import datetime
 import logging
 import os
 import sys
@@ -14,11 +15,14 @@ import time
 from lbaas.core import constants as c
 from lbaas.core.port import Desired
 from lbaas.drivers.amphora import agent_client, certs, controller_cert
-from lbaas.drivers.amphora.store import Amphorae, Heartbeats
+from lbaas.drivers.amphora.store import Amphorae, Heartbeats, Jobs
+from lbaas.drivers.amphora.store.jobs import SPARE_POOL
 from lbaas.drivers.amphora.store.rows import utcnow
 from lbaas.drivers.amphora.vrrp.render import ACTIVE_STANDBY, PRIORITIES
 
 LOG = logging.getLogger(__name__)
+# a spare BOOTING this long without a change was left by a worker that died booting it
+SPARE_BOOT_STALE = datetime.timedelta(minutes=10)
 AGENT_FILES = {"ca": "ca.pem", "cert": "server.pem", "key": "heartbeat.key"}
 PAIR = ("MASTER", "BACKUP")
 
@@ -37,6 +41,7 @@ class Fleet:
         """controller: "ip:port" heartbeats go to (default: [health_manager] settings)."""
         self.context, self.conf, self.compute = context, context.conf, compute
         self.rows, self.heartbeats = Amphorae(context), Heartbeats(context)
+        self.jobs = Jobs(context.database)
         self.ca = certs.CertificateAuthority.from_conf(self.conf)
         self.ca_file = os.path.join(self.ca.directory, certs.CA_CERT)
         worker = self.conf.controller_worker
@@ -53,6 +58,12 @@ class Fleet:
         lease = self.leases.get(loadbalancer_id)
         if lease is not None:
             lease.check()
+
+    def set(self, amphora, **values):
+        """Write columns of an amphora row (rows.set), fenced by the worker's lease on its
+        load balancer during a leased reconcile: a worker that lost it writes nothing."""
+        lease = self.leases.get(amphora.loadbalancer_id)
+        self.rows.set(amphora, fence=lease.within if lease else None, **values)
 
     def _client_certificate(self):
         """This process's client certificate (cert + key PEM file) for the agents.
@@ -137,21 +148,21 @@ class Fleet:
             values = {"lb_network_ip": instance.management_ip}
             if amphora.status != c.PENDING_DELETE:   # marked for failover: it stays marked
                 values["status"] = "ALLOCATED"
-            self.rows.set(amphora, **values)
+            self.set(amphora, **values)
         if self.agents.measures_health:   # a noop agent never sends a heartbeat
             self.heartbeats.watch(amphora.id)
 
     def set_role(self, amphora, role):
         """Give an amphora its role (and that role's VRRP priority), in the row and the copy."""
-        self.rows.set(amphora, role=role, vrrp_priority=PRIORITIES.get(role))
+        self.set(amphora, role=role, vrrp_priority=PRIORITIES.get(role))
 
     def record_vip(self, want, amphora):
         """An amphora without a VRRP address of its own holds the VIP on the VIP's port:
         record that port and address as both its VRRP (base) and HA ones, as the amphora API
         shows them."""
         if want.vip_address:
-            self.rows.set(amphora, vrrp_ip=want.vip_address, vrrp_port_id=want.vip_port_id,
-                          ha_ip=want.vip_address, ha_port_id=want.vip_port_id)
+            self.set(amphora, vrrp_ip=want.vip_address, vrrp_port_id=want.vip_port_id,
+                     ha_ip=want.vip_address, ha_port_id=want.vip_port_id)
 
     def new_row(self, loadbalancer_id, role="STANDALONE"):
         """A BOOTING amphora row (committed before anything is built: never an orphan)."""
@@ -168,16 +179,30 @@ class Fleet:
         return amphora
 
     def replenish_spares(self):
-        """Boot spare amphorae until [house_keeping] spare_amphora_pool_size are READY."""
+        """Boot spare amphorae until [house_keeping] spare_amphora_pool_size are READY;
+        -> how many new ones were added.
+
+        Safe from several workers at once: the missing rows are added in one transaction
+        serialized on the pool's job row (store.jobs), and a BOOTING spare is booted by the
+        worker that added it, or, unchanged for SPARE_BOOT_STALE (its booter died), by the
+        one worker that takes it over by compare-and-swap.
+        """
         wanted = self.conf.house_keeping.spare_amphora_pool_size
-        spares = self.rows.spares()
-        booting = [a for a in spares if a.status == "BOOTING"]   # left by a crash
-        missing = max(0, wanted - len(spares))
-        for amphora in booting + [self.new_row(None) for _ in range(missing)]:
+        stale = self.rows.take_stale_spares(utcnow() - SPARE_BOOT_STALE)
+        self.jobs.prepare(SPARE_POOL)
+        new = self.rows.top_up_spares(wanted,
+                                      lambda session: self.jobs.exclusive(session, SPARE_POOL))
+        missing = len(new)
+        if new:
+            LOG.info("booting %d spare amphorae (pool size %d)", missing, wanted)
+        todo = stale + new
+        for i, amphora in enumerate(todo):
             try:
                 self.boot(amphora)
             except Exception:
                 self.delete(amphora.id)
+                for unbooted in todo[i + 1:]:   # the next top-up adds them again
+                    self.rows.mark_deleted(unbooted.id)
                 raise
             self.rows.spare_ready(amphora.id)
         return missing
@@ -185,12 +210,13 @@ class Fleet:
     def boot(self, amphora):
         """Create the amphora, deliver its certificate and key files, start its agent."""
         instance = self.compute.create(amphora.id)
+        self.step(amphora.loadbalancer_id)   # a boot takes long: still the lease holder?
         cert, key = self.ca.issue_server(amphora.id, [instance.management_ip])
         files = {AGENT_FILES["ca"]: self.ca.ca_pem, AGENT_FILES["cert"]: cert + key,
                  AGENT_FILES["key"]: (self.conf.health_manager.heartbeat_key or "").encode()}
         instance = self.compute.create(amphora.id, files=files)
-        self.rows.set(amphora, cert_expiration=certs.expiry(cert),
-                      lb_network_ip=instance.management_ip)
+        self.set(amphora, cert_expiration=certs.expiry(cert),
+                 lb_network_ip=instance.management_ip)
         self.start_agent(amphora.id, instance)
 
     @staticmethod

@@ -30,12 +30,15 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 
 from lbaas.drivers.amphora import compute as compute_backends
 from lbaas.drivers.amphora import rpc
 from lbaas.drivers.amphora.reconcile import Reconciler
 from lbaas.drivers.amphora.store import LeaseLost, Leases, Registry
+from lbaas.metrics import definitions as m
+from lbaas.metrics import liveness
 
 LOG = logging.getLogger(__name__)
 RETRY_PAUSE = 0.5   # seconds before the second attempt; doubles after each failure
@@ -88,6 +91,7 @@ class Worker:
             if swept:
                 self._swept.add(loadbalancer_id)
             self._state[loadbalancer_id] = "running"
+            m.RECONCILE_QUEUE.inc()
         self._pool.submit(self._run, loadbalancer_id)
 
     def failover(self, loadbalancer_id, amphora_id=None):
@@ -103,13 +107,16 @@ class Worker:
                 if self._state.get(loadbalancer_id) == "again" and not self._stop.is_set():
                     self._state[loadbalancer_id] = "running"
                     continue
-                self._state.pop(loadbalancer_id, None)
+                if self._state.pop(loadbalancer_id, None) is not None:
+                    m.RECONCILE_QUEUE.dec()
                 self._idle.notify_all()
                 return
 
     def _count(self, what):
         with self._lock:
             self.counts[what] += 1
+        outcome = {"reconciled": "succeeded"}.get(what, what)
+        m.RECONCILES.labels(outcome).inc()
 
     def _leased(self, loadbalancer_id):
         """Run the reconciles of a load balancer while this worker holds its lease."""
@@ -130,6 +137,7 @@ class Worker:
             LOG.debug("load balancer %s is held by another worker, asked to run it again",
                       loadbalancer_id)
             return
+        m.LEASES_HELD.inc()
         try:
             while True:
                 self._attempts(loadbalancer_id, lease)
@@ -140,14 +148,18 @@ class Worker:
             LOG.warning("stopped reconciling load balancer %s: %s", loadbalancer_id, exc)
         except Exception:   # the release failed: the lease expires, the sweep takes it over
             LOG.exception("could not release load balancer %s", loadbalancer_id)
+        finally:
+            m.LEASES_HELD.dec()
 
     def _attempts(self, loadbalancer_id, lease):
         """Reconcile until it succeeds or attempts run out (then ERROR); LeaseLost stops it."""
         attempts = self.conf.controller_worker.reconcile_attempts
         pause = RETRY_PAUSE
         for attempt in range(1, attempts + 1):
+            started = time.monotonic()
             try:
                 took_spare = self.reconciler.reconcile(loadbalancer_id, lease)
+                m.RECONCILE_DURATION.labels("succeeded").observe(time.monotonic() - started)
                 self._count("reconciled")
                 LOG.info("reconciled load balancer %s (lease generation %s)", loadbalancer_id,
                          lease.generation if lease else "-")
@@ -157,6 +169,8 @@ class Worker:
             except LeaseLost:
                 raise
             except Exception as exc:   # any failure: retry, then report ERROR
+                m.RECONCILE_DURATION.labels("failed").observe(time.monotonic() - started)
+                m.RECONCILES.labels("failed").inc()
                 LOG.warning("reconcile of load balancer %s failed (attempt %d of %d): %s",
                             loadbalancer_id, attempt, attempts, exc,
                             exc_info=attempt == attempts)
@@ -167,6 +181,7 @@ class Worker:
             if lease is not None:
                 lease.check()   # a worker that lost the lease reports nothing
             self.reconciler.fail(loadbalancer_id)
+            m.RECONCILES.labels("error").inc()
         except LeaseLost:
             raise
         except Exception:
@@ -217,7 +232,9 @@ class Worker:
     def _keep_alive(self):
         """Every lease_renew_interval: this worker is alive (registry), its leases renewed."""
         interval = self.conf.controller_worker.lease_renew_interval
+        loop = liveness.register("amphora_leases", interval)
         while not self._stop.wait(interval):
+            loop.beat()
             try:
                 self.registry.beat()
                 if self.leasing:
@@ -226,6 +243,7 @@ class Worker:
                     self.notice_other_workers()
             except Exception:
                 LOG.exception("renewing this worker's leases failed")
+        liveness.unregister(loop)
 
     def notice_other_workers(self):
         """On an in-memory bus: take leases from now on if another worker is live."""
@@ -239,7 +257,9 @@ class Worker:
 
     def _sweep_loop(self):
         interval = self.conf.controller_worker.sweep_interval
+        loop = liveness.register("amphora_sweep", interval)
         while True:
+            loop.beat()
             try:
                 found = self.sweep()
                 if found:
@@ -252,6 +272,7 @@ class Worker:
                 LOG.exception("renewing the controller's client certificate failed")
             self.replenish()
             if self._stop.wait(interval):
+                liveness.unregister(loop)
                 return
 
     # -- life cycle ---------------------------------------------------------------------

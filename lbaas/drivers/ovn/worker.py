@@ -22,6 +22,7 @@ from lbaas.drivers import report
 from lbaas.drivers.ovn import health, plan
 from lbaas.drivers.ovn.nb import Northbound
 from lbaas.drivers.ovn.sb import Southbound
+from lbaas.metrics import definitions as m
 
 LOG = logging.getLogger(__name__)
 SYNC, HEALTH, STOP = "sync", "health", "stop"
@@ -159,6 +160,7 @@ class Worker:
                 LOG.info("OVN driver: releasing health-check source port %s (%s)", port["id"],
                          device)
                 network.release_ports(device)
+                m.OVN_REPAIRS.labels("health_source").inc()
 
     def _report(self, seen, outcome):
         """Finish what `seen` showed pending, unless it changed since (its own item runs)."""
@@ -172,6 +174,16 @@ class Worker:
 
     def sync(self):
         """Reconcile every load balancer, then delete NB rows of those lbaas no longer has."""
+        started = time.monotonic()
+        try:
+            self._sync()
+        except Exception:
+            m.OVN_SYNCS.labels("failed").inc()
+            raise
+        m.OVN_SYNCS.labels("succeeded").inc()
+        m.OVN_SYNC_DURATION.observe(time.monotonic() - started)
+
+    def _sync(self):
         northbound = self._connect()
         known = self.loadbalancer_ids()
         for loadbalancer_id in sorted(known):
@@ -179,6 +191,7 @@ class Worker:
         for stray in northbound.loadbalancer_ids() - known:
             LOG.info("OVN driver: deleting NB rows of unknown load balancer %s", stray)
             northbound.converge(plan.Plan(stray, {}, set(), set()))
+            m.OVN_REPAIRS.labels("stray_loadbalancer").inc()
         for gone in set(self._planned) - known:
             del self._planned[gone]
         planned = set().union(*self._planned.values()) if self._planned else set()

@@ -27,6 +27,8 @@ import threading
 
 from lbaas.drivers.amphora.store import Heartbeats
 from lbaas.drivers.amphora.store.heartbeats import STOPPED
+from lbaas.metrics import definitions as m
+from lbaas.metrics import liveness
 
 LOG = logging.getLogger(__name__)
 SUSPECT_INTERVALS = 1.5   # a heartbeat this many intervals late makes an amphora suspect
@@ -75,7 +77,7 @@ class FailoverScanner:
         if not silent:
             if self.tripped:
                 LOG.warning("heartbeats are back: amphora failover resumes")
-            self.tripped = False
+            self._close()
             return []
         share = 100 * len(silent) / max(watched, 1)
         if len(silent) > 1 and share > self.conf.health_manager.failover_circuit_breaker:
@@ -83,7 +85,7 @@ class FailoverScanner:
             return []
         if self.tripped:
             LOG.warning("heartbeats are back for most amphorae: amphora failover resumes")
-            self.tripped = False
+            self._close()
         requested = []
         for row in silent:
             if row.status == STOPPED:
@@ -92,8 +94,13 @@ class FailoverScanner:
                 requested.append(row.id)
                 LOG.warning("amphora %s of load balancer %s sent no heartbeat since %s: "
                             "failing it over", row.id, row.loadbalancer_id, row.last_update)
+                m.FAILOVERS.labels("heartbeat").inc()
                 self.request_failover(row.loadbalancer_id, row.id)
         return requested
+
+    def _close(self):
+        self.tripped = False
+        m.BREAKER_OPEN.set(0)
 
     def _trip(self, silent, watched, share):
         if not self.tripped:
@@ -102,17 +109,22 @@ class FailoverScanner:
                       "heartbeats at once; no failover until their heartbeats resume or an "
                       "operator fails them over (they are marked %s)", len(silent), watched,
                       share, self.conf.health_manager.failover_circuit_breaker, STOPPED)
+            m.BREAKER_TRIPS.inc()
         self.tripped = True
+        m.BREAKER_OPEN.set(1)
         self.heartbeats.hold(r.id for r in silent)
 
     # -- life cycle ---------------------------------------------------------------------
     def _run(self):
         interval = self.conf.health_manager.health_check_interval
+        loop = liveness.register("failover_scan", interval)
         while not self._stop.wait(interval):
+            loop.beat()
             try:
                 self.scan()
             except Exception:
                 LOG.exception("failover scan failed")
+        liveness.unregister(loop)
 
     def start(self):
         """Scan every health_check_interval seconds in a daemon thread."""

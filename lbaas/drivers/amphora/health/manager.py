@@ -20,8 +20,10 @@ class HealthManager:
 
     Per heartbeat: one read of the amphora, one of the load balancer's tree, at most one
     write transaction for liveness and counters, and a status update only when an
-    operating status changes. Safe to call again with the same heartbeat (level-triggered)
-    except for the counters, which are deltas: the receiver drops replays before this.
+    operating status changes. Safe to call again with the same heartbeat, in this process
+    or in another health manager (amphorae send each heartbeat to all of them): statuses
+    are level-triggered, and the counters, which are deltas, are added once per heartbeat
+    (store.heartbeats).
     """
 
     def __init__(self, context, clock=time.monotonic, delete_zombie=None):
@@ -73,8 +75,10 @@ class HealthManager:
             LOG.info("heartbeat of amphora %s does not report listener(s) %s: not counted as "
                      "alive", amphora_id, ", ".join(sorted(rollup.missing_listeners(tree,
                                                                                      message))))
-        self.heartbeats.record(amphora_id, message.get("seq", 0),
-                               self._counters_of(tree, message), alive=alive, now=seen)
+        counters = self._counters_of(tree, message)
+        if not self.heartbeats.record(amphora_id, message.get("seq", 0), counters,
+                                      alive=alive, now=seen) and counters:
+            self.counters["counted_elsewhere"] += 1   # another manager added them first
         if alive and target.status == STOPPED:
             self.heartbeats.resume(amphora_id)
             LOG.warning("amphora %s sends heartbeats again: no longer %s", amphora_id,

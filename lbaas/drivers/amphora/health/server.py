@@ -13,6 +13,7 @@ import threading
 import time
 
 from lbaas.agent import wire
+from lbaas.metrics import collectors, liveness
 
 LOG = logging.getLogger(__name__)
 RESTART_DELAY = 0.5   # seconds before a receiving thread that died is started again
@@ -74,6 +75,7 @@ class HeartbeatServer:
         self._log = _RateLimitedLog(log_interval)
         self.log_interval = log_interval
         self._supervisor = None
+        self._loop = None   # its liveness.Loop while started
         self._stopping = threading.Event()
         self._changed = threading.Condition()
         self.counters = collections.Counter()
@@ -88,6 +90,8 @@ class HeartbeatServer:
 
     def start(self):
         """Start receiving in a supervised daemon thread."""
+        self._loop = liveness.register("heartbeat_receiver", self.log_interval)
+        collectors.add_heartbeat_server(self)
         self._supervisor = threading.Thread(target=self._supervise,
                                             name="heartbeat-supervisor", daemon=True)
         self._supervisor.start()
@@ -96,6 +100,9 @@ class HeartbeatServer:
     def stop(self, timeout=10.0):
         """Stop receiving (the datagram being processed finishes) and close the socket."""
         self._stopping.set()
+        collectors.remove_heartbeat_server(self)
+        if self._loop is not None:
+            liveness.unregister(self._loop)
         if self._supervisor is not None:
             self._wake_w.send(b"x")
             self._supervisor.join(timeout)
@@ -140,6 +147,8 @@ class HeartbeatServer:
             selector.register(self._wake_r, selectors.EVENT_READ)
             while not self._stopping.is_set():
                 ready = {key.fileobj for key, _ in selector.select(self.log_interval)}
+                if self._loop is not None:
+                    self._loop.beat()
                 self._summarize()
                 if self._wake_r in ready:
                     return

@@ -3,6 +3,8 @@ amphorae failed over by the in-process worker."""
 from lbaas.drivers.amphora.health.failover import FailoverScanner
 from lbaas.drivers.amphora.health.manager import HealthManager
 from lbaas.drivers.amphora.health.server import HeartbeatServer
+from lbaas.drivers.amphora.store.rows import Amphorae
+from lbaas.metrics import collectors
 
 
 def heartbeat_bind(conf, compute):
@@ -28,6 +30,7 @@ class HealthService:
                                       bind_ip=host, bind_port=port)
         self.scanner = FailoverScanner(context, worker.failover)
         self.started = False
+        collectors.set_amphora_counts(Amphorae(context).counts)
 
     @property
     def address(self):

@@ -9,12 +9,14 @@ callers get AmphoraRecord copies, never rows. One module per job:
 - heartbeats: what a heartbeat leaves (liveness, counters) and what the failover scanner
   reads and claims;
 - upkeep: what housekeeping purges and rotates;
-- leases: which worker may reconcile a load balancer, and the registry of live workers.
+- leases: which worker may reconcile a load balancer, and the registry of live workers;
+- jobs: jobs several processes share, done one at a time (the spare pool's top-up).
 """
 from lbaas.drivers.amphora.store.heartbeats import Heartbeats
+from lbaas.drivers.amphora.store.jobs import Jobs
 from lbaas.drivers.amphora.store.leases import Lease, LeaseLost, Leases, Registry
 from lbaas.drivers.amphora.store.rows import AmphoraRecord, Amphorae
 from lbaas.drivers.amphora.store.upkeep import Upkeep
 
-__all__ = ["AmphoraRecord", "Amphorae", "Heartbeats", "Lease", "LeaseLost", "Leases",
+__all__ = ["AmphoraRecord", "Amphorae", "Heartbeats", "Jobs", "Lease", "LeaseLost", "Leases",
            "Registry", "Upkeep"]

@@ -3,8 +3,16 @@
 Liveness (amphora_health: when the last valid heartbeat came, its sequence number, whether a
 failover claimed the amphora) and per-amphora listener counters (listener_statistics, which
 core sums for the statistics API). Each heartbeat costs one read (`target`) and at most one
-write transaction (`record`), whose statements are single upserts on SQLite, PostgreSQL and
-MySQL/MariaDB.
+write transaction (`record`).
+
+Amphorae send every heartbeat to every health manager, so several may handle the same one.
+The counters are deltas: they are added only by the transaction whose compare-and-swap
+moves the amphora's liveness row to that heartbeat's seq (`UPDATE ... SET seq = :seq WHERE
+amphora_id = :id AND seq < :seq`, or the row's first INSERT), so each heartbeat is counted
+once whichever manager gets there first, on a row lock or (Galera) a certification conflict
+and a retry, with no SERIALIZABLE isolation. A heartbeat handled after a later one of the
+same amphora (a manager running more than a heartbeat interval late) adds nothing; a seq
+more than RESTART_GAP below the stored one is a sender that started over.
 """
 import collections
 import datetime
@@ -12,10 +20,13 @@ import functools
 
 from sqlalchemy import bindparam, case, literal_column, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from lbaas.core.port import TABLES
 
 STOPPED = "FAILOVER_STOPPED"   # held by the failover circuit breaker
+RESTART_GAP = 1000   # seqs below the stored one taken as a sender that lost its state
+UNSEEN = -1          # the seq of a liveness row written before the first heartbeat
 # Heartbeat counter (wire format v3) -> ListenerStatistics column. All are deltas since the
 # amphora's previous heartbeat and are added, except "conns", the current connection count.
 DELTA_COLUMNS = {"tx": "bytes_out", "rx": "bytes_in", "totconns": "total_connections",
@@ -59,7 +70,8 @@ def _saturating_sum(column, delta):
 
 @functools.cache
 def _upserts(dialect_name):
-    """(liveness upsert, statistics upsert) for dialects with a native upsert, or None.
+    """(insert-if-missing of a liveness row, statistics upsert) for dialects with a native
+    upsert, or None.
 
     Built once: executed with parameters only, they skip SQLAlchemy's statement building.
     """
@@ -68,10 +80,10 @@ def _upserts(dialect_name):
     insert = _UPSERT_INSERTS.get(dialect_name)
     if insert is None:
         return None
-    health = insert(_HEALTH)
-    health = health.on_conflict_do_update(
-        index_elements=[_HEALTH.c.amphora_id],
-        set_={"last_update": health.excluded.last_update, "seq": health.excluded.seq})
+    # RETURNING says whether the row was inserted (the rowcount of a single-row INSERT is
+    # -1 through SQLAlchemy on psycopg)
+    health = insert(_HEALTH).on_conflict_do_nothing(index_elements=[_HEALTH.c.amphora_id]) \
+        .returning(_HEALTH.c.amphora_id)
     stats = insert(_STATS)
     set_ = {c: _saturating_sum(_STATS.c[c], stats.excluded[c]) for c in DELTA_COLUMNS.values()}
     set_.update({c: stats.excluded[c] for c in ABSOLUTE_COLUMNS.values()})
@@ -81,23 +93,51 @@ def _upserts(dialect_name):
 
 
 def _mysql_upserts():
-    """The same two upserts in MySQL's INSERT .. ON DUPLICATE KEY UPDATE."""
-    health = mysql.insert(_HEALTH)
-    health = health.on_duplicate_key_update(last_update=health.inserted.last_update,
-                                            seq=health.inserted.seq)
+    """The same two in MySQL's INSERT IGNORE and INSERT .. ON DUPLICATE KEY UPDATE."""
+    health = mysql.insert(_HEALTH).prefix_with("IGNORE")
     stats = mysql.insert(_STATS)
     set_ = {c: _saturating_sum(_STATS.c[c], stats.inserted[c]) for c in DELTA_COLUMNS.values()}
     set_.update({c: stats.inserted[c] for c in ABSOLUTE_COLUMNS.values()})
     return health, stats.on_duplicate_key_update(set_)
 
 
-def _upsert_portably(conn, health, rows):
-    """UPDATE, then INSERT what was missing (other dialects; the caller holds the lock)."""
-    if health is not None:
-        done = conn.execute(update(_HEALTH).where(_HEALTH.c.amphora_id == health["amphora_id"])
-                            .values(last_update=health["last_update"], seq=health["seq"]))
-        if not done.rowcount:
+def _insert_missing(conn, health, upsert):
+    """Insert a liveness row unless the amphora has one; -> whether it was inserted."""
+    if upsert is not None:
+        result = conn.execute(upsert, health)
+        return result.first() is not None if result.returns_rows else result.rowcount > 0
+    try:
+        with conn.begin_nested():
             conn.execute(_HEALTH.insert(), health)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _advance(conn, health, alive, upsert):
+    """Move the amphora's liveness row to this heartbeat's seq (and, if alive, its time) by
+    compare-and-swap, creating it when missing; -> whether this heartbeat is the first to do
+    so (its counters are then to be added). Not alive and no row: nothing to compare with,
+    True (an amphora never watched, never alive: one manager's view at most)."""
+    t, seq = _HEALTH.c, health["seq"]
+    newer = (t.seq < seq) | (t.seq > seq + RESTART_GAP)
+    values = {"seq": seq, **({"last_update": health["last_update"]} if alive else {})}
+    if conn.execute(update(_HEALTH).where(t.amphora_id == health["amphora_id"], newer)
+                    .values(values)).rowcount:
+        return True
+    if not alive:
+        return conn.execute(select(t.amphora_id).where(
+            t.amphora_id == health["amphora_id"])).first() is None
+    if _insert_missing(conn, health, upsert):
+        return True
+    conn.execute(update(_HEALTH).where(t.amphora_id == health["amphora_id"],
+                                       t.last_update < health["last_update"])
+                 .values(last_update=health["last_update"]))
+    return False
+
+
+def _upsert_stats_portably(conn, rows):
+    """UPDATE, then INSERT what was missing (other dialects; the caller holds the lock)."""
     for row in rows:
         values = {c: _saturating_sum(_STATS.c[c], row[c]) for c in DELTA_COLUMNS.values()}
         values.update({c: row[c] for c in ABSOLUTE_COLUMNS.values()})
@@ -127,7 +167,8 @@ class Heartbeats:
 
     def record(self, amphora_id, seq, counters, alive=True, now=None):
         """Store one heartbeat's effects in one transaction (none when there is nothing to
-        store).
+        store); -> whether its counters were added (False: another health manager, or this
+        one, handled this heartbeat or a later one already).
 
         alive: refresh the amphora's liveness row (last_update = now, seq), creating it.
         counters: {listener_id: {"tx", "rx", "conns", "totconns", "ereq"}} from the
@@ -136,25 +177,25 @@ class Heartbeats:
         """
         rows = _stat_rows(amphora_id, counters)
         if not alive and not rows:
-            return
-        health = None
-        if alive:
-            health = {"amphora_id": amphora_id, "seq": int(seq), "busy": False,
-                      "last_update": utcnow() if now is None else now}
-        self.db.retrying(self._store, health, rows)
+            return False
+        health = {"amphora_id": amphora_id, "seq": int(seq), "busy": False,
+                  "last_update": utcnow() if now is None else now}
+        return self.db.retrying(self._store, health, alive, rows)
 
-    def _store(self, health, rows):
-        """One write transaction of a heartbeat's liveness and counter rows."""
+    def _store(self, health, alive, rows):
+        """One write transaction of a heartbeat's liveness and, if it is the first to be
+        handled, its counter rows."""
         with self.db.write() as session:
             conn = session.connection()
             upserts = _upserts(conn.dialect.name)
-            if upserts is None:
-                _upsert_portably(conn, health, rows)
-                return
-            if health is not None:
-                conn.execute(upserts[0], health)
+            if not _advance(conn, health, alive, upserts and upserts[0]):
+                return False
             if rows:
-                conn.execute(upserts[1], rows)
+                if upserts is None:
+                    _upsert_stats_portably(conn, rows)
+                else:
+                    conn.execute(upserts[1], rows)
+            return True
 
     def health(self, amphora_id):
         """The amphora's liveness (last_update, seq, busy), or None before its first valid
@@ -181,7 +222,8 @@ class Heartbeats:
             if session.execute(select(_HEALTH.c.amphora_id).where(
                     _HEALTH.c.amphora_id == amphora_id)).first() is None:
                 session.execute(_HEALTH.insert().values(amphora_id=amphora_id,
-                                                        last_update=utcnow(), seq=0, busy=False))
+                                                        last_update=utcnow(), seq=UNSEEN,
+                                                        busy=False))
 
     # -- the failover scanner -------------------------------------------------------------
     def watched(self):

@@ -3,7 +3,7 @@ import dataclasses
 import datetime
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from lbaas.core import constants as c
 
@@ -104,18 +104,59 @@ class Amphorae:
                 vrrp_priority=priority, updated_at=utcnow()))
             return self._records(session, t.c.id == amphora_id)[0]
 
-    def spares(self):
-        """Amphorae of no load balancer that are BOOTING (left by a crash) or READY."""
+    def top_up_spares(self, wanted, exclusive):
+        """New BOOTING spare rows, as many as the pool lacks of `wanted` (BOOTING and READY
+        spares count), in one transaction that first calls exclusive(session): two workers
+        topping the pool up at once add the missing ones once (store.jobs)."""
         t = self.table
-        with self.db.read() as session:
-            return self._records(session, t.c.loadbalancer_id.is_(None),
-                                 t.c.status.in_(SPARE_STATUSES))
 
-    def set(self, record, **values):
-        """Write columns of an amphora (and its copy) when any of them changed."""
+        def run():
+            with self.db.write() as session:
+                exclusive(session)
+                have = session.scalar(select(func.count()).select_from(t).where(
+                    t.c.loadbalancer_id.is_(None), t.c.status.in_(SPARE_STATUSES)))
+                rows = []
+                for _ in range(max(0, wanted - have)):
+                    amphora_id = str(uuid.uuid4())
+                    rows.append({"id": amphora_id, "compute_id": amphora_id,
+                                 "status": "BOOTING", "loadbalancer_id": None, "role": None,
+                                 "vrrp_priority": None, "cert_busy": False,
+                                 "created_at": utcnow()})
+                if rows:
+                    session.execute(t.insert(), rows)
+                return [AmphoraRecord(**row) for row in rows]
+        return self.db.retrying(run)
+
+    def take_stale_spares(self, cutoff):
+        """BOOTING spares unchanged since cutoff (their booter died), each taken by one
+        caller only (compare-and-swap of updated_at); -> the records taken."""
+        t = self.table
+        changed = func.coalesce(t.c.updated_at, t.c.created_at)
+        with self.db.read() as session:
+            stale = self._records(session, t.c.loadbalancer_id.is_(None),
+                                  t.c.status == "BOOTING", changed < cutoff)
+        taken = []
+        for record in stale:
+            now = utcnow()
+            with self.db.write() as session:
+                if session.execute(update(t).where(
+                        t.c.id == record.id, t.c.loadbalancer_id.is_(None),
+                        t.c.status == "BOOTING", changed < cutoff)
+                        .values(updated_at=now)).rowcount:
+                    record.updated_at = now
+                    taken.append(record)
+        return taken
+
+    def set(self, record, fence=None, **values):
+        """Write columns of an amphora (and its copy) when any of them changed.
+
+        fence(session): as for add; nothing is written when it raises.
+        """
         if all(getattr(record, k) == v for k, v in values.items()):
             return
         with self.db.write() as session:
+            if fence is not None:
+                fence(session)
             session.execute(update(self.table).where(self.table.c.id == record.id)
                             .values(updated_at=utcnow(), **values))
         for key, value in values.items():
@@ -150,3 +191,12 @@ class Amphorae:
                 live.update(session.scalars(select(t.c.id).where(
                     t.c.id.in_(ids[start:start + 500]), t.c.status != c.DELETED)))
         return live
+
+    def counts(self):
+        """{(status, role): how many} of the amphorae that are not DELETED (one query)."""
+        t = self.table
+        with self.db.read() as session:
+            rows = session.execute(select(t.c.status, t.c.role, func.count())
+                                   .where(t.c.status != c.DELETED)
+                                   .group_by(t.c.status, t.c.role))
+            return {(status, role): n for status, role, n in rows}

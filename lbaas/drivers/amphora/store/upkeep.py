@@ -23,22 +23,23 @@ class Upkeep:
 
     def purge_deleted(self, cutoff):
         """Delete DELETED amphora rows unchanged since cutoff whose last heartbeat (if any) is
-        older too, with their liveness rows, and liveness rows of no amphora; -> purged ids."""
+        older too, with their liveness rows, and liveness rows of no amphora; -> the ids
+        this call deleted (two housekeepers purging at once never both report a row)."""
         amp, health = self.amphora, self.health
         fresh = exists().where(health.c.amphora_id == amp.c.id, health.c.last_update >= cutoff)
         with self.db.read() as session:
             ids = list(session.scalars(select(amp.c.id).where(
                 amp.c.status == c.DELETED, _changed(amp) < cutoff, ~fresh)))
+        purged = []
         for start in range(0, len(ids), BATCH):
             chunk = ids[start:start + BATCH]
             with self.db.write() as session:
                 session.execute(delete(health).where(health.c.amphora_id.in_(chunk)))
-                session.execute(delete(amp).where(amp.c.id.in_(chunk),
-                                                  amp.c.status == c.DELETED))
+                purged += _delete_reporting(session, amp, chunk, amp.c.status == c.DELETED)
         with self.db.write() as session:
             session.execute(delete(health).where(
                 ~exists().where(amp.c.id == health.c.amphora_id)))
-        return ids
+        return purged
 
     def rotation_due(self, due):
         """Ids of ALLOCATED or READY amphorae whose certificate expires before due, soonest
@@ -73,6 +74,16 @@ class Upkeep:
         with self.db.write() as session:
             session.execute(update(amp).where(and_(amp.c.id == amphora_id,
                                                    amp.c.cert_busy.is_(True))).values(**values))
+
+
+def _delete_reporting(session, table, ids, *where):
+    """Delete rows of `ids` that still match `where`; -> the ids this statement deleted
+    (RETURNING where the database has it, else one statement per row)."""
+    if session.connection().dialect.delete_returning:
+        return list(session.scalars(delete(table).where(table.c.id.in_(ids), *where)
+                                    .returning(table.c.id)))
+    return [i for i in ids
+            if session.execute(delete(table).where(table.c.id == i, *where)).rowcount]
 
 
 def cutoff(now, seconds):

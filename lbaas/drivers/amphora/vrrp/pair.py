@@ -122,9 +122,9 @@ class Pair:
 
     def _record(self, want, amphora, leg):
         """Write the VRRP columns of an amphora's row when they changed."""
-        self.fleet.rows.set(amphora, vrrp_ip=leg.address, vrrp_port_id=leg.port_id,
-                            ha_ip=want.vip_address, ha_port_id=want.vip_port_id, vrrp_id=VRID,
-                            vrrp_priority=PRIORITIES.get(amphora.role))
+        self.fleet.set(amphora, vrrp_ip=leg.address, vrrp_port_id=leg.port_id,
+                       ha_ip=want.vip_address, ha_port_id=want.vip_port_id, vrrp_id=VRID,
+                       vrrp_priority=PRIORITIES.get(amphora.role))
 
     def push(self, want, amphora, ip, legs):
         """Install the amphora's keepalived config; -> None (unchanged and running), "reload"
@@ -145,7 +145,7 @@ class Pair:
         if running and self.agents.vrrp_config(ip) == text:
             return None
         self.agents.vrrp_upload(ip, text)
-        self.fleet.rows.set(amphora, vrrp_interface=leg.interface)
+        self.fleet.set(amphora, vrrp_interface=leg.interface)
         return "reload" if running else "start"
 
     def run(self, want, actions, amphorae):

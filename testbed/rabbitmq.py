@@ -309,7 +309,7 @@ def session_broker():
         raise RuntimeError(reason)
     session_dir = os.environ.get(SESSION_ENV)
     if not session_dir:
-        raise RuntimeError(f"${SESSION_ENV} is not set: tests.rabbitmq.configure() was not "
+        raise RuntimeError(f"${SESSION_ENV} is not set: testbed.rabbitmq.configure() was not "
                            "called from pytest_configure")
     os.makedirs(session_dir, mode=0o700, exist_ok=True)
     state_path = os.path.join(session_dir, "state.json")
