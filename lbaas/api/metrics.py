@@ -10,7 +10,7 @@ import time
 
 import flask
 
-from lbaas.metrics import definitions, labels
+from lbaas.metrics import labels
 
 ROUTE_KEY = "lbaas.route"
 
@@ -26,7 +26,11 @@ class RequestMetrics:
     """WSGI middleware: lbaas_api_requests_total and lbaas_api_request_duration_seconds."""
 
     def __init__(self, app):
-        self.app = app
+        # imported here, not with the module: `lbaas serve` may switch prometheus-client to
+        # its multiprocess mode (lbaas.cmd.api_processes) after importing the API package,
+        # but before building the application
+        from lbaas.metrics import definitions
+        self.app, self.definitions = app, definitions
 
     def __call__(self, environ, start_response):
         start = time.perf_counter()
@@ -41,6 +45,7 @@ class RequestMetrics:
         finally:
             route = labels.route(environ.get(ROUTE_KEY))
             method = labels.method(environ.get("REQUEST_METHOD", ""))
-            definitions.API_REQUESTS.labels(route, method,
-                                            labels.status(seen.get("status", 500))).inc()
-            definitions.API_LATENCY.labels(route, method).observe(time.perf_counter() - start)
+            self.definitions.API_REQUESTS.labels(
+                route, method, labels.status(seen.get("status", 500))).inc()
+            self.definitions.API_LATENCY.labels(route, method).observe(
+                time.perf_counter() - start)

@@ -23,7 +23,9 @@ def amphora_unavailable(conf):
 
 
 def apply(conf, choice):
-    """Set the embedded provider for `choice`; returns (provider, note about the choice)."""
+    """Set the embedded provider for `choice` (and one API process per core); returns
+    (provider, note about the choice)."""
+    conf.set_override("serve_api_processes", 0, group="api_settings")
     if choice == "noop":
         return "noop", "noop provider (asked for)"
     reason = amphora_unavailable(conf)
