@@ -3,8 +3,8 @@ from PyPI in .venv-barbican, SQLite, simple_crypto, no authentication) on loopba
 
 Everything is stored through Barbican's own REST API, as a user would, and read back
 through lbaas: the manager itself (`[certificates] barbican_auth = none`, the caller's
-project in X-Project-Id), then `lbaas serve --driver noop` configured with
-`cert_manager = barbican`, which must accept a TERMINATED_HTTPS listener whose references
+project in X-Project-Id), then `lbaas serve` (noop provider, the default of a configuration
+file) configured with `cert_manager = barbican`, which must accept a TERMINATED_HTTPS listener whose references
 are Barbican's and refuse with 400 those it cannot read.
 
 Found only against the real server: Barbican strips the trailing newline of a text/plain
@@ -139,7 +139,7 @@ def test_a_generic_container_is_not_a_certificate(manager, refs):
 
 @pytest.fixture(scope="module")
 def lbaas_api(barbican_server, tmp_path_factory):
-    """`lbaas serve --driver noop` reading certificates from the real Barbican; its
+    """`lbaas serve` (noop provider) reading certificates from the real Barbican; its
     /v2/lbaas URL."""
     state = tmp_path_factory.mktemp("barbican-serve")
     config = state / "lbaas.conf"
@@ -152,7 +152,7 @@ def lbaas_api(barbican_server, tmp_path_factory):
     port = free_port()
     service = Service("lbaas serve (barbican)",
                       [venv_command("lbaas"), "--config-file", str(config), "serve",
-                       "--driver", "noop", "--state-path", str(state), "--port", str(port)],
+                       "--state-path", str(state), "--port", str(port)],
                       port, state / "serve.log", env=clean_env(LBAAS_CONFIG_FILE=""))
     service.start()
     yield service.url + "/v2/lbaas"

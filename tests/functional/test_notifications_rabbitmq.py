@@ -18,7 +18,7 @@ from lbaas import conf as lbaas_conf
 from lbaas.core import models, notifier_messaging
 from lbaas.core.notifier import Notifier
 from lbaas.db import migrate
-from tests import rabbitmq
+from testbed import rabbitmq
 from testbed.service import wait_for
 
 pytestmark = pytest.mark.functional
