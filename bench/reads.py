@@ -83,10 +83,12 @@ def wait_active(client, path, timeout=120.0):
     raise RuntimeError(f"{path} did not become ACTIVE in {timeout} s")
 
 
-def create_target(port, headers=None):
+def create_target(port, headers=None, provider=None):
     """One load balancer with a listener and a 200-member pool; -> its id, ACTIVE."""
     client = Client(port)
     body = graph_body(f"reads-{uuid.uuid4().hex[:6]}", MEMBERS, with_hm=False)
+    if provider:
+        body["loadbalancer"]["provider"] = provider
     status, payload, _ = client.raw("POST", LB, body, extra_headers=headers)
     if status != 201:
         raise RuntimeError(f"POST {LB} -> {status}: {payload[:300]!r}")
@@ -169,7 +171,7 @@ def upstream(args):
     host, _, port = args.upstream_url.rpartition("//")[2].partition(":")
     port = int(port.rstrip("/") or 80)
     headers = {"X-Project-Id": PROJECT} if args.upstream_project_header else None
-    lb_id = create_target(port, headers)
+    lb_id = create_target(port, headers, args.upstream_provider)
     paths = {"floor": "/", "get_one": f"{LB}/{lb_id}", "status_tree": f"{LB}/{lb_id}/status"}
     found = {}
     for name in UPSTREAM_SCENARIOS:
@@ -209,6 +211,8 @@ def parse(argv):
     parser.add_argument("--upstream-url", help="an Octavia endpoint to measure beside lbaas")
     parser.add_argument("--upstream-project-header", action="store_true",
                         help="send X-Project-Id to upstream (its noauth mode wants one)")
+    parser.add_argument("--upstream-provider",
+                        help="provider of the load balancer made upstream (its default if unset)")
     parser.add_argument("--output", default=str(RESULTS / "reads.json"))
     args = parser.parse_args(argv)
     if args.concurrency < 1 or args.duration <= 0 or not args.sizes or min(args.sizes) < 1:
