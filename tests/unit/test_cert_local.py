@@ -1,5 +1,6 @@
 """The local certificate manager and `lbaas certificate`: a real SQLite database, real Fernet."""
 import dataclasses
+import logging
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -36,8 +37,18 @@ def write(tmp_path, name, data):
 
 
 def cli(state, *args, capsys=None):
-    """Run `lbaas certificate --state-path state ...`; (exit code, stdout, stderr)."""
-    code = lbaas_main.main(["certificate", "--state-path", str(state), *args])
+    """Run `lbaas certificate --state-path state ...`; (exit code, stdout, stderr).
+
+    The command sets up the process's logging (oslo.log) on the stderr of this moment,
+    pytest's capture, which is closed after the test: the root logger's handlers are put
+    back, or every later log line of this test process fails to write."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        code = lbaas_main.main(["certificate", "--state-path", str(state), *args])
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
     out = capsys.readouterr() if capsys else None
     return code, (out.out.strip() if out else ""), (out.err if out else "")
 
