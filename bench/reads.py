@@ -33,7 +33,7 @@ import time
 import types
 import uuid
 
-from bench.api import (PROJECT, SUBNET, Stack, graph_body, run_python_load)
+from bench.api import PROJECT, SUBNET, Stack, graph_body, proc_table, run_python_load
 from bench.client import LB, Client
 from bench.harness import (CLK_TCK, RESULTS, interrupt_on_signals, log, rounded, run_meta)
 
@@ -43,33 +43,16 @@ MEMBERS = 200
 
 
 def cpu_ticks(pids):
-    """utime + stime of these processes and their children that have exited, in ticks."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(x) for x in fields[11:15])
-    return total
+    """CPU these processes have used, reaped children included, in clock ticks."""
+    table = proc_table()
+    return sum(table[pid][2] for pid in pids if pid in table)
 
 
 def server_pids(stack):
     """The gunicorn workers and the PostgreSQL processes serving this stack."""
-    pids = stack.worker_pids()
     postmaster = stack.database.pid()
-    if postmaster:
-        pids.append(postmaster)
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as fh:
-                        if int(fh.read().rsplit(")", 1)[1].split()[1]) == postmaster:
-                            pids.append(int(entry))
-                except (OSError, ValueError, IndexError):
-                    continue
-    return pids
+    return stack.worker_pids() + [pid for pid, (ppid, _, _) in proc_table().items()
+                                  if postmaster and postmaster in (pid, ppid)]
 
 
 def wait_active(client, path, timeout=120.0):

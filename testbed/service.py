@@ -47,6 +47,31 @@ def venv_unavailable(venv, failed, commands):
     return None
 
 
+def _stat(pid):
+    """The fields of /proc/<pid>/stat after the command name (fields[0] is the state)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()
+
+
+def children(pid):
+    """PIDs of the direct children of a process."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if int(_stat(entry)[1]) == pid:
+                    found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def cpu_ticks(pid):
+    """CPU a process has used so far: utime + stime, in clock ticks."""
+    fields = _stat(pid)
+    return int(fields[11]) + int(fields[12])
+
+
 def wait_for(condition, timeout, what, interval=0.02):
     """Call condition() until it returns a true value, which is returned; fail at the deadline."""
     deadline = time.monotonic() + timeout

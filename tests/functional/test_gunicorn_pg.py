@@ -5,7 +5,6 @@ command, the API from gunicorn with two worker processes (each with its own
 noop driver), and the clients are openstacksdk and 16 threads of `requests`.
 """
 import collections
-import os
 import random
 import subprocess
 import threading
@@ -17,8 +16,8 @@ import requests
 
 from tests.functional import sdk
 from tests.functional.sdk import ids
-from testbed.service import (Service, clean_env, free_port, venv_command,
-                                      wait_for)
+from testbed.service import (Service, children, clean_env, cpu_ticks, free_port,
+                             venv_command, wait_for)
 
 pytestmark = pytest.mark.functional
 
@@ -74,21 +73,6 @@ def conn(api):
     connection = sdk.connect(api.url)
     yield connection
     connection.close()
-
-
-def children(pid):
-    """PIDs of the direct children of a process."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == pid:
-                found.append(int(entry))
-    return found
 
 
 def test_db_manage_upgrade_reaches_head_and_is_idempotent(migrated):
@@ -238,12 +222,6 @@ def test_openstack_cli_against_gunicorn_on_postgresql(api):
     cli.gone(lb["id"])
 
 
-def _cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])   # utime + stime
-
-
 def test_every_worker_answers_a_change_at_once_with_one_etag(api, conn):
     """No worker keeps anything that could go stale: after a change, every GET, on fresh
     connections spread over both workers, shows it, with the same ETag everywhere (tags are
@@ -256,7 +234,7 @@ def test_every_worker_answers_a_change_at_once_with_one_etag(api, conn):
     conn.load_balancer.update_load_balancer(lb.id, name="etag-after")
     sdk.settle(conn, lb.id)
     workers = children(api.proc.pid)
-    before = {pid: _cpu_ticks(pid) for pid in workers}
+    before = {pid: cpu_ticks(pid) for pid in workers}
     tags, names = set(), set()
     for _ in range(60):
         with requests.Session() as fresh:   # a new connection each time
@@ -265,7 +243,7 @@ def test_every_worker_answers_a_change_at_once_with_one_etag(api, conn):
         tags.add(resp.headers["ETag"])
         names.add(resp.json()["loadbalancer"]["name"])
     assert names == {"etag-after"} and len(tags) == 1 and old not in tags
-    assert all(_cpu_ticks(pid) > before[pid] for pid in workers), "one worker answered all"
+    assert all(cpu_ticks(pid) > before[pid] for pid in workers), "one worker answered all"
     [new] = tags
     for _ in range(10):
         with requests.Session() as fresh:

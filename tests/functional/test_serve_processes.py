@@ -12,29 +12,10 @@ import time
 import pytest
 import requests
 
-from testbed.service import Service, free_port, venv_command, wait_for
+from testbed.service import Service, children, cpu_ticks, free_port, venv_command, wait_for
 
 pytestmark = pytest.mark.functional
 LBS = "/v2/lbaas/loadbalancers"
-
-
-def _children(pid):
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                continue
-    return found
-
-
-def _cpu(pid):
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
 
 
 @pytest.fixture(scope="module")
@@ -54,16 +35,16 @@ def serve(tmp_path_factory):
     service = Service("lbaas serve", [venv_command("lbaas"), "--config-file", str(config),
                                       "serve"], port, state / "serve.log").start()
     service.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
-    wait_for(lambda: len(_children(service.proc.pid)) >= 2, 30, "two API processes", 0.05)
+    wait_for(lambda: len(children(service.proc.pid)) >= 2, 30, "two API processes", 0.05)
     yield service
     service.stop()
 
 
 def test_every_process_answers_and_casts_reach_the_one_worker(serve):
-    readers = [p for p in _children(serve.proc.pid)
+    readers = [p for p in children(serve.proc.pid)
                if b"lbaas" in open(f"/proc/{p}/cmdline", "rb").read()]
     assert len(readers) == 2, readers
-    before = {pid: _cpu(pid) for pid in readers}
+    before = {pid: cpu_ticks(pid) for pid in readers}
     lbs = []
     for i in range(12):   # fresh connections: the kernel spreads them over the processes
         with requests.Session() as s:
@@ -75,7 +56,7 @@ def test_every_process_answers_and_casts_reach_the_one_worker(serve):
     for _ in range(60):
         with requests.Session() as s:
             assert s.get(serve.url + LBS + "?limit=1", timeout=30).status_code == 200
-    assert all(_cpu(pid) > before[pid] for pid in readers), "a process answered nothing"
+    assert all(cpu_ticks(pid) > before[pid] for pid in readers), "a process answered nothing"
     # the first process's scrape sums every process's requests
     answered = sum(float(line.rsplit(" ", 1)[1]) for line in
                    requests.get(serve.metrics_url, timeout=30).text.splitlines()
@@ -92,12 +73,12 @@ def test_every_process_answers_and_casts_reach_the_one_worker(serve):
 
 
 def test_a_reader_that_dies_is_replaced_and_all_stop_with_the_first(serve):
-    [victim, *_] = sorted(_children(serve.proc.pid))
+    [victim, *_] = sorted(children(serve.proc.pid))
     os.kill(victim, signal.SIGKILL)
-    wait_for(lambda: victim not in _children(serve.proc.pid) and
-             len(_children(serve.proc.pid)) >= 2, 30, "a replacement process", 0.05)
+    wait_for(lambda: victim not in children(serve.proc.pid) and
+             len(children(serve.proc.pid)) >= 2, 30, "a replacement process", 0.05)
     assert requests.get(serve.url + LBS, timeout=30).status_code == 200
-    readers = _children(serve.proc.pid)
+    readers = children(serve.proc.pid)
     serve.proc.send_signal(signal.SIGINT)
     serve.proc.wait(30)
     deadline = time.monotonic() + 10
