@@ -59,10 +59,12 @@ def keystone_cloud(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def neutron_cloud(mariadb_server, tmp_path_factory):
-    """Keystone, OVN's NB and SB databases and a real Neutron (ML2/OVN, on a database of the
-    session's MariaDB) in Keystone's catalog as `network`
-    (tests.functional.neutron_cloud.NeutronCloud); one per session (per xdist worker that
-    needs it)."""
+    """Keystone, OVN and a real Neutron (ML2/OVN, on a database of the session's MariaDB) in
+    Keystone's catalog as `network` (tests.functional.neutron_cloud.NeutronCloud); one per
+    session (per xdist worker that needs it). OVN is a full OvnStack (ovs-vswitchd, br-int,
+    ovn-controller) where one can run, so bound ports carry traffic; else only its databases
+    and northd (`cloud.stack` is None)."""
+    from testbed import ovn_stack
     reason = (keystone.unavailable() or neutron.unavailable() or ovn_nb.unavailable()
               or ovn_nb.northd_unavailable())
     if reason:
@@ -70,8 +72,10 @@ def neutron_cloud(mariadb_server, tmp_path_factory):
             pytest.fail(f"the Neutron tests need a real Neutron in CI, but {reason}",
                         pytrace=False)
         pytest.skip(NO_NEUTRON + reason)
+    root = tmp_path_factory.mktemp("neutron-cloud")
     database = mariadb_server.create_database(f"neutron_{os.getpid()}")
-    cloud = NeutronCloud(tmp_path_factory.mktemp("neutron-cloud"), database)
+    stack = None if ovn_stack.unavailable() else ovn_stack.OvnStack(root / "ovn")
+    cloud = NeutronCloud(root, database, ovn_stack=stack)
     cloud.start()
     try:
         yield cloud
@@ -80,24 +84,17 @@ def neutron_cloud(mariadb_server, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def neutron_dataplane(mariadb_server, tmp_path_factory):
-    """A NeutronCloud on a full OvnStack (ovs-vswitchd, br-int, ovn-controller): ports bound
-    to this host carry traffic (tests/functional/neutron_dataplane.py); one per session."""
-    from testbed import ovn_stack
-    reason = (keystone.unavailable() or neutron.unavailable() or ovn_stack.unavailable())
-    if reason:
+def neutron_dataplane(neutron_cloud):
+    """The session's neutron_cloud, which must run on a full OvnStack: ports bound to this
+    host carry traffic (tests/functional/neutron_dataplane.py)."""
+    if neutron_cloud.stack is None:
+        from testbed import ovn_stack
+        reason = ovn_stack.unavailable()
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"the Neutron data plane tests need {reason!r} fixed in CI",
                         pytrace=False)
         pytest.skip(NO_NEUTRON + reason)
-    root = tmp_path_factory.mktemp("neutron-dataplane")
-    database = mariadb_server.create_database(f"neutron_dp_{os.getpid()}")
-    cloud = NeutronCloud(root, database, ovn_stack=ovn_stack.OvnStack(root / "ovn"))
-    cloud.start()
-    try:
-        yield cloud
-    finally:
-        cloud.stop()
+    return neutron_cloud
 
 
 @pytest.fixture(scope="session")

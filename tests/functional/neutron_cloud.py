@@ -9,7 +9,9 @@ routers, port groups and ACLs, DHCP options, QoS rows) is there to read, and nor
 into southbound datapaths and logical flows. A test that needs the data plane passes
 `ovn_stack=` an OvnStack (testbed/ovn_stack.py, not started): Neutron then runs on its NB/SB,
 where ovs-vswitchd and ovn-controller run, so ports bound to this host
-(tests/functional/neutron_dataplane.py) carry traffic.
+(tests/functional/neutron_dataplane.py) carry traffic. The session fixture `neutron_cloud`
+does so wherever an OvnStack can run: one cloud serves the control-plane and the
+data-plane tests.
 
 Keystone and Neutron start at once: Neutron's schema migration and application load need no
 Keystone (auth_token looks it up on the first request), and the catalog entry needs only

@@ -99,7 +99,7 @@ def test_port_keeps_its_fixed_ip_and_binding_fields(world):
     # only the address asked for: a DHCPv6-stateful subnet adds none by itself (SLAAC would)
     assert port.fixed_ips == [{"subnet_id": world.v4.id, "ip_address": VIP}]
     assert (port.device_owner, port.device_id) == ("Octavia", world.lb_id)
-    assert port.status == "DOWN"  # no ovn-controller here binds it
+    assert port.status == "DOWN"  # bound to no host: no ovn-controller claims it
     found = list(world.conn.network.ports(device_id=world.lb_id))
     assert [p.id for p in found] == [port.id]
 
