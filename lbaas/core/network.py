@@ -36,8 +36,13 @@ class VipPortStyle:
 
 # Octavia's amphora convention (the port is unbound; amphorae hold the address as an
 # allowed address pair), and ovn-octavia-provider's (an OVN Load_Balancer answers for it).
+# The OVN style has no device_owner, as ovn-octavia-provider's VIP port: ML2/OVN writes an
+# unowned, unbound `ovn-lb-vip-*` port's Logical_Switch_Port without addresses, so the
+# router answers ARP for the VIP; with an owner the LSP keeps "MAC VIP", OVN answers with
+# that MAC, and a client on the VIP's own network sends its load-balanced traffic to the
+# unbound port, where it is dropped.
 OCTAVIA_VIP_PORT = VipPortStyle("octavia-lb-", "Octavia", False)
-OVN_VIP_PORT = VipPortStyle("ovn-lb-vip-", "ovn-lb:vip", True)
+OVN_VIP_PORT = VipPortStyle("ovn-lb-vip-", "", True)
 VIP_PORT_STYLES = (OCTAVIA_VIP_PORT, OVN_VIP_PORT)
 
 

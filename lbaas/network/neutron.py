@@ -4,7 +4,7 @@ Octavia's conventions, so that an operator's tooling recognises what lbaas made:
 port is named ``octavia-lb-<lb id>``, with device_owner ``Octavia``, device_id
 ``lb-<lb id>``, admin_state_up false, in the load balancer's project (its additional VIPs
 are more fixed IPs of the same port); an OVN provider's VIP port follows
-ovn-octavia-provider's instead (``ovn-lb-vip-<lb id>``, device_owner ``ovn-lb:vip``, up),
+ovn-octavia-provider's instead (``ovn-lb-vip-<lb id>``, no device_owner, up),
 the style the core passes (lbaas.core.network.VIP_PORT_STYLES). A port the caller brought
 (vip_port_id) is used as it is and never deleted. Amphora and OVN health-check ports
 (allocate_port) are made in lbaas's own project, and release_ports deletes only ports of
@@ -24,7 +24,6 @@ from lbaas.core import errors, network
 from lbaas.network import neutron_api, neutron_sg
 
 OWNER = network.OCTAVIA_VIP_PORT.device_owner
-VIP_OWNERS = {style.device_owner for style in network.VIP_PORT_STYLES}
 ROUTER_OWNERS = ("network:router_interface", "network:router_interface_distributed",
                  "network:ha_router_replicated_interface")
 
@@ -38,6 +37,13 @@ def _made_for(port, lb_id):
     """Whether the port is a VIP port lbaas made for the load balancer, in any style."""
     return any(port.get("device_owner") == style.device_owner and
                port.get("name") == style.name(lb_id) for style in network.VIP_PORT_STYLES)
+
+
+def _is_vip(port):
+    """Whether the port is named and owned as a VIP port of some style."""
+    return any(port.get("device_owner", "") == style.device_owner and
+               (port.get("name") or "").startswith(style.name_prefix)
+               for style in network.VIP_PORT_STYLES)
 
 
 def vip_device_id(lb_id):
@@ -175,7 +181,7 @@ class NeutronNetwork(network.NetworkBackend):
     def _vip_ports(self, lb_id):
         """The VIP ports lbaas made for a load balancer (normally one), in any style."""
         found = self.api.call("GET", "/ports", params={
-            "device_id": vip_device_id(lb_id), "device_owner": sorted(VIP_OWNERS)})["ports"]
+            "device_id": vip_device_id(lb_id)})["ports"]   # one style has no owner to filter on
         return [port for port in found if _made_for(port, lb_id)]
 
     def allocate_vip(self, loadbalancer_id, network_id, subnet_id, address=None, *,
@@ -261,7 +267,7 @@ class NeutronNetwork(network.NetworkBackend):
         ports = self.api.call("GET", "/ports", params={
             "device_id": device_id, "project_id": self.clients.project_id()})["ports"]
         for port in ports:
-            if port.get("device_owner") not in VIP_OWNERS:
+            if not _is_vip(port):
                 self.api.call("DELETE", f"/ports/{port['id']}")
 
     # -- security groups (called by providers after listener changes) ------------------------
