@@ -52,7 +52,7 @@ def test_ports_on_two_subnets_reach_each_other_through_a_router(neutron_dataplan
         net = admin.network.create_network(name=f"dp-{name}")
         sub = admin.network.create_subnet(network_id=net.id, ip_version=4, cidr=cidr,
                                           enable_dhcp=False).to_dict()
-        admin.network.add_interface_to_router(router, subnet_id=sub["id"])
+        admin.network.add_interface_to_router(router, subnet=sub["id"])
         vms.append(PortVm(neutron_dataplane, name, _bound_port(admin, net, sub, f"dp-{name}"),
                           sub, net.mtu).create())
     for vm in vms:
