@@ -137,12 +137,13 @@ class Fleet:
     def ready(self, amphora):
         """Boot the amphora or start its agent as needed; mark it ALLOCATED (unless it is
         marked for failover) and watched."""
-        if not self.compute.exists(amphora.id):
+        if not self.compute.exists(amphora.id) or \
+                not self.agents.ready(self.compute.get(amphora.id).management_ip):
+            # booted again when its agent does not answer: a worker killed in the middle
+            # of a boot leaves a namespace without the agent's certificate files, and an
+            # agent started there can only fail (create() is idempotent: the files are
+            # delivered, then the agent started)
             self.boot(amphora)
-        else:
-            instance = self.compute.get(amphora.id)
-            if not self.agents.ready(instance.management_ip):
-                self.start_agent(amphora.id, instance)
         if amphora.status not in ("ALLOCATED", c.PENDING_DELETE) or not amphora.lb_network_ip:
             instance = self.compute.get(amphora.id)
             values = {"lb_network_ip": instance.management_ip}
