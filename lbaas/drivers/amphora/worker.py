@@ -239,6 +239,9 @@ class Worker:
             loop.beat()
             try:
                 self.registry.beat()
+                fleet = getattr(self.reconciler, "fleet", None)
+                if fleet is not None:
+                    fleet.touch_spares()
                 if self.leasing:
                     self.leases.renew()
                 else:
