@@ -37,7 +37,6 @@ import json
 import os
 import random
 import re
-import signal
 import subprocess
 import threading
 import time
