@@ -22,12 +22,12 @@ the end:
 Size: LBAAS_CHAOS_LBS load balancers (default 8, not the issue's 30). Each amphora is a
 namespace with a Python agent and HAProxy, and each change a reconcile with a reload; on
 this 2-core machine, shared with the rest of the suite (load average 10-16 while it was
-measured), 10 load balancers took 88 s of client work and 200 s for the whole module (a
-minute of it starting PostgreSQL, RabbitMQ and eight processes), 15 took 175 s; 30 would
-take about 5 minutes, past what one test may cost in a 45-minute CI run.
+measured), 8 load balancers took 67 s of client work and 141 s for the whole module (55 s
+of it starting PostgreSQL, RabbitMQ and eight processes), 10 about 200 s; 30 would take
+about 5 minutes, past what one test may cost in a 45-minute CI run.
 LBAAS_CHAOS_LBS=30 runs the issue's size; LBAAS_CHAOS_SEED replays a kill schedule (not
-its timing); LBAAS_CHAOS_DATABASES=postgresql,mariadb runs it on MariaDB too. Not by
-default: it would cost the same minutes again for the same control-plane code, and the
+its timing); LBAAS_CHAOS_DATABASES=postgresql,mariadb runs it on MariaDB too (it passed
+there, 155 s). Not by default: it would cost the same minutes again for the same control-plane code, and the
 lease and spare-pool queries are already run on MariaDB by tests/unit/test_amphora_leases.py
 and tests/unit/test_amphora_shared_jobs.py.
 """
