@@ -4,14 +4,22 @@
 (testbed/rabbitmq.py), then for each worker count of `--workers` in turn: a fresh database,
 one `lbaas-api` and that many `lbaas-worker` processes on the amphora provider with the
 noop compute, network and agent backends (the control plane alone: leases, casts,
-reconciles, status reports; `--boot-delay` stands in for a cloud's boot time). `--lbs` load
-balancers are created by `--clients` concurrent clients; a poller reads their statuses in
-the database every 20 ms. Per worker count:
+reconciles, status reports; `--boot-delay` stands in for a cloud's boot time), or with
+`--compute local` real amphorae (root: each is a network namespace on this host running the
+agent and HAProxy, on the local network backend; each load balancer gets an HTTP listener,
+a pool and a member, so its reconcile boots, plugs and pushes a real configuration).
+`--lbs` load balancers are created by `--clients` concurrent clients; a poller reads their
+statuses in the database every 20 ms. Per worker count:
 
   reconciles_per_s      reconciles logged by all workers / (first POST -> last ACTIVE)
   lbs_active_per_s      load balancers / the same span
   post_to_active_ms     POST sent -> ACTIVE seen, p50 and p90
   worker_cpu_ms_per_reconcile, api_cpu_ms_per_post  from /proc, over the burst
+  takeover_s            with 2 workers or more, `--takeovers` times: a load balancer is
+                        created, the worker holding its lease is SIGKILLed in the middle of
+                        its reconcile, and the time from the kill to ACTIVE (reconciled by
+                        another worker, a later lease generation) is measured; bounded by
+                        `--lease-duration` + `--sweep-interval` + one reconcile
 
 and an extrapolation of the CPU cost to a control plane of `--nodes` hosts managing
 `--fleet` load balancers. One JSON document on stdout and in bench/results/scale-latest.json,
@@ -56,6 +64,14 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=4,
                    help="[controller_worker] workers: reconcile threads per process")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per run")
+    p.add_argument("--compute", choices=("noop", "local"), default="noop",
+                   help="noop: the control plane alone; local: real amphorae (root)")
+    p.add_argument("--takeovers", type=int, default=3,
+                   help="take-over samples per run with 2 workers or more (0: none)")
+    p.add_argument("--lease-duration", type=float, default=20.0,
+                   help="[controller_worker] lease_duration, seconds (default 20)")
+    p.add_argument("--sweep-interval", type=int, default=30,
+                   help="[controller_worker] sweep_interval, seconds (default 30)")
     p.add_argument("--fleet", type=int, default=10000, help="load balancers to extrapolate to")
     p.add_argument("--nodes", type=int, default=3, help="control-plane hosts to extrapolate to")
     p.add_argument("--cores", type=int, default=2, help="cores per control-plane host")
@@ -63,6 +79,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.lbs < 1 or args.clients < 1 or args.threads < 1:
         p.error("--lbs, --clients and --threads must be at least 1")
+    if args.takeovers < 0 or args.lease_duration < 1 or args.sweep_interval < 1:
+        p.error("--takeovers must be at least 0, --lease-duration and --sweep-interval 1")
     return args
 
 
@@ -93,6 +111,14 @@ def summarize(workers, lbs, posted, active, reconciles, worker_ticks, api_ticks)
     }
 
 
+def takeover_summary(samples):
+    """Take-over samples (seconds from SIGKILL to ACTIVE) -> {n, min, p50, max}."""
+    if not samples:
+        return None
+    return {"n": len(samples), "min_s": rounded(min(samples), 2),
+            "p50_s": rounded(percentile(samples, 50), 2), "max_s": rounded(max(samples), 2)}
+
+
 def extrapolate(runs, fleet, nodes, cores):
     """What the measured CPU cost per reconcile means for `fleet` load balancers on `nodes`
     hosts of `cores` cores: CPU-seconds for one reconcile of every load balancer (a full
@@ -107,23 +133,27 @@ def extrapolate(runs, fleet, nodes, cores):
             "worker_cpu_s_per_reconcile": rounded(per, 4),
             "cpu_s_to_reconcile_all": rounded(total, 1),
             "wall_s_to_reconcile_all_if_cpu_bound": rounded(total / (nodes * cores), 1),
-            "note": ("noop compute and agent: the control plane's own CPU only; a real "
-                     "amphora adds its boot and agent round trips (wall time, not CPU here)")}
+            "note": ("the worker processes' own CPU (with local compute it includes "
+                     "making the namespaces, which Nova would do on a compute host; the "
+                     "amphorae's agents and HAProxy are not counted)")}
 
 
 def table(result):
     """The runs side by side, as a Markdown table."""
     rows = [("| workers | LBs ACTIVE | span s | reconciles/s | LBs ACTIVE/s | "
-             "POST->ACTIVE p50 ms | p90 ms | worker CPU ms/reconcile | API CPU ms/POST |"),
-            "|---|---|---|---|---|---|---|---|---|"]
+             "POST->ACTIVE p50 ms | p90 ms | worker CPU ms/reconcile | API CPU ms/POST | "
+             "take-over s (min/p50/max) |"),
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["runs"]:
         if "error" in r:
-            rows.append(f"| {r['workers']} | error: {r['error']} |||||||| ")
+            rows.append(f"| {r['workers']} | error: {r['error']} ||||||||| ")
             continue
+        t = r.get("takeover")
         rows.append(f"| {r['workers']} | {r['active']}/{r['lbs']} | {r['span_s']} | "
                     f"{r['reconciles_per_s']} | {r['lbs_active_per_s']} | "
                     f"{r['post_to_active_ms']['p50']} | {r['post_to_active_ms']['p90']} | "
-                    f"{r['worker_cpu_ms_per_reconcile']} | {r['api_cpu_ms_per_post']} |")
+                    f"{r['worker_cpu_ms_per_reconcile']} | {r['api_cpu_ms_per_post']} | "
+                    + (f"{t['min_s']}/{t['p50_s']}/{t['max_s']} |" if t else "- |"))
     x = result.get("extrapolation")
     if x:
         rows.append(f"\n{x['fleet']} load balancers at {x['worker_cpu_s_per_reconcile']} "
@@ -145,6 +175,8 @@ class _Stack:
         self.port = free_port()
         self.api_url = f"http://127.0.0.1:{self.port}"
         self.config = os.path.join(root, "lbaas.conf")
+        self.local = args.compute == "local"
+        self.vip_subnet_id = None
         with open(self.config, "w") as f:
             f.write("\n".join([
                 "[DEFAULT]", f"state_path = {root}/state", f"transport_url = {transport_url}",
@@ -152,34 +184,123 @@ class _Stack:
                 "enabled_provider_drivers = amphora:The amphora driver",
                 "default_provider_driver = amphora",
                 "[database]", f"connection = {database_url}",
-                "[network]", "driver = noop", "[certificates]", "cert_manager = noop",
-                "[amphora_compute]", "driver = noop", f"noop_boot_delay = {args.boot_delay}",
-                "[controller_worker]", "amphora_driver = amphora_noop_driver",
-                f"workers = {args.threads}", "sweep_interval = 30", ""]))
+                "[certificates]", "cert_manager = noop",
+                *(self._local_config(root) if self.local else [
+                    "[network]", "driver = noop",
+                    "[amphora_compute]", "driver = noop",
+                    f"noop_boot_delay = {args.boot_delay}",
+                    "[controller_worker]", "amphora_driver = amphora_noop_driver"]),
+                "[controller_worker]", f"workers = {args.threads}",
+                f"sweep_interval = {args.sweep_interval}",
+                f"lease_duration = {args.lease_duration}",
+                f"lease_renew_interval = {max(0.5, args.lease_duration / 4)}", ""]))
         self.env = clean_env(PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
         self.count = workers
         self.api, self.workers = None, []
+
+    def _local_config(self, root):
+        """The configuration of real amphorae: a management and a VIP bridge of their own."""
+        import secrets
+        from testbed.host import free_subnets
+        mgmt, vip = free_subnets(2)
+        token = secrets.token_hex(3)
+        self.bridges = (f"sm{token}", f"sv{token}")
+        self.mgmt_cidr, self.vip_name = str(mgmt), f"vip-{token}"
+        self.amphora_dir = os.path.join(root, "amphorae")
+        hosts = list(vip.hosts())
+        self.member_address = str(hosts[200])   # past the allocation range: no VIP gets it
+        return ["[network]", "driver = local",
+                "[network_local]",
+                f"subnet = name={self.vip_name} cidr={vip} bridge={self.bridges[1]} "
+                f"gateway={hosts[0]} allocation_start={hosts[9]} allocation_end={hosts[199]}",
+                "[amphora_compute]", "driver = local",
+                "[compute_local]", f"management_bridge = {self.bridges[0]}",
+                f"management_cidr = {mgmt}", f"state_dir = {self.amphora_dir}",
+                "[haproxy_amphora]", "haproxy_cmd = /usr/sbin/haproxy",
+                "[controller_worker]", f"agent_port = {free_port()}"]
+
+    def lb_body(self, name):
+        """The POST body of one load balancer (with local compute: a listener, a pool and a
+        member, so that a real configuration is rendered and pushed)."""
+        if not self.local:
+            return {"loadbalancer": {"name": name, "project_id": "scale",
+                                     "vip_subnet_id": str(uuid.uuid4())}}
+        return {"loadbalancer": {
+            "name": name, "project_id": "scale", "vip_subnet_id": self.vip_subnet_id,
+            "listeners": [{"protocol": "HTTP", "protocol_port": 80, "default_pool": {
+                "name": "pool", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+                "members": [{"address": self.member_address, "protocol_port": 8080,
+                             "subnet_id": self.vip_subnet_id}]}}]}}
+
+    def start_worker(self, i):
+        """Start worker number i (again, after a kill: a log of its own); -> the service."""
+        worker = WorkerService(f"worker-{i}", [venv_command("lbaas-worker"), "--config-file",
+                                               self.config, "--metrics-port", str(free_port())],
+                               0, os.path.join(self.root, f"worker-{i}-{time.time():.0f}.log"),
+                               self.env)
+        return worker.start(timeout=120)
 
     def start(self):
         """Migrate the database, start the API, then the workers; -> self."""
         subprocess.run([venv_command("lbaas-db-manage"), "--config-file", self.config,
                         "upgrade", "head"], check=True, env=self.env, capture_output=True,
                        timeout=180)
+        self.workers.append(self.start_worker(0))   # with local compute: the bridge
         self.api = Service("lbaas-api", [venv_command("lbaas-api"), "--config-file",
-                                              self.config, "--workers", "1"], self.port,
-                                os.path.join(self.root, "api.log"), self.env).start()
-        for i in range(self.count):
-            worker = WorkerService(f"worker-{i}", [venv_command("lbaas-worker"), "--config-file",
-                                             self.config], 0,
-                             os.path.join(self.root, f"worker-{i}.log"), self.env)
-            self.workers.append(worker.start())
+                                         self.config, "--workers", "1"], self.port,
+                           os.path.join(self.root, "api.log"), self.env).start()
+        for i in range(1, self.count):
+            self.workers.append(self.start_worker(i))
+        if self.local:
+            import requests
+            [subnet] = requests.get(f"{self.api_url}/v2.0/subnets?name={self.vip_name}",
+                                    timeout=30).json()["subnets"]
+            self.vip_subnet_id = subnet["id"]
         return self
 
+    def delete_all(self, timeout=300.0):
+        """Delete every load balancer through the API and wait until they are gone."""
+        import requests
+        url = f"{self.api_url}/v2/lbaas/loadbalancers"
+        for lb in requests.get(url, timeout=60).json()["loadbalancers"]:
+            requests.delete(f"{url}/{lb['id']}?cascade=true", timeout=60)
+        deadline = time.monotonic() + timeout
+        while requests.get(url, timeout=60).json()["loadbalancers"]:
+            if time.monotonic() > deadline:
+                raise TimeoutError("load balancers still there after deleting them")
+            time.sleep(0.5)
+
     def stop(self):
-        """Stop the API and the workers."""
-        for service in [self.api, *self.workers]:
-            if service is not None:
-                service.stop()
+        """Stop the API and the workers (real amphorae deleted first); -> what was left of
+        amphorae (a list of names)."""
+        left = []
+        try:
+            if self.local and self.api is not None and self.api.proc.poll() is None:
+                self.delete_all()
+        finally:
+            for service in [self.api, *self.workers]:
+                if service is not None:
+                    service.stop()
+            if self.local:
+                left = self._scrub()
+        return left
+
+    def _scrub(self):
+        """Remove what real amphorae left (reported) and the bridges (always)."""
+        from pyroute2 import IPRoute
+
+        from lbaas.drivers.amphora.compute.local import LocalCompute
+        left = []
+        if os.path.isdir(self.amphora_dir):
+            compute = LocalCompute(self.bridges[0], self.mgmt_cidr, self.amphora_dir)
+            for instance in compute.list():
+                left.append(f"amphora {instance.amphora_id}")
+                compute.delete(instance.amphora_id)
+        with IPRoute() as ipr:
+            for bridge in self.bridges:
+                for index in ipr.link_lookup(ifname=bridge):
+                    ipr.link("del", index=index)
+        return left
 
 
 class WorkerService(Service):
@@ -226,11 +347,11 @@ def run_once(stack, args):
             time.sleep(0.02)
 
     def create(i):
-        body = {"loadbalancer": {"name": f"scale{i}", "project_id": "scale",
-                                 "vip_subnet_id": str(uuid.uuid4())}}
+        body = stack.lb_body(f"scale{i}")
         began = time.monotonic()
         resp = requests.post(f"{stack.api_url}/v2/lbaas/loadbalancers", json=body, timeout=60)
-        resp.raise_for_status()
+        if resp.status_code != 201:
+            raise RuntimeError(f"POST load balancer: {resp.status_code} {resp.text[:300]}")
         posted[resp.json()["loadbalancer"]["id"]] = began
 
     before_r = sum(w.reconciles() for w in stack.workers)
@@ -257,6 +378,76 @@ def run_once(stack, args):
                      proc_ticks(_api_pids(stack.api)) - ticks_a)
 
 
+def holder_pid(holder):
+    """The process id in a worker id ("<host>-<pid>-<8 hex>")."""
+    return int(holder.rsplit("-", 2)[1])
+
+
+def takeover_once(stack, args, engine, name):
+    """Create a load balancer, SIGKILL the worker holding its lease while it reconciles it,
+    restart that worker; -> seconds from the kill to ACTIVE, or None when the reconcile
+    ended before the kill (the caller tries again)."""
+    import signal
+
+    import requests
+    from sqlalchemy import text
+
+    def read(sql, **params):
+        with engine.connect() as conn:
+            return conn.execute(text(sql), params).first()
+    resp = requests.post(f"{stack.api_url}/v2/lbaas/loadbalancers", json=stack.lb_body(name),
+                         timeout=60)
+    if resp.status_code != 201:
+        raise RuntimeError(f"POST load balancer: {resp.status_code} {resp.text[:300]}")
+    lb_id = resp.json()["loadbalancer"]["id"]
+    deadline = time.monotonic() + args.timeout
+    while (row := read("SELECT holder, generation FROM amphora_lease WHERE "
+                       "loadbalancer_id = :lb AND holder IS NOT NULL", lb=lb_id)) is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no worker took load balancer {lb_id}")
+        time.sleep(0.005)
+    holder, generation = row
+    victim = next(i for i, w in enumerate(stack.workers) if w.proc.pid == holder_pid(holder))
+    os.kill(stack.workers[victim].proc.pid, signal.SIGKILL)
+    killed = time.monotonic()
+    stack.workers[victim].proc.wait(10)
+    if read("SELECT provisioning_status FROM load_balancer WHERE id = :lb",
+            lb=lb_id)[0] == "ACTIVE":
+        took = None   # too late: its reconcile had ended
+    else:
+        while read("SELECT provisioning_status FROM load_balancer WHERE id = :lb",
+                   lb=lb_id)[0] != "ACTIVE":
+            if time.monotonic() - killed > args.timeout:
+                raise TimeoutError(f"load balancer {lb_id} not taken over")
+            time.sleep(0.02)
+        took = time.monotonic() - killed
+        after = read("SELECT generation FROM amphora_lease WHERE loadbalancer_id = :lb",
+                     lb=lb_id)[0]
+        if after <= generation:
+            raise AssertionError(f"load balancer {lb_id} ACTIVE without a new lease "
+                                 f"({generation} -> {after})")
+    stack.workers[victim] = stack.start_worker(victim)
+    return took
+
+
+def takeovers(stack, args):
+    """`args.takeovers` take-over times (seconds), each from a fresh load balancer."""
+    from sqlalchemy import create_engine
+    engine = create_engine(stack.url_db)
+    samples = []
+    try:
+        for attempt in range(args.takeovers * 4):
+            if len(samples) == args.takeovers:
+                break
+            took = takeover_once(stack, args, engine, f"takeover{attempt}")
+            log(f"take-over {attempt}: {took if took is None else round(took, 2)} s")
+            if took is not None:
+                samples.append(took)
+    finally:
+        engine.dispose()
+    return samples
+
+
 def main(argv=None):
     """Run every worker count; -> the exit status."""
     args = parse_args(argv)
@@ -267,16 +458,24 @@ def main(argv=None):
     why = rabbitmq.installed()
     if why:
         return cannot_run("bench.scale", why)
+    if args.compute == "local":
+        from testbed.host import namespaces_unavailable
+        why = ("not root (amphorae are network namespaces)" if os.geteuid() != 0 else
+               "/usr/sbin/haproxy is missing" if not os.access("/usr/sbin/haproxy", os.X_OK)
+               else namespaces_unavailable())
+        if why:
+            return cannot_run("bench.scale --compute local", why)
     interrupt_on_signals()
     started, load = time.time(), os.getloadavg()
     root = tempfile.mkdtemp(prefix="lbaas-scale-")
     result = {"meta": {}, "settings": {k: v for k, v in vars(args).items()
                                        if k not in ("output",)}, "runs": []}
     parts = {"pg": None, "broker": None, "stack": None}
+    leftovers = []
 
     def cleanup():
         if parts["stack"] is not None:
-            parts["stack"].stop()
+            leftovers.extend(parts["stack"].stop())
         if parts["broker"] is not None:
             parts["broker"].destroy()
         if parts["pg"] is not None:
@@ -295,19 +494,22 @@ def main(argv=None):
                                     parts["broker"].add_vhost(), count, args).start()
             try:
                 run = run_once(parts["stack"], args)
+                if count >= 2 and args.takeovers:
+                    run["takeover"] = takeover_summary(takeovers(parts["stack"], args))
             except Exception as exc:   # noqa: BLE001 - recorded, the next count still runs
                 run = {"workers": count, "error": f"{type(exc).__name__}: {exc}"}
             finally:
-                parts["stack"].stop()
-                parts["stack"] = None
+                stack, parts["stack"] = parts["stack"], None
+                leftovers.extend(stack.stop())
             log(f"{count} worker(s): {run}")
             result["runs"].append(run)
         result["extrapolation"] = extrapolate(result["runs"], args.fleet, args.nodes,
                                               args.cores)
     result["meta"] = run_meta(started, load)
     print(table(result), file=sys.stderr)
-    return finish(result, args.output, outcome,
-                  failed=any("error" in r or r["active"] < r["lbs"] for r in result["runs"]))
+    return finish(result, args.output, outcome, leftovers=leftovers or None,
+                  failed=any("error" in r or r["active"] < r["lbs"] for r in result["runs"])
+                  or bool(leftovers))
 
 
 if __name__ == "__main__":

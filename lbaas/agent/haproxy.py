@@ -1,6 +1,8 @@
 """One HAProxy per load balancer, in master-worker mode, under a base directory.
 
 Layout: <base>/<lb_id>/haproxy.cfg (as uploaded), haproxy.run.cfg (what HAProxy reads),
+haproxy.applied (the MD5 of the haproxy.cfg HAProxy was last started or reloaded with, so
+an upload not yet followed by a reload shows: `applied`),
 haproxy.pid (unless the config names its own `pidfile`), master.sock (the master CLI, `-S`).
 The config's own `stats socket` and `server-state-file` are read from the file: the state is
 saved through the stats socket before a reload.
@@ -32,7 +34,7 @@ from lbaas.agent import files
 LB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")   # fullmatch: no trailing newline
 LOG = logging.getLogger("lbaas.agent")
 CONFIG, RUN_CONFIG = "haproxy.cfg", "haproxy.run.cfg"
-PID, MASTER = "haproxy.pid", "master.sock"
+PID, MASTER, APPLIED = "haproxy.pid", "master.sock", "haproxy.applied"
 STOPPED = "stopped"   # marker: the controller stopped this HAProxy; do not revive it
 SUN_PATH_MAX = 107      # bytes of a unix socket path (sun_path without its NUL)
 STATS_SOCKET = re.compile(r"^(\s*stats\s+socket\s+)(\S+)", re.MULTILINE)
@@ -266,6 +268,21 @@ class HAProxyManager:
         """'ACTIVE' when the master runs, else 'STOPPED'."""
         return "ACTIVE" if self.pid(lb_id) else "STOPPED"
 
+    def applied(self, lb_id):
+        """Whether HAProxy was last started or reloaded with the installed haproxy.cfg (an
+        upload whose reload never came, its sender killed in between, shows as False)."""
+        text = self.config(lb_id)
+        try:
+            with open(self.path(lb_id, APPLIED)) as f:
+                done = f.read().strip()
+        except FileNotFoundError:
+            return False
+        return text is not None and done == hashlib.md5(text.encode()).hexdigest()
+
+    def _applied(self, lb_id, text):
+        files.write_atomic(self.path(lb_id, APPLIED),
+                           hashlib.md5(text.encode()).hexdigest().encode())
+
     def _require(self, lb_id):
         text = self.config(lb_id)
         if text is None:
@@ -308,6 +325,7 @@ class HAProxyManager:
             raise HAProxyError("HAProxy failed to start", (proc.stdout + proc.stderr).strip())
         if not wait_for(lambda: self.pid(lb_id) and self._show_proc(lb_id), self.timeout):
             raise HAProxyError("HAProxy did not come up", (proc.stdout + proc.stderr).strip())
+        self._applied(lb_id, text)
         return self.pid(lb_id)
 
     def _master(self, lb_id, command):
@@ -349,6 +367,7 @@ class HAProxyManager:
         if not wait_for(lambda: (w := workers(self._show_proc(lb_id))) and not w & before,
                         self.timeout):
             raise HAProxyError("HAProxy reload did not complete", self._show_proc(lb_id))
+        self._applied(lb_id, text)
         return self.pid(lb_id)
 
     def stop(self, lb_id):

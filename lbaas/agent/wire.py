@@ -294,6 +294,7 @@ class ReplayGuard:
 # a worker paused past its lease cannot change an amphora after its successor reached it.
 FENCE_HEADER = "X-Lbaas-Fence"
 MAX_FENCES = 64                 # load balancers an agent remembers a generation for
+MAX_JOURNAL = 512               # changes an agent keeps in its journal (fence-journal.json)
 
 
 def format_fence(loadbalancer_id, generation):

@@ -262,7 +262,7 @@ def test_unknown_action_is_400_and_unknown_lb_404(agent):
 def test_started_lb_forwards_to_its_member(agent, started):
     lb_id, port = started
     assert fetch(port) == "backend A\n"
-    assert {"status": "ACTIVE", "uuid": lb_id, "type": "HTTP"} in \
+    assert {"status": "ACTIVE", "uuid": lb_id, "type": "HTTP", "applied": True} in \
         agent.request("GET", "/1.0/listeners").json()
 
 
@@ -281,13 +281,28 @@ def test_reload_finishes_inflight_response_and_applies_new_config(agent, backend
     assert result.get("body") == "backend A\n" * 1000
 
 
+def test_an_upload_no_reload_followed_shows_as_not_applied_until_the_reload(agent, backends,
+                                                                           started):
+    lb_id, port = started
+
+    def applied():
+        return {e["uuid"]: e["applied"] for e in
+                agent.request("GET", "/1.0/listeners").json()}[lb_id]
+    assert applied() is True
+    # its sender killed between the upload and the reload: HAProxy still runs the old one
+    assert upload(agent, lb_id, render(agent, lb_id, port, backends[1])).status_code == 202
+    assert applied() is False and fetch(port) == "backend A\n"
+    assert agent.request("PUT", f"/1.0/loadbalancer/{lb_id}/reload").status_code == 202
+    assert applied() is True and fetch(port) == "backend B\n"
+
+
 def test_stop_closes_the_port_and_leaves_no_haproxy(agent, started):
     lb_id, port = started
     assert agent.request("PUT", f"/1.0/loadbalancer/{lb_id}/stop").status_code == 202
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
     assert haproxy_pids(os.path.join(agent.base_dir, lb_id)) == []
-    assert {"status": "STOPPED", "uuid": lb_id, "type": "HTTP"} in \
+    assert {"status": "STOPPED", "uuid": lb_id, "type": "HTTP", "applied": True} in \
         agent.request("GET", "/1.0/listeners").json()
 
 

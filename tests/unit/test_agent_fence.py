@@ -61,3 +61,31 @@ def test_the_api_answers_409_to_a_superseded_holder_and_400_to_garbage(client):
     assert client.get(LISTENERS, headers={wire.FENCE_HEADER: "lb five"}).status_code == 400
     assert client.get(LISTENERS).status_code == 200          # no lease: not fenced
     assert client.get(LISTENERS, headers={wire.FENCE_HEADER: "lb 6"}).status_code == 200
+
+
+PEM = b"-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n"
+
+
+def test_accepted_changes_are_journaled_with_their_fence_and_refused_ones_are_not(tmp_path):
+    client = create_app(str(tmp_path / "base")).test_client()
+    path = "/1.0/loadbalancer/lb/certificates/a.pem"
+    assert client.put(path, data=PEM, headers={wire.FENCE_HEADER: "lb 3"}).status_code == 200
+    assert client.put(path, data=PEM, headers={wire.FENCE_HEADER: "lb 2"}).status_code == 409
+    assert client.put(path, data=b"not pem").status_code == 400
+    assert client.put(path, data=PEM).status_code == 200       # no lease: journaled, no fence
+    assert client.get(path, headers={wire.FENCE_HEADER: "lb 3"}).status_code == 200  # a read
+    journal = Fences(str(tmp_path / "base")).journal()          # read back from the file
+    assert [(e["method"], e["path"], e["status"], e["fence"]) for e in journal] == [
+        ("PUT", path, 200, {"loadbalancer_id": "lb", "generation": 3}),
+        ("PUT", path, 200, None)]
+    assert journal[0]["at"] <= journal[1]["at"]
+
+
+def test_the_journal_is_bounded_oldest_forgotten_first(tmp_path):
+    fences = Fences(str(tmp_path))
+    for i in range(wire.MAX_JOURNAL + 5):
+        fences.record(f"lb {i + 1}", "PUT", f"/p{i}", 200)
+    journal = Fences(str(tmp_path)).journal()
+    assert len(journal) == wire.MAX_JOURNAL
+    assert journal[0]["path"] == "/p5" and journal[-1]["fence"]["generation"] == \
+        wire.MAX_JOURNAL + 5

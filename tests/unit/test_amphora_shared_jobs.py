@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from lbaas.core import models
 from lbaas.core.controller import Core
 from lbaas.drivers.amphora.compute.noop import NoopCompute
-from lbaas.drivers.amphora.fleet import SPARE_BOOT_STALE, Fleet
+from lbaas.drivers.amphora.fleet import Fleet
 from lbaas.drivers.amphora.store import Amphorae, Jobs
 from lbaas.drivers.amphora.store.jobs import SPARE_POOL
 from lbaas.drivers.amphora.store.rows import utcnow
@@ -114,17 +114,34 @@ def test_two_workers_replenishing_at_once_boot_exactly_the_pool(cores):
     assert [f.replenish_spares() for f in fleets] == [0, 0]     # full: nothing more
 
 
-def test_a_spare_left_booting_by_a_dead_worker_is_taken_over_by_one_worker(cores):
-    _clear_spares(cores[0])
+STALE = datetime.timedelta(minutes=1)
+
+
+def _booting_spare(core):
     amp_id = models.new_id()
-    long_ago = utcnow() - SPARE_BOOT_STALE - datetime.timedelta(minutes=1)
-    with cores[0].db.write() as session:
+    long_ago = utcnow() - 2 * STALE
+    with core.db.write() as session:
         session.add(models.Amphora(id=amp_id, status="BOOTING", cert_busy=False,
                                    created_at=long_ago, updated_at=long_ago))
-    cutoff = utcnow() - SPARE_BOOT_STALE
+    return amp_id
+
+
+def test_a_spare_left_booting_by_a_dead_worker_is_taken_over_by_one_worker(cores):
+    _clear_spares(cores[0])
+    amp_id = _booting_spare(cores[0])
+    cutoff = utcnow() - STALE
     taken = _race(*(Amphorae(core.context).take_stale_spares for core in cores), cutoff=cutoff)
     assert sorted(len(t) for t in taken) == [0, 1]
     assert [a.id for t in taken for a in t] == [amp_id]
+
+
+def test_a_spare_its_booter_still_touches_is_not_taken_over(cores):
+    _clear_spares(cores[0])
+    amp_id = _booting_spare(cores[0])
+    fleet = Fleet(cores[0].context, NoopCompute(), controller="127.0.0.1:5555")
+    fleet.booting.add(amp_id)
+    assert fleet.touch_spares() == 1
+    assert Amphorae(cores[1].context).take_stale_spares(utcnow() - STALE) == []
 
 
 def test_two_housekeepers_purging_at_once_purge_each_row_once(cores):

@@ -55,6 +55,27 @@ def test_the_table_has_a_row_per_run_and_the_extrapolation():
     result = {"runs": [ok, {"workers": 2, "error": "TimeoutError: slow"}]}
     result["extrapolation"] = scale.extrapolate(result["runs"], 10000, 3, 2)
     text = scale.table(result)
-    assert "| 1 | 2/2 | 2.0 | 1.0 | 1.0 | 1500.0 | 1900.0 | 500.0 | 0.0 |" in text
+    assert "| 1 | 2/2 | 2.0 | 1.0 | 1.0 | 1500.0 | 1900.0 | 500.0 | 0.0 | - |" in text
     assert "| 2 | error: TimeoutError: slow |" in text
     assert "10000 load balancers at 0.5 CPU-s per reconcile" in text
+
+
+def test_take_over_samples_are_summed_up_and_shown_in_the_table():
+    assert scale.takeover_summary([]) is None
+    t = scale.takeover_summary([5.0, 3.0, 4.0])
+    assert t == {"n": 3, "min_s": 3.0, "p50_s": 4.0, "max_s": 5.0}
+    run = dict(scale.summarize(2, 1, {"a": 0.0}, {"a": 1.0}, 1, CLK_TCK, 0), takeover=t)
+    assert "| 3.0/4.0/5.0 |" in scale.table({"runs": [run]})
+
+
+def test_the_worker_pid_is_read_from_its_id_even_with_dashes_in_the_host_name():
+    assert scale.holder_pid("ctl-node-1-4242-0a1b2c3d") == 4242
+
+
+def test_local_compute_and_take_over_settings_are_checked():
+    args = scale.parse_args(["--compute", "local", "--takeovers", "2", "--lease-duration", "5"])
+    assert (args.compute, args.takeovers, args.lease_duration) == ("local", 2, 5.0)
+    with pytest.raises(SystemExit):
+        scale.parse_args(["--takeovers", "-1"])
+    with pytest.raises(SystemExit):
+        scale.parse_args(["--compute", "nova"])

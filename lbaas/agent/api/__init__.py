@@ -33,6 +33,16 @@ def _fenced():
         flask.current_app.extensions["fences"].admit(header)
 
 
+def _journal(response):
+    """Journal a change that succeeded, with its fence (lbaas.agent.fence)."""
+    request = flask.request
+    if request.method not in ("GET", "HEAD") and response.status_code < 400:
+        flask.current_app.extensions["fences"].record(
+            request.headers.get(FENCE_HEADER), request.method, request.path,
+            response.status_code)
+    return response
+
+
 def create_app(base_dir, haproxy_bin="haproxy", keepalived_bin="keepalived",
                max_request_bytes=MAX_REQUEST_BYTES):
     """The agent's Flask application managing HAProxy instances (and keepalived) under base_dir."""
@@ -47,6 +57,7 @@ def create_app(base_dir, haproxy_bin="haproxy", keepalived_bin="keepalived",
     errors.register(app)
     app.before_request(_bounded_body)
     app.before_request(_fenced)
+    app.after_request(_journal)
     app.register_blueprint(info.blp)
     for module in (loadbalancers, certificates, listeners, plug, vrrp, rotation):
         app.register_blueprint(module.blp, url_prefix=PREFIX)

@@ -8,9 +8,11 @@ blp = flask.Blueprint("listeners", __name__)
 
 @blp.get("/listeners")
 def listeners():
-    """Each load balancer's id, HAProxy status and mode."""
+    """Each load balancer's id, HAProxy status and mode, and whether HAProxy runs the
+    installed config (`applied`: false after an upload that no reload followed)."""
     manager = common.haproxy()
-    return flask.jsonify([{"status": manager.status(lb), "uuid": lb, "type": manager.mode(lb)}
+    return flask.jsonify([{"status": manager.status(lb), "uuid": lb, "type": manager.mode(lb),
+                           "applied": manager.applied(lb)}
                           for lb in manager.lb_ids()])
 
 

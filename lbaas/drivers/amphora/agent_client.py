@@ -133,7 +133,7 @@ class AgentClient:
         self._request("PUT", ip, f"{API}/loadbalancer/{lb_id}/{action}")
 
     def listeners(self, ip):
-        """[{"uuid", "status", "type"}] of the load balancers the agent runs."""
+        """[{"uuid", "status", "type", "applied"}] of the load balancers the agent runs."""
         return self._request("GET", ip, f"{API}/listeners").json()
 
     def remove(self, ip, lb_id):

@@ -21,8 +21,9 @@ from lbaas.drivers.amphora.store.rows import utcnow
 from lbaas.drivers.amphora.vrrp.render import ACTIVE_STANDBY, PRIORITIES
 
 LOG = logging.getLogger(__name__)
-# a spare BOOTING this long without a change was left by a worker that died booting it
-SPARE_BOOT_STALE = datetime.timedelta(minutes=10)
+# a spare BOOTING without a change for this many lease durations was left by a worker that
+# died booting it (its booter touches it every lease_renew_interval: touch_spares)
+SPARE_BOOT_STALE_LEASES = 3
 AGENT_FILES = {"ca": "ca.pem", "cert": "server.pem", "key": "heartbeat.key"}
 PAIR = ("MASTER", "BACKUP")
 
@@ -51,6 +52,7 @@ class Fleet:
         self.controllers = controller_addresses(self.conf, compute) if controller is None \
             else [controller]
         self.leases = {}   # lb id -> the worker's lease during its reconcile (store.Lease)
+        self.booting = set()   # ids of the spares this process is booting now
 
     def step(self, loadbalancer_id):
         """Before a step of a reconcile: the worker still holds the load balancer's lease
@@ -137,12 +139,13 @@ class Fleet:
     def ready(self, amphora):
         """Boot the amphora or start its agent as needed; mark it ALLOCATED (unless it is
         marked for failover) and watched."""
-        if not self.compute.exists(amphora.id):
+        if not self.compute.exists(amphora.id) or \
+                not self.agents.ready(self.compute.get(amphora.id).management_ip):
+            # booted again when its agent does not answer: a worker killed in the middle
+            # of a boot leaves a namespace without the agent's certificate files, and an
+            # agent started there can only fail (create() is idempotent: the files are
+            # delivered, then the agent started)
             self.boot(amphora)
-        else:
-            instance = self.compute.get(amphora.id)
-            if not self.agents.ready(instance.management_ip):
-                self.start_agent(amphora.id, instance)
         if amphora.status not in ("ALLOCATED", c.PENDING_DELETE) or not amphora.lb_network_ip:
             instance = self.compute.get(amphora.id)
             values = {"lb_network_ip": instance.management_ip}
@@ -184,11 +187,13 @@ class Fleet:
 
         Safe from several workers at once: the missing rows are added in one transaction
         serialized on the pool's job row (store.jobs), and a BOOTING spare is booted by the
-        worker that added it, or, unchanged for SPARE_BOOT_STALE (its booter died), by the
-        one worker that takes it over by compare-and-swap.
+        worker that added it (which touches its row while it boots it: touch_spares), or,
+        untouched for SPARE_BOOT_STALE_LEASES lease durations (its booter died), by the one
+        worker that takes it over by compare-and-swap.
         """
         wanted = self.conf.house_keeping.spare_amphora_pool_size
-        stale = self.rows.take_stale_spares(utcnow() - SPARE_BOOT_STALE)
+        stale = self.rows.take_stale_spares(utcnow() - datetime.timedelta(
+            seconds=SPARE_BOOT_STALE_LEASES * self.conf.controller_worker.lease_duration))
         self.jobs.prepare(SPARE_POOL)
         new = self.rows.top_up_spares(wanted,
                                       lambda session: self.jobs.exclusive(session, SPARE_POOL))
@@ -196,16 +201,26 @@ class Fleet:
         if new:
             LOG.info("booting %d spare amphorae (pool size %d)", missing, wanted)
         todo = stale + new
-        for i, amphora in enumerate(todo):
-            try:
-                self.boot(amphora)
-            except Exception:
-                self.delete(amphora.id)
-                for unbooted in todo[i + 1:]:   # the next top-up adds them again
-                    self.rows.mark_deleted(unbooted.id)
-                raise
-            self.rows.spare_ready(amphora.id)
+        self.booting.update(a.id for a in todo)
+        try:
+            for i, amphora in enumerate(todo):
+                try:
+                    self.boot(amphora)
+                except Exception:
+                    self.delete(amphora.id)
+                    for unbooted in todo[i + 1:]:   # the next top-up adds them again
+                        self.rows.mark_deleted(unbooted.id)
+                    raise
+                self.rows.spare_ready(amphora.id)
+                self.booting.discard(amphora.id)
+        finally:
+            self.booting.difference_update(a.id for a in todo)
         return missing
+
+    def touch_spares(self):
+        """The spares this process is booting are still being booted (called every
+        lease_renew_interval): nobody takes them over while it lives."""
+        return self.rows.touch_booting_spares(set(self.booting))
 
     def boot(self, amphora):
         """Create the amphora, deliver its certificate and key files, start its agent."""

@@ -323,7 +323,10 @@ class Reconciler:
                          if held.get(n) != hashlib.md5(data).hexdigest())
         for name in changed:
             self.agents.put_certificate(ip, lb_id, name, files[name])
-        running = {e["uuid"]: e["status"] for e in self.agents.listeners(ip)}
+        # an agent that says HAProxy does not run the installed config (an upload whose
+        # sender was killed before its reload) is reloaded even when that config is right
+        running = {e["uuid"]: e["status"] if e.get("applied", True) else "UNAPPLIED"
+                   for e in self.agents.listeners(ip)}
         if changed or self.agents.config(ip, lb_id) != text or running.get(lb_id) != "ACTIVE":
             self.agents.upload(ip, amphora.id, lb_id, text)
             self.agents.action(ip, lb_id, "reload")

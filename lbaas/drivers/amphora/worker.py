@@ -138,6 +138,8 @@ class Worker:
                       loadbalancer_id)
             return
         m.LEASES_HELD.inc()
+        LOG.info("took the lease of load balancer %s (generation %d)", loadbalancer_id,
+                 lease.generation)
         try:
             while True:
                 self._attempts(loadbalancer_id, lease)
@@ -237,6 +239,9 @@ class Worker:
             loop.beat()
             try:
                 self.registry.beat()
+                fleet = getattr(self.reconciler, "fleet", None)
+                if fleet is not None:
+                    fleet.touch_spares()
                 if self.leasing:
                     self.leases.renew()
                 else:

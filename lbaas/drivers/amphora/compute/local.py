@@ -308,6 +308,9 @@ class LocalCompute(ComputeBackend):
             used = {int(i["name"][3:]) for i in record["interfaces"]}
             k = min(set(range(1, len(used) + 2)) - used)
             inner, host = f"eth{k}", f"a{short_id(amphora_id)}n{k}"
+            # a link by that name that the record does not list was left by a plug cut short
+            # (its process killed before it wrote the record): remove it, or adding fails
+            self._delete_links([host])
             try:
                 if network.port_id:
                     mac = self._wire_port(record["name"], host, inner, network)

@@ -170,6 +170,17 @@ class Amphorae:
                                             t.c.status == "BOOTING")
                             .values(status="READY", role=None, updated_at=utcnow()))
 
+    def touch_booting_spares(self, amphora_ids):
+        """Say these BOOTING spares are still being booted (their updated_at, now), so no
+        other worker takes them as stale; -> how many rows."""
+        if not amphora_ids:
+            return 0
+        t = self.table
+        with self.db.write() as session:
+            return session.execute(update(t).where(
+                t.c.id.in_(sorted(amphora_ids)), t.c.loadbalancer_id.is_(None),
+                t.c.status == "BOOTING").values(updated_at=utcnow())).rowcount
+
     def ids_of(self, loadbalancer_id):
         """Ids of the load balancer's amphorae that are not DELETED."""
         t = self.table
