@@ -243,6 +243,8 @@ def main(argv=None):
     parser.add_argument("--drive-wait", type=float, default=DRIVE_WAIT, metavar="SECONDS")
     parser.add_argument("--agent-wait", type=float, default=AGENT_WAIT, metavar="SECONDS")
     args = parser.parse_args(argv)
+    if args.init:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # ^C on the console must not end PID 1
     try:
         agent, agent_argv_ = run(args)
     except Exception as exc:   # noqa: BLE001 - PID 1 must not die: say it once and stay

@@ -183,6 +183,7 @@ def _finish_wheel(proc, out, log):
 def _mmdebstrap(root, mirror, security_mirror, packages, log):
     argv = ["mmdebstrap", "--variant=apt", "--components=main",
             "--include=" + ",".join(packages),
+            "--dpkgopt=force-unsafe-io",   # no fsync per file: the tree is thrown away anyway
             "--dpkgopt=path-exclude=/usr/share/doc/*",
             "--dpkgopt=path-include=/usr/share/doc/*/copyright",
             "--dpkgopt=path-exclude=/usr/share/man/*",
@@ -257,6 +258,16 @@ def _make(work, out, wheel_source, mirror, security_mirror, packages, key, log):
         f.write("\n")
 
 
+def _unmount_under(path):
+    """Lazily unmount whatever is mounted below path (an interrupted mmdebstrap leaves its
+    /proc, /sys and /dev mounts in the tree), deepest first, so removing it is safe."""
+    prefix = os.path.abspath(path) + os.sep
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4].encode().decode("unicode_escape") for line in f]
+    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
 def _prune(cache_dir, keep_key):
     """Remove all but the KEEP newest cached images (never keep_key's)."""
     entries = []
@@ -298,6 +309,7 @@ def build(cache_dir=None, wheel=None, mirror=MIRROR, security_mirror=SECURITY_MI
                 shutil.rmtree(target)
             os.rename(out, target)
         finally:
+            _unmount_under(work)
             shutil.rmtree(work, ignore_errors=True)
     _prune(cache_dir, key)
     return Image(target, cached=False)

@@ -22,7 +22,7 @@ mkdir -p /run/lock /run/lbaas
 mount -o remount,rw / 2>/dev/null
 echo amphora >/proc/sys/kernel/hostname
 modprobe -qa virtio_net virtio_blk isofs vfat nls_cp437 nls_ascii nls_utf8 \\
-    ata_piix sr_mod virtio_scsi 2>/dev/null
+    ata_piix ahci sr_mod virtio_scsi 2>/dev/null
 echo "lbaas-amphora: init: drivers loaded, starting the boot step"
 exec python3 -m lbaas.agent.boot --init
 """
