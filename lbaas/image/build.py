@@ -277,6 +277,8 @@ def _prune(cache_dir, keep_key):
             entries.append((os.stat(path).st_mtime, path))
     for _, path in sorted(entries)[:max(0, len(entries) - (KEEP - 1))]:
         shutil.rmtree(path, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(cache_dir, f".{os.path.basename(path)}.lock"))
 
 
 def build(cache_dir=None, wheel=None, mirror=MIRROR, security_mirror=SECURITY_MIRROR,
@@ -300,6 +302,10 @@ def build(cache_dir=None, wheel=None, mirror=MIRROR, security_mirror=SECURITY_MI
         if os.path.isfile(os.path.join(target, MANIFEST)) and not rebuild:
             os.utime(target)
             return Image(target, cached=True)
+        for stale in os.listdir(cache_dir):   # an interrupted build of this key (we hold its lock)
+            if stale.startswith(f".build-{key}-"):
+                _unmount_under(os.path.join(cache_dir, stale))
+                shutil.rmtree(os.path.join(cache_dir, stale), ignore_errors=True)
         work = tempfile.mkdtemp(prefix=f".build-{key}-", dir=cache_dir)
         try:
             out = os.path.join(work, "out")

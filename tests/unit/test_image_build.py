@@ -1,5 +1,6 @@
 """The amphora image's build pieces that need no root: its cache key, its initrd, its CLI."""
 import gzip
+import os
 import stat
 import zipfile
 
@@ -97,3 +98,13 @@ def test_source_digest_ignores_bytecode(tmp_path):
 def test_outputs_sit_beside_the_disk():
     assert amphora_image.outputs("/x/amp.qcow2") == (
         "/x/amp.qcow2", "/x/amp.vmlinuz", "/x/amp.initrd", "/x/amp.json")
+
+
+def test_prune_keeps_the_newest_images_and_their_locks(tmp_path):
+    for k, key in enumerate(("old", "mid", "new")):
+        (tmp_path / key).mkdir()
+        (tmp_path / key / build.MANIFEST).write_text("{}")
+        (tmp_path / f".{key}.lock").write_text("")
+        os.utime(tmp_path / key, (1000 + k, 1000 + k))
+    build._prune(str(tmp_path), "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".mid.lock", ".new.lock", "mid", "new"]
