@@ -12,8 +12,10 @@ import stat
 # the serial console are built into Debian's cloud kernel, virtio is not.
 MODULES = ("virtio_pci", "virtio_blk")
 
-# /init: load the modules, mount root= (default /dev/vda) and switch to init= in it.
+# /init: load the modules, mount root= (default /dev/vda) and switch to init= in it. On
+# failure it says so and halts: no shell on the console (which could mount the disk).
 INIT = r"""#!/bin/busybox sh
+stop_here() { echo "lbaas-amphora: initrd: $1; halting"; while :; do sleep 3600; done; }
 /bin/busybox --install -s /bin
 export PATH=/bin
 mkdir -p /proc /sys /dev /newroot
@@ -35,16 +37,10 @@ while :; do
     case "$root" in LABEL=*|UUID=*) dev=$(findfs "$root" 2>/dev/null) ;; esac
     [ -n "$dev" ] && [ -b "$dev" ] && break
     i=$((i + 1))
-    if [ "$i" -gt 300 ]; then
-        echo "lbaas-amphora: initrd: root device $root did not appear; halting"
-        exec sh
-    fi
+    [ "$i" -gt 300 ] && stop_here "root device $root did not appear"
     sleep 0.1
 done
-if ! mount -t ext4 -o "$rootflags" "$dev" /newroot; then
-    echo "lbaas-amphora: initrd: cannot mount $dev; halting"
-    exec sh
-fi
+mount -t ext4 -o "$rootflags" "$dev" /newroot || stop_here "cannot mount $dev"
 mount --move /dev /newroot/dev
 umount /proc /sys
 exec switch_root /newroot "$init"
