@@ -9,7 +9,9 @@
 #                                   tests (same as LBAAS_SETUP_TESTS=1), HAProxy and
 #                                   keepalived for the amphora config tests, and OVN and
 #                                   Open vSwitch (ovn-central ovn-host openvswitch-switch
-#                                   ethtool) for the OVN provider's traffic tests
+#                                   ethtool) for the OVN provider's traffic tests, and
+#                                   mmdebstrap, QEMU (qemu-system-x86, qemu-utils) and
+#                                   genisoimage for the amphora image test
 #
 # lbaas's packages install at the exact versions of constraints.txt (what CI tested; refreshed
 # by scripts/refresh-constraints.sh). A second run with unchanged requirement files returns in
@@ -108,6 +110,21 @@ done
 if [ "$tests" = 1 ] && [ "${#ovn_missing[@]}" -gt 0 ]; then
     apt_install "${ovn_missing[@]}" || say "going on without OVN/Open vSwitch: the OVN traffic" \
         "tests skip (and fail in CI)"
+fi
+
+# The amphora image test (tests/functional/test_amphora_image.py) builds the VM image with
+# `lbaas-amphora-image build` (mmdebstrap, mkfs.ext4 -d, qemu-img: no loop device) and boots it
+# under QEMU's TCG with a config drive made by genisoimage (docs/amphora.md).
+image_missing=()
+for pair in mmdebstrap:mmdebstrap qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils \
+        genisoimage:genisoimage; do
+    if ! command -v "${pair%%:*}" >/dev/null 2>&1; then
+        image_missing+=("${pair#*:}")
+    fi
+done
+if [ "$tests" = 1 ] && [ "${#image_missing[@]}" -gt 0 ]; then
+    apt_install "${image_missing[@]}" || say "going on without mmdebstrap/QEMU: the amphora" \
+        "image test skips (and fails in CI)"
 fi
 
 # The split-process RPC tests start a throwaway RabbitMQ on loopback (testbed/rabbitmq.py); apt

@@ -10,8 +10,9 @@ from lbaas.cmd import common, main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # lbaas-agent runs inside an amphora from its command line alone: it reads no configuration
-# file, so it offers none.
-NO_CONFIG = {"lbaas-agent"}
+# file, so it offers none. lbaas-amphora-image builds that amphora's image from the release
+# itself and reads no configuration either.
+NO_CONFIG = {"lbaas-agent", "lbaas-amphora-image"}
 
 
 def console_scripts():
