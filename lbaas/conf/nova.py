@@ -54,10 +54,11 @@ nova_opts = [
                      "hypervisors. The group is deleted with the load balancer; spare "
                      "amphorae are not used for such pairs (they are in no group)."),
     cfg.StrOpt("anti_affinity_policy", default="anti-affinity",
-               choices=[("anti-affinity", "the second amphora never boots on the first "
-                                          "one's host (no valid host when there is only one)"),
-                        ("soft-anti-affinity", "another host is preferred, the same one "
-                                               "accepted")],
+               choices=[("anti-affinity", ("the second amphora never boots on the first "
+                                           "one's host (no valid host when there is only "
+                                           "one)")),
+                        ("soft-anti-affinity", ("another host is preferred, the same one "
+                                                "accepted"))],
                help="Policy of those server groups."),
     cfg.StrOpt("availability_zone",
                help="Nova availability zone amphorae boot in when the load balancer's "

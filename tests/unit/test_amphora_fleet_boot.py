@@ -209,7 +209,7 @@ def test_the_nova_policy_refuses_an_unknown_policy(tmp_path):
     path.write_text("[nova]\nanti_affinity_policy = affinity\n")
     conf = lbaas_conf.make_conf(config_files=[str(path)])
     with pytest.raises(ValueError):
-        conf.nova.anti_affinity_policy
+        _ = conf.nova.anti_affinity_policy
 
 
 def test_choosing_the_nova_backend_registers_novas_endpoint_options(tmp_path):
