@@ -234,8 +234,9 @@ def test_the_nova_backend_loads_by_name_and_starts_the_agent_at_boot(tmp_path):
      403, nova_errors.QUOTA),
     ("No valid host was found. There are not enough hosts available.", None,
      nova_errors.NO_HOST),
-    ("Flavor 42 could not be found.", 400, nova_errors.FLAVOR_MISSING),
+    ("Flavor 42 could not be found.", 400, nova_errors.FLAVOR_MISSING),   # Nova 34's words
     ("Image 0c6d could not be found.", 400, nova_errors.IMAGE_MISSING),
+    ("Can not find requested image", 400, nova_errors.IMAGE_MISSING),   # Nova 34's words
     ("Unexpected API Error.", 500, nova_errors.UNREACHABLE),
     ("Invalid key_name provided.", 400, nova_errors.FAILED),
 ])

@@ -27,9 +27,11 @@ def user_message(text, status=None):
         return QUOTA
     if "no valid host" in lowered:
         return NO_HOST
-    if "flavor" in lowered and ("not found" in lowered or "could not be found" in lowered):
+    missing = any(words in lowered for words in ("not found", "not be found", "can not find",
+                                                  "cannot find"))
+    if "flavor" in lowered and missing:
         return FLAVOR_MISSING
-    if "image" in lowered and ("not found" in lowered or "could not be found" in lowered):
+    if "image" in lowered and missing:
         return IMAGE_MISSING
     if status is not None and status >= 500:
         return UNREACHABLE
