@@ -20,11 +20,12 @@
 # entry_points.cfg, the checkout's path and the venv's Python.
 # .venv-keystone, .venv-barbican (a real Barbican for the barbican certificate manager's tests),
 # .venv-tempest (tempest and octavia-tempest-plugin: upstream's API test suite) and
-# .venv-neutron (a real Neutron with ML2/OVN for the network backend's tests) have stamps of
-# their own. A failed install of one of them is reported and skipped over (its reason is kept
+# .venv-neutron (a real Neutron with ML2/OVN for the network backend's tests), .venv-nova (Nova
+# and Placement for the nova compute backend's tests) and .venv-glance (Glance, Nova's image
+# service there) have stamps of their own. A failed install of one of them is reported and skipped over (its reason is kept
 # in .venv-NAME/.lbaas-NAME-failed, which the tests print; they skip, or fail under CI=true).
-# LBAAS_SETUP_KEYSTONE=0, LBAAS_SETUP_BARBICAN=0, LBAAS_SETUP_TEMPEST=0 and
-# LBAAS_SETUP_NEUTRON=0 leave one out.
+# LBAAS_SETUP_KEYSTONE=0, LBAAS_SETUP_BARBICAN=0, LBAAS_SETUP_TEMPEST=0,
+# LBAAS_SETUP_NEUTRON=0, LBAAS_SETUP_NOVA=0 and LBAAS_SETUP_GLANCE=0 leave one out.
 # Progress goes to stderr, so `lbaas serve`'s own output stays clean.
 set -euo pipefail
 
@@ -232,6 +233,16 @@ BARBICAN=(barbican LBAAS_SETUP_BARBICAN 'import gunicorn, paste.deploy, barbican
 NEUTRON=(neutron LBAAS_SETUP_NEUTRON
          'import gunicorn, pymysql, neutron.server.api, neutron.plugins.ml2.plugin'
          "neutron>=29.0.0,<30" "gunicorn>=21.0" "PyMySQL>=1.0")
+# Nova and Placement for the nova compute backend's tests (tests/nova.py): only Nova 34 and
+# Placement 16 (the same release, one venv: their oslo pins agree); both APIs are WSGI
+# applications served by gunicorn; PyMySQL for MariaDB.
+NOVA=(nova LBAAS_SETUP_NOVA
+      'import gunicorn, pymysql, nova.api.openstack.wsgi_app, nova.virt.fake, placement.wsgi'
+      "nova>=34.0.0,<35" "openstack-placement>=16.0.0,<17" "gunicorn>=21.0" "PyMySQL>=1.0")
+# Glance, Nova's image service in those tests: only 33 (the same release) is tried; its own
+# venv (glance_store and its pins are not Nova's).
+GLANCE=(glance LBAAS_SETUP_GLANCE 'import gunicorn, pymysql, glance.common.wsgi_app'
+        "glance>=33.0.0,<34" "gunicorn>=21.0" "PyMySQL>=1.0")
 # Upstream Octavia's API test suite (tests/functional/test_tempest.py), at the versions the
 # compatibility target was measured with.
 TEMPEST=(tempest LBAAS_SETUP_TEMPEST 'import tempest.cmd.main, octavia_tempest_plugin.plugin'
@@ -255,7 +266,7 @@ fi
 if [ "$tests" = 1 ]; then
     # The service venvs are independent: installed side by side (pip is mostly one core of
     # resolving, downloading and compiling each); each one's lines are shown when all are done.
-    steps=(KEYSTONE BARBICAN TEMPEST NEUTRON)
+    steps=(KEYSTONE BARBICAN TEMPEST NEUTRON NOVA GLANCE)
     logs=$(mktemp -d)
     say "installing the services' venvs side by side: ${steps[*],,}"
     for step in "${steps[@]}"; do

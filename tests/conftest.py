@@ -22,6 +22,8 @@ SHARED_WORKER = {
     "tests/functional/test_ovn_on_neutron.py": "neutron",
     "tests/functional/test_neutron_dataplane.py": "neutron",
     "tests/functional/test_neutron_amphora.py": "neutron",
+    "tests/functional/test_nova_fixture.py": "neutron",  # nova_cloud: on neutron_cloud
+    "tests/functional/test_nova_backend.py": "neutron",
 }
 
 

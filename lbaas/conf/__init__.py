@@ -38,11 +38,13 @@ from lbaas.conf.metrics import metrics_opts
 from lbaas.conf.network import network_local_opts
 from lbaas.conf.notifications import list_messaging_opts, notification_opts
 from lbaas.conf.neutron import list_ksa_opts, register_neutron_opts
+from lbaas.conf.nova import compute_nova_opts, nova_opts, register_nova_opts
+from lbaas.conf.nova import list_ksa_opts as list_nova_ksa_opts
 from lbaas.conf.providers import noop_opts, ovn_opts
 
 __all__ = ["CONFIG_ENV", "DEFAULT_STATE_PATH", "GROUPS", "config_files", "database_url",
            "list_opts", "load_conf", "make_conf", "register_keystone_opts", "register_neutron_opts",
-           "setup_logging"]
+           "register_nova_opts", "setup_logging"]
 
 CONFIG_ENV = "LBAAS_CONFIG_FILE"
 
@@ -55,6 +57,8 @@ GROUPS = [
     ("haproxy_amphora", haproxy_opts),
     ("controller_worker", worker_opts),
     ("controller_worker", notification_opts),
+    ("controller_worker", compute_nova_opts),
+    ("nova", nova_opts),
     ("oslo_messaging", messaging_opts),
     ("keepalived_vrrp", keepalived_vrrp_opts),
     ("house_keeping", house_keeping_opts),
@@ -79,12 +83,13 @@ def list_opts():
     defaults, and [DEFAULT] transport_url: oslo.messaging registers it where a bus is used
     (importing oslo.messaging costs every process 0.2 s); this copy documents lbaas's
     default. And
-    [service_auth] and [neutron], registered where the neutron backend is configured; and
+    [service_auth] and [neutron], registered where the neutron backend is configured, and
+    [nova]'s endpoint options, where the nova compute backend is; and
     oslo.messaging's [oslo_messaging_notifications], registered where notifications are sent.
     """
     return ([(group or "DEFAULT", opts) for group, opts in GROUPS]
             + [("DEFAULT", [TRANSPORT_URL])] + logs.list_opts() + list_ksa_opts()
-            + list_messaging_opts())
+            + list_nova_ksa_opts() + list_messaging_opts())
 
 
 def register_keystone_opts(conf):
@@ -109,6 +114,8 @@ def make_conf(args=None, config_files=None):
         register_keystone_opts(conf)
     if conf.network.driver == "neutron":
         register_neutron_opts(conf)
+    if conf.amphora_compute.driver == "nova":
+        register_nova_opts(conf)
     return conf
 
 

@@ -167,7 +167,8 @@ amphora_agent_opts = [
 amphora_compute_opts = [
     cfg.StrOpt("driver", default="noop",
                help="Compute backend of amphorae (entry point in lbaas.amphora.compute): "
-                    "local (a network namespace on this host) or noop."),
+                    "local (a network namespace on this host), nova (a Nova server booted "
+                    "from the amphora image) or noop."),
     cfg.FloatOpt("noop_boot_delay", default=0.0, min=0.0,
                  help="Seconds the noop compute backend takes to create an amphora, standing "
                       "in for a cloud's boot time when the control plane is measured or "

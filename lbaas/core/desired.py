@@ -5,6 +5,7 @@ octavia-lib model of the whole load balancer, without the objects being deleted,
 essentials a reconcile needs beside it. Drivers never see the rows it is read from.
 """
 import dataclasses
+import json
 
 from lbaas.core import constants as c
 from lbaas.core import models, provider_models
@@ -25,6 +26,8 @@ class Desired:
     member_subnets: set
     topology: str = "SINGLE"          # or ACTIVE_STANDBY
     vip_port_id: str | None = None
+    zone: dict = dataclasses.field(default_factory=dict)     # its availability zone's metadata
+    flavor: dict = dataclasses.field(default_factory=dict)   # its flavor's metadata
 
 
 def _kept(rows):
@@ -61,7 +64,29 @@ def load(session, loadbalancer_id):
         if lm.default_pool_id:
             lm.default_pool = next(p for p in model.pools if p.pool_id == lm.default_pool_id)
     return Desired(lb.id, lb.provisioning_status, lb.provider, lb.vip_address, lb.vip_subnet_id,
-                   model, subnets, lb.topology or "SINGLE", lb.vip_port_id)
+                   model, subnets, lb.topology or "SINGLE", lb.vip_port_id,
+                   _zone(session, lb.availability_zone), _flavor(session, lb.flavor_id))
+
+
+def _metadata(raw):
+    """A profile's JSON metadata as a dict; {} when missing or bad."""
+    try:
+        data = json.loads(raw) if raw else {}
+    except (TypeError, ValueError, RecursionError):
+        data = {}
+    return data if isinstance(data, dict) else {}
+
+
+def _zone(session, name):
+    """The metadata of an availability zone's profile; {} without one."""
+    row = session.get(models.AvailabilityZone, name) if name else None
+    return _metadata(row.availability_zone_profile.availability_zone_data) if row else {}
+
+
+def _flavor(session, flavor_id):
+    """The metadata of a flavor's profile; {} without one."""
+    row = session.get(models.Flavor, flavor_id) if flavor_id else None
+    return _metadata(row.flavor_profile.flavor_data) if row else {}
 
 
 def _alive(session, model, object_id):

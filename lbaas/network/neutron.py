@@ -244,6 +244,10 @@ class NeutronNetwork(network.NetworkBackend):
         existing = self.api.call("GET", "/ports", params={
             "device_id": device_id, "device_owner": device_owner,
             "fixed_ips": f"subnet_id={subnet_id}"})["ports"]
+        if not existing and name:   # a port Nova attached has Nova's device_id and owner
+            existing = self.api.call("GET", "/ports", params={
+                "name": name, "project_id": self.clients.project_id(),
+                "fixed_ips": f"subnet_id={subnet_id}"})["ports"]
         wanted = {}
         if host:
             wanted["binding:host_id"] = host

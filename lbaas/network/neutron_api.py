@@ -126,6 +126,10 @@ class Clients:
             raise errors.ServiceUnavailable(
                 f"[service_auth] cannot authenticate lbaas: {exc}", service=UNREACHABLE) from None
         sess = session.Session(auth=auth, **self._session_kwargs())
+        return connection.Connection(session=sess, **self.service_options())
+
+    def service_options(self):
+        """openstacksdk Connection options saying where each service is (Neutron's here)."""
         settings = neutron_conf.endpoint_settings(self.conf)
         interfaces = settings["interface"]
         options = {"region_name": settings["region_name"],
@@ -135,7 +139,7 @@ class Clients:
             options["network_service_name"] = settings["service_name"]
         if settings["endpoint_override"]:
             options["network_endpoint_override"] = settings["endpoint_override"]
-        return connection.Connection(session=sess, **options)
+        return options
 
     def service(self):
         """NeutronApi with lbaas's own credentials."""

@@ -6,12 +6,15 @@ import pytest
 from tests import neutron, ovn_nb
 from tests.functional import amphora_env, keystone
 from testbed.service import Service, free_port, venv_command
+from tests.functional import nova_cloud as nova_cloud_module
 from tests.functional.neutron_cloud import NeutronCloud
 
 NO_KEYSTONE = "no real Keystone: "  # how the identity tests' skip reasons start
 NO_AMPHORA = "no amphorae on this host: "  # how the amphora traffic tests' skip reasons start
 NO_NEUTRON = "no real Neutron: "  # how the Neutron tests' skip reasons start
-SKIP_KINDS = {NO_KEYSTONE: "identity", NO_AMPHORA: "amphora", NO_NEUTRON: "Neutron"}
+NO_NOVA = "no real Nova: "  # how the Nova tests' skip reasons start
+SKIP_KINDS = {NO_KEYSTONE: "identity", NO_AMPHORA: "amphora", NO_NEUTRON: "Neutron",
+              NO_NOVA: "Nova"}
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -76,6 +79,28 @@ def neutron_cloud(mariadb_server, tmp_path_factory):
     database = mariadb_server.create_database(f"neutron_{os.getpid()}")
     stack = None if ovn_stack.unavailable() else ovn_stack.OvnStack(root / "ovn")
     cloud = NeutronCloud(root, database, ovn_stack=stack)
+    cloud.start()
+    try:
+        yield cloud
+    finally:
+        cloud.stop()
+
+
+@pytest.fixture(scope="session")
+def nova_cloud(neutron_cloud, mariadb_server, rabbitmq_broker, tmp_path_factory):
+    """Placement, Glance and a real Nova (cells v2; nova-api, -conductor, -scheduler and a
+    nova-compute with the fake virt driver; on databases of the session's MariaDB and a vhost
+    of the session's RabbitMQ) beside `neutron_cloud`, in its Keystone's catalog as
+    `placement`, `image` and `compute` (tests.functional.nova_cloud.NovaCloud); one per
+    session (per xdist worker that needs it)."""
+    reason = nova_cloud_module.unavailable()
+    if reason:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"the Nova tests need a real Nova in CI, but {reason}", pytrace=False)
+        pytest.skip(NO_NOVA + reason)
+    cloud = nova_cloud_module.NovaCloud(neutron_cloud, mariadb_server,
+                                        rabbitmq_broker.add_vhost(),
+                                        tmp_path_factory.mktemp("nova-cloud"))
     cloud.start()
     try:
         yield cloud

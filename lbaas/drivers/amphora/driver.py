@@ -29,22 +29,22 @@ FLAVOR_METADATA = {
     "loadbalancer_topology": (metadata.TOPOLOGY,
                               "SINGLE: one amphora; ACTIVE_STANDBY: two amphorae sharing the "
                               "VIP through keepalived VRRP."),
-    "compute_flavor": (str, "The compute flavor amphorae boot with (recorded; namespaces of "
-                            "the local compute backend have no flavor)."),
-    "amp_image_tag": (str, "The image tag amphorae boot from (recorded; the local compute "
-                           "backend boots no image)."),
+    "compute_flavor": (str, "The compute flavor amphorae boot with (the nova compute backend; "
+                            "namespaces of the local one have no flavor)."),
+    "amp_image_tag": (str, "The image tag amphorae boot from (the nova compute backend; the "
+                           "local one boots no image)."),
     "sriov_vip": (bool, "When true the VIP port is an SR-IOV (vnic type direct) port and VIP "
                         "security groups are refused."),
     "allow_member_sriov": (bool, "Whether members may request SR-IOV ports (recorded; lbaas "
                                  "still refuses such members)."),
 }
 ZONE_METADATA = {
-    "compute_zone": (str, "The compute availability zone amphorae boot in (recorded; the "
-                          "local compute backend has one zone: this host)."),
+    "compute_zone": (str, "The compute availability zone amphorae boot in (the nova compute "
+                          "backend; the local one has one zone: this host)."),
     "volume_zone": (str, "The volume availability zone (recorded; amphorae have no "
                          "volumes)."),
-    "management_network": (str, "The management network amphorae join (recorded; the local "
-                                "compute backend has one management bridge)."),
+    "management_network": (str, "The management network amphorae join (the nova compute "
+                                "backend; the local one has one management bridge)."),
     "valid_vip_networks": (metadata.STRING_LIST,
                            "Network ids VIPs in this zone may use instead of [networking] "
                            "valid_vip_networks."),

@@ -15,6 +15,7 @@ import time
 from lbaas.core import constants as c
 from lbaas.core.port import Desired
 from lbaas.drivers.amphora import agent_client, certs, controller_cert
+from lbaas.drivers.amphora.compute import Boot, ComputeError
 from lbaas.drivers.amphora.store import Amphorae, Heartbeats, Jobs
 from lbaas.drivers.amphora.store.jobs import SPARE_POOL
 from lbaas.drivers.amphora.store.rows import utcnow
@@ -124,28 +125,29 @@ class Fleet:
         for amphora, role in chosen:
             if amphora is None:
                 self.step(want.loadbalancer_id)
-                amphora = self.claim_spare(want.loadbalancer_id, role)
+                amphora = self.claim_spare(want.loadbalancer_id, role) \
+                    if self._spare_fits(want) else None
                 spares += amphora is not None
                 amphora = amphora or self.new_row(want.loadbalancer_id, role)
             amphorae.append(amphora)
         if len(amphorae) == 1:
-            self.ready(amphorae[0])
+            self.ready(amphorae[0], want)
         else:
             with concurrent.futures.ThreadPoolExecutor(len(amphorae)) as pool:
-                for future in [pool.submit(self.ready, a) for a in amphorae]:
+                for future in [pool.submit(self.ready, a, want) for a in amphorae]:
                     future.result()
         return amphorae, spares
 
-    def ready(self, amphora):
-        """Boot the amphora or start its agent as needed; mark it ALLOCATED (unless it is
-        marked for failover) and watched."""
+    def ready(self, amphora, want=None):
+        """Boot the amphora (where and how `want`, its load balancer, says) or start its
+        agent as needed; mark it ALLOCATED (unless it is marked for failover) and watched."""
         if not self.compute.exists(amphora.id) or \
                 not self.agents.ready(self.compute.get(amphora.id).management_ip):
             # booted again when its agent does not answer: a worker killed in the middle
             # of a boot leaves a namespace without the agent's certificate files, and an
             # agent started there can only fail (create() is idempotent: the files are
             # delivered, then the agent started)
-            self.boot(amphora)
+            self.boot(amphora, want)
         if amphora.status not in ("ALLOCATED", c.PENDING_DELETE) or not amphora.lb_network_ip:
             instance = self.compute.get(amphora.id)
             values = {"lb_network_ip": instance.management_ip}
@@ -172,6 +174,16 @@ class Fleet:
         lease = self.leases.get(loadbalancer_id)
         return self.rows.add(loadbalancer_id, role if loadbalancer_id else None,
                              PRIORITIES.get(role), fence=lease.within if lease else None)
+
+    def _spare_fits(self, want):
+        """Whether a spare (booted in no zone and no server group) may serve the load
+        balancer: not when a backend that boots amphorae must place them (compute_zone,
+        management_network, an anti-affinity pair)."""
+        if not self.compute.agent_at_boot:
+            return True
+        placement = self.boot_settings(want)
+        return not (placement.zone or placement.management_network
+                    or placement.anti_affinity)
 
     # -- spares ---------------------------------------------------------------------------
     def claim_spare(self, loadbalancer_id, role="STANDALONE"):
@@ -222,17 +234,59 @@ class Fleet:
         lease_renew_interval): nobody takes them over while it lives."""
         return self.rows.touch_booting_spares(set(self.booting))
 
-    def boot(self, amphora):
-        """Create the amphora, deliver its certificate and key files, start its agent."""
-        instance = self.compute.create(amphora.id)
-        self.step(amphora.loadbalancer_id)   # a boot takes long: still the lease holder?
-        cert, key = self.ca.issue_server(amphora.id, [instance.management_ip])
-        files = {AGENT_FILES["ca"]: self.ca.ca_pem, AGENT_FILES["cert"]: cert + key,
-                 AGENT_FILES["key"]: (self.conf.health_manager.heartbeat_key or "").encode()}
-        instance = self.compute.create(amphora.id, files=files)
-        self.set(amphora, cert_expiration=certs.expiry(cert),
-                 lb_network_ip=instance.management_ip)
-        self.start_agent(amphora.id, instance)
+    def boot_settings(self, want=None):
+        """The Boot of an amphora of `want`'s load balancer (None: a spare): the agent's
+        settings, its availability zone's compute_zone and management_network, its flavor's
+        compute_flavor and amp_image_tag, and whether a pair is kept apart."""
+        zone, flavor = (want.zone, want.flavor) if want is not None else ({}, {})
+        return Boot(agent_port=self.conf.controller_worker.agent_port,
+                    controllers=tuple(self.controllers),
+                    heartbeat_interval=float(self.conf.health_manager.heartbeat_interval),
+                    loadbalancer_id=want.loadbalancer_id if want is not None else None,
+                    zone=zone.get("compute_zone") or None,
+                    management_network=zone.get("management_network") or None,
+                    flavor=flavor.get("compute_flavor") or None,
+                    image_tag=flavor.get("amp_image_tag") or None,
+                    anti_affinity=bool(want is not None and want.topology == ACTIVE_STANDBY
+                                       and self.conf.nova.enable_anti_affinity))
+
+    def boot(self, amphora, want=None):
+        """Create the amphora, deliver its certificate and key files, start its agent (or,
+        when the backend starts it at boot, hand it the agent's settings).
+
+        A backend that boots amphorae (agent_at_boot) that fails to, or whose agent does
+        not answer in time, has the amphora removed and its row marked ERROR (the reason in
+        the log): the next attempt boots a new one.
+        """
+        at_boot = self.compute.agent_at_boot
+        extra = {"boot": self.boot_settings(want)} if at_boot else {}
+        try:
+            instance = self.compute.create(amphora.id, **extra)
+            self.step(amphora.loadbalancer_id)   # a boot takes long: still the lease holder?
+            cert, key = self.ca.issue_server(amphora.id, [instance.management_ip])
+            files = {AGENT_FILES["ca"]: self.ca.ca_pem, AGENT_FILES["cert"]: cert + key,
+                     AGENT_FILES["key"]: (self.conf.health_manager.heartbeat_key or "").encode()}
+            instance = self.compute.create(amphora.id, files=files, **extra)
+            self.set(amphora, cert_expiration=certs.expiry(cert),
+                     lb_network_ip=instance.management_ip)
+            self.start_agent(amphora.id, instance)
+        except (ComputeError, TimeoutError) as exc:
+            if not at_boot:
+                raise
+            self._failed(amphora, exc)
+            raise
+
+    def _failed(self, amphora, exc):
+        """A booted amphora that failed: log why, remove it, mark its row ERROR."""
+        LOG.error("amphora %s of load balancer %s failed to boot: %s", amphora.id,
+                  amphora.loadbalancer_id, getattr(exc, "operator_message", exc))
+        try:
+            self.compute.delete(amphora.id)
+            self.context.network.release_ports(amphora.id)
+        except Exception:
+            LOG.exception("could not remove amphora %s after its failed boot (housekeeping "
+                          "removes it later)", amphora.id)
+        self.set(amphora, status=c.ERROR)
 
     @staticmethod
     def _files(instance):
@@ -240,7 +294,14 @@ class Fleet:
         return instance.files_dir or "/var/lib/lbaas-agent"
 
     def start_agent(self, amphora_id, instance):
-        """Run the agent in the amphora and wait until it answers over mutual TLS."""
+        """Run the agent in the amphora (unless it starts its agent at boot) and wait until
+        it answers over mutual TLS."""
+        if not self.compute.agent_at_boot:
+            self.compute.spawn(amphora_id, self._agent_argv(amphora_id, instance))
+        self.wait_agent(amphora_id, instance)
+
+    def _agent_argv(self, amphora_id, instance):
+        """The command line of the agent the fleet runs in an amphora."""
         base = self._files(instance)
         worker = self.conf.controller_worker
         argv = [sys.executable, "-m", "lbaas.agent.server", "--base-dir", f"{base}/lb",
@@ -253,7 +314,11 @@ class Fleet:
             argv += ["--heartbeat-key-file", f"{base}/{AGENT_FILES['key']}"]
             for address in self.controllers:
                 argv += ["--controller", address]
-        self.compute.spawn(amphora_id, argv)
+        return argv
+
+    def wait_agent(self, amphora_id, instance):
+        """Wait until the amphora's agent answers; TimeoutError after agent_timeout."""
+        worker = self.conf.controller_worker
         deadline = time.monotonic() + worker.agent_timeout
         while not self.agents.ready(instance.management_ip, timeout=0.5):
             if time.monotonic() > deadline:
@@ -272,12 +337,15 @@ class Fleet:
             self.delete(amphora_id)
         return doomed
 
-
     def delete(self, amphora_id):
         """Remove one amphora (namespace, processes, ports) and mark its row DELETED."""
         self.compute.delete(amphora_id)
         self.context.network.release_ports(amphora_id)
         self.rows.mark_deleted(amphora_id)
+
+    def delete_group(self, loadbalancer_id):
+        """Remove the compute backend's group of the load balancer's amphorae (if any)."""
+        self.compute.delete_group(loadbalancer_id)
 
 
 def controller_addresses(conf, compute):

@@ -100,7 +100,7 @@ class Reconciler:
         spare = new is not None
         new = new or self.fleet.new_row(want.loadbalancer_id)
         try:
-            self.fleet.ready(new)
+            self.fleet.ready(new, want)
             ip = new.lb_network_ip
             self._plumb(want, new, ip, standby=True)
             self._push(want, new, ip)
@@ -362,6 +362,7 @@ class Reconciler:
         for amphora in want.amphorae:
             self.fleet.step(want.loadbalancer_id)
             self.fleet.delete(amphora.id)
+        self.fleet.delete_group(want.loadbalancer_id)   # a pair's server group, if any
         self._groups.pop(want.loadbalancer_id, None)   # the group goes with the VIP
 
 

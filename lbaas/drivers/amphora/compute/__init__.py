@@ -1,8 +1,13 @@
 """Compute backends of the amphora driver: where an amphora lives (namespace, VM, nothing).
 
 The contract is `ComputeBackend`; backends are loaded by name from the stevedore namespace
-`lbaas.amphora.compute` (`local`: a Linux network namespace, `noop`: in memory; a `nova`
-backend fits the same seam later).
+`lbaas.amphora.compute` (`local`: a Linux network namespace, `noop`: in memory, `nova`: a
+Nova server booted from the amphora image).
+
+Two kinds of backend: one whose amphorae are started empty, the fleet then running the agent
+in them (`spawn`), and one whose amphorae start their agent themselves at boot
+(`agent_at_boot`: a VM reads its certificate, key and agent settings from its boot data),
+which `create` receives as a `Boot`.
 """
 import abc
 import dataclasses
@@ -58,6 +63,22 @@ class Interface:
 
 
 @dataclasses.dataclass(frozen=True)
+class Boot:
+    """What a backend that starts the agent at boot needs besides the amphora's files: the
+    agent's settings, and where and how its load balancer wants the amphora booted."""
+
+    agent_port: int
+    controllers: tuple
+    heartbeat_interval: float
+    loadbalancer_id: str | None = None
+    zone: str | None = None                 # an availability zone's compute_zone
+    management_network: str | None = None   # an availability zone's management_network
+    flavor: str | None = None               # a load balancer flavor's compute_flavor
+    image_tag: str | None = None            # a load balancer flavor's amp_image_tag
+    anti_affinity: bool = False             # with the load balancer's other amphorae
+
+
+@dataclasses.dataclass(frozen=True)
 class Instance:
     """An amphora as the compute backend sees it."""
 
@@ -76,6 +97,7 @@ class ComputeBackend(abc.ABC):
     """
 
     host = None
+    agent_at_boot = False   # True: the amphora starts its agent itself; spawn is never called
 
     @abc.abstractmethod
     def create(self, amphora_id, management=None, files=None):
@@ -83,7 +105,9 @@ class ComputeBackend(abc.ABC):
 
         `files` ({relative path: bytes}) are delivered into the amphora before anything runs
         there (a config drive for a VM); the local backend writes them, mode 0600, under
-        Instance.files_dir.
+        Instance.files_dir. A backend with agent_at_boot also takes `boot` (a Boot), and is
+        called first without files (the amphora's management address, for its certificate),
+        then with them (the amphora booted).
         """
 
     @abc.abstractmethod
@@ -114,6 +138,9 @@ class ComputeBackend(abc.ABC):
     def list(self):
         """Every amphora this backend manages, as Instances."""
 
+    def delete_group(self, loadbalancer_id):
+        """Remove what grouped the load balancer's amphorae (a server group); harmless if none."""
+
 
 def load(name, **kwargs):
     """The compute backend `name` from entry points, constructed with `kwargs`."""
@@ -132,9 +159,10 @@ def local_state_dir(conf):
 
 
 def load_from_conf(conf):
-    """The compute backend named by [amphora_compute] driver, built from [compute_local]."""
+    """The compute backend named by [amphora_compute] driver, built from [compute_local] (the
+    nova backend reads `conf` itself)."""
     local = conf.compute_local
-    return load(conf.amphora_compute.driver, management_bridge=local.management_bridge,
+    return load(conf.amphora_compute.driver, conf=conf, management_bridge=local.management_bridge,
                 management_cidr=local.management_cidr,
                 integration_bridge=local.integration_bridge, ovs_db=local.ovs_db,
                 ovs_netns=local.ovs_netns, host=local.host,
