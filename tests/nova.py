@@ -84,7 +84,7 @@ class Nova(openstack_service.Timed):
     # --- set-up ------------------------------------------------------------------------------
 
     def write_config(self):
-        """nova.conf, cell0.conf, one compute-<host>.conf per host, api-paste.ini, the wrapper."""
+        """nova.conf, db.conf, cell0.conf, compute-<host>.conf, api-paste.ini, the wrapper."""
         for sub in ("state", "instances", "lock"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         auth = (self.auth_url, self.username, self.password, self.region)
@@ -114,7 +114,7 @@ class Nova(openstack_service.Timed):
             [scheduler]
             workers = 1
             # maps each new compute host to cell1 (nova-manage cell_v2 discover_hosts takes
-            # 10-17 s here, mostly its imports); one query of the cell's services each time
+            # 10-17 s here, mostly its imports); a query of cell1's unmapped nodes each time
             discover_hosts_in_cells_interval = 2
 
             [glance]

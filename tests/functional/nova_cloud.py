@@ -16,6 +16,7 @@ has what was found and the timings.
 """
 import os
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -84,8 +85,8 @@ class NovaCloud:
                          pool.submit(self.glance.start),
                          # Nova's daemons authenticate as they start: the user must exist
                          pool.submit(self.nova.start, users.result)]
-                for host_index, host in enumerate(self.hosts, start=1):
-                    self.add_chassis(host, f"127.0.1.{host_index}")
+                for host in self.hosts:
+                    self.add_chassis(host)
                 for step in steps:
                     step.result()
             wait_started = time.monotonic()
@@ -129,7 +130,7 @@ class NovaCloud:
         finally:
             self.timings[step] = time.monotonic() - started
 
-    def add_chassis(self, host, encap_ip):
+    def add_chassis(self, host):
         """An OVN chassis whose hostname is `host`, so ML2/OVN binds ports to that host.
 
         Neutron lists a chassis as an "OVN Controller agent" and binds ports only to a live
@@ -137,8 +138,11 @@ class NovaCloud:
         less than agent_down_time (75 s) ago. ovn-controller would copy NB_Global's nb_cfg
         (which Neutron bumps now and then, e.g. when the agents are listed); none runs here,
         so the chassis' nb_cfg is set far ahead, where Neutron's check (a difference)
-        always finds it alive. The encapsulation IP must be unique per chassis.
+        always finds it alive. The encapsulation IP must be unique per chassis: a loopback
+        address derived from the host name.
         """
+        encap_ip = "127." + ".".join(
+            str(byte) for byte in zlib.crc32(host.encode()).to_bytes(4, "big")[1:])
         ovn = self.neutron_cloud.ovn
         ovn.sbctl("--may-exist", "chassis-add", host, "geneve", encap_ip)
         ovn.sbctl("set", "Chassis", host, f"hostname={host}")
@@ -155,12 +159,19 @@ class NovaCloud:
         daemon exited)."""
         token = self.token("nova", "service")
 
-        def providers():
+        def providers():  # each host's compute nodes (a node may be named otherwise)
             self.nova.check_daemons()
+            nodes = requests.get(self.nova.endpoint + "/os-hypervisors/detail",
+                                 headers={"X-Auth-Token": token,
+                                          "OpenStack-API-Version": "compute 2.53"},
+                                 timeout=30)
+            nodes.raise_for_status()
             resp = requests.get(self.placement.url + "/resource_providers",
                                 headers={"X-Auth-Token": token}, timeout=30)
             resp.raise_for_status()
-            return {rp["name"] for rp in resp.json()["resource_providers"]} >= set(self.hosts)
+            known = {rp["uuid"] for rp in resp.json()["resource_providers"]}
+            return {node["service"]["host"] for node in nodes.json()["hypervisors"]
+                    if node["id"] in known} >= set(self.hosts)
 
         def services_up():
             self.nova.check_daemons()

@@ -6,8 +6,8 @@ As alpha-member (a project member): an image uploaded to Glance (found again by 
 server booted from it on a Neutron network with user data, a config drive, metadata and a
 tag, ACTIVE on a fake compute with its port bound there by ML2/OVN, then deleted with its
 port; server groups with anti-affinity (a pair booted at once lands on the two hosts; a third
-server finds no host) and soft-anti-affinity (three servers on two hosts, all ACTIVE). The failure paths, as Nova
-answers them: an image that does not exist (400), a flavor that does not exist (400), the
+server finds no host) and soft-anti-affinity (three servers on two hosts, all ACTIVE). The
+failure paths, as Nova answers them: an image that does not exist (400), a flavor that does not exist (400), the
 project's instance quota at 0 (403 with Nova's message), a flavor larger than any host
 (the server goes ERROR with the fault "No valid host was found").
 """
