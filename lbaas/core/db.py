@@ -158,7 +158,8 @@ class Database:
             # Same pool; connections handed to readers are switched to autocommit.
             self.read_engine = self.write_engine.execution_options(
                 isolation_level="AUTOCOMMIT")
-            self.direct = direct.Reader(_server_engine(url, pool_size, direct=True))
+            self.direct = direct.Reader(_server_engine(url, pool_size, direct=True),
+                                        keep=pool_size)
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = sessionmaker(self.read_engine, class_=ReadOnlySession,
                                     expire_on_commit=False, autoflush=False)

@@ -1,23 +1,21 @@
-"""Selects run straight on a DBAPI connection each thread keeps: the API's hottest reads.
+"""Selects run straight on DBAPI connections kept for them: the API's hottest reads.
 
 GET one load balancer and the status tree are what polling clients send most. Through an
 SQLAlchemy Connection each of their statements paid for the execution machinery, and each
 request for a pool checkout with a pre-ping and an isolation-level switch there and back:
 together several times the cost of the statements themselves. Here a select is compiled
-once per dialect and run on the calling thread's own autocommit connection; its rows come
+once per dialect and run on an autocommit connection of the reader's own; its rows come
 back as plain tuples holding the values SQLAlchemy would give (the columns' result
 processors applied).
 
 Nothing is cached but the compiled text and the connections: every call reads the
 database, so what a driver committed is what the next read sees, in every process. A
-connection the server dropped (a restart, a failover) is replaced and the select run again,
-once (a read is safe to repeat). Each thread that reads holds one connection of its own,
-outside the engine's pool: an API process holds up to [api_settings] api_threads more
-connections than its pool (docs/operators.md).
+connection the server dropped (a restart, a failover) is replaced, with every idle one (they
+are as old), and the select run again, once (a read is safe to repeat). The connections
+are outside the engine's pool (docs/operators.md).
 """
 import logging
 import os
-import threading
 
 from sqlalchemy.exc import DBAPIError
 
@@ -63,16 +61,22 @@ def _converter(processors):
 
 
 class Reader:
-    """The direct reads of one database: one autocommit DBAPI connection per thread."""
+    """The direct reads of one database, on autocommit DBAPI connections it keeps.
 
-    def __init__(self, engine):
-        # `engine` has a NullPool: a connection is made, with the engine's set-up, when a
-        # thread first reads, and is held by that thread, never shared
+    A read takes the most recently returned idle connection (a list pop, no pre-ping) and
+    gives it back after; at most `keep` idle ones are kept. Whatever serves requests (a
+    fixed pool of threads, or a thread per request) holds no more connections than it runs
+    reads at once.
+    """
+
+    def __init__(self, engine, keep=10):
+        # `engine` has a NullPool: each connection is made with the engine's set-up
+        # (the dialect's initialisation, SQLite's PRAGMAs), then ours alone
         self._engine = engine
-        self.dialect = self._engine.dialect
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._held = set()
+        self.dialect = engine.dialect
+        self._keep = keep
+        self._idle = []
+        self._pid = os.getpid()
 
     def rows(self, select, params):
         """Every row of `select` (a Select) with `params`, as tuples."""
@@ -81,22 +85,26 @@ class Reader:
         if names is not None:
             values = tuple(values[name] for name in names)
         for attempt in (0, 1):
-            connection, cursor = self._connection(), None
+            connection, cursor = self._checkout(), None
             try:
                 cursor = connection.cursor()
                 cursor.execute(sql, values)
                 rows = cursor.fetchall()
             except self.dialect.loaded_dbapi.Error as exc:
                 gone = self.dialect.is_disconnect(exc, connection, cursor)
-                if gone:
-                    self._drop(connection)
+                if cursor is not None:
+                    _close_quietly(cursor)
+                if gone:   # the others idle since before it most likely went too
+                    _close_quietly(connection)
+                    self.close_idle()
+                else:
+                    self._checkin(connection)
                 if not gone or attempt:
                     raise DBAPIError.instance(sql, values, exc,
                                               self.dialect.loaded_dbapi.Error) from exc
                 continue
-            finally:
-                if cursor is not None:
-                    _close_quietly(cursor)
+            cursor.close()
+            self._checkin(connection)
             return [convert(row) for row in rows] if convert is not None else rows
         raise AssertionError("unreachable")
 
@@ -105,32 +113,34 @@ class Reader:
         rows = self.rows(select, params)
         return rows[0] if rows else None
 
-    def _connection(self):
-        held = getattr(self._local, "held", None)
-        if held is not None and held[0] == os.getpid():
-            return held[1]
+    def _checkout(self):
+        if self._pid != os.getpid():   # forked: the parent's connections are not ours
+            self._idle, self._pid = [], os.getpid()
+        try:
+            return self._idle.pop()   # atomic: no lock needed
+        except IndexError:
+            pass
         proxied = self._engine.raw_connection()
         connection = proxied.dbapi_connection
         proxied.detach()   # ours from now on: the engine forgets it
         self.dialect.set_isolation_level(connection, "AUTOCOMMIT")
-        with self._lock:
-            self._held.add(connection)
-        self._local.held = (os.getpid(), connection)
         return connection
 
-    def _drop(self, connection):
-        self._local.held = None
-        with self._lock:
-            self._held.discard(connection)
-        _close_quietly(connection)
+    def _checkin(self, connection):
+        if len(self._idle) < self._keep and self._pid == os.getpid():
+            self._idle.append(connection)
+        else:
+            _close_quietly(connection)
+
+    def close_idle(self):
+        """Close the idle connections (those in use are kept when they come back)."""
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            _close_quietly(connection)
 
     def close(self):
-        """Close every thread's connection (their next read opens a new one)."""
-        with self._lock:
-            held, self._held = self._held, set()
-        for connection in held:
-            _close_quietly(connection)
-        self._local = threading.local()
+        """Close the idle connections and the engine (Database.dispose)."""
+        self.close_idle()
         self._engine.dispose()
 
 

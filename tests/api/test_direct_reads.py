@@ -69,26 +69,35 @@ def test_a_committed_status_is_what_the_next_direct_read_sees(app, client, proje
 
 
 def _drop_under(db, backend):
-    """End this thread's direct connection behind the reader's back: closed from the server
-    side where there is a server (as a restart or an idle timeout would), else locally."""
-    held = db.direct._local.held[1]
+    """End the reader's idle connections behind its back: closed from the server side where
+    there is a server (as a restart or an idle timeout would), else locally."""
+    for held in db.direct._idle:
+        _drop_one(db, held, backend)
+
+
+def _drop_one(db, held, backend):
     if backend == "sqlite":
         held.close()
         return
     with db.write_engine.connect() as other:
         if backend == "postgresql":
-            other.exec_driver_sql(f"SELECT pg_terminate_backend({held.info.backend_pid})")
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({held.info.backend_pid}, 5000)")
         else:
             other.exec_driver_sql(f"KILL CONNECTION {held.thread_id()}")
 
 
-def test_a_connection_lost_under_a_direct_read_is_replaced(app, client, project, backend):
-    """A read on a connection the server has dropped opens a new one and is answered."""
+def test_connections_lost_under_the_direct_reads_are_replaced(app, client, project, backend):
+    """Reads on connections the server has dropped (all of them, as a restart would) open
+    new ones and are answered."""
     lb_id = _graph(client, project)
     db = app.extensions["lbaas_core"].db
     before = queries.loadbalancer(db.direct, lb_id)
-    first = db.direct._local.held[1]
+    first, second = db.direct._checkout(), db.direct._checkout()
+    db.direct._checkin(first)
+    db.direct._checkin(second)   # two idle ones
+    old = list(db.direct._idle)
+    assert len(old) == 2
     _drop_under(db, backend)
     assert queries.loadbalancer(db.direct, lb_id) == before
-    assert db.direct._local.held[1] is not first
+    assert not set(map(id, db.direct._idle)) & set(map(id, old))
     assert client.get(f"/v2/lbaas/loadbalancers/{lb_id}/status").status_code == 200
