@@ -172,6 +172,9 @@ class LoadBalancerTree:
     listeners: list
     pools: dict
     l7policies: dict = dataclasses.field(default_factory=dict)
+    # the rows read, as the database gave them: everything the tree holds, in plain tuples
+    # whose repr is several times cheaper than the records' (the status tree's ETag)
+    rows: tuple = dataclasses.field(default=(), compare=False, repr=False)
 
 
 
@@ -317,10 +320,10 @@ _POLICY_NODES = direct.Select(
 _MEMBER_POOL = MemberNode._fields.index("pool_id")
 
 
-def _policy_trees(reader, lb_id):
-    """The L7 policies (with their rules) of a load balancer's listeners, by listener id."""
+def _policy_trees(rows):
+    """The L7 policies (with their rules) of _POLICY_NODES rows, by listener id."""
     trees, split = {}, len(PolicyNode._fields)
-    for row in reader.rows(_POLICY_NODES, {"id": lb_id}):
+    for row in rows:
         policy = PolicyNode(*row[:split])
         policies = trees.setdefault(policy.listener_id, [])
         if not policies or policies[-1].policy.id != policy.id:
@@ -341,13 +344,17 @@ def loadbalancer_tree(reader, lb_id, authorize=None):
         return None
     if authorize is not None:
         authorize(lb[_NODE])
-    listeners = [ListenerNode(*row) for row in reader.rows(_LISTENER_NODES, {"id": lb_id})]
+    listener_rows = reader.rows(_LISTENER_NODES, {"id": lb_id})
+    listeners = [ListenerNode(*row) for row in listener_rows]
     pools = {}
-    for row in reader.rows(_POOL_NODES, {"id": lb_id}):
+    pool_rows = reader.rows(_POOL_NODES, {"id": lb_id})
+    for row in pool_rows:
         monitor = MonitorNode(*row[_NODE:]) if row[_NODE] is not None else None
         pools[row[0]] = PoolTree(TreeNode(*row[:_NODE]), monitor, [])
-    if pools:
-        for row in reader.rows(_MEMBER_NODES, {"id": lb_id}):
-            pools[row[_MEMBER_POOL]].members.append(MemberNode(*row))
-    policies = _policy_trees(reader, lb_id) if listeners else {}
-    return LoadBalancerTree(TreeNode(*lb[:_NODE]), listeners, pools, policies)
+    member_rows = reader.rows(_MEMBER_NODES, {"id": lb_id}) if pools else ()
+    for row in member_rows:
+        pools[row[_MEMBER_POOL]].members.append(MemberNode(*row))
+    policy_rows = reader.rows(_POLICY_NODES, {"id": lb_id}) if listeners else ()
+    return LoadBalancerTree(TreeNode(*lb[:_NODE]), listeners, pools,
+                            _policy_trees(policy_rows),
+                            rows=(tuple(lb), listener_rows, pool_rows, member_rows, policy_rows))

@@ -273,9 +273,10 @@ def _status_tree(tree):
             branch = tree.pools.get(pool_id)
             if branch is None:
                 continue
-            node = _status(branch.pool, members=[
-                _status(m, address=m.address, protocol_port=m.protocol_port)
-                for m in branch.members])
+            node = _status(branch.pool, members=[   # as _status(m, address=, protocol_port=)
+                {"id": m.id, "name": m.name or "", "operating_status": m.operating_status,
+                 "provisioning_status": m.provisioning_status, "address": m.address,
+                 "protocol_port": m.protocol_port} for m in branch.members])
             hm = branch.healthmonitor
             if hm is not None:
                 node["health_monitor"] = _status(hm, type=hm.type)
