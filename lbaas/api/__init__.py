@@ -43,6 +43,9 @@ class _JsonBodies:
         return self.app(environ, start_response)
 
 
+_MAX_KNOWN = 4096
+
+
 class _Flask(flask.Flask):
     """Flask, remembering which of its functions are coroutine functions (none of lbaas's):
     Flask asks again for every hook and view of every request, at a cost."""
@@ -54,7 +57,9 @@ class _Flask(flask.Flask):
         target = getattr(func, "__func__", func)
         plain = known.get(target)
         if plain is None:
-            plain = known[target] = not inspect.iscoroutinefunction(func)
+            plain = not inspect.iscoroutinefunction(func)
+            if len(known) < _MAX_KNOWN:   # bounded, should a closure come per request
+                known[target] = plain
         return func if plain else super().ensure_sync(func)
 
 
