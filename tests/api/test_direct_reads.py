@@ -94,9 +94,9 @@ def test_connections_lost_under_the_direct_reads_are_replaced(app, client, proje
     before = queries.loadbalancer(db.direct, lb_id)
     first, second = db.direct._checkout(), db.direct._checkout()
     db.direct._checkin(first)
-    db.direct._checkin(second)   # two idle ones
+    db.direct._checkin(second)   # two idle ones at least (earlier tests may have left more)
     old = list(db.direct._idle)
-    assert len(old) == 2
+    assert len(old) >= 2
     _drop_under(db, backend)
     assert queries.loadbalancer(db.direct, lb_id) == before
     assert not set(map(id, db.direct._idle)) & set(map(id, old))
