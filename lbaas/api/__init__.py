@@ -1,5 +1,6 @@
 """The Octavia v2 API as a Flask application: create_app(conf) builds it, nothing runs at import."""
 import functools
+import inspect
 import logging
 import re
 
@@ -15,8 +16,12 @@ LOG = logging.getLogger(__name__)
 _MEDIA_RANGE = re.compile(r"^[A-Za-z0-9!#$&^_.+*-]+/[A-Za-z0-9!#$&^_.+*-]+$")
 
 
+@functools.lru_cache(maxsize=256)
 def _accepts_json(header):
-    """Whether an Accept header admits JSON; a header webob cannot parse counts as absent."""
+    """Whether an Accept header admits JSON; a header webob cannot parse counts as absent.
+
+    Cached by value: clients send few distinct headers, and parsing one each time was a
+    noticeable part of a cheap GET."""
     if not header:
         return True
     accept = parse_accept_header(header, MIMEAccept)
@@ -36,6 +41,26 @@ class _JsonBodies:
         if environ.get("REQUEST_METHOD") in ("POST", "PUT") and not environ.get("CONTENT_TYPE"):
             environ["CONTENT_TYPE"] = "application/json"
         return self.app(environ, start_response)
+
+
+_MAX_KNOWN = 4096
+
+
+class _Flask(flask.Flask):
+    """Flask, remembering which of its functions are coroutine functions (none of lbaas's):
+    Flask asks again for every hook and view of every request, at a cost."""
+
+    def ensure_sync(self, func):
+        """The function to call for `func` (itself unless it is a coroutine function)."""
+        known = self.__dict__.setdefault("_plain", {})
+        # a view is a new bound method each request: remember its function
+        target = getattr(func, "__func__", func)
+        plain = known.get(target)
+        if plain is None:
+            plain = not inspect.iscoroutinefunction(func)
+            if len(known) < _MAX_KNOWN:   # bounded, should a closure come per request
+                known[target] = plain
+        return func if plain else super().ensure_sync(func)
 
 
 def retry_lost_races(app):
@@ -72,7 +97,7 @@ def create_app(conf, core=None, authenticate=True):
                                       networking, pools, providers, versions)
     from lbaas.core.controller import Core
 
-    app = flask.Flask("lbaas")
+    app = _Flask("lbaas")
     app.config.update(
         LBAAS_CONF=conf,
         API_TITLE="lbaas (Octavia v2 API)",
@@ -91,7 +116,7 @@ def create_app(conf, core=None, authenticate=True):
 
     @app.before_request
     def _negotiate():
-        if not _accepts_json(flask.request.headers.get("Accept")):
+        if not _accepts_json(flask.request.environ.get("HTTP_ACCEPT")):
             return errors.not_acceptable()
         return errors.check_request()
 

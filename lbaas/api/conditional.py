@@ -44,8 +44,9 @@ def tag_of(kind, records, fields=None):
 
 
 def _matches(tag):
-    return flask.request.method in _CONDITIONAL and \
-        flask.request.if_none_match.contains_weak(tag)
+    request = flask.request._get_current_object()
+    return "HTTP_IF_NONE_MATCH" in request.environ and request.method in _CONDITIONAL and \
+        request.if_none_match.contains_weak(tag)
 
 
 def not_modified(tag):

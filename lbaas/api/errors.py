@@ -118,15 +118,18 @@ def _storable(text):
 def check_request():
     """A fault for a request no handler should see: bad JSON, text no database can store, or
     a query string longer than allowed."""
-    if not _storable(request.path):
+    req = request._get_current_object()   # one proxy lookup, not one per use
+    if not _storable(req.path):
         return fault(404, "The requested URL was not found on the server.")
-    limit = current_app.config["LBAAS_CONF"].api_settings.max_query_string_length
-    if len(request.query_string) > limit:
-        too_long = errors.QueryStringTooLong(length=len(request.query_string), limit=limit)
-        return fault(too_long.code, too_long.message)
-    if any(not _storable(v) for values in request.args.listvalues() for v in values):
-        return fault(400, "Query parameters may not contain NUL characters.")
-    if request.method not in ("POST", "PUT") or not request.get_data(cache=True):
+    query = req.query_string
+    if query:
+        limit = current_app.config["LBAAS_CONF"].api_settings.max_query_string_length
+        if len(query) > limit:
+            too_long = errors.QueryStringTooLong(length=len(query), limit=limit)
+            return fault(too_long.code, too_long.message)
+        if any(not _storable(v) for values in req.args.listvalues() for v in values):
+            return fault(400, "Query parameters may not contain NUL characters.")
+    if req.method not in ("POST", "PUT") or not req.get_data(cache=True):
         return None
     try:
         body = json.loads(request.get_data(cache=True))

@@ -26,6 +26,8 @@ def _selected(body, wanted):
 
 def wanted_fields():
     """The attributes named by fields=, or None for all."""
+    if not request.query_string:
+        return None
     conf = current_app.config["LBAAS_CONF"]
     if not conf.api_settings.allow_field_selection:
         return None
@@ -35,7 +37,11 @@ def wanted_fields():
 
 def one(key, body):
     """A single object under its envelope key, trimmed to fields= if given."""
-    wanted = wanted_fields()
+    return selected(key, body, wanted_fields())
+
+
+def selected(key, body, wanted):
+    """A single object under its envelope key, trimmed to `wanted` (wanted_fields()) if any."""
     return {key: _selected(body, wanted) if wanted else body}
 
 

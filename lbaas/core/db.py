@@ -10,8 +10,9 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
-from lbaas.core import lost_race, private
+from lbaas.core import direct, lost_race, private
 
 LOG = logging.getLogger(__name__)
 _local = threading.local()
@@ -31,8 +32,9 @@ def defer_after_commit(fn):
         hooks.append(fn)
 
 
-def _sqlite_engine(url, immediate):
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+def _sqlite_engine(url, immediate, **options):
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                           **options)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
@@ -61,21 +63,24 @@ def _mysql_url(url):
     return parsed.update_query_dict({"charset": MYSQL_CHARSET})
 
 
-def _server_engine(url, pool_size):
-    """The engine of a database server (PostgreSQL, MySQL/MariaDB).
+def _server_engine(url, pool_size, direct=False):
+    """The engine of a database server (PostgreSQL, MySQL/MariaDB); direct: the connection
+    factory of lbaas.core.direct (no pool, no pre-ping, no pool metrics).
 
     Writes run at READ COMMITTED, PostgreSQL's default, on MySQL too, where it is not the
     default: each statement reads what is committed when it runs, so a count taken after a
     row lock (quotas) sees every row the lock holder committed; and InnoDB takes no gap
     locks for searches, so writers of unrelated rows never wait on each other.
     """
-    options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
+    options = {"poolclass": NullPool} if direct else \
+        {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
     if make_url(url).get_backend_name() == "mysql":
         url = _mysql_url(url)
         options.update(isolation_level="READ COMMITTED",
                        connect_args={"sql_mode": MYSQL_SQL_MODE})
     engine = create_engine(url, **options)
-    watch_pool(engine, pool_size)
+    if not direct:
+        watch_pool(engine, pool_size)
     return engine
 
 
@@ -147,11 +152,14 @@ class Database:
             make_private(url)
             self.write_engine = _sqlite_engine(url, immediate=True)
             self.read_engine = _sqlite_engine(url, immediate=False)
+            self.direct = direct.Reader(_sqlite_engine(url, immediate=False, poolclass=NullPool))
         else:
             self.write_engine = _server_engine(url, pool_size)
             # Same pool; connections handed to readers are switched to autocommit.
             self.read_engine = self.write_engine.execution_options(
                 isolation_level="AUTOCOMMIT")
+            self.direct = direct.Reader(_server_engine(url, pool_size, direct=True),
+                                        keep=pool_size)
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = sessionmaker(self.read_engine, class_=ReadOnlySession,
                                     expire_on_commit=False, autoflush=False)
@@ -221,7 +229,8 @@ class Database:
             yield connection
 
     def dispose(self):
-        """Close every pooled connection."""
+        """Close every pooled connection, and the direct readers'."""
+        self.direct.close()
         self.write_engine.dispose()
         if self.is_sqlite:
             self.read_engine.dispose()

@@ -13,7 +13,7 @@ from sqlalchemy import String, any_, bindparam, cast, literal, null, select, uni
 from sqlalchemy.dialects import postgresql
 
 from lbaas.core import constants as c
-from lbaas.core import models
+from lbaas.core import direct, models
 
 LB = models.LoadBalancer.__table__
 LISTENER = models.Listener.__table__
@@ -172,6 +172,9 @@ class LoadBalancerTree:
     listeners: list
     pools: dict
     l7policies: dict = dataclasses.field(default_factory=dict)
+    # the rows read, as the database gave them: everything the tree holds, in plain tuples
+    # whose repr is several times cheaper than the records' (the status tree's ETag)
+    rows: tuple = dataclasses.field(default=(), compare=False, repr=False)
 
 
 
@@ -198,19 +201,13 @@ def _ids_param(dialect_name, column):
     return column.in_(bindparam("ids", expanding=True))
 
 
-@functools.cache
-def _children_query(dialect_name):
-    """Listener ids, pool ids, tags and additional VIPs of load balancers :ids, in one select.
-
-    Built once per dialect: statements reused as they are skip SQLAlchemy's per-call
-    construction and cache-key work.
-    """
+def _child_branches(owner_filter):
+    """Listener ids, pool ids, tags and additional VIPs, one UNION ALL branch each."""
     text = cast(null(), String)
 
     def branch(owner, kind, *values):
         values += (text,) * (3 - len(values))
-        return select(owner, literal(kind, String), *values).where(
-            _ids_param(dialect_name, owner))
+        return select(owner, literal(kind, String), *values).where(owner_filter(owner))
 
     return union_all(
         branch(LISTENER.c.loadbalancer_id, "listener", LISTENER.c.id),
@@ -219,16 +216,20 @@ def _children_query(dialect_name):
         branch(VIP.c.load_balancer_id, "vip", VIP.c.subnet_id, VIP.c.ip_address, VIP.c.port_id))
 
 
-_ONE_LB = select(*LB_COLUMNS).where(LB.c.id == bindparam("id"))
+@functools.cache
+def _children_query(dialect_name):
+    """The children (_child_branches) of load balancers :ids, in one select.
+
+    Built once per dialect: statements reused as they are skip SQLAlchemy's per-call
+    construction and cache-key work.
+    """
+    return _child_branches(lambda owner: _ids_param(dialect_name, owner))
 
 
-def loadbalancer_records(session, rows):
-    """Records for rows selected with LB_COLUMNS (in their order), children fetched at once."""
-    if not rows:
-        return []
-    children = {row.id: ([], [], [], []) for row in rows}
-    query = _children_query(_dialect(session))
-    for owner, kind, a, b, d in session.execute(query, {"ids": list(children)}):
+def _records(rows, child_rows):
+    """LoadBalancerRecords of LB_COLUMNS rows (in their order) and their child rows."""
+    children = {row[0]: ([], [], [], []) for row in rows}
+    for owner, kind, a, b, d in child_rows:
         listeners, pools, vips, tags = children[owner]
         if kind == "listener":
             listeners.append(Ref(a))
@@ -240,41 +241,89 @@ def loadbalancer_records(session, rows):
             vips.append(AdditionalVipRecord(a, b, d))
     records = []
     for row in rows:
-        listeners, pools, vips, tags = children[row.id]
+        listeners, pools, vips, tags = children[row[0]]
         tags.sort()
         records.append(LoadBalancerRecord(*row, listeners=tuple(listeners), pools=tuple(pools),
                                           additional_vips=tuple(vips), tag_list=tags))
     return records
 
 
-def loadbalancer(session, lb_id):
-    """The live load balancer with this id as a record, or None (absent or DELETED)."""
-    row = session.execute(_ONE_LB, {"id": lb_id}).first()
-    if row is None or row.provisioning_status == c.DELETED:
+def loadbalancer_records(session, rows):
+    """Records for rows selected with LB_COLUMNS (in their order), children fetched at once."""
+    if not rows:
+        return []
+    query = _children_query(_dialect(session))
+    return _records(rows, session.execute(query, {"ids": [row[0] for row in rows]}))
+
+
+class Rows:
+    """The reader interface of lbaas.core.direct.Reader over an SQLAlchemy Connection or
+    Session, for the callers of the functions below outside the API's request threads."""
+
+    def __init__(self, executor):
+        self.executor = executor
+
+    def rows(self, select, params):
+        """Every row of a direct.Select with params."""
+        return self.executor.execute(select.statement, params).all()
+
+    def first(self, select, params):
+        """The first row of a direct.Select with params, or None."""
+        return self.executor.execute(select.statement, params).first()
+
+
+def _reader(executor):
+    """A direct.Reader as it is; an SQLAlchemy Connection or Session wrapped in Rows."""
+    return executor if isinstance(executor, direct.Reader) else Rows(executor)
+
+
+_PROVISIONING = LB_COLUMNS.index(LB.c.provisioning_status)
+_ONE_LB = direct.Select(select(*LB_COLUMNS).where(LB.c.id == bindparam("id")))
+_ONE_LB_CHILDREN = direct.Select(_child_branches(lambda owner: owner == bindparam("id")))
+
+
+def loadbalancer(reader, lb_id):
+    """The live load balancer with this id as a record, or None (absent or DELETED).
+
+    reader: a lbaas.core.direct.Reader, or an SQLAlchemy Connection or Session."""
+    reader = _reader(reader)
+    row = reader.first(_ONE_LB, {"id": lb_id})
+    if row is None or row[_PROVISIONING] == c.DELETED:
         return None
-    return loadbalancer_records(session, [row])[0]
+    return _records([row], reader.rows(_ONE_LB_CHILDREN, {"id": lb_id}))[0]
 
 
-_LB_NODE = select(*_columns(LB, TreeNode)).where(LB.c.id == bindparam("id"))
-_LISTENER_NODES = select(*_columns(LISTENER, ListenerNode)).where(
-    LISTENER.c.loadbalancer_id == bindparam("id"))
-_POOL_NODES = (select(*_columns(POOL, TreeNode), *_columns(MONITOR, MonitorNode))
-               .outerjoin(MONITOR, MONITOR.c.pool_id == POOL.c.id)
-               .where(POOL.c.loadbalancer_id == bindparam("id")))
-
-
-_POLICY_NODES = (
+_NODE = len(TreeNode._fields)
+_TREE_PROVISIONING = TreeNode._fields.index("provisioning_status")
+# the load balancer's node, then its project (what a policy check of the tree needs)
+_LB_NODE = direct.Select(select(*_columns(LB, TreeNode), LB.c.project_id)
+                         .where(LB.c.id == bindparam("id")))
+_LISTENER_NODES = direct.Select(select(*_columns(LISTENER, ListenerNode)).where(
+    LISTENER.c.loadbalancer_id == bindparam("id")))
+_POOL_NODES = direct.Select(
+    select(*_columns(POOL, TreeNode), *_columns(MONITOR, MonitorNode))
+    .outerjoin(MONITOR, MONITOR.c.pool_id == POOL.c.id)
+    .where(POOL.c.loadbalancer_id == bindparam("id")))
+_MEMBER_NODES = direct.Select(
+    select(*_columns(MEMBER, MemberNode))
+    .where(MEMBER.c.pool_id.in_(
+        select(POOL.c.id).where(POOL.c.loadbalancer_id == bindparam("id"))))
+    # oldest first; the id breaks ties (MariaDB keeps whole seconds: a batch shares one), so
+    # every read, in every process, gives one order and one ETag
+    .order_by(MEMBER.c.created_at, MEMBER.c.id))
+_POLICY_NODES = direct.Select(
     select(*_columns(POLICY, PolicyNode), *_columns(RULE, RuleNode))
     .select_from(POLICY.join(LISTENER, LISTENER.c.id == POLICY.c.listener_id)
                  .outerjoin(RULE, RULE.c.l7policy_id == POLICY.c.id))
     .where(LISTENER.c.loadbalancer_id == bindparam("id"))
     .order_by(POLICY.c.listener_id, POLICY.c.position, RULE.c.created_at, RULE.c.id))
+_MEMBER_POOL = MemberNode._fields.index("pool_id")
 
 
-def _policy_trees(session, lb_id):
-    """The L7 policies (with their rules) of a load balancer's listeners, by listener id."""
+def _policy_trees(rows):
+    """The L7 policies (with their rules) of _POLICY_NODES rows, by listener id."""
     trees, split = {}, len(PolicyNode._fields)
-    for row in session.execute(_POLICY_NODES, {"id": lb_id}):
+    for row in rows:
         policy = PolicyNode(*row[:split])
         policies = trees.setdefault(policy.listener_id, [])
         if not policies or policies[-1].policy.id != policy.id:
@@ -284,27 +333,28 @@ def _policy_trees(session, lb_id):
     return trees
 
 
-@functools.cache
-def _member_nodes(dialect_name):
-    """The members of pools :ids, oldest first (built once per dialect)."""
-    return (select(*_columns(MEMBER, MemberNode))
-            .where(_ids_param(dialect_name, MEMBER.c.pool_id)).order_by(MEMBER.c.created_at))
+def loadbalancer_tree(reader, lb_id, authorize=None):
+    """A live load balancer's statuses and those of every object under it, or None.
 
-
-def loadbalancer_tree(session, lb_id):
-    """A live load balancer's statuses and those of every object under it, or None."""
-    lb = session.execute(_LB_NODE, {"id": lb_id}).first()
-    if lb is None or lb.provisioning_status == c.DELETED:
+    reader: as loadbalancer()'s. authorize(project_id), when given, is called with the
+    load balancer's project before anything under it is read (it raises to refuse)."""
+    reader = _reader(reader)
+    lb = reader.first(_LB_NODE, {"id": lb_id})
+    if lb is None or lb[_TREE_PROVISIONING] == c.DELETED:
         return None
-    listeners = [ListenerNode(*row) for row in session.execute(_LISTENER_NODES, {"id": lb_id})]
-    split = len(TreeNode._fields)
+    if authorize is not None:
+        authorize(lb[_NODE])
+    listener_rows = reader.rows(_LISTENER_NODES, {"id": lb_id})
+    listeners = [ListenerNode(*row) for row in listener_rows]
     pools = {}
-    for row in session.execute(_POOL_NODES, {"id": lb_id}):
-        monitor = MonitorNode(*row[split:]) if row[split] is not None else None
-        pools[row[0]] = PoolTree(TreeNode(*row[:split]), monitor, [])
-    if pools:
-        query = _member_nodes(_dialect(session))
-        for row in session.execute(query, {"ids": list(pools)}):
-            pools[row.pool_id].members.append(MemberNode(*row))
-    policies = _policy_trees(session, lb_id) if listeners else {}
-    return LoadBalancerTree(TreeNode(*lb), listeners, pools, policies)
+    pool_rows = reader.rows(_POOL_NODES, {"id": lb_id})
+    for row in pool_rows:
+        monitor = MonitorNode(*row[_NODE:]) if row[_NODE] is not None else None
+        pools[row[0]] = PoolTree(TreeNode(*row[:_NODE]), monitor, [])
+    member_rows = reader.rows(_MEMBER_NODES, {"id": lb_id}) if pools else ()
+    for row in member_rows:
+        pools[row[_MEMBER_POOL]].members.append(MemberNode(*row))
+    policy_rows = reader.rows(_POLICY_NODES, {"id": lb_id}) if listeners else ()
+    return LoadBalancerTree(TreeNode(*lb[:_NODE]), listeners, pools,
+                            _policy_trees(policy_rows),
+                            rows=(tuple(lb), listener_rows, pool_rows, member_rows, policy_rows))

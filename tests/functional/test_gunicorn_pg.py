@@ -265,3 +265,34 @@ def test_one_plain_access_line_per_request_with_request_id_and_project(api):
     assert f"{rid} - gunicorn-project " in lines[0]
     assert f'"GET /v2/lbaas/loadbalancers/{missing} HTTP/1.1" status: 404 len: ' in lines[0]
     assert "\x1b" not in api.log_tail(200000)
+
+
+def test_a_drivers_status_report_shows_at_once_on_every_worker(api, conn, migrated):
+    """No cache can serve a stale status: a driver's status report, committed by another
+    process (as the driver agent commits an out-of-tree driver's), is what the very next GET
+    of the load balancer and of its status tree answer, whichever worker serves them."""
+    from lbaas.core import status
+    from lbaas.core.db import Database
+    lb = sdk.settle(conn, conn.load_balancer.create_load_balancer(
+        name="status-report", vip_subnet_id=str(uuid.uuid4())).id)
+    url = f"{api.url}/v2/lbaas/loadbalancers/{lb.id}"
+    [database_url] = [line.split("=", 1)[1].strip()
+                      for line in migrated.config_file.read_text().splitlines()
+                      if line.startswith("connection")]
+    driver_side = Database(database_url, pool_size=1)
+    workers = children(api.proc.pid)
+    before = {pid: cpu_ticks(pid) for pid in workers}
+    try:
+        for value in ("ERROR", "DEGRADED", "ONLINE"):
+            status.apply_status_update(driver_side, {
+                "loadbalancers": [{"id": lb.id, "operating_status": value}]})
+            for _ in range(15):
+                with requests.Session() as fresh:   # a new connection: either worker
+                    one = fresh.get(url, timeout=10).json()["loadbalancer"]
+                    tree = fresh.get(f"{url}/status", timeout=10).json()["statuses"]
+                assert (one["operating_status"], tree["loadbalancer"]["operating_status"]) \
+                    == (value, value)
+    finally:
+        driver_side.dispose()
+    assert all(cpu_ticks(pid) > before[pid] for pid in workers), "one worker answered all"
+    conn.load_balancer.delete_load_balancer(lb.id)

@@ -31,9 +31,10 @@ class LoadBalancer(MethodView):
     def get(self, lb_id):
         """Show a load balancer (304 from its records when If-None-Match names them)."""
         record = core().loadbalancers.get(current(), lb_id)
-        tag = conditional.tag_of(KEY, record, rendering.wanted_fields())
+        fields = rendering.wanted_fields()
+        tag = conditional.tag_of(KEY, record, fields)
         return conditional.not_modified(tag) or \
-            conditional.tagged(rendering.one(KEY, views.loadbalancer(record)), tag)
+            conditional.tagged(rendering.selected(KEY, views.loadbalancer(record), fields), tag)
 
     @blp.arguments(LoadBalancerUpdate, error_status_code=400)
     def put(self, body, lb_id):
@@ -61,7 +62,7 @@ class LoadBalancerStatus(MethodView):
     def get(self, lb_id):
         """The status tree of a load balancer (304 from its records, as above)."""
         tree = core().loadbalancers.status_tree_records(current(), lb_id)
-        tag = conditional.tag_of("statuses", tree)
+        tag = conditional.tag_of("statuses", tree.rows)
         return conditional.not_modified(tag) or conditional.tagged(
             {"statuses": core().loadbalancers.render_status_tree(tree)}, tag)
 

@@ -42,16 +42,6 @@ def resolve_project(core, ctx, body):
     return project
 
 
-def _lb_project(session, lb_id):
-    """The project of a live load balancer, or a 404 (session: a Session or a Connection)."""
-    project = session.execute(select(models.LoadBalancer.project_id).where(
-        models.LoadBalancer.id == lb_id,
-        models.LoadBalancer.provisioning_status != c.DELETED)).first() if lb_id else None
-    if project is None:
-        raise errors.NotFound(resource=common.HUMAN_NAMES[models.LoadBalancer], id=lb_id)
-    return project[0]
-
-
 class LoadBalancerService:
     """Every rule of the load balancer resource."""
 
@@ -60,8 +50,7 @@ class LoadBalancerService:
 
     def get(self, ctx, lb_id):
         """One live load balancer as a record (404 if absent or DELETED)."""
-        with self.core.db.connection() as connection:
-            record = queries.loadbalancer(connection, lb_id) if lb_id else None
+        record = queries.loadbalancer(self.core.db.direct, lb_id) if lb_id else None
         if record is None:
             raise errors.NotFound(resource=common.HUMAN_NAMES[models.LoadBalancer], id=lb_id)
         self.core.policy.authorize(ctx, RBAC, "get_one", record.project_id)
@@ -249,11 +238,12 @@ class LoadBalancerService:
     def status_tree_records(self, ctx, lb_id):
         """The records a status tree is rendered from (queries.LoadBalancerTree; 404 if the
         load balancer is absent or DELETED)."""
-        with self.core.db.connection() as connection:
-            if self.core.policy.enforcing(ctx):
-                self.core.policy.authorize(ctx, RBAC, "get_status",
-                                           _lb_project(connection, lb_id))
-            tree = queries.loadbalancer_tree(connection, lb_id) if lb_id else None
+        authorize = None
+        if self.core.policy.enforcing(ctx):
+            def authorize(project_id):
+                self.core.policy.authorize(ctx, RBAC, "get_status", project_id)
+        tree = queries.loadbalancer_tree(self.core.db.direct, lb_id, authorize) \
+            if lb_id else None
         if tree is None:
             raise errors.NotFound(resource=common.HUMAN_NAMES[models.LoadBalancer], id=lb_id)
         return tree
@@ -283,9 +273,10 @@ def _status_tree(tree):
             branch = tree.pools.get(pool_id)
             if branch is None:
                 continue
-            node = _status(branch.pool, members=[
-                _status(m, address=m.address, protocol_port=m.protocol_port)
-                for m in branch.members])
+            node = _status(branch.pool, members=[   # as _status(m, address=, protocol_port=)
+                {"id": m.id, "name": m.name or "", "operating_status": m.operating_status,
+                 "provisioning_status": m.provisioning_status, "address": m.address,
+                 "protocol_port": m.protocol_port} for m in branch.members])
             hm = branch.healthmonitor
             if hm is not None:
                 node["health_monitor"] = _status(hm, type=hm.type)
