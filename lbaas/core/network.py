@@ -141,12 +141,14 @@ class NetworkBackend(abc.ABC):
         return None
 
     def allocate_port(self, device_id, subnet_id, device_owner, address=None, name="",
-                      host=None, allowed=()):
+                      host=None, allowed=(), mac_address=None):
         """Reserve an address on a subnet for a device; -> a Neutron-shaped port dict.
 
         host: bind the port to that compute host (Plumbing.bound_ports); allowed: addresses
         the device may also use on it (a VIP it holds: allowed address pairs), kept as given
-        on an existing port. Backends without bound ports ignore both.
+        on an existing port. Backends without bound ports ignore both. mac_address: the
+        MAC the port should have (OVN's health-check MAC on a health-check source port),
+        set on an existing port too; a backend that cannot set MACs ignores it.
         """
         raise NotImplementedError(f"{type(self).__name__} allocates no ports")
 
