@@ -46,6 +46,13 @@ OVN_VIP_PORT = VipPortStyle("ovn-lb-vip-", "", True)
 VIP_PORT_STYLES = (OCTAVIA_VIP_PORT, OVN_VIP_PORT)
 
 
+def amphora_vip_port_name(amphora_id):
+    """The name of an amphora's own port on the VIP subnet (the one holding the VIP)."""
+    # how a network backend finds that port: Nova rewrites its device_id and device_owner
+    # when it attaches it to the amphora's server, never its name
+    return f"lbaas-amphora-vrrp-{amphora_id}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Plumbing:
     """How amphorae on this host join a subnet: the bridge to plug into and its addressing.
@@ -120,8 +127,8 @@ class NetworkBackend(abc.ABC):
         loadbalancer: {"id", "vip_sg_ids", "vip_addresses", "listeners": [{"protocol",
         "protocol_port", "allowed_cidrs", "provisioning_status"}], "topology" (SINGLE or
         ACTIVE_STANDBY), "peer_port" (the port a pair's HAProxys sync on, or None),
-        "amphorae" (ids of the devices whose VIP-subnet ports carry the VIP: they get the
-        same groups; may be absent)}; a
+        "amphorae" (ids of the amphorae whose VIP-subnet ports, named
+        amphora_vip_port_name(id), carry the VIP: they get the same groups; may be absent)}; a
         provider calls it after listener changes, and may call it again with the same
         state (nothing changes then). A backend without security groups does nothing;
         the group goes in deallocate_vip.

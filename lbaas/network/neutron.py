@@ -305,9 +305,11 @@ class NeutronNetwork(network.NetworkBackend):
                 loadbalancer.get("amphorae") or (), ports[0]["network_id"]))
 
     def _amphora_vip_ports(self, amphora_ids, network_id):
-        """The amphorae's ports on the VIP network (they hold the VIP as an allowed pair)."""
+        """The amphorae's ports on the VIP network (they hold the VIP as an allowed pair),
+        found by name: Nova rewrites the device_id of a port it attaches to a server."""
         if not amphora_ids:
             return []
         return [p for p in self.api.call("GET", "/ports", params={
-            "device_id": sorted(amphora_ids), "network_id": network_id})["ports"]
+            "name": sorted(network.amphora_vip_port_name(a) for a in amphora_ids),
+            "network_id": network_id, "project_id": self.clients.project_id()})["ports"]
             if p.get("allowed_address_pairs")]
