@@ -312,3 +312,43 @@ def test_a_monitored_member_goes_online_at_once_and_the_vip_carries_traffic(
     time.sleep(3)
     assert _member_status(world, lb["id"]) == "ONLINE"
     delete(world, lb["id"])
+
+
+def _svc_monitor_mac(world):
+    (nb_global,) = rows(world, "NB_Global")
+    return nb_global["options"]["svc_monitor_mac"]
+
+
+def test_the_health_check_ports_mac_is_repaired_and_never_clashes(world):
+    """A health-check port made before lbaas set its MAC gets OVN's at the next reconcile; a
+    second member subnet on the same network keeps a MAC of Neutron's (Neutron wants MACs
+    unique per network) instead of failing the load balancer."""
+    lb = create_graph(world)
+    (hc,) = hc_ports(world)
+    world.admin.network.update_port(hc, mac_address="fa:16:3e:0b:0b:0b")   # an old port
+    world.lbaas.call(M, "PUT", f"{LBS}/{lb['id']}", expect=200,
+                     json={"loadbalancer": {"description": "reconcile again"}})
+    world.lbaas.wait(M, lb["id"])
+    assert world.admin.network.get_port(hc.id).mac_address == _svc_monitor_mac(world)
+    # a member on a second subnet of the member network: a second source port there
+    second = world.alpha.network.create_subnet(network_id=world.back.id, ip_version=4,
+                                               cidr="10.242.3.0/24", enable_dhcp=False)
+    # (with a port: a member without one is not checked, and its source port is released
+    # only by the next full sync)
+    port = world.alpha.network.create_port(
+        network_id=world.back.id, name="on-member-2",
+        fixed_ips=[{"subnet_id": second.id, "ip_address": "10.242.3.11"}])
+    (ref,) = lb["pools"]
+    world.lbaas.call(M, "POST", f"/v2/lbaas/pools/{ref['id']}/members", expect=201, json={
+        "member": {"address": "10.242.3.11", "protocol_port": 8080, "subnet_id": second.id}})
+    assert world.lbaas.wait(M, lb["id"])["provisioning_status"] == "ACTIVE"
+    (other,) = [p for p in world.admin.network.ports(device_owner=HM_OWNER)
+                if p.device_id == f"ovn-lb-hm-{second.id}"]
+    assert other.mac_address != _svc_monitor_mac(world)
+    assert world.admin.network.get_port(hc.id).mac_address == _svc_monitor_mac(world)
+    delete(world, lb["id"])
+    left = [(p.name, p.device_owner, p.device_id) for p in world.admin.network.ports(
+        fixed_ips=f"subnet_id={second.id}")]
+    assert left == [("on-member-2", "", "")], left
+    world.alpha.network.delete_port(port)
+    world.alpha.network.delete_subnet(second)
