@@ -46,6 +46,13 @@ OVN_VIP_PORT = VipPortStyle("ovn-lb-vip-", "", True)
 VIP_PORT_STYLES = (OCTAVIA_VIP_PORT, OVN_VIP_PORT)
 
 
+def amphora_vip_port_name(amphora_id):
+    """The name of an amphora's own port on the VIP subnet (the one holding the VIP)."""
+    # how a network backend finds that port: Nova rewrites its device_id and device_owner
+    # when it attaches it to the amphora's server, never its name
+    return f"lbaas-amphora-vrrp-{amphora_id}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Plumbing:
     """How amphorae on this host join a subnet: the bridge to plug into and its addressing.
@@ -120,8 +127,8 @@ class NetworkBackend(abc.ABC):
         loadbalancer: {"id", "vip_sg_ids", "vip_addresses", "listeners": [{"protocol",
         "protocol_port", "allowed_cidrs", "provisioning_status"}], "topology" (SINGLE or
         ACTIVE_STANDBY), "peer_port" (the port a pair's HAProxys sync on, or None),
-        "amphorae" (ids of the devices whose VIP-subnet ports carry the VIP: they get the
-        same groups; may be absent)}; a
+        "amphorae" (ids of the amphorae whose VIP-subnet ports, named
+        amphora_vip_port_name(id), carry the VIP: they get the same groups; may be absent)}; a
         provider calls it after listener changes, and may call it again with the same
         state (nothing changes then). A backend without security groups does nothing;
         the group goes in deallocate_vip.
@@ -141,12 +148,14 @@ class NetworkBackend(abc.ABC):
         return None
 
     def allocate_port(self, device_id, subnet_id, device_owner, address=None, name="",
-                      host=None, allowed=()):
+                      host=None, allowed=(), mac_address=None):
         """Reserve an address on a subnet for a device; -> a Neutron-shaped port dict.
 
         host: bind the port to that compute host (Plumbing.bound_ports); allowed: addresses
         the device may also use on it (a VIP it holds: allowed address pairs), kept as given
-        on an existing port. Backends without bound ports ignore both.
+        on an existing port. Backends without bound ports ignore both. mac_address: the
+        MAC the port should have (OVN's health-check MAC on a health-check source port),
+        set on an existing port too; a backend that cannot set MACs ignores it.
         """
         raise NotImplementedError(f"{type(self).__name__} allocates no ports")
 

@@ -473,8 +473,10 @@ class LocalNetwork(network.NetworkBackend):
         with self._writing() as conn:
             conn.execute(delete(_PORTS).where(where))
 
-    def allocate_port(self, device_id, subnet_id, device_owner, address=None, name=""):
-        """A port for a device on a subnet; the existing one if the device already has one."""
+    def allocate_port(self, device_id, subnet_id, device_owner, address=None, name="",
+                      mac_address=None):
+        """A port for a device on a subnet; the existing one if the device already has one
+        (its MAC is the backend's own: mac_address is ignored)."""
         subnet = self._subnet_or_400(subnet_id)
         return self._reserve(subnet, address, device_id=device_id, device_owner=device_owner,
                              name=name)

@@ -18,11 +18,13 @@ balancers' security groups.
 """
 import copy
 import ipaddress
+import logging
 import re
 
 from lbaas.core import errors, network
 from lbaas.network import neutron_api, neutron_sg
 
+LOG = logging.getLogger(__name__)
 OWNER = network.OCTAVIA_VIP_PORT.device_owner
 ROUTER_OWNERS = ("network:router_interface", "network:router_interface_distributed",
                  "network:ha_router_replicated_interface")
@@ -69,9 +71,10 @@ def _address_on(port, subnet_id, address=None):
 
 
 def _differs(port, wanted):
-    """Whether a port's binding host or allowed address pairs differ from the wanted ones."""
-    if "binding:host_id" in wanted and port.get("binding:host_id") != wanted["binding:host_id"]:
-        return True
+    """Whether a port's binding host, MAC or allowed address pairs differ from the wanted ones."""
+    for key in ("binding:host_id", "mac_address"):
+        if key in wanted and port.get(key) != wanted[key]:
+            return True
     if "allowed_address_pairs" in wanted:
         have = sorted(p["ip_address"] for p in port.get("allowed_address_pairs") or [])
         return have != sorted(p["ip_address"] for p in wanted["allowed_address_pairs"])
@@ -235,9 +238,9 @@ class NeutronNetwork(network.NetworkBackend):
 
     # -- amphora and health-check ports ------------------------------------------------------
     def allocate_port(self, device_id, subnet_id, device_owner, address=None, name="",
-                      host=None, allowed=()):
+                      host=None, allowed=(), mac_address=None):
         """A port of lbaas's project for a device on a subnet (bound to host, with allowed
-        address pairs); the existing one if any, its pairs and binding brought up to date."""
+        address pairs and MAC); the existing one if any, brought up to date."""
         subnet = self.api.call("GET", f"/subnets/{subnet_id}", missing_ok=True)
         if subnet is None:
             raise errors.InvalidSubresource(resource="Subnet", id=subnet_id)
@@ -253,6 +256,10 @@ class NeutronNetwork(network.NetworkBackend):
             wanted["binding:host_id"] = host
         if allowed:
             wanted["allowed_address_pairs"] = [{"ip_address": a} for a in allowed]
+        if mac_address and (any(p.get("mac_address") == mac_address for p in existing) or
+                            self._mac_free(subnet["subnet"]["network_id"], mac_address,
+                                           {p["id"] for p in existing}, device_id)):
+            wanted["mac_address"] = mac_address
         for port in existing:
             if address is None or _address_on(port, subnet_id, address):
                 if _differs(port, wanted):
@@ -265,6 +272,17 @@ class NeutronNetwork(network.NetworkBackend):
         return self.api.call("POST", "/ports", {"port": {
             "name": name, "network_id": subnet["subnet"]["network_id"], "device_id": device_id,
             "device_owner": device_owner, "fixed_ips": [fixed], **wanted}})["port"]
+
+    def _mac_free(self, network_id, mac_address, mine, device_id):
+        """Whether no port on the network but `mine` has the MAC (Neutron wants MACs unique
+        per network: a second health-check port there keeps a MAC of Neutron's)."""
+        holders = [p["id"] for p in self.api.call("GET", "/ports", params={
+            "network_id": network_id, "mac_address": mac_address})["ports"]
+            if p["id"] not in mine]
+        if holders:
+            LOG.warning("MAC %s is already port %s's on network %s: the port of %s keeps a "
+                        "MAC of Neutron's", mac_address, holders[0], network_id, device_id)
+        return not holders
 
     def release_ports(self, device_id):
         """Delete the device's ports in lbaas's project (never another project's, nor a VIP)."""
@@ -287,9 +305,11 @@ class NeutronNetwork(network.NetworkBackend):
                 loadbalancer.get("amphorae") or (), ports[0]["network_id"]))
 
     def _amphora_vip_ports(self, amphora_ids, network_id):
-        """The amphorae's ports on the VIP network (they hold the VIP as an allowed pair)."""
+        """The amphorae's ports on the VIP network (they hold the VIP as an allowed pair),
+        found by name: Nova rewrites the device_id of a port it attaches to a server."""
         if not amphora_ids:
             return []
         return [p for p in self.api.call("GET", "/ports", params={
-            "device_id": sorted(amphora_ids), "network_id": network_id})["ports"]
+            "name": sorted(network.amphora_vip_port_name(a) for a in amphora_ids),
+            "network_id": network_id, "project_id": self.clients.project_id()})["ports"]
             if p.get("allowed_address_pairs")]

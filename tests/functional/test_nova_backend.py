@@ -28,6 +28,8 @@ from lbaas.drivers.amphora.compute.nova import (META_ID, TAG, NovaCompute, group
                                                 management_port_name, server_name)
 from lbaas.drivers.amphora.fleet import Fleet
 from lbaas.drivers.amphora.housekeeping import Housekeeper
+from lbaas.drivers.amphora.vrrp.pair import AMP_PORT_OWNER, vip_port_name
+from lbaas.network.neutron import NeutronNetwork
 from tests.functional.keystone import REGION, password
 
 pytestmark = pytest.mark.functional
@@ -306,3 +308,56 @@ def test_the_fleet_marks_an_amphora_whose_agent_never_answers_error(cloud, tmp_p
         assert _leftovers(cloud, amphora.id) == ([], [])
     finally:
         core.close()
+
+
+def _ingress(sdk, group_id):
+    return {(r.protocol, r.port_range_min, r.remote_ip_prefix)
+            for r in sdk.network.security_group_rules(security_group_id=group_id)
+            if r.direction == "ingress"}
+
+
+def test_the_load_balancers_group_reaches_a_nova_amphoras_vip_port(cloud, backend, ca,
+                                                                     tmp_path):
+    """The reconciler's steps on the real backends (Nova's fake virt driver runs no agent, so
+    the reconciler itself cannot get this far): the neutron network backend makes the VIP
+    and the amphora's VIP-subnet port, the nova backend attaches that port (Nova rewrites
+    its device_id and owner), then the security group sync must still find it: the load
+    balancer's group is on it, and follows a listener change. Before, the sync looked the
+    port up by device_id and the group never reached it."""
+    network = NeutronNetwork(_conf(cloud, tmp_path))
+    lb_id, amphora_id = str(uuid.uuid4()), str(uuid.uuid4())
+    vip = network.allocate_vip(lb_id, cloud.vip.id, cloud.vip_subnet.id)
+    ip = backend.create(amphora_id, boot=_boot(lb_id)).management_ip
+    backend.create(amphora_id, files=_files(ca, amphora_id, ip), boot=_boot(lb_id))
+    try:
+        port = network.allocate_port(amphora_id, cloud.vip_subnet.id, AMP_PORT_OWNER,
+                                     name=vip_port_name(amphora_id), allowed=[vip.address])
+        backend.plug(amphora_id, Network(cloud.vip.id, port_id=port["id"],
+                                         mac=port["mac_address"]))
+        server_id = next(cloud.sdk.compute.servers(name=f"^{server_name(amphora_id)}$")).id
+        assert cloud.sdk.network.get_port(port["id"]).device_id == server_id   # Nova's now
+        state = {"id": lb_id, "vip_sg_ids": [], "vip_addresses": [vip.address],
+                 "topology": "SINGLE", "peer_port": None, "amphorae": [amphora_id],
+                 "listeners": [{"protocol": "TCP", "protocol_port": 80, "allowed_cidrs": []}]}
+        network.sync_security_group(state)
+        (group,) = cloud.sdk.network.security_groups(name=f"lb-{lb_id}")
+        for each in (port["id"], vip.port_id):
+            assert cloud.sdk.network.get_port(each).security_group_ids == [group.id]
+        assert _ingress(cloud.sdk, group.id) == {("tcp", 80, None)}
+        # a listener change: the same group, its rules changed, still on the amphora's port
+        state["listeners"] = [{"protocol": "UDP", "protocol_port": 53,
+                               "allowed_cidrs": ["192.0.2.0/24"]}]
+        network.sync_security_group(state)
+        assert _ingress(cloud.sdk, group.id) == {("udp", 53, "192.0.2.0/24")}
+        assert cloud.sdk.network.get_port(port["id"]).security_group_ids == [group.id]
+        # the user's own groups replace ours on it too
+        theirs = cloud.sdk.network.create_security_group(name=f"nb-user-{lb_id[:8]}")
+        state["vip_sg_ids"] = [theirs.id]
+        network.sync_security_group(state)
+        assert cloud.sdk.network.get_port(port["id"]).security_group_ids == [theirs.id]
+        assert list(cloud.sdk.network.security_groups(name=f"lb-{lb_id}")) == []
+    finally:
+        backend.delete(amphora_id)   # the server and the ports Nova holds for it
+        network.deallocate_vip(lb_id, vip)
+    assert cloud.sdk.network.find_port(port["id"]) is None
+    cloud.sdk.network.delete_security_group(theirs)

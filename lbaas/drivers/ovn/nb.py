@@ -74,9 +74,21 @@ class Northbound:
         load balancer's rows, or of every row (anyone's, not only lbaas's) but `exclude`'s."""
         return ReadSources(self.api, loadbalancer_id, exclude).execute(check_error=True)
 
+    def svc_monitor_mac(self):
+        """The MAC ovn-northd gives health-check probes (NB_Global options), or None."""
+        return ReadMonitorMac(self.api).execute(check_error=True)
+
     def stop(self):
         """Close the connection."""
         self.connection.stop()
+
+
+class ReadMonitorMac(command.ReadOnlyCommand):
+    """NB_Global options:svc_monitor_mac (ovn-northd sets it), or None."""
+
+    def run_idl(self, txn):
+        rows = list(self.api.tables["NB_Global"].rows.values())
+        self.result = (rows[0].options.get("svc_monitor_mac") or None) if rows else None
 
 
 class ReadIds(command.ReadOnlyCommand):

@@ -8,7 +8,8 @@ two reconciles of one load balancer never interleave; a queued item is not queue
 Health checks need a source address on each member subnet: a port of the network backend
 per subnet (ovn-octavia-provider's convention, which Neutron's ML2/OVN makes a localport:
 name and device_id `ovn-lb-hm-<subnet id>`, device_owner `ovn-lb-hm:distributed`), shared by
-every load balancer checking members there. A reconcile that stops using a source releases
+every load balancer checking members there, with NB_Global's svc_monitor_mac as its MAC
+where the backend can set one. A reconcile that stops using a source releases
 its port unless another Load_Balancer row still maps it; the sync releases every source no
 load balancer plans any more (the repair for a release another process missed).
 """
@@ -137,13 +138,16 @@ class Worker:
         network = self.context.network
         datapaths = network.ovn_datapaths
         sources = {}
-        for subnet in plan.monitored_subnets(model):
-            if (datapaths(subnet) or (None,))[0]:   # the existing port, else a new one
-                port = network.allocate_port(
-                    device_id=HM_PREFIX + subnet, subnet_id=subnet, device_owner=HM_OWNER,
-                    name=HM_PREFIX + subnet)
-                sources[subnet] = next(f["ip_address"] for f in port["fixed_ips"]
-                                       if f["subnet_id"] == subnet)
+        subnets = [s for s in plan.monitored_subnets(model) if (datapaths(s) or (None,))[0]]
+        # the source port answers ARP with the probes' own MAC, so members' replies go to
+        # ovn-controller (docs/ovn.md, "In a Neutron cloud")
+        mac = self.nb.svc_monitor_mac() if subnets and self.nb is not None else None
+        for subnet in subnets:   # the existing port, else a new one
+            port = network.allocate_port(
+                device_id=HM_PREFIX + subnet, subnet_id=subnet, device_owner=HM_OWNER,
+                name=HM_PREFIX + subnet, mac_address=mac)
+            sources[subnet] = next(f["ip_address"] for f in port["fixed_ips"]
+                                   if f["subnet_id"] == subnet)
         self._planned[model.loadbalancer_id] = set(sources.values())
         return plan.build(model, datapaths, sources)
 

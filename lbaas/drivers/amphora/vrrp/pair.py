@@ -10,6 +10,7 @@ import hashlib
 import logging
 import time
 
+from lbaas.core import network
 from lbaas.drivers.amphora.agent_client import AgentError
 from lbaas.drivers.amphora.vrrp import render as vrrp_render
 from lbaas.drivers.amphora.vrrp.render import ACTIVE_STANDBY, PRIORITIES, VRID
@@ -33,7 +34,7 @@ class Leg:
 
 def vip_port_name(amphora_id):
     """The name of an amphora's own port on the VIP subnet (a pair's VRRP leg)."""
-    return f"lbaas-amphora-vrrp-{amphora_id}"
+    return network.amphora_vip_port_name(amphora_id)   # the network backend finds it by it
 
 
 def vip_addresses(want):
