@@ -27,17 +27,41 @@ SHARED_WORKER = {
 }
 
 
+# The longest units of work (a module or a SHARED_WORKER group), longest first. They are
+# handed out first, so the run does not end with one worker alone on a ten-minute unit while
+# the other idles (xdist's own order, most tests first, put upstream's one-test suite last).
+LONGEST_FIRST = (
+    "neutron",                                        # Neutron + Nova clouds: ~15 min
+    "tests/functional/test_upstream_suites.py",       # tempest + the SDK suite: ~10 min
+    "tests/functional/test_amphora_image.py",         # builds the image on a clean machine
+    "tests/functional/test_scaleout_chaos.py",
+)
+
+
+def _unit_of_work(path):
+    """The scope a test module runs in: its SHARED_WORKER group, or itself."""
+    return SHARED_WORKER.get(path, path)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The units of LONGEST_FIRST first, in that order; the rest as collected."""
+    rank = {unit: i for i, unit in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_unit_of_work(item.nodeid.split("::", 1)[0]),
+                                         len(rank)))
+
+
 def pytest_xdist_make_scheduler(config, log):
     """--dist loadfile, with the modules of SHARED_WORKER grouped (xdist 3.8's loadgroup
-    ignores xdist_group marks under pytest 9: nodeids no longer take its suffix)."""
+    ignores xdist_group marks under pytest 9: nodeids no longer take its suffix), handed out
+    in collection order (pytest_collection_modifyitems puts the longest first)."""
     if config.getoption("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadScopeScheduling
+    config.option.loadscopereorder = False
 
     class ModuleGroups(LoadScopeScheduling):
         def _split_scope(self, nodeid):
-            path = nodeid.split("::", 1)[0]
-            return SHARED_WORKER.get(path, path)
+            return _unit_of_work(nodeid.split("::", 1)[0])
 
     return ModuleGroups(config, log)
 
