@@ -121,7 +121,8 @@ class LibvirtCompute:
 
     def servers(self, admin):
         """Every server (of any project) on this host."""
-        return list(admin.compute.servers(all_projects=True, host=self.host))
+        return [server for server in admin.compute.servers(all_projects=True)
+                if server.compute_host == self.host]
 
     def stop(self):
         """Delete the servers left on the host (a failed test's), stop the compute, destroy
