@@ -284,12 +284,18 @@ class NeutronNetwork(network.NetworkBackend):
         ports = self._vip_ports(loadbalancer["id"])
         if ports:
             self.groups.sync(loadbalancer, ports + self._amphora_vip_ports(
-                loadbalancer.get("amphorae") or (), ports[0]["network_id"]))
+                loadbalancer, ports[0]["network_id"]))
 
-    def _amphora_vip_ports(self, amphora_ids, network_id):
-        """The amphorae's ports on the VIP network (they hold the VIP as an allowed pair)."""
+    def _amphora_vip_ports(self, loadbalancer, network_id):
+        """The amphorae's ports on the VIP network: lbaas's ports there that hold a VIP as
+        an allowed pair, whether their device_id is still the amphora's or Nova's server
+        id (Nova rewrites it when it attaches the port)."""
+        amphora_ids = set(loadbalancer.get("amphorae") or ())
         if not amphora_ids:
             return []
+        vips = set(loadbalancer.get("vip_addresses") or ())
         return [p for p in self.api.call("GET", "/ports", params={
-            "device_id": sorted(amphora_ids), "network_id": network_id})["ports"]
-            if p.get("allowed_address_pairs")]
+            "network_id": network_id, "project_id": self.clients.project_id()})["ports"]
+            if p.get("allowed_address_pairs") and not _is_vip(p) and (
+                p.get("device_id") in amphora_ids or
+                vips & {pair["ip_address"] for pair in p["allowed_address_pairs"]})]
