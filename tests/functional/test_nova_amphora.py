@@ -15,8 +15,10 @@ port's MAC and address; the health manager listens there for the heartbeats.
 The user's VIP and member networks are joined by a router; the client and the two members
 are namespaces on Neutron ports (neutron_dataplane.PortVm).
 """
+import contextlib
 import os
 import secrets
+import sqlite3
 import subprocess
 import time
 import uuid
@@ -188,7 +190,7 @@ def world(libvirt_compute, nova_cloud, neutron_dataplane, tmp_path_factory):
     lbaas.service.start()
     try:
         yield {"lbaas": lbaas, "admin": admin, "service": service, "client": client,
-               "mgmt": mgmt,
+               "mgmt": mgmt, "state": state,
                "members": members, "subnets": subnets, "link": link, "disk": disk,
                "compute": libvirt_compute}
     finally:
@@ -274,6 +276,18 @@ def test_nova_boots_the_amphora_vm_on_the_libvirt_host(world, vm_lb):
     assert {p.network_id for p in ports} >= {world["mgmt"].id,
                                             world["subnets"]["vip"][0].id}, ports
     assert all(p.status == "ACTIVE" and p.binding_host_id == host_id() for p in ports), ports
+
+
+def test_heartbeats_reach_the_health_manager_over_the_management_network(world, vm_lb):
+    """The amphora's signed heartbeats (to the controller port's address) are accepted by
+    lbaas's health manager: its amphora_health row counts them."""
+    database = world["state"] / "lbaas.sqlite"
+
+    def beats():
+        with contextlib.closing(sqlite3.connect(database)) as db:
+            return [row[0] for row in db.execute("SELECT seq FROM amphora_health")]
+    wait_for(lambda: any(seq and seq > 1 for seq in beats()), 30,
+             "heartbeats counted in amphora_health", 0.5)
 
 
 def test_http_through_the_vip_reaches_both_members(world, vm_lb):
