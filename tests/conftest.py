@@ -24,6 +24,7 @@ SHARED_WORKER = {
     "tests/functional/test_neutron_amphora.py": "neutron",
     "tests/functional/test_nova_fixture.py": "neutron",  # nova_cloud: on neutron_cloud
     "tests/functional/test_nova_backend.py": "neutron",
+    "tests/functional/test_nova_amphora.py": "neutron",  # a libvirt compute on it
 }
 
 

@@ -161,6 +161,24 @@ class Nova(openstack_service.Timed):
     def compute_conf(self, host):
         return self.dir / f"compute-{host}.conf"
 
+    def add_compute(self, host, config, env=None):
+        """Start one more nova-compute (Nova already serving) with its own file: `host`
+        as [DEFAULT] host and state_path, then `config` (e.g. another driver); -> Daemon.
+        env: more environment variables for it."""
+        (self.dir / f"compute-{host}").mkdir(exist_ok=True)
+        self.compute_conf(host).write_text(textwrap.dedent(f"""\
+            [DEFAULT]
+            host = {host}
+            state_path = {self.dir / f"compute-{host}"}
+            """) + textwrap.dedent(config))
+        daemon = openstack_service.Daemon(
+            f"nova-compute {host}",
+            [VENV / "bin" / "nova-compute", "--config-file", self.conf_path,
+             "--config-file", self.compute_conf(host)],
+            self.dir / f"nova-compute-{host}.log", dict(self._env(), **(env or {}))).start()
+        self.daemons[f"compute-{host}"] = daemon
+        return daemon
+
     def _env(self):
         # the first file is the paste file the application loads; the rest are oslo.config's
         return clean_env(OS_NOVA_CONFIG_DIR=str(self.dir),

@@ -153,11 +153,12 @@ class NovaCloud:
             ovn.sbctl("create", "Chassis_Private", f"name={host}", f"chassis={chassis}")
         ovn.sbctl("set", "Chassis_Private", host, f"nb_cfg={ALWAYS_ALIVE_NB_CFG}")
 
-    def wait_computes(self, timeout):
-        """Until every host has its resource provider in Placement, its nova-compute is `up`
+    def wait_computes(self, timeout, hosts=None):
+        """Until every host (default: self.hosts) has its resource provider in Placement, its nova-compute is `up`
         in Nova's service list and its host is mapped to cell1 (failing at once if a Nova
         daemon exited)."""
         token = self.token("nova", "service")
+        hosts = set(hosts or self.hosts)
 
         def providers():  # each host's compute nodes (a node may be named otherwise)
             self.nova.check_daemons()
@@ -171,7 +172,7 @@ class NovaCloud:
             resp.raise_for_status()
             known = {rp["uuid"] for rp in resp.json()["resource_providers"]}
             return {node["service"]["host"] for node in nodes.json()["hypervisors"]
-                    if node["id"] in known} >= set(self.hosts)
+                    if node["id"] in known} >= hosts
 
         def services_up():
             self.nova.check_daemons()
@@ -180,16 +181,16 @@ class NovaCloud:
                                 headers={"X-Auth-Token": token}, timeout=30)
             resp.raise_for_status()
             up = {s["host"] for s in resp.json()["services"] if s["state"] == "up"}
-            return up >= set(self.hosts)
+            return up >= hosts
 
         def mapped():
             self.nova.check_daemons()
             return set(self.mariadb.sql("SELECT host FROM host_mappings",
-                                        self.api_database).split()) >= set(self.hosts)
+                                        self.api_database).split()) >= hosts
 
-        wait_for(providers, timeout, f"the resource providers of {self.hosts}", 0.5)
-        wait_for(services_up, timeout, f"nova-compute up on {self.hosts}", 0.5)
-        wait_for(mapped, timeout, f"{self.hosts} mapped to cell1", 0.5)
+        wait_for(providers, timeout, f"the resource providers of {hosts}", 0.5)
+        wait_for(services_up, timeout, f"nova-compute up on {hosts}", 0.5)
+        wait_for(mapped, timeout, f"{hosts} mapped to cell1", 0.5)
 
     def stop(self):
         """Stop Nova, Glance and Placement (each even if another fails)."""
