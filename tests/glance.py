@@ -15,7 +15,7 @@ import shutil
 import textwrap
 from pathlib import Path
 
-from testbed.service import GunicornService, clean_env, free_port, venv_unavailable
+from testbed.service import GunicornService, venv_unavailable
 from tests import openstack_service
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,26 +44,19 @@ class GlanceService(GunicornService):
     ready_path = "/versions"
 
 
-class Glance(openstack_service.Timed):
+class Glance(openstack_service.WsgiApi):
     """One Glance API: a state directory (images in `images/`), glance-api.conf, gunicorn.
 
     database: an SQLAlchemy URL of an empty MariaDB database (mysql+pymysql). auth_url:
     Keystone's v3 URL; `username`/`password` are Glance's own service user there.
     """
 
-    def __init__(self, state_dir, database, auth_url, password, username="glance",
-                 region="RegionOne", threads=4):
-        super().__init__()
-        self.dir = Path(state_dir)
-        self.database = database
-        self.auth_url, self.username, self.password, self.region = (auth_url, username,
-                                                                    password, region)
-        self.threads = threads
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.conf_path = self.dir / "glance-api.conf"
+    NAME, VENV, CONF_NAME = "glance", VENV, "glance-api.conf"
+    CONFIG_DIR_ENV, SERVICE = "OS_GLANCE_CONFIG_DIR", GlanceService
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.images = self.dir / "images"
-        self.service = None
 
     def write_config(self):
         """glance-api.conf, the paste file beside it and the WSGI wrapper."""
@@ -104,33 +97,3 @@ class Glance(openstack_service.Timed):
         shutil.copy(VENV / "etc" / "glance" / "glance-api-paste.ini",
                     self.dir / "glance-api-paste.ini")
         (self.dir / "glance_wsgi_wrapper.py").write_text(WRAPPER)
-
-    def _env(self):
-        return clean_env(OS_GLANCE_CONFIG_DIR=str(self.dir), PYTHONDONTWRITEBYTECODE="1")
-
-    def sync(self):
-        """`glance-manage db sync`: the schema."""
-        with self.timed("db sync"):
-            openstack_service.run([VENV / "bin" / "glance-manage", "--config-file",
-                                   self.conf_path, "db", "sync"], self._env())
-
-    def serve(self, timeout=120.0):
-        """gunicorn on the prepared state; returns once `GET /versions` answers."""
-        self.service = GlanceService(
-            "glance", openstack_service.gunicorn_argv(
-                VENV, self.dir, self.port, "glance_wsgi_wrapper:application",
-                threads=self.threads),
-            self.port, self.dir / "glance.log", env=self._env())
-        with self.timed("gunicorn start"):
-            self.service.start(timeout)
-        return self
-
-    def start(self):
-        """Configure, build the schema and serve; returns self."""
-        self.write_config()
-        self.sync()
-        return self.serve()
-
-    def stop(self):
-        if self.service is not None:
-            self.service.stop()

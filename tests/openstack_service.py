@@ -7,8 +7,9 @@ import signal
 import subprocess
 import textwrap
 import time
+from pathlib import Path
 
-from testbed.service import Service
+from testbed.service import Service, clean_env, free_port
 
 
 def authtoken(auth_url, username, password, region):
@@ -108,3 +109,64 @@ class Timed:
             yield
         finally:
             self.timings[step] = time.monotonic() - started
+
+
+class WsgiApi(Timed):
+    """One OpenStack WSGI API run from a venv: a state directory, NAME.conf, its schema made by
+    `NAME-manage db sync`, the application under gunicorn on a free port of 127.0.0.1.
+
+    Subclasses set NAME, VENV, CONF_NAME, CONFIG_DIR_ENV (where the application reads its
+    configuration), SERVICE (a GunicornService class: its ready_path) and write_config().
+    database: an SQLAlchemy URL of an empty database; auth_url: Keystone's v3 URL;
+    `username`/`password`: the service's own user there.
+    """
+
+    NAME = VENV = CONF_NAME = CONFIG_DIR_ENV = SERVICE = None
+
+    def __init__(self, state_dir, database, auth_url, password, username=None,
+                 region="RegionOne", threads=4):
+        super().__init__()
+        self.dir = Path(state_dir)
+        self.database = database
+        self.auth_url, self.username, self.password, self.region = (
+            auth_url, username or self.NAME, password, region)
+        self.threads = threads
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.conf_path = self.dir / self.CONF_NAME
+        self.service = None
+
+    def write_config(self):
+        """The configuration files and the WSGI wrapper module `<NAME>_wsgi_wrapper`."""
+        raise NotImplementedError
+
+    def _env(self):
+        return clean_env(**{self.CONFIG_DIR_ENV: str(self.dir)}, PYTHONDONTWRITEBYTECODE="1")
+
+    def sync(self):
+        """`<NAME>-manage db sync`: the schema."""
+        with self.timed("db sync"):
+            run([self.VENV / "bin" / f"{self.NAME}-manage", "--config-file", self.conf_path,
+                 "db", "sync"], self._env())
+
+    def serve(self, timeout=120.0):
+        """gunicorn on the prepared state; returns once the service's ready path answers."""
+        self.service = self.SERVICE(
+            self.NAME, gunicorn_argv(self.VENV, self.dir, self.port,
+                                     f"{self.NAME}_wsgi_wrapper:application",
+                                     threads=self.threads),
+            self.port, self.dir / f"{self.NAME}.log", env=self._env())
+        with self.timed("gunicorn start"):
+            self.service.start(timeout)
+        return self
+
+    def start(self):
+        """Configure, build the schema and serve; returns self."""
+        self.write_config()
+        self.sync()
+        return self.serve()
+
+    def stop(self):
+        if self.service is not None:
+            self.service.stop()
+
