@@ -211,15 +211,13 @@ def test_the_sync_leaves_neutrons_rows_and_others_load_balancers_alone(world, tm
     delete(world, lb["id"])
 
 
-def test_a_client_on_a_neutron_network_reaches_a_member_on_another_through_the_vip(
-        world, neutron_dataplane):
-    """A client namespace on the VIP network (a bound Neutron port) is answered, through an
-    OVN load balancer's VIP, by a member namespace on the member network (a bound port whose
-    group admits 8080); after the delete the VIP answers no more. No health monitor (the
-    next test has one)."""
+def _client_and_member(world, neutron_dataplane, group, client_name, member_name):
+    """A client namespace on the VIP network and a member namespace on the member network
+    (bound Neutron ports; the member's security group `group` admits 8080, where it
+    answers with its name); -> (client, member), both ACTIVE."""
     admin, alpha = world.admin, world.alpha
     project = world.cloud.project_id("alpha")
-    web = alpha.network.create_security_group(name="on-web")
+    web = alpha.network.create_security_group(name=group)
     alpha.network.create_security_group_rule(
         security_group_id=web.id, direction="ingress", ethertype="IPv4", protocol="tcp",
         port_range_min=8080, port_range_max=8080)
@@ -232,11 +230,21 @@ def test_a_client_on_a_neutron_network_reaches_a_member_on_another_through_the_v
         port = admin.network.create_port(**body).to_dict()
         return PortVm(neutron_dataplane, name, port, subnet.to_dict(), net.mtu).create()
 
-    client = vm("oncl", world.front, world.vip_subnet)
-    member = vm("onbe", world.back, world.member_subnet, [web.id])
+    client = vm(client_name, world.front, world.vip_subnet)
+    member = vm(member_name, world.back, world.member_subnet, [web.id])
     for each in (client, member):
         each.wait_active(admin)
     member.start_tcp(8080)
+    return client, member
+
+
+def test_a_client_on_a_neutron_network_reaches_a_member_on_another_through_the_vip(
+        world, neutron_dataplane):
+    """A client namespace on the VIP network (a bound Neutron port) is answered, through an
+    OVN load balancer's VIP, by a member namespace on the member network (a bound port whose
+    group admits 8080); after the delete the VIP answers no more. No health monitor (the
+    next test has one)."""
+    client, member = _client_and_member(world, neutron_dataplane, "on-web", "oncl", "onbe")
     started = time.monotonic()
     pool = {"name": "onp", "protocol": "TCP", "lb_algorithm": "SOURCE_IP_PORT",
             "members": [{"name": "onbe", "address": member.ip, "protocol_port": 8080,
@@ -267,26 +275,8 @@ def test_a_monitored_member_goes_online_at_once_and_the_vip_carries_traffic(
     answers from the start. Before the health-check port had OVN's svc_monitor_mac, the
     member cached the port's own MAC for the check's source address, its replies went to
     the unbound localport, and it stayed offline (out of the VIP) for 40-50 s."""
-    admin, alpha = world.admin, world.alpha
-    project = world.cloud.project_id("alpha")
-    web = alpha.network.create_security_group(name="on-hm-web")
-    alpha.network.create_security_group_rule(
-        security_group_id=web.id, direction="ingress", ethertype="IPv4", protocol="tcp",
-        port_range_min=8080, port_range_max=8080)
-
-    def vm(name, net, subnet, groups=None):
-        body = {"network_id": net.id, "name": f"on-{name}", "project_id": project,
-                "fixed_ips": [{"subnet_id": subnet.id}], "binding_host_id": host_id()}
-        if groups:
-            body["security_group_ids"] = groups
-        port = admin.network.create_port(**body).to_dict()
-        return PortVm(neutron_dataplane, name, port, subnet.to_dict(), net.mtu).create()
-
-    client = vm("onhc", world.front, world.vip_subnet)
-    member = vm("onhb", world.back, world.member_subnet, [web.id])
-    for each in (client, member):
-        each.wait_active(admin)
-    member.start_tcp(8080)
+    client, member = _client_and_member(world, neutron_dataplane, "on-hm-web", "onhc",
+                                        "onhb")
     started = time.monotonic()
     pool = {"name": "onhp", "protocol": "TCP", "lb_algorithm": "SOURCE_IP_PORT",
             "healthmonitor": {"type": "TCP", "delay": 1, "timeout": 1, "max_retries": 1},
