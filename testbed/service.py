@@ -23,6 +23,12 @@ def free_udp_port():
         return sock.getsockname()[1]
 
 
+def health_manager_section():
+    """A [health_manager] section listening on a free UDP port of 127.0.0.1: test processes
+    running the amphora provider never contend for Octavia's default port 5555."""
+    return f"\n[health_manager]\nbind_ip = 127.0.0.1\nbind_port = {free_udp_port()}\n"
+
+
 def venv_command(name):
     """The path of a console script installed beside the running interpreter."""
     path = os.path.join(os.path.dirname(sys.executable), name)

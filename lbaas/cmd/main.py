@@ -61,7 +61,10 @@ def serve(args):
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     core = app.extensions["lbaas_core"]
-    services = background.start_services(core)
+    try:
+        services = background.start_services(core)
+    except OSError as exc:   # a port taken, an address not on this host
+        raise SystemExit(f"lbaas serve: {exc.strerror or exc}") from None
     driver_agent = background.start_driver_agent(core, embedded=not files)
     from lbaas.metrics import server as metrics_server
     metrics = metrics_server.start(conf, conf.metrics.bind_port, loops=True)

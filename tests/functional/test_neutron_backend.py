@@ -17,7 +17,7 @@ import pytest
 import requests
 from openstack.exceptions import ConflictException
 
-from testbed.service import Service, clean_env, free_port, venv_command
+from testbed.service import Service, clean_env, free_port, health_manager_section, venv_command
 from tests.functional.keystone import REGION, password
 
 pytestmark = pytest.mark.functional
@@ -66,7 +66,8 @@ class Lbaas:
 
             [neutron]
             region_name = {REGION}
-            """) + textwrap.dedent(extra))
+            """) + textwrap.dedent(extra)
+            + ("" if "[health_manager]" in extra else health_manager_section()))
         self.config = config
         self.service = Service("lbaas serve (neutron)",
                                [venv_command("lbaas"), "--config-file", str(config), "serve",

@@ -6,6 +6,7 @@ log_file is set) apart, so "nothing on stderr but records" is checked as the ope
 import json
 import os
 import re
+import socket
 import subprocess
 import uuid
 
@@ -15,7 +16,8 @@ import requests
 from lbaas import conf as lbaas_conf
 from lbaas.cmd import embedded as embedded_defaults
 from testbed import embedded
-from testbed.service import Service, clean_env, free_port, venv_command, wait_for
+from testbed.service import (Service, clean_env, free_port, health_manager_section, venv_command,
+                             wait_for)
 
 pytestmark = pytest.mark.functional
 
@@ -124,7 +126,7 @@ def test_config_file_after_serve_on_rabbitmq_prints_no_warning(tmp_path, rabbitm
         "default_provider_driver = amphora\n"
         "[controller_worker]\namphora_driver = amphora_noop_driver\n"
         "[amphora_compute]\ndriver = noop\n[network]\ndriver = noop\n"
-        "[certificates]\ncert_manager = noop\n")
+        "[certificates]\ncert_manager = noop\n" + health_manager_section())
     serve = Serve(tmp_path, "--config-file", str(config)).start()   # migrates the database
     worker_out, worker_err = tmp_path / "worker.out", tmp_path / "worker.err"
     with open(worker_out, "wb") as out, open(worker_err, "wb") as err:
@@ -194,3 +196,28 @@ def test_driver_with_a_config_file_is_a_one_line_error(tmp_path):
     assert proc.stderr.startswith("lbaas serve: error: --driver applies only without a "
                                   f"configuration file, and {config} is given"), proc.stderr
     assert not (tmp_path / "state").exists()   # refused before anything was written
+
+
+def test_a_taken_heartbeat_port_is_a_one_line_error(tmp_path):
+    """Another process on [health_manager] bind_port: serve names the option and stops,
+    where it printed an unhandled-error traceback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        config = tmp_path / "lbaas.conf"
+        config.write_text(
+            "[api_settings]\nenabled_provider_drivers = amphora:Amphorae on noop backends.\n"
+            "default_provider_driver = amphora\n"
+            "[controller_worker]\namphora_driver = amphora_noop_driver\n"
+            "[amphora_compute]\ndriver = noop\n[network]\ndriver = noop\n"
+            "[certificates]\ncert_manager = noop\n"
+            f"[health_manager]\nbind_ip = 127.0.0.1\nbind_port = {port}\n")
+        proc = subprocess.run([venv_command("lbaas"), "serve", "--config-file", str(config),
+                               "--port", str(free_port()),
+                               "--state-path", str(tmp_path / "state")],
+                              capture_output=True, text=True, env=clean_env(), timeout=60,
+                              check=False)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "CRITICAL" not in proc.stderr, proc.stderr
+    assert proc.stderr.splitlines()[-1] == (f"lbaas serve: the health manager cannot listen on 127.0.0.1:{port} "
+                           "([health_manager] bind_ip, bind_port): Address already in use")

@@ -12,7 +12,8 @@ import time
 import pytest
 import requests
 
-from testbed.service import Service, children, cpu_ticks, free_port, venv_command, wait_for
+from testbed.service import (Service, children, cpu_ticks, free_port, health_manager_section,
+                             venv_command, wait_for)
 
 pytestmark = pytest.mark.functional
 LBS = "/v2/lbaas/loadbalancers"
@@ -31,7 +32,7 @@ def serve(tmp_path_factory):
         "[controller_worker]\namphora_driver = amphora_noop_driver\nsweep_interval = 600\n"
         "[amphora_compute]\ndriver = noop\n[network]\ndriver = noop\n"
         "[certificates]\ncert_manager = noop\n"
-        f"[metrics]\nenabled = true\nbind_port = {metrics_port}\n")
+        f"[metrics]\nenabled = true\nbind_port = {metrics_port}\n" + health_manager_section())
     service = Service("lbaas serve", [venv_command("lbaas"), "--config-file", str(config),
                                       "serve"], port, state / "serve.log").start()
     service.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"

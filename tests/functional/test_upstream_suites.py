@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from testbed.service import health_manager_section
 from tests.functional import sdk_suite, tempest
 from tests.functional.keystone import Cloud
 
@@ -57,7 +58,8 @@ def tempest_cloud(tmp_path_factory, pg_cluster):
             pytest.fail(f"upstream's API test suite must run in CI, but {reason}",
                         pytrace=False)
         pytest.skip(f"no tempest: {reason}")
-    cloud = Cloud(tmp_path_factory.mktemp("tempest-cloud"), extra_config=tempest.LBAAS_CONFIG,
+    cloud = Cloud(tmp_path_factory.mktemp("tempest-cloud"),
+                  extra_config=tempest.LBAAS_CONFIG + health_manager_section(),
                   keystone_database=pg_cluster.create_database("keystone_tempest"))
     try:
         cloud.start()

@@ -68,9 +68,11 @@ class HeartbeatServer:
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             self._sock.bind(sockaddr)
-        except OSError:
+        except OSError as exc:
             self._sock.close()
-            raise
+            raise OSError(exc.errno, f"the health manager cannot listen on {host}:{port} "
+                                     f"([health_manager] bind_ip, bind_port): "
+                                     f"{exc.strerror}") from None
         self._wake_r, self._wake_w = socket.socketpair()
         self._log = _RateLimitedLog(log_interval)
         self.log_interval = log_interval
