@@ -236,13 +236,13 @@ KEYSTONE=(keystone LBAAS_SETUP_KEYSTONE
 # tests/barbican.py works around its quirks.
 BARBICAN=(barbican LBAAS_SETUP_BARBICAN 'import gunicorn, paste.deploy, barbican.api.app'
           "barbican>=23.0.0,<24" "gunicorn>=21.0")
-# Neutron for the network backend's tests (tests/neutron.py): only 29 is tried; its API is a
+# Neutron for the network backend's tests (testbed/cloud/neutron.py): only 29 is tried; its API is a
 # WSGI application only (no eventlet server, no neutron-server script), served by gunicorn;
 # PyMySQL for MariaDB, the one database it supports.
 NEUTRON=(neutron LBAAS_SETUP_NEUTRON
          'import gunicorn, pymysql, neutron.server.api, neutron.plugins.ml2.plugin'
          "neutron>=29.0.0,<30" "gunicorn>=21.0" "PyMySQL>=1.0")
-# Nova and Placement for the nova compute backend's tests (tests/nova.py): only Nova 34 and
+# Nova and Placement for the nova compute backend's tests (testbed/cloud/nova.py): only Nova 34 and
 # Placement 16 (the same release, one venv: their oslo pins agree); both APIs are WSGI
 # applications served by gunicorn; PyMySQL for MariaDB.
 NOVA=(nova LBAAS_SETUP_NOVA

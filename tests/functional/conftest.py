@@ -3,11 +3,11 @@ import os
 
 import pytest
 
-from tests import neutron, ovn_nb
-from tests.functional import amphora_env, keystone
+from testbed.cloud import keystone, neutron, ovn_nb
+from testbed.cloud import nova_cloud as nova_cloud_module
+from testbed.cloud.neutron_cloud import NeutronCloud
 from testbed.service import Service, free_port, venv_command
-from tests.functional import nova_cloud as nova_cloud_module
-from tests.functional.neutron_cloud import NeutronCloud
+from tests.functional import amphora_env
 
 NO_KEYSTONE = "no real Keystone: "  # how the identity tests' skip reasons start
 NO_AMPHORA = "no amphorae on this host: "  # how the amphora traffic tests' skip reasons start
@@ -63,7 +63,7 @@ def keystone_cloud(tmp_path_factory):
 @pytest.fixture(scope="session")
 def neutron_cloud(mariadb_server, tmp_path_factory):
     """Keystone, OVN and a real Neutron (ML2/OVN, on a database of the session's MariaDB) in
-    Keystone's catalog as `network` (tests.functional.neutron_cloud.NeutronCloud); one per
+    Keystone's catalog as `network` (testbed.cloud.neutron_cloud.NeutronCloud); one per
     session (per xdist worker that needs it). OVN is a full OvnStack (ovs-vswitchd, br-int,
     ovn-controller) where one can run, so bound ports carry traffic; else only its databases
     and northd (`cloud.stack` is None)."""
@@ -91,7 +91,7 @@ def nova_cloud(neutron_cloud, mariadb_server, rabbitmq_broker, tmp_path_factory)
     """Placement, Glance and a real Nova (cells v2; nova-api, -conductor, -scheduler and a
     nova-compute with the fake virt driver; on databases of the session's MariaDB and a vhost
     of the session's RabbitMQ) beside `neutron_cloud`, in its Keystone's catalog as
-    `placement`, `image` and `compute` (tests.functional.nova_cloud.NovaCloud); one per
+    `placement`, `image` and `compute` (testbed.cloud.nova_cloud.NovaCloud); one per
     session (per xdist worker that needs it)."""
     reason = nova_cloud_module.unavailable()
     if reason:
@@ -111,7 +111,7 @@ def nova_cloud(neutron_cloud, mariadb_server, rabbitmq_broker, tmp_path_factory)
 @pytest.fixture(scope="session")
 def neutron_dataplane(neutron_cloud):
     """The session's neutron_cloud, which must run on a full OvnStack: ports bound to this
-    host carry traffic (tests/functional/neutron_dataplane.py)."""
+    host carry traffic (testbed/cloud/neutron_dataplane.py)."""
     if neutron_cloud.stack is None:
         from testbed import ovn_stack
         reason = ovn_stack.unavailable()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.functional.keystone import ADMIN_PASSWORD, REGION, password
+from testbed.cloud.keystone import ADMIN_PASSWORD, REGION, password
 from testbed.service import clean_env
 
 PACKAGE = "openstack.tests.functional.load_balancer"

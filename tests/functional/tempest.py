@@ -16,7 +16,7 @@ from pathlib import Path
 
 import requests
 
-from tests.functional.keystone import ADMIN_PASSWORD, REGION
+from testbed.cloud.keystone import ADMIN_PASSWORD, REGION
 from testbed.service import clean_env, venv_unavailable
 
 ROOT = Path(__file__).resolve().parents[2]

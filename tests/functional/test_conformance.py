@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests import ovn_nb
+from testbed.cloud import ovn_nb
 from testbed.service import clean_env, venv_command
 
 pytestmark = pytest.mark.functional

@@ -1,6 +1,6 @@
 """End to end under auth_strategy = keystone: a real Keystone, real tokens, lbaas as a process.
 
-The cloud (tests/functional/keystone.py, fixture `keystone_cloud`): Keystone from PyPI
+The cloud (testbed/cloud/keystone.py, fixture `keystone_cloud`): Keystone from PyPI
 with SQLite and fernet tokens, bootstrapped by the fixture, and `lbaas serve` registered
 in its catalog as `load-balancer` (and as `network`, because lbaas answers the Neutron
 subnet lookups the CLI makes). Each user's token is obtained once and sent as
@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from lbaas.core import models
 from lbaas.network.noop import PUBLIC_SUBNET_ID
-from tests.functional.keystone import REGION, password
+from testbed.cloud.keystone import REGION, password
 from testbed.service import clean_env, venv_command, wait_for
 
 pytestmark = pytest.mark.functional

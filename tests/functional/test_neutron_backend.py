@@ -17,8 +17,14 @@ import pytest
 import requests
 from openstack.exceptions import ConflictException
 
-from testbed.service import Service, clean_env, free_port, health_manager_section, venv_command
-from tests.functional.keystone import REGION, password
+from testbed.cloud.keystone import REGION, password
+from testbed.service import (
+    Service,
+    clean_env,
+    free_port,
+    health_manager_section,
+    venv_command,
+)
 
 pytestmark = pytest.mark.functional
 

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
+from testbed.cloud.neutron_dataplane import PortVm, host_id
 from testbed.ovn_stack import tcp_request
-from tests.functional.neutron_dataplane import PortVm, host_id
 
 pytestmark = pytest.mark.functional
 

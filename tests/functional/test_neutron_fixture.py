@@ -1,6 +1,6 @@
 """The real Neutron fixture works: openstacksdk, through Keystone's catalog, gets every API
 the `neutron` network backend needs from Neutron 29 with ML2/OVN (fixture `neutron_cloud`,
-tests/functional/neutron_cloud.py).
+testbed/cloud/neutron_cloud.py).
 
 Twice, once as alpha-member (a project member) and once as cloud-admin (admin of the admin
 project), the module builds: a network with an IPv4 and an IPv6 subnet, a port with a fixed
@@ -16,7 +16,7 @@ import uuid
 import pytest
 import requests
 
-from tests import ovn_nb
+from testbed.cloud import ovn_nb
 
 pytestmark = pytest.mark.functional
 

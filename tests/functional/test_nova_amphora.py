@@ -2,7 +2,7 @@
 Neutron ports that the real OVN stack carries, and HTTP through the VIP reaches two members.
 
 The session's `neutron_dataplane` (Neutron on a full OvnStack) and `nova_cloud`, plus a
-nova-compute with the libvirt driver on the stack's chassis (tests/functional/nova_libvirt.py,
+nova-compute with the libvirt driver on the stack's chassis (testbed/cloud/nova_libvirt.py,
 availability zone `nova_libvirt.ZONE`). lbaas runs the amphora provider on the `nova`
 compute backend and the `neutron` network backend: the image (lbaas.image.build, from its
 cache) is in Glance as Nova's libvirt driver boots it directly (kernel and initrd images
@@ -25,10 +25,11 @@ import uuid
 
 import pytest
 
+from testbed.cloud import nova_libvirt
+from testbed.cloud.neutron_dataplane import PortVm, host_id
 from testbed.ovn_stack import tcp_request, wait_for
 from testbed.service import free_udp_port
-from tests.functional import amphora_vm, nova_libvirt
-from tests.functional.neutron_dataplane import PortVm, host_id
+from tests.functional import amphora_vm
 from tests.functional.test_neutron_backend import LBS, A, Lbaas, M
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]   # may build the image

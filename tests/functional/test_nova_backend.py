@@ -24,13 +24,19 @@ from lbaas.core.controller import Core
 from lbaas.db import migrate
 from lbaas.drivers.amphora import certs
 from lbaas.drivers.amphora.compute import Boot, Network, nova_errors
-from lbaas.drivers.amphora.compute.nova import (META_ID, TAG, NovaCompute, group_name,
-                                                management_port_name, server_name)
+from lbaas.drivers.amphora.compute.nova import (
+    META_ID,
+    TAG,
+    NovaCompute,
+    group_name,
+    management_port_name,
+    server_name,
+)
 from lbaas.drivers.amphora.fleet import Fleet
 from lbaas.drivers.amphora.housekeeping import Housekeeper
 from lbaas.drivers.amphora.vrrp.pair import AMP_PORT_OWNER, vip_port_name
 from lbaas.network.neutron import NeutronNetwork
-from tests.functional.keystone import REGION, password
+from testbed.cloud.keystone import REGION, password
 
 pytestmark = pytest.mark.functional
 

@@ -1,5 +1,5 @@
 """The real Nova fixture works: openstacksdk, through Keystone's catalog, gets from Nova 34,
-Placement 16 and Glance 33 (fixture `nova_cloud`, tests/functional/nova_cloud.py) every
+Placement 16 and Glance 33 (fixture `nova_cloud`, testbed/cloud/nova_cloud.py) every
 call the `nova` compute backend makes, and Nova's own answers to its failure paths.
 
 As alpha-member (a project member): an image uploaded to Glance (found again by its tag), a

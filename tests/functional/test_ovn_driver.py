@@ -2,7 +2,7 @@
 
 The API runs in-process (Flask test client, SQLite) with provider `ovn`, the local network
 backend (subnets naming their OVN switch and router) and the same sync service `lbaas serve`
-starts. NB and SB are real ovsdb-servers (tests/ovn_nb.py). No ovn-northd or ovn-controller
+starts. NB and SB are real ovsdb-servers (testbed/cloud/ovn_nb.py). No ovn-northd or ovn-controller
 runs here, so the Service_Monitor rows that ovn-controller would write are written by the
 tests themselves (`_report_health`) to simulate its reports. Traffic through OVN is
 tests/functional/test_ovn_traffic.py.
@@ -19,7 +19,7 @@ from lbaas.api import create_app
 from lbaas.drivers.ovn import service
 from lbaas.drivers.ovn.worker import SYNC
 from lbaas.network import local
-from tests import ovn_nb
+from testbed.cloud import ovn_nb
 from tests.conftest import ApiClient, database_url, make_conf
 
 pytestmark = pytest.mark.functional

@@ -20,9 +20,9 @@ import uuid
 
 import pytest
 
+from testbed.cloud import ovn_nb
+from testbed.cloud.neutron_dataplane import PortVm, host_id
 from testbed.ovn_stack import tcp_request, wait_for
-from tests import ovn_nb
-from tests.functional.neutron_dataplane import PortVm, host_id
 from tests.functional.test_neutron_backend import LBS, Lbaas, M
 
 pytestmark = pytest.mark.functional

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from testbed.cloud.keystone import Cloud
 from testbed.service import health_manager_section
 from tests.functional import sdk_suite, tempest
-from tests.functional.keystone import Cloud
 
 pytestmark = pytest.mark.functional
 

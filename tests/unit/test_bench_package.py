@@ -71,10 +71,18 @@ def test_no_bench_module_edits_sys_path_or_reaches_private_names_or_tests(name):
     assert _problems(ROOT / "bench" / f"{name}.py", forbidden_tops={"tests"}) == []
 
 
-@pytest.mark.parametrize("name", _modules("testbed"))
+def _testbed_modules():
+    """Every module of testbed and of its subpackages, as a dotted name under testbed."""
+    return sorted(m.name.removeprefix("testbed.")
+                  for m in pkgutil.walk_packages([str(ROOT / "testbed")], "testbed.")
+                  if not m.ispkg)
+
+
+@pytest.mark.parametrize("name", _testbed_modules())
 def test_testbed_imports_neither_tests_nor_bench(name):
     importlib.import_module(f"testbed.{name}")
-    assert _problems(ROOT / "testbed" / f"{name}.py", forbidden_tops={"tests", "bench"}) == []
+    path = ROOT / "testbed" / (name.replace(".", "/") + ".py")
+    assert _problems(path, forbidden_tops={"tests", "bench"}) == []
 
 
 def test_the_check_sees_what_the_old_scripts_did(tmp_path):

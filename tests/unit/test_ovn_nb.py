@@ -1,11 +1,11 @@
-"""The Converge command against a real NB ovsdb-server (tests/ovn_nb.py): idempotent, repairing,
+"""The Converge command against a real NB ovsdb-server (testbed/cloud/ovn_nb.py): idempotent, repairing,
 and blind to rows that are not lbaas's."""
 import time
 
 import pytest
 
 from lbaas.drivers.ovn import nb, plan
-from tests import ovn_nb
+from testbed.cloud import ovn_nb
 
 
 @pytest.fixture(scope="module")

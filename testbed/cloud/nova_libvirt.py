@@ -1,6 +1,6 @@
 """A nova-compute with the libvirt driver (QEMU/TCG) on the neutron cloud's real OVN chassis.
 
-`LibvirtCompute(nova_cloud, state_dir).start()` runs libvirtd (tests/libvirtd.py) inside the
+`LibvirtCompute(nova_cloud, state_dir).start()` runs libvirtd (testbed/cloud/libvirtd.py) inside the
 OvnStack's vswitchd namespace and one more nova-compute of the session's `nova_cloud`, whose
 host is the name ovn-controller registered its chassis under (neutron_dataplane.host_id()):
 ML2/OVN binds its servers' ports there (`vif_type` ovs), os-vif's ovs plugin leaves the tap to
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import requests
 
+from testbed.cloud import libvirtd, nova
+from testbed.cloud.neutron_dataplane import host_id
 from testbed.service import wait_for
-from tests import libvirtd, nova
-from tests.functional.neutron_dataplane import host_id
 
 ZONE = "lbaas-libvirt"
 ADMIN = "cloud-admin"  # keystone.USERS: admin of the cloud (aggregates)

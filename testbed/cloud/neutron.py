@@ -31,7 +31,7 @@ from pathlib import Path
 
 from testbed.service import GunicornService, clean_env, free_port, venv_unavailable
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # scripts/setup.sh --test makes it; LBAAS_NEUTRON_VENV names another (or a missing) one.
 VENV = Path(os.environ.get("LBAAS_NEUTRON_VENV") or ROOT / ".venv-neutron")
 FAILED = VENV / ".lbaas-neutron-failed"  # written by scripts/setup.sh when the install failed

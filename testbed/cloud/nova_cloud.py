@@ -22,10 +22,9 @@ from pathlib import Path
 
 import requests
 
+from testbed.cloud import glance, keystone, nova, placement
+from testbed.cloud.keystone import REGION, password
 from testbed.service import wait_for
-from tests import glance, nova, placement
-from tests.functional import keystone
-from tests.functional.keystone import REGION, password
 
 # Nova's user acts on Placement (resource providers, allocations) and on Neutron (port
 # bindings: binding:host_id is admin-only); Placement's and Glance's validate tokens only.

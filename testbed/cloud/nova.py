@@ -1,11 +1,11 @@
 """A real Nova on loopback for the nova compute backend's tests: nova from PyPI in .venv-nova.
 
-`scripts/setup.sh --test` installs it with Placement (tests/placement.py), one venv.
+`scripts/setup.sh --test` installs it with Placement (testbed/cloud/placement.py), one venv.
 `Nova(state_dir, databases, transport_url, auth_url, password, hosts).start()` writes
 nova.conf, builds the three databases of cells v2 (the API database, cell0, cell1) and maps
 the cells, then starts nova-api (the WSGI application `nova.wsgi.osapi_compute:application`
 under gunicorn), nova-conductor, nova-scheduler and one nova-compute per host name, all at
-once. Waiting for the computes is the caller's (tests/functional/nova_cloud.py): a compute is
+once. Waiting for the computes is the caller's (testbed/cloud/nova_cloud.py): a compute is
 ready when its resource provider is in Placement (which needs a token) and nova-scheduler's
 periodic discovery has mapped its host to cell1 (a row of the API database).
 
@@ -23,10 +23,10 @@ import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from testbed.cloud import openstack_service
 from testbed.service import GunicornService, clean_env, free_port, venv_unavailable
-from tests import openstack_service
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # scripts/setup.sh --test makes it; LBAAS_NOVA_VENV names another (or a missing) one.
 VENV = Path(os.environ.get("LBAAS_NOVA_VENV") or ROOT / ".venv-nova")
 FAILED = VENV / ".lbaas-nova-failed"  # written by scripts/setup.sh when the install failed

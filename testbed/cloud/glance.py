@@ -15,10 +15,10 @@ import shutil
 import textwrap
 from pathlib import Path
 
+from testbed.cloud import openstack_service
 from testbed.service import GunicornService, venv_unavailable
-from tests import openstack_service
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # scripts/setup.sh --test makes it; LBAAS_GLANCE_VENV names another (or a missing) one.
 VENV = Path(os.environ.get("LBAAS_GLANCE_VENV") or ROOT / ".venv-glance")
 FAILED = VENV / ".lbaas-glance-failed"  # written by scripts/setup.sh when the install failed

@@ -1,15 +1,15 @@
 """A cloud with a real Neutron: Keystone, OVN's NB and SB databases, Neutron (ML2/OVN) on MariaDB.
 
-Keystone (tests/functional/keystone.py) holds the users of keystone.USERS plus Neutron's
+Keystone (testbed/cloud/keystone.py) holds the users of keystone.USERS plus Neutron's
 service user, and its catalog has one `network` service: this Neutron. OVN runs its two
-databases and ovn-northd (tests/ovn_nb.py; Neutron needs the NB_Global row northd makes),
+databases and ovn-northd (testbed/cloud/ovn_nb.py; Neutron needs the NB_Global row northd makes),
 but no ovn-vswitchd and no ovn-controller, so no chassis: no port is ever bound (ports stay
 DOWN). What Neutron writes to the northbound database (logical switches and their ports,
 routers, port groups and ACLs, DHCP options, QoS rows) is there to read, and northd turns it
 into southbound datapaths and logical flows. A test that needs the data plane passes
 `ovn_stack=` an OvnStack (testbed/ovn_stack.py, not started): Neutron then runs on its NB/SB,
 where ovs-vswitchd and ovn-controller run, so ports bound to this host
-(tests/functional/neutron_dataplane.py) carry traffic. The session fixture `neutron_cloud`
+(testbed/cloud/neutron_dataplane.py) carry traffic. The session fixture `neutron_cloud`
 does so wherever an OvnStack can run: one cloud serves the control-plane and the
 data-plane tests.
 
@@ -22,9 +22,8 @@ import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests import neutron, ovn_nb
-from tests.functional import keystone
-from tests.functional.keystone import REGION, USERS, Keystone, password
+from testbed.cloud import keystone, neutron, ovn_nb
+from testbed.cloud.keystone import REGION, USERS, Keystone, password
 
 # keystone.USERS, plus Neutron's own user for auth_token (role service: it may validate
 # tokens, and nothing more).

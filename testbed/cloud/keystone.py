@@ -23,8 +23,14 @@ from pathlib import Path
 
 import requests
 
-from testbed.service import (GunicornService, Service, clean_env, free_port, venv_command,
-                             venv_unavailable)
+from testbed.service import (
+    GunicornService,
+    Service,
+    clean_env,
+    free_port,
+    venv_command,
+    venv_unavailable,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 # scripts/setup.sh --test makes it; LBAAS_KEYSTONE_VENV names another (or a missing) one.

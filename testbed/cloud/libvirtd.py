@@ -22,7 +22,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from tests import openstack_service
+from testbed.cloud import openstack_service
 
 LOCK = Path("/run/lbaas-test-libvirtd.lock")
 BINARIES = ("libvirtd", "virtlogd", "virsh", "qemu-system-x86_64")

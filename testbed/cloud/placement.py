@@ -12,9 +12,9 @@ docs/testing.md ("Nova") has the pitfalls and timings.
 """
 import textwrap
 
+from testbed.cloud import openstack_service
+from testbed.cloud.nova import VENV
 from testbed.service import GunicornService
-from tests import openstack_service
-from tests.nova import VENV
 
 WRAPPER = """\
 import sys
