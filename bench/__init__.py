@@ -6,6 +6,7 @@ provider), `failover` (amphora failover under traffic), `tls` (TLS termination),
 OVN provider), `scale` (the amphora control plane with 1, 2, 3 workers); see
 bench/README.md. Shared parts: `harness` (figures, CPU, signals, how a run ends, JSON),
 `client` (HTTP), `wrk` (the load generator), `world` (the amphora benchmarks' bridges,
-backends and `lbaas serve` instances), `app_server` (their `app` backend). The real
+backends and `lbaas serve` instances), `app_server` (their `app` backend), `cloud`
+(Keystone, Neutron on OVN and Nova with libvirt, for the Neutron and Nova modes). The real
 components they start come from `testbed`, as the tests' do.
 """
