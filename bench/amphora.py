@@ -453,7 +453,11 @@ def goals(results):
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=5, help="repetitions of each scenario")
+    ap.add_argument("--runs", type=int, help="repetitions of each scenario (default 5; 3 "
+                    "with --network neutron)")
+    ap.add_argument("--network", choices=("local", "neutron"), default="local",
+                    help="neutron: graph_to_first_response on Neutron ports against the "
+                    "local backend, same run (bench/amphora_neutron.py)")
     ap.add_argument("--poll-interval", type=float, default=0.005,
                     help="seconds between API polls")
     wrk.add_args(ap)
@@ -512,6 +516,10 @@ def run_scenarios(args, tmp, net, bench, instances, baselines):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.network == "neutron":
+        from bench import amphora_neutron
+        return amphora_neutron.main(args)
+    args.runs = args.runs or 5
     started = time.time()
     reason = unavailable()
     if reason:
