@@ -1,5 +1,5 @@
 """The Neutron modes' world: a user's networks in a real Neutron, namespaces on its ports,
-and `lbaas serve` on that cloud (bench.amphora_neutron, bench.ovn_neutron).
+and `lbaas serve` on that cloud (bench.amphora_neutron; bench.ovn_neutron: `OvnOnNeutron`).
 
 On a bench.cloud cloud (Keystone, Neutron ML2/OVN on a full OVN stack), user alpha-member
 makes a VIP network and a member network (random 10.x.y.0/24 subnets, no DHCP) joined by a
@@ -22,7 +22,7 @@ from testbed.backends import setns
 from testbed.cloud.lbaas_on_neutron import amphora_on_br_int, config_text
 from testbed.cloud.neutron_dataplane import bound_vm, host_id
 from testbed.host import free_subnets
-from testbed.service import Service, clean_env, venv_command
+from testbed.service import Service, clean_env, free_port, venv_command
 
 USER, ADMIN = "alpha-member", "cloud-admin"
 MEMBER_PORT = 8080      # bench.world.STATIC_PORT too: the amphora graph's member port
@@ -196,3 +196,67 @@ class NeutronAmphorae(Instance):
             if ipr.link_lookup(ifname=self.mgmt_bridge):
                 found.append(f"link {self.mgmt_bridge}")
         return found
+
+
+class OvnOnNeutron:
+    """`lbaas serve` with provider ovn and the neutron network backend on the cloud's OVN
+    databases (Neutron's NB/SB), Keystone auth, SQLite; `client` calls as alpha-member."""
+
+    def __init__(self, cloud, root, sync_interval):
+        self.cloud, self.root = cloud, str(root)
+        self.sync_interval = sync_interval
+        self.port = free_port()
+        self.service = self.client = None
+
+    def start(self):
+        """Write the config and start lbaas serve."""
+        stack = self.cloud.stack
+        os.makedirs(self.root, exist_ok=True)
+        conf = os.path.join(self.root, "lbaas.conf")
+        with open(conf, "w") as fh:
+            fh.write(config_text(self.cloud, textwrap.dedent(f"""
+                [DEFAULT]
+                state_path = {self.root}
+
+                [api_settings]
+                bind_host = 127.0.0.1
+                bind_port = {self.port}
+                enabled_provider_drivers = ovn:The OVN driver
+                default_provider_driver = ovn
+
+                [database]
+                connection = sqlite:///{self.root}/lbaas.sqlite
+
+                [ovn]
+                ovn_nb_connection = {stack.nb}
+                ovn_sb_connection = {stack.sb}
+                sync_interval = {self.sync_interval}
+                """)))
+        env = clean_env(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore")
+        self.service = Service("lbaas serve (ovn, neutron)",
+                               [venv_command("lbaas"), "--config-file", conf, "serve"],
+                               self.port, os.path.join(self.root, "lbaas-serve.log"),
+                               env=env, cwd=self.root).start(timeout=90)
+        self.client = TokenClient(self.port, self.cloud.token(USER))
+        log(f"lbaas serve (ovn on neutron) on 127.0.0.1:{self.port}")
+        return self
+
+    def delete_all(self, timeout=60.0):
+        """DELETE ?cascade every load balancer of the user; wait until each is gone."""
+        body, _ = self.client.call("GET", "/v2/lbaas/loadbalancers")
+        ids = [lb["id"] for lb in body["loadbalancers"]]
+        for lb_id in ids:
+            self.client.call("DELETE", f"/v2/lbaas/loadbalancers/{lb_id}?cascade=true",
+                             expect=(204, 404))
+        deadline = time.monotonic() + timeout
+        while ids and time.monotonic() < deadline:
+            ids = [i for i in ids if self.client.raw("GET", f"/v2/lbaas/loadbalancers/{i}")[0]
+                   != 404]
+            time.sleep(0.05)
+        if ids:
+            raise TimeoutError(f"load balancers not deleted: {ids}")
+
+    def stop(self):
+        """Stop lbaas serve."""
+        if self.service is not None:
+            self.service.stop()
