@@ -7,6 +7,8 @@ OVN provider), `scale` (the amphora control plane with 1, 2, 3 workers); see
 bench/README.md. Shared parts: `harness` (figures, CPU, signals, how a run ends, JSON),
 `client` (HTTP), `wrk` (the load generator), `world` (the amphora benchmarks' bridges,
 backends and `lbaas serve` instances), `app_server` (their `app` backend), `cloud`
-(Keystone, Neutron on OVN and Nova with libvirt, for the Neutron and Nova modes). The real
-components they start come from `testbed`, as the tests' do.
+(Keystone, Neutron on OVN and Nova with libvirt, for the Neutron and Nova modes),
+`neutron_world` (a user's networks, client and members on Neutron ports, `lbaas serve` on
+that cloud), `amphora_neutron` and `ovn_neutron` (the `--network neutron` modes of
+`amphora` and `ovn`). The real components they start come from `testbed`, as the tests' do.
 """
