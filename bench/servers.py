@@ -85,7 +85,8 @@ def measure(port, pids, path, args):
     """One load run: req/s, p50 and the server's CPU per request."""
     before = ticks(pids)
     result = run_python_load(port, path, args.concurrency, args.duration, args.processes)
-    cpu = (ticks(pids) - before) / CLK_TCK * 1000 / max(result["requests"], 1)
+    cpu = ((ticks(pids) - before) / CLK_TCK * 1000 / result["requests"]
+           if result["requests"] else None)   # a starved run has no figure
     return {"throughput": rounded(result["throughput"], 1), "p50_ms": rounded(result["p50_ms"], 2),
             "requests": result["requests"], "errors": result["errors"],
             "server_cpu_ms": rounded(cpu, 3), "load_1m": rounded(os.getloadavg()[0], 1)}
@@ -116,7 +117,8 @@ def table(found):
     names = list(next(iter(found.values())))
     lines = [f"{'server CPU/req':<14}" + "".join(f"{n:>22}" for n in names)]
     for scenario, by_server in found.items():
-        cells = [" / ".join(f"{r['server_cpu_ms']:.2f}" for r in by_server[n]) for n in names]
+        cells = [" / ".join("-" if r["server_cpu_ms"] is None else f"{r['server_cpu_ms']:.2f}"
+                            for r in by_server[n]) for n in names]
         lines.append(f"{scenario:<14}" + "".join(f"{c:>22}" for c in cells))
     return "\n".join(lines)
 
