@@ -67,8 +67,7 @@ class AccessWriter:
         self.logger = logger
         self._key = None
         self._direct = None      # the handlers to write to directly, or None
-        self._second = None      # the last whole second rendered, and its text
-        self._stamp = ""
+        self._clock = (None, "")   # the last whole second rendered and its text, one tuple
 
     def write(self, message):
         """Log `message` (already rendered) at INFO on the logger."""
@@ -106,12 +105,13 @@ class AccessWriter:
     def _render(self, context, message):
         now = time.time()
         second = int(now)
-        if second != self._second:
-            self._second = second
-            self._stamp = time.strftime(DATE_FORMAT, time.localtime(second))
+        last, stamp = self._clock   # one read: threads may replace it meanwhile
+        if second != last:
+            stamp = time.strftime(DATE_FORMAT, time.localtime(second))
+            self._clock = (second, stamp)
         identity = " ".join(str(v or "-") for v in (
             context.user_id, context.project_id, context.domain_id, context.system_scope,
             context.user_domain_id, context.project_domain_id))
-        return (f"{self._stamp}.{int((now - second) * 1000):03d} {os.getpid()} INFO "
+        return (f"{stamp}.{int((now - second) * 1000):03d} {os.getpid()} INFO "
                 f"{self.logger.name} [{context.global_request_id} {context.request_id} "
                 f"{identity}] {message}\n")
