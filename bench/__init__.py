@@ -1,7 +1,8 @@
 """End-to-end benchmarks of lbaas, run from the repository root as `python -m bench.<name>`.
 
 Benchmarks: `api` (the API on PostgreSQL and MariaDB, side by side), `reads` (the polled
-GETs at 10 and 10,000 load balancers, their 304s, beside upstream), `amphora` (the amphora
+GETs at 10 and 10,000 load balancers, their 304s, beside upstream), `servers`
+(server models for `lbaas-api`: CPU per request in one run), `amphora` (the amphora
 provider), `failover` (amphora failover under traffic), `tls` (TLS termination), `ovn` (the
 OVN provider), `scale` (the amphora control plane with 1, 2, 3 workers); see
 bench/README.md. Shared parts: `harness` (figures, CPU, signals, how a run ends, JSON),
