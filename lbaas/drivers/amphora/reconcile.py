@@ -161,23 +161,27 @@ class Reconciler:
             took_spare = self._fail_over(want)
             if took_spare or any(a.status == c.PENDING_DELETE for a in want.amphorae):
                 want = self.fleet.want(loadbalancer_id)
-            took_spare += self._converge_all(want)
+            took_spare += self._converge_all(want, alongside=lambda: self._sync_security_group(
+                want, loadbalancer_id))
             self.fleet.step(loadbalancer_id)
-            self._sync_security_group(want)
         self.fleet.step(loadbalancer_id)
         self._report(seen, c.ACTIVE)
         return bool(took_spare)
 
-    def _converge_all(self, want):
+    def _converge_all(self, want, alongside=None):
         """Every amphora the load balancer should have, ready and running its configuration;
-        -> how many were spares."""
+        alongside (the security group's sync) runs while the configurations are pushed,
+        once the amphorae's ports exist; -> how many were spares."""
         amphorae, took_spare = self.fleet.ensure(want)
         self._fence(want.loadbalancer_id, amphorae)
         self.fleet.step(want.loadbalancer_id)
         legs = self.pair.legs(want, amphorae)
         for amphora in amphorae if not legs else ():
             self.fleet.record_vip(want, amphora)
-        actions = self.each(amphorae, lambda amphora: self._converge(want, amphora, legs))
+        self.each(amphorae, lambda amphora: self._plumb_one(want, amphora, legs))
+        jobs = [lambda amphora=amphora: self._configure(want, amphora, legs)
+                for amphora in amphorae] + ([alongside] if alongside else [])
+        actions = self.each(jobs, lambda job: job())[:len(amphorae)]
         self.fleet.step(want.loadbalancer_id)
         self.pair.run(want, dict(zip((a.id for a in amphorae), actions)), amphorae)
         return took_spare
@@ -192,12 +196,15 @@ class Reconciler:
             futures = [pool.submit(contextvars.copy_context().run, step, a) for a in amphorae]
         return [future.result() for future in futures]
 
-    def _converge(self, want, amphora, legs):
-        """Plumb one amphora, install its HAProxy config, and its keepalived one if paired;
+    def _plumb_one(self, want, amphora, legs):
+        """Plumb one amphora: its VIP (or VRRP) leg and its member legs."""
+        self.fleet.step(want.loadbalancer_id)
+        self._plumb(want, amphora, amphora.lb_network_ip, legs.get(amphora.id))
+
+    def _configure(self, want, amphora, legs):
+        """Install one plumbed amphora's HAProxy config, and its keepalived one if paired;
         -> what keepalived needs: None, "reload" or "start"."""
         ip = amphora.lb_network_ip
-        self.fleet.step(want.loadbalancer_id)
-        self._plumb(want, amphora, ip, legs.get(amphora.id))
         self.fleet.step(want.loadbalancer_id)
         self._push(want, amphora, ip, legs)
         return self.pair.push(want, amphora, ip, legs) if legs else None
@@ -290,10 +297,13 @@ class Reconciler:
         ports = self.each(jobs, lambda job: job()) if bound and jobs else [j() for j in jobs]
         return plumbings, dict(zip(made, ports))
 
-    def _sync_security_group(self, want):
+    def _sync_security_group(self, want, lease_of=None):
         """Have the network backend open the VIP port to the listeners (allowed_cidrs), or
         carry the user's vip_sg_ids; only when that changed since this process last did it.
-        A failure raises: the worker retries, then reports ERROR."""
+        A failure raises: the worker retries, then reports ERROR. lease_of: the load
+        balancer whose lease is checked first."""
+        if lease_of is not None:
+            self.fleet.step(lease_of)
         model = want.model
         extra = [v.get("ip_address") for v in getattr(model, "additional_vips", None) or []
                  if isinstance(v, dict)]
