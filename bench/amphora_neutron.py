@@ -32,10 +32,12 @@ PHASES = (("graph_to_first_response_spare", 1), ("graph_to_first_response_cold",
 
 
 def sample(inst, name, spare, wait, poll):
-    """One graph: seconds POST -> first 200 through the VIP, the POST's own seconds, and
-    seconds from that first 200 until the API shows ACTIVE; the LB is deleted after."""
+    """One graph: seconds POST -> first 200 through the VIP, the POST's own seconds,
+    seconds from that first 200 until the API shows ACTIVE, and the Neutron calls from the
+    POST to ACTIVE (None on the local side); the LB is deleted after."""
     if spare:
         inst.wait_spare_ready(timeout=180)
+    mark = inst.log_mark() if hasattr(inst, "neutron_calls") else None
     t0 = time.perf_counter()
     body, post = inst.client.call("POST", LB, inst.graph(name), expect=(201,))
     lb = body["loadbalancer"]
@@ -44,8 +46,19 @@ def sample(inst, name, spare, wait, poll):
     t1 = time.perf_counter()
     inst.wait_active(lb["id"], poll, timeout=180)
     active_after = time.perf_counter() - t1
+    calls = inst.neutron_calls(mark) if mark is not None else None
     inst.delete(lb["id"], poll, timeout=120)
-    return first, post, active_after
+    return first, post, active_after, calls
+
+
+def _calls_summary(samples):
+    """The Neutron calls per sample: the total count of each sample, and per kind of call
+    its count and total ms in the last sample (the count does not depend on the load)."""
+    last = samples[-1]
+    return {"per_sample": [sum(n for n, _ in s.values()) for s in samples],
+            "ms_per_sample": [round(sum(ms for _, ms in s.values())) for s in samples],
+            "last_sample": {k: {"count": n, "ms": round(ms)}
+                            for k, (n, ms) in sorted(last.items())}}
 
 
 class Run:
@@ -83,8 +96,8 @@ class Run:
         sides = {"local": (local, wait_http_200),
                  "neutron": (neutron, lambda vip, port, deadline: self.neutron.in_client(
                      wait_http_200, vip, port, deadline))}
-        samples = {side: {"first": [], "post": [], "active_after": [], "loadavg_1m": []}
-                   for side in sides}
+        samples = {side: {"first": [], "post": [], "active_after": [], "loadavg_1m": [],
+                          "calls": []} for side in sides}
         errors = {}
         for side, (inst, _) in sides.items():
             try:
@@ -99,7 +112,7 @@ class Run:
                     continue
                 inst, wait = sides[side]
                 try:
-                    first, post, after = sample(inst, f"{label}-{side}-{i}", spare, wait,
+                    first, post, after, calls = sample(inst, f"{label}-{side}-{i}", spare, wait,
                                                 self.args.poll_interval)
                 except Exception as exc:
                     errors[side] = f"run {i + 1}: {error_text(exc)}"
@@ -109,6 +122,8 @@ class Run:
                                    ("active_after", after),
                                    ("loadavg_1m", os.getloadavg()[0])):
                     samples[side][key].append(value)
+                if calls is not None:
+                    samples[side]["calls"].append(calls)
                 log(f"{name} {side} run {i + 1}: first response {first:.3f} s")
         for inst, _ in sides.values():
             inst.stop()
@@ -117,6 +132,8 @@ class Run:
             entry[side] = dict(stats(got["first"]), unit="s", post=stats(got["post"]),
                                active_seen_after_first_response_s=stats(got["active_after"]),
                                loadavg_1m=[rounded(x, 2) for x in got["loadavg_1m"]])
+            if got["calls"]:
+                entry[side]["neutron_calls"] = _calls_summary(got["calls"])
             if side in errors:
                 entry[side]["error"] = errors[side]
         n, lo = entry["neutron"].get("p50"), entry["local"].get("p50")

@@ -18,6 +18,7 @@ import time
 from bench.client import Client, http_status
 from bench.harness import ROOT, log
 from bench.world import Instance, amp_ns
+from lbaas.conf.logs import default_log_levels
 from testbed.backends import setns
 from testbed.cloud.lbaas_on_neutron import amphora_on_br_int, config_text
 from testbed.cloud.neutron_dataplane import bound_vm, host_id
@@ -104,6 +105,12 @@ class NeutronNetworks:
             self._probe.shutdown(wait=True)
 
 
+def _generic(path):
+    """A Neutron path with its ids replaced by {id} (calls of one kind counted together)."""
+    return "/".join("{id}" if len(part) == 36 and part.count("-") == 4 else part
+                    for part in path.split("/"))
+
+
 def wait_http_200(vip, port, deadline):
     """GET http://vip:port/ on a new connection every 5 ms (250 ms timeout each) until it
     answers 200, as bench.amphora's first-response probe does."""
@@ -111,6 +118,10 @@ def wait_http_200(vip, port, deadline):
         if time.perf_counter() > deadline:
             raise TimeoutError(f"{vip}:{port} did not answer 200 in time")
         time.sleep(0.005)
+
+
+CALL_LOGGER = "lbaas.network.neutron_api"   # its DEBUG line per Neutron call is counted
+CALL_LINE = "Neutron call "
 
 
 class NeutronAmphorae(Instance):
@@ -129,6 +140,7 @@ class NeutronAmphorae(Instance):
         return config_text(self.cloud, textwrap.dedent(f"""
             [DEFAULT]
             state_path = {self.state}
+            default_log_levels = {",".join(default_log_levels() + [CALL_LOGGER + "=DEBUG"])}
 
             [api_settings]
             bind_host = 127.0.0.1
@@ -156,6 +168,27 @@ class NeutronAmphorae(Instance):
         log(f"lbaas serve ({self.label}, neutron, spare pool {self.spare}) on "
             f"127.0.0.1:{self.port}, pid {self.proc.pid}")
         return self
+
+    def log_mark(self):
+        """Where the lbaas serve log ends now (for neutron_calls)."""
+        return os.path.getsize(self.log_path)
+
+    def neutron_calls(self, mark):
+        """{"METHOD /path": [count, total ms]} of the Neutron calls logged since mark."""
+        calls = {}
+        with open(self.log_path, errors="replace") as fh:
+            fh.seek(mark)
+            for line in fh:
+                at = line.find(CALL_LINE)
+                if at < 0:
+                    continue
+                head, _, tail = line[at + len(CALL_LINE):].rpartition(": ")
+                method, path = head.split(" ")[:2]
+                key = f"{method} {_generic(path)}"
+                entry = calls.setdefault(key, [0, 0.0])
+                entry[0] += 1
+                entry[1] += float(tail.split(" in ")[1].split(" ")[0])
+        return calls
 
     def amphorae(self, **query):
         """GET /v2/octavia/amphorae as the cloud's admin (the amphora API is admin-only)."""

@@ -1,5 +1,6 @@
 """The network backend seam: VIP allocation and the read-only network/subnet/port lookups."""
 import abc
+import contextlib
 import dataclasses
 
 from stevedore import driver as stevedore_driver
@@ -112,6 +113,11 @@ class NetworkBackend(abc.ABC):
     def as_caller(self, context):
         """The backend as seen by a request's caller (for validating what the caller names)."""
         return self
+
+    def reads_cached(self):
+        """A context in which a subnet or network read twice is asked for once (one
+        reconcile: never across requests); a backend without remote reads caches nothing."""
+        return contextlib.nullcontext()
 
     def get_qos_policy(self, policy_id):
         """The QoS policy with this id, or None (a backend without QoS accepts any id)."""

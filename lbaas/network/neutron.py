@@ -16,6 +16,8 @@ everything else runs with lbaas's credentials ([service_auth]). Neutron's refusa
 lbaas's errors (lbaas.network.neutron_api); lbaas.network.neutron_sg keeps the load
 balancers' security groups.
 """
+import contextlib
+import contextvars
 import copy
 import ipaddress
 import logging
@@ -28,6 +30,8 @@ LOG = logging.getLogger(__name__)
 OWNER = network.OCTAVIA_VIP_PORT.device_owner
 ROUTER_OWNERS = ("network:router_interface", "network:router_interface_distributed",
                  "network:ha_router_replicated_interface")
+# path -> answer of the subnet and network reads made inside reads_cached (one reconcile)
+_READS = contextvars.ContextVar("lbaas_neutron_reads", default=None)
 
 
 def vip_port_name(lb_id, style=network.OCTAVIA_VIP_PORT):
@@ -110,6 +114,28 @@ class NeutronNetwork(network.NetworkBackend):
         return view
 
     # -- lookups -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def reads_cached(self):
+        """Within the block, a subnet or network read with lbaas's credentials is asked of
+        Neutron once (one reconcile: its steps read the same subnets several times)."""
+        token = _READS.set({})
+        try:
+            yield
+        finally:
+            _READS.reset(token)
+
+    def _read(self, kind, object_id):
+        """GET /<kind>s/<id> with lbaas's credentials (None when missing), answered from the
+        reads_cached block's earlier answer when there is one."""
+        path = f"/{kind}s/{object_id}"
+        memo = _READS.get()
+        if memo is not None and path in memo:
+            return copy.deepcopy(memo[path])
+        found = self.api.call("GET", path, missing_ok=True)
+        if memo is not None:
+            memo[path] = copy.deepcopy(found)
+        return found
+
     def _get(self, kind, object_id, path=None):
         if not isinstance(object_id, str) or not _ID.fullmatch(object_id):
             return None   # no such object: nothing else may reach the URL
@@ -159,11 +185,11 @@ class NeutronNetwork(network.NetworkBackend):
 
     def plumbing(self, subnet_id):
         """The subnet's addressing for amphorae on bound Neutron ports (bound_ports), or None."""
-        found = self.api.call("GET", f"/subnets/{subnet_id}", missing_ok=True)
+        found = self._read("subnet", subnet_id)
         if not found:
             return None
         subnet = found["subnet"]
-        net = self.api.call("GET", f"/networks/{subnet['network_id']}", missing_ok=True)
+        net = self._read("network", subnet["network_id"])
         mtu = (net or {}).get("network", {}).get("mtu") or 1500
         return network.Plumbing(subnet_id=subnet_id, network_id=subnet["network_id"],
                                 bridge=subnet["network_id"], cidr=subnet["cidr"],
@@ -171,7 +197,7 @@ class NeutronNetwork(network.NetworkBackend):
 
     def ovn_datapaths(self, subnet_id):
         """("neutron-<network id>", "neutron-<router id>" or None) as ML2/OVN names them."""
-        subnet = self.api.call("GET", f"/subnets/{subnet_id}", missing_ok=True)
+        subnet = self._read("subnet", subnet_id)
         if not subnet:
             return None
         ports = self.api.call("GET", "/ports", params={
@@ -241,7 +267,7 @@ class NeutronNetwork(network.NetworkBackend):
                       host=None, allowed=(), mac_address=None):
         """A port of lbaas's project for a device on a subnet (bound to host, with allowed
         address pairs and MAC); the existing one if any, brought up to date."""
-        subnet = self.api.call("GET", f"/subnets/{subnet_id}", missing_ok=True)
+        subnet = self._read("subnet", subnet_id)
         if subnet is None:
             raise errors.InvalidSubresource(resource="Subnet", id=subnet_id)
         existing = self.api.call("GET", "/ports", params={
@@ -299,17 +325,22 @@ class NeutronNetwork(network.NetworkBackend):
         Only a VIP port lbaas made: a port the caller brought (vip_port_id) keeps the
         groups its owner gave it, and no group is made that nothing would carry.
         """
-        ports = self._vip_ports(loadbalancer["id"])
+        lb_id = loadbalancer["id"]
+        ports, amphora_ports, group = neutron_api.together(
+            lambda: self._vip_ports(lb_id),
+            lambda: self._amphora_vip_ports(loadbalancer.get("amphorae") or ()),
+            lambda: None if loadbalancer.get("vip_sg_ids") else self.groups.find(lb_id))
         if ports:
-            self.groups.sync(loadbalancer, ports + self._amphora_vip_ports(
-                loadbalancer.get("amphorae") or (), ports[0]["network_id"]))
+            network_id = ports[0]["network_id"]
+            self.groups.sync(loadbalancer, ports + [
+                p for p in amphora_ports if p["network_id"] == network_id], group=group)
 
-    def _amphora_vip_ports(self, amphora_ids, network_id):
-        """The amphorae's ports on the VIP network (they hold the VIP as an allowed pair),
+    def _amphora_vip_ports(self, amphora_ids):
+        """The amphorae's ports holding an allowed address pair (their VIP-subnet ports),
         found by name: Nova rewrites the device_id of a port it attaches to a server."""
         if not amphora_ids:
             return []
         return [p for p in self.api.call("GET", "/ports", params={
             "name": sorted(network.amphora_vip_port_name(a) for a in amphora_ids),
-            "network_id": network_id, "project_id": self.clients.project_id()})["ports"]
+            "project_id": self.clients.project_id()})["ports"]
             if p.get("allowed_address_pairs")]

@@ -12,10 +12,13 @@ port's and lbaas keeps no group of its own.
 """
 import ipaddress
 
+from lbaas.network.neutron_api import together
+
 PREFIX = "lb-"
 GONE = ("PENDING_DELETE", "DELETED")
 PROTOCOLS = ("tcp", "udp", "sctp")
 PAIR_PROTOCOLS = ("112", "51")   # VRRP and AH, by number as Octavia names them
+UNKNOWN = object()   # sync's group not looked up yet
 
 
 def group_name(lb_id):
@@ -76,18 +79,21 @@ class SecurityGroups:
         if group is not None:
             self.api.call("DELETE", f"/security-groups/{group['id']}")
 
-    def sync(self, loadbalancer, vip_ports):
+    def sync(self, loadbalancer, vip_ports, group=UNKNOWN):
         """Make the group's rules what the listeners need and put it on the VIP ports.
 
-        loadbalancer: as NetworkBackend.sync_security_group takes it. Rules already there
-        are kept, so a repeated call changes nothing.
+        loadbalancer: as NetworkBackend.sync_security_group takes it; group: what find
+        answered just before (it is asked otherwise). Rules already there are kept, so a
+        repeated call changes nothing; the missing ones are made in one bulk call.
         """
         user_groups = list(loadbalancer.get("vip_sg_ids") or [])
         if user_groups:
             self._apply(vip_ports, user_groups)
             self.delete(loadbalancer["id"])
             return None
-        group = self.find(loadbalancer["id"]) or self.api.call("POST", "/security-groups", {
+        if group is UNKNOWN:
+            group = self.find(loadbalancer["id"])
+        group = group or self.api.call("POST", "/security-groups", {
             "security_group": {"name": group_name(loadbalancer["id"]),
                                "description": "lbaas load balancer listeners"}})["security_group"]
         want = wanted_rules(loadbalancer)
@@ -98,17 +104,21 @@ class SecurityGroups:
                 have[_key(rule)] = rule["id"]
         for key in set(have) - want:
             self.api.call("DELETE", f"/security-group-rules/{have[key]}")
+        rules = []
         for port, protocol, cidr, ethertype in sorted(want - set(have), key=str):
             rule = {"security_group_id": group["id"], "direction": "ingress",
                     "protocol": protocol, "remote_ip_prefix": cidr, "ethertype": ethertype}
             if port is not None:
                 rule.update(port_range_min=port, port_range_max=port)
-            self.api.call("POST", "/security-group-rules", {"security_group_rule": rule})
+            rules.append(rule)
+        if rules:   # Neutron's bulk create: all of them or none
+            self.api.call("POST", "/security-group-rules", {"security_group_rules": rules})
         self._apply(vip_ports, [group["id"]])
         return group["id"]
 
     def _apply(self, ports, groups):
-        for port in ports:
-            if sorted(port.get("security_groups") or []) != sorted(groups):
-                self.api.call("PUT", f"/ports/{port['id']}",
-                              {"port": {"security_groups": groups}})
+        """Put the groups on the ports that do not carry exactly them (at once)."""
+        together(*[lambda port=port: self.api.call("PUT", f"/ports/{port['id']}",
+                                                   {"port": {"security_groups": groups}})
+                   for port in ports
+                   if sorted(port.get("security_groups") or []) != sorted(groups)])

@@ -7,15 +7,20 @@ Octavia's conventions and goes with the load balancer, another project's objects
 refused, and Neutron's own refusals (a low port quota, a full subnet, an address in use,
 Neutron stopped) come back as clear answers with nothing left half-made.
 """
+import logging
 import statistics
 import subprocess
 import time
 import types
+import uuid
 
 import pytest
 import requests
 from openstack.exceptions import ConflictException
 
+from lbaas import conf as lbaas_conf
+from lbaas.drivers.amphora.vrrp.pair import AMP_PORT_OWNER, vip_port_name
+from lbaas.network.neutron import NeutronNetwork
 from testbed.cloud.keystone import REGION, password
 from testbed.cloud.lbaas_on_neutron import config_text
 from testbed.service import (
@@ -267,6 +272,61 @@ def _median_post(lbaas, subnet_id, count=20):
         lbaas.wait(M, lb["id"])
         lbaas.delete(M, lb["id"])
     return statistics.median(took)
+
+
+def _calls(caplog, what):
+    """How many logged Neutron calls start with `what` ("GET /subnets/<id>")."""
+    return sum(1 for r in caplog.records if r.name == "lbaas.network.neutron_api"
+               and r.getMessage().startswith("Neutron call " + what))
+
+
+def test_a_reconciles_reads_are_asked_once_and_its_rules_in_one_call(world, tmp_path,
+                                                                       caplog):
+    """The backend in this process with lbaas's configuration, its calls counted from its
+    DEBUG lines: inside reads_cached a subnet and its network are read once however often
+    plumbing and allocate_port need them (outside it, every time: nothing is kept across
+    reconciles); the group sync makes all its missing rules in one bulk call, and Neutron
+    then holds each of them."""
+    path = tmp_path / "lbaas.conf"
+    path.write_text(config_text(world.cloud, denied_network=world.denied.id))
+    network = NeutronNetwork(lbaas_conf.make_conf(config_files=[str(path)]))
+    lb_id, amphora_id = str(uuid.uuid4()), str(uuid.uuid4())
+    caplog.set_level(logging.DEBUG, logger="lbaas.network.neutron_api")
+    vip = network.allocate_vip(lb_id, world.net.id, world.v4.id)
+    try:
+        with network.reads_cached():
+            first = network.plumbing(world.v4.id)
+            assert network.plumbing(world.v4.id) == first
+            network.allocate_port(amphora_id, world.v4.id, AMP_PORT_OWNER,
+                                  name=vip_port_name(amphora_id), allowed=[vip.address])
+        assert _calls(caplog, f"GET /subnets/{world.v4.id} ") == 1
+        assert _calls(caplog, f"GET /networks/{world.net.id} ") == 1
+        network.plumbing(world.v4.id)
+        assert _calls(caplog, f"GET /subnets/{world.v4.id} ") == 2
+        listeners = [{"protocol": "HTTP", "protocol_port": 80, "allowed_cidrs": []},
+                     {"protocol": "TCP", "protocol_port": 443,
+                      "allowed_cidrs": ["192.0.2.0/24", "198.51.100.0/24"]}]
+        network.sync_security_group({"id": lb_id, "vip_sg_ids": [],
+                                     "vip_addresses": [vip.address], "topology": "SINGLE",
+                                     "peer_port": None, "amphorae": [amphora_id],
+                                     "listeners": listeners})
+        assert _calls(caplog, "POST /security-group-rules ") == 1
+        group = next(world.admin.network.security_groups(name=f"lb-{lb_id}"))
+        rules = {(r.protocol, r.port_range_min, r.remote_ip_prefix)
+                 for r in world.admin.network.security_group_rules(
+                     security_group_id=group.id) if r.direction == "ingress"}
+        assert rules == {("tcp", 80, None), ("tcp", 443, "192.0.2.0/24"),
+                         ("tcp", 443, "198.51.100.0/24")}
+        ports = {vip.port_id: None, **{p.id: None for p in world.admin.network.ports(
+            name=vip_port_name(amphora_id))}}
+        assert len(ports) == 2
+        for port_id in ports:   # the VIP port and the amphora's, updated at once
+            assert world.admin.network.get_port(port_id).security_group_ids == [group.id]
+    finally:
+        network.release_ports(amphora_id)
+        network.deallocate_vip(lb_id, vip)
+    assert not list(world.admin.network.ports(device_id=amphora_id))
+    assert not list(world.admin.network.security_groups(name=f"lb-{lb_id}"))
 
 
 def test_post_timing_neutron_against_noop(world, tmp_path, capsys):

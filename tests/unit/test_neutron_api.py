@@ -117,3 +117,30 @@ def test_an_id_that_is_no_neutron_id_never_reaches_a_url(bad_id):
     backend.reader = neutron_api.NeutronApi(lambda *args, **kwargs: calls.append(args))
     assert backend.get_network(bad_id) is None and backend.get_port(bad_id) is None
     assert calls == []
+
+
+def test_together_runs_the_calls_at_once_and_raises_only_once_all_ended():
+    """Independent Neutron calls overlap; a failure is raised after the others finished,
+    so a caller cleaning up sees everything the calls made."""
+    import threading
+    import time
+    barrier, ended = threading.Barrier(2, timeout=5), []
+
+    def waits():   # returns only if the other call runs at the same time
+        barrier.wait()
+        return "a"
+
+    def fails():
+        barrier.wait()
+        raise errors.BadRequest("no", message="no")
+
+    def slow():
+        time.sleep(0.2)
+        ended.append(True)
+
+    assert neutron_api.together(waits, lambda: (barrier.wait(), "b")[1]) == ["a", "b"]
+    barrier.reset()
+    with pytest.raises(errors.BadRequest):
+        neutron_api.together(fails, waits, slow)
+    assert ended == [True]
+    assert neutron_api.together() == []

@@ -65,7 +65,8 @@ def _create_pool(core, session, lb, definition, ctx=None):
         monitor = dict(monitor, pool_id=row.id)
         healthmonitors.insert(session, row, monitor,
                               healthmonitors.prepare(core.conf, row, monitor))
-    entries = [(member, members.prepare(core.conf, core.network, row, member))
+    subnets = set()   # a subnet several members name is looked up once
+    entries = [(member, members.prepare(core.conf, core.network, row, member, subnets))
                for member in definition.get("members") or []]
     if entries:
         members.insert_many(session, row, entries)

@@ -18,11 +18,12 @@ FILTERS = FIELDS + ("pool_id",)
 RBAC = "member"
 
 
-def prepare(conf, network, pool, body):
-    """Validate a member body for a pool; returns the new row's values."""
+def prepare(conf, network, pool, body, known_subnets=None):
+    """Validate a member body for a pool; returns the new row's values (known_subnets:
+    subnets this request already found, rules.check_subnet's cache)."""
     values = rules.base_values(body)
     rules.check_address(conf, values["address"])
-    rules.check_subnet(network, values["subnet_id"])
+    rules.check_subnet(network, values["subnet_id"], known_subnets)
     rules.check_sriov(body)
     return values
 

@@ -5,6 +5,7 @@ interface, the installed config), so running a reconcile twice changes nothing a
 reconcile cut short by a crash is finished by the next one.
 """
 import concurrent.futures
+import contextvars
 import dataclasses
 import hashlib
 import logging
@@ -129,10 +130,12 @@ class Reconciler:
         been taken over, LeaseLost is raised before the next side effect.
         """
         if lease is None:
-            return self._reconcile(loadbalancer_id)
+            with self.context.network.reads_cached():
+                return self._reconcile(loadbalancer_id)
         self.fleet.leases[loadbalancer_id] = lease
         try:
-            return self._reconcile(loadbalancer_id)
+            with self.context.network.reads_cached():
+                return self._reconcile(loadbalancer_id)
         finally:
             self.fleet.leases.pop(loadbalancer_id, None)
             self.agents.unfence(loadbalancer_id)
@@ -158,41 +161,50 @@ class Reconciler:
             took_spare = self._fail_over(want)
             if took_spare or any(a.status == c.PENDING_DELETE for a in want.amphorae):
                 want = self.fleet.want(loadbalancer_id)
-            took_spare += self._converge_all(want)
+            took_spare += self._converge_all(want, alongside=lambda: self._sync_security_group(
+                want, loadbalancer_id))
             self.fleet.step(loadbalancer_id)
-            self._sync_security_group(want)
         self.fleet.step(loadbalancer_id)
         self._report(seen, c.ACTIVE)
         return bool(took_spare)
 
-    def _converge_all(self, want):
+    def _converge_all(self, want, alongside=None):
         """Every amphora the load balancer should have, ready and running its configuration;
-        -> how many were spares."""
+        alongside (the security group's sync) runs while the configurations are pushed,
+        once the amphorae's ports exist; -> how many were spares."""
         amphorae, took_spare = self.fleet.ensure(want)
         self._fence(want.loadbalancer_id, amphorae)
         self.fleet.step(want.loadbalancer_id)
         legs = self.pair.legs(want, amphorae)
         for amphora in amphorae if not legs else ():
             self.fleet.record_vip(want, amphora)
-        actions = self.each(amphorae, lambda amphora: self._converge(want, amphora, legs))
+        self.each(amphorae, lambda amphora: self._plumb_one(want, amphora, legs))
+        jobs = [lambda amphora=amphora: self._configure(want, amphora, legs)
+                for amphora in amphorae] + ([alongside] if alongside else [])
+        actions = self.each(jobs, lambda job: job())[:len(amphorae)]
         self.fleet.step(want.loadbalancer_id)
         self.pair.run(want, dict(zip((a.id for a in amphorae), actions)), amphorae)
         return took_spare
 
     @staticmethod
     def each(amphorae, step):
-        """[step(amphora) for every amphora], run in parallel when there are several."""
+        """[step(amphora) for every amphora], run in parallel when there are several (each
+        in a copy of the caller's context: the network backend's reads_cached)."""
         if len(amphorae) == 1:
             return [step(amphorae[0])]
         with concurrent.futures.ThreadPoolExecutor(len(amphorae)) as pool:
-            return [future.result() for future in [pool.submit(step, a) for a in amphorae]]
+            futures = [pool.submit(contextvars.copy_context().run, step, a) for a in amphorae]
+        return [future.result() for future in futures]
 
-    def _converge(self, want, amphora, legs):
-        """Plumb one amphora, install its HAProxy config, and its keepalived one if paired;
+    def _plumb_one(self, want, amphora, legs):
+        """Plumb one amphora: its VIP (or VRRP) leg and its member legs."""
+        self.fleet.step(want.loadbalancer_id)
+        self._plumb(want, amphora, amphora.lb_network_ip, legs.get(amphora.id))
+
+    def _configure(self, want, amphora, legs):
+        """Install one plumbed amphora's HAProxy config, and its keepalived one if paired;
         -> what keepalived needs: None, "reload" or "start"."""
         ip = amphora.lb_network_ip
-        self.fleet.step(want.loadbalancer_id)
-        self._plumb(want, amphora, ip, legs.get(amphora.id))
         self.fleet.step(want.loadbalancer_id)
         self._push(want, amphora, ip, legs)
         return self.pair.push(want, amphora, ip, legs) if legs else None
@@ -231,15 +243,13 @@ class Reconciler:
     def _plumb(self, want, amphora, ip, leg=None, standby=False):
         """Put the VIP (or, paired, the amphora's VRRP address; standby: neither yet) and one
         leg on every member subnet into the amphora."""
-        network = self.context.network
-        vip_plumbing = network.plumbing(want.vip_subnet_id) if want.vip_subnet_id else None
+        members = sorted(want.member_subnets - {want.vip_subnet_id})
+        plumbings, ports = self._legs(want, amphora, leg, members)
+        vip_plumbing = plumbings.get(want.vip_subnet_id)
         if vip_plumbing is not None and want.vip_address:
             port = None
             if vip_plumbing.bound_ports:   # the amphora's own port, the VIP its allowed pair
-                port = leg.port if leg is not None and leg.port else self.context.network \
-                    .allocate_port(amphora.id, want.vip_subnet_id, AMP_PORT_OWNER,
-                                   name=vip_port_name(amphora.id),
-                                   **vip_port_extras(want, vip_plumbing, self.compute))
+                port = leg.port if leg is not None and leg.port else ports[want.vip_subnet_id]
             iface = self._interface(amphora.id, vip_plumbing, port)
             body = {"mac_address": iface.mac, "subnet_cidr": vip_plumbing.cidr,
                     "gateway": vip_plumbing.gateway, "mtu": vip_plumbing.mtu}
@@ -249,23 +259,51 @@ class Reconciler:
             if standby:
                 body["standby"] = True
             self.agents.plug_vip(ip, want.vip_address, body)
-        for subnet_id in sorted(want.member_subnets - {want.vip_subnet_id}):
-            plumbing = network.plumbing(subnet_id)
+        for subnet_id in members:
+            plumbing = plumbings[subnet_id]
             if plumbing is None:
                 continue
-            port = network.allocate_port(
-                amphora.id, subnet_id, AMP_PORT_OWNER, name=f"lbaas-amphora-{amphora.id}",
-                **({"host": self.compute.host} if plumbing.bound_ports else {}))
+            port = ports[subnet_id]
             iface = self._interface(amphora.id, plumbing, port)
             self.agents.plug_network(ip, {
                 "mac_address": iface.mac, "mtu": plumbing.mtu,
                 "fixed_ips": [{"ip_address": f["ip_address"], "subnet_cidr": plumbing.cidr}
                               for f in port["fixed_ips"]]})
 
-    def _sync_security_group(self, want):
+    def _legs(self, want, amphora, leg, members):
+        """({subnet: its Plumbing or None}, {subnet: the amphora's port}) of the VIP subnet
+        and the member subnets; with a backend of bound ports (Neutron) the subnets are read,
+        then the ports made, all at once (independent calls)."""
+        network = self.context.network
+        subnets = ([want.vip_subnet_id] if want.vip_subnet_id else []) + members
+        found = self.each(subnets, network.plumbing) if subnets else []
+        plumbings = dict(zip(subnets, found))
+        made = {}
+        vip_plumbing = plumbings.get(want.vip_subnet_id)
+        if vip_plumbing is not None and want.vip_address and vip_plumbing.bound_ports and \
+                not (leg is not None and leg.port):
+            made[want.vip_subnet_id] = lambda: network.allocate_port(
+                amphora.id, want.vip_subnet_id, AMP_PORT_OWNER, name=vip_port_name(amphora.id),
+                **vip_port_extras(want, vip_plumbing, self.compute))
+        for subnet_id in members:
+            plumbing = plumbings[subnet_id]
+            if plumbing is not None:
+                made[subnet_id] = lambda subnet_id=subnet_id, bound=plumbing.bound_ports: \
+                    network.allocate_port(amphora.id, subnet_id, AMP_PORT_OWNER,
+                                          name=f"lbaas-amphora-{amphora.id}",
+                                          **({"host": self.compute.host} if bound else {}))
+        bound = all(p.bound_ports for p in plumbings.values() if p is not None)
+        jobs = list(made.values())
+        ports = self.each(jobs, lambda job: job()) if bound and jobs else [j() for j in jobs]
+        return plumbings, dict(zip(made, ports))
+
+    def _sync_security_group(self, want, lease_of=None):
         """Have the network backend open the VIP port to the listeners (allowed_cidrs), or
         carry the user's vip_sg_ids; only when that changed since this process last did it.
-        A failure raises: the worker retries, then reports ERROR."""
+        A failure raises: the worker retries, then reports ERROR. lease_of: the load
+        balancer whose lease is checked first."""
+        if lease_of is not None:
+            self.fleet.step(lease_of)
         model = want.model
         extra = [v.get("ip_address") for v in getattr(model, "additional_vips", None) or []
                  if isinstance(v, dict)]
