@@ -26,13 +26,14 @@ import uuid
 import pytest
 
 from testbed import backends
+from testbed.cloud.lbaas_serve import LBS, Lbaas
 from testbed.cloud.neutron_dataplane import PortVm, host_id
 from testbed.host import free_subnets
 from testbed.ovn_stack import tcp_request, wait_for
 from testbed.service import free_port, free_udp_port
 from tests.functional.test_amphora_active_standby import _holds, _ns
 from tests.functional.test_amphora_failover import _in_netns
-from tests.functional.test_neutron_backend import LBS, A, Lbaas, M
+from tests.functional.test_neutron_backend import A, M
 
 pytestmark = pytest.mark.functional
 

@@ -9,110 +9,19 @@ Neutron stopped) come back as clear answers with nothing left half-made.
 """
 import statistics
 import subprocess
-import textwrap
 import time
 import types
 
 import pytest
-import requests
 from openstack.exceptions import ConflictException
 
 from testbed.cloud.keystone import REGION, password
-from testbed.service import (
-    Service,
-    clean_env,
-    free_port,
-    health_manager_section,
-    venv_command,
-)
+from testbed.cloud.lbaas_serve import Lbaas
+from testbed.service import clean_env, venv_command
 
 pytestmark = pytest.mark.functional
 
 M, B, A, G = "alpha-member", "beta-member", "cloud-admin", "gamma-member"
-LBS = "/v2/lbaas/loadbalancers"
-
-
-class Lbaas:
-    """`lbaas serve` with the neutron backend, and REST calls with a user's token."""
-
-    def __init__(self, cloud, state, denied_network, driver="neutron", extra=""):
-        """extra: more configuration text (sections of its own), appended as it is."""
-        self.cloud = cloud
-        self.port = free_port()
-        config = state / "lbaas.conf"
-        config.write_text(textwrap.dedent(f"""\
-            [api_settings]
-            auth_strategy = keystone
-
-            [networking]
-            denylist_vip_networks = {denied_network}
-
-            [network]
-            driver = {driver}
-
-            [keystone_authtoken]
-            www_authenticate_uri = {cloud.auth_url}
-            auth_url = {cloud.auth_url}
-            auth_type = password
-            username = lbaas
-            password = {password("lbaas")}
-            project_name = service
-            user_domain_name = Default
-            project_domain_name = Default
-            region_name = {REGION}
-
-            [service_auth]
-            auth_type = password
-            auth_url = {cloud.auth_url}
-            username = lbaas
-            password = {password("lbaas")}
-            project_name = service
-            user_domain_name = Default
-            project_domain_name = Default
-
-            [neutron]
-            region_name = {REGION}
-            """) + textwrap.dedent(extra)
-            + ("" if "[health_manager]" in extra else health_manager_section()))
-        self.config = config
-        self.service = Service("lbaas serve (neutron)",
-                               [venv_command("lbaas"), "--config-file", str(config), "serve",
-                                "--state-path", str(state), "--port", str(self.port)],
-                               self.port, state / "lbaas-serve.log")
-        self.url = self.service.url
-
-    def call(self, user, method, path, expect=None, **kwargs):
-        """A request as a user; asserts the status when `expect` is given."""
-        resp = requests.request(method, self.url + path, timeout=60,
-                                headers={"X-Auth-Token": self.cloud.token(user)}, **kwargs)
-        if expect is not None:
-            assert resp.status_code == expect, f"{method} {path}: {resp.status_code} {resp.text}"
-        return resp
-
-    def create(self, user, expect=201, **vip):
-        """POST a load balancer; its body (or the whole response when it must fail)."""
-        resp = self.call(user, "POST", LBS, json={"loadbalancer": dict({"name": "nb"}, **vip)})
-        assert resp.status_code == expect, resp.text
-        return resp.json()["loadbalancer"] if expect == 201 else resp
-
-    def wait(self, user, lb_id, status="ACTIVE"):
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            resp = self.call(user, "GET", f"{LBS}/{lb_id}")
-            if status == "DELETED" and resp.status_code == 404:
-                return None
-            if resp.status_code == 200 and \
-                    resp.json()["loadbalancer"]["provisioning_status"] == status:
-                return resp.json()["loadbalancer"]
-            time.sleep(0.1)
-        raise AssertionError(f"load balancer {lb_id} never reached {status}")
-
-    def delete(self, user, lb_id):
-        self.call(user, "DELETE", f"{LBS}/{lb_id}", expect=204)
-        self.wait(user, lb_id, "DELETED")
-
-    def lb_count(self, user):
-        return len(self.call(user, "GET", LBS, expect=200).json()["loadbalancers"])
 
 
 @pytest.fixture(scope="module")
