@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 
-from bench import wrk
+from bench import amphora_nova, wrk
 from bench.client import LB, http_status
 from bench.harness import (CLK_TCK, Busy, add_output_args, cannot_run, error_text, finish,
                            guarded, interrupt_on_signals, log, measured, percentile, proc_ticks,
@@ -453,7 +453,11 @@ def goals(results):
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=5, help="repetitions of each scenario")
+    ap.add_argument("--runs", type=int, help="repetitions of each scenario (5; 2 with "
+                    "--compute nova)")
+    ap.add_argument("--compute", choices=("local", "nova"), default="local",
+                    help="amphorae as namespaces (local) or VMs through Nova "
+                         "(bench/amphora_nova.py, with the namespace figures beside)")
     ap.add_argument("--poll-interval", type=float, default=0.005,
                     help="seconds between API polls")
     wrk.add_args(ap)
@@ -466,8 +470,15 @@ def parse_args(argv=None):
                     help="seconds after which no new scenario starts")
     ap.add_argument("--only", type=lambda s: set(s.split(",")),
                     help="comma-separated scenarios to run")
+    amphora_nova.add_args(ap)
     add_output_args(ap, "amphora-latest.json")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.compute == "nova":
+        args.runs = args.runs or 2
+        if args.output == ap.get_default("output"):
+            args.output = amphora_nova.OUTPUT
+    args.runs = args.runs or 5
+    return args
 
 
 def run_scenarios(args, tmp, net, bench, instances, baselines):
@@ -512,6 +523,8 @@ def run_scenarios(args, tmp, net, bench, instances, baselines):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.compute == "nova":
+        return amphora_nova.main(args)
     started = time.time()
     reason = unavailable()
     if reason:
