@@ -545,9 +545,11 @@ def add_args(parser):
                         help="--compute nova: seconds between two requests of failover_gap")
     parser.add_argument("--request-timeout", type=float, default=0.5,
                         help="--compute nova: timeout of each failover_gap request")
-    parser.add_argument("--heartbeat-timeout", type=int, default=3,
+    parser.add_argument("--heartbeat-timeout", type=int, default=10,
                         help="--compute nova: [health_manager] heartbeat_timeout (lbaas's "
-                             "default 3)")
+                             "default is 3: a TCG guest on a loaded host went 3 s without a "
+                             "heartbeat while Nova hot-plugged its VIP NIC, and was failed "
+                             "over)")
 
 
 def main(args):

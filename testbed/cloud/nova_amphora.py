@@ -108,8 +108,10 @@ class ControllerLink:
 
     def delete(self):
         """The OVS port and the veth (both ends), if they exist."""
-        self.stack.vsctl("--if-exists", "del-port", "br-int", self.inner)
-        subprocess.run(["ip", "link", "del", self.outer], check=False, capture_output=True)
+        try:
+            self.stack.vsctl("--if-exists", "del-port", "br-int", self.inner)
+        finally:   # also when ovsdb does not answer (a loaded host): the veth goes anyway
+            subprocess.run(["ip", "link", "del", self.outer], check=False, capture_output=True)
 
 
 class AmphoraSite:
