@@ -90,8 +90,10 @@ UPSTREAM = {
               "60 s by default, so a dead amphora is noticed about 60 s after its last "
               "heartbeat",
     "active_s": [43, 97], "detection_s": 60}
-LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) WARNING \S+: amphora (\S+) of load "
-                  r"balancer (\S+) sent no heartbeat since (.+?): failing it over", re.M)
+# lbaas serve's log (oslo.log's format: time with milliseconds, pid, level, logger, context)
+LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[.,]\d{3}) \d+ WARNING \S+ \[[^\]]*\] "
+                  r"amphora (\S+) of load balancer (\S+) sent no heartbeat since (.+?): "
+                  r"failing it over", re.MULTILINE)
 
 
 def wait_until(condition, timeout, what, interval=0.1):
@@ -228,7 +230,8 @@ class LbaasOnCloud:
             text = fh.read().decode(errors="replace")
         for m in LINE.finditer(text):
             if m.group(2) == amphora_id:
-                when = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f")
+                when = datetime.datetime.strptime(m.group(1).replace(",", "."),
+                                                  "%Y-%m-%d %H:%M:%S.%f")
                 return when.timestamp(), m.group(4)
         return None
 
@@ -416,6 +419,8 @@ class NovaBench:
             wall0, t0 = time.time(), time.monotonic()
             for pid in pids:
                 os.kill(pid, signal.SIGKILL)
+            run["killed_at_utc"] = datetime.datetime.fromtimestamp(
+                wall0, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
 
             def replaced():
                 amps = inst.amphorae(loadbalancer_id=lb["id"])
