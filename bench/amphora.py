@@ -8,6 +8,7 @@ this host), starts `lbaas serve
 stdout and writes it to bench/results/amphora-latest.json. Every scenario fails soft; the
 services, amphorae, backend namespaces, veths and bridges are removed on every exit path
 (errors, Ctrl-C, SIGTERM), and the JSON says whether any `amp-*` namespace of ours is left.
+`--compute nova`: VM amphorae through Nova on a real cloud instead (bench/amphora_nova.py).
 
 Scenarios (each --runs times; min/p50/max):
   graph_to_first_response_spare  POST LB + HTTP :80 listener + pool + 2 members in one call,
