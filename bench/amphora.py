@@ -454,8 +454,11 @@ def goals(results):
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, help="repetitions of each scenario (5; 2 with "
-                    "--compute nova)")
+    ap.add_argument("--runs", type=int, help="repetitions of each scenario (default 5; 3 "
+                    "with --network neutron, 2 with --compute nova)")
+    ap.add_argument("--network", choices=("local", "neutron"), default="local",
+                    help="neutron: graph_to_first_response on Neutron ports against the "
+                    "local backend, same run (bench/amphora_neutron.py)")
     ap.add_argument("--compute", choices=("local", "nova"), default="local",
                     help="amphorae as namespaces (local) or VMs through Nova "
                          "(bench/amphora_nova.py, with the namespace figures beside)")
@@ -478,7 +481,6 @@ def parse_args(argv=None):
         args.runs = args.runs or 2
         if args.output == ap.get_default("output"):
             args.output = amphora_nova.OUTPUT
-    args.runs = args.runs or 5
     return args
 
 
@@ -526,6 +528,10 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.compute == "nova":
         return amphora_nova.main(args)
+    if args.network == "neutron":
+        from bench import amphora_neutron
+        return amphora_neutron.main(args)
+    args.runs = args.runs or 5
     started = time.time()
     reason = unavailable()
     if reason:

@@ -383,7 +383,11 @@ def ratios(results):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=5, help="runs of each graph scenario")
+    parser.add_argument("--runs", type=int, help="runs of each graph scenario (default 5; 3 "
+                        "with --network neutron)")
+    parser.add_argument("--network", choices=("local", "neutron"), default="local",
+                        help="neutron: the graph from a Neutron network beside the own OVN "
+                        "stack's, same run (bench/ovn_neutron.py)")
     parser.add_argument("--batch-runs", type=int, default=3, help="runs of the member batches")
     parser.add_argument("--poll-interval", type=float, default=0.005)
     parser.add_argument("--only", type=lambda s: set(s.split(",")), default=None)
@@ -426,6 +430,10 @@ def stop(stack, parts):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.network == "neutron":
+        from bench import ovn_neutron
+        return ovn_neutron.main(args)
+    args.runs = args.runs or 5
     started = time.time()
     reason = ovn_stack.unavailable() or ovn_stack.provider_missing()
     if reason:

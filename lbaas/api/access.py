@@ -17,6 +17,8 @@ import uuid
 
 from oslo_context import context as oslo_context
 
+from lbaas.api.access_line import AccessWriter
+
 LOG = logging.getLogger(__name__)
 REQUEST_ID_ENV = "openstack.request_id"   # where oslo.middleware's RequestId keeps it too
 REQUEST_ID_HEADER = "X-OpenStack-Request-ID"
@@ -66,6 +68,7 @@ class AccessLog:
 
     def __init__(self, app):
         self.app = app
+        self.writer = AccessWriter(LOG)
 
     def __call__(self, environ, start_response):
         started = time.monotonic()
@@ -80,10 +83,12 @@ class AccessLog:
             return start_response(code, headers, exc_info)
 
         def done(length):
-            LOG.info('%s "%s %s %s" status: %s len: %d time: %.4f',
-                     environ.get("REMOTE_ADDR", "-"), printable(environ.get("REQUEST_METHOD", "")),
-                     _target(environ), printable(environ.get("SERVER_PROTOCOL", "")),
-                     status[0] if status else "-", length, time.monotonic() - started)
+            self.writer.write(
+                f'{environ.get("REMOTE_ADDR", "-")} '
+                f'"{printable(environ.get("REQUEST_METHOD", ""))} {_target(environ)} '
+                f'{printable(environ.get("SERVER_PROTOCOL", ""))}" '
+                f'status: {status[0] if status else "-"} len: {length} '
+                f'time: {time.monotonic() - started:.4f}')
 
         try:
             body = self.app(environ, start)

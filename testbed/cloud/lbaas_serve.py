@@ -5,13 +5,12 @@ The tests of the Neutron and Nova modes and the benchmarks that run lbaas on a r
 (bench/amphora_nova.py) start it the same way; `extra` adds sections of their own (the
 amphora provider, its compute backend, the health manager).
 """
-import textwrap
 import time
 
 import requests
 
-from testbed.cloud.keystone import REGION, password
-from testbed.service import Service, free_port, health_manager_section, venv_command
+from testbed.cloud.lbaas_on_neutron import config_text
+from testbed.service import Service, free_port, venv_command
 
 LBS = "/v2/lbaas/loadbalancers"
 
@@ -24,40 +23,7 @@ class Lbaas:
         self.cloud = cloud
         self.port = free_port()
         config = state / "lbaas.conf"
-        config.write_text(textwrap.dedent(f"""\
-            [api_settings]
-            auth_strategy = keystone
-
-            [networking]
-            denylist_vip_networks = {denied_network}
-
-            [network]
-            driver = {driver}
-
-            [keystone_authtoken]
-            www_authenticate_uri = {cloud.auth_url}
-            auth_url = {cloud.auth_url}
-            auth_type = password
-            username = lbaas
-            password = {password("lbaas")}
-            project_name = service
-            user_domain_name = Default
-            project_domain_name = Default
-            region_name = {REGION}
-
-            [service_auth]
-            auth_type = password
-            auth_url = {cloud.auth_url}
-            username = lbaas
-            password = {password("lbaas")}
-            project_name = service
-            user_domain_name = Default
-            project_domain_name = Default
-
-            [neutron]
-            region_name = {REGION}
-            """) + textwrap.dedent(extra)
-            + ("" if "[health_manager]" in extra else health_manager_section()))
+        config.write_text(config_text(cloud, extra, driver, denied_network))
         self.config = config
         self.service = Service("lbaas serve (neutron)",
                                [venv_command("lbaas"), "--config-file", str(config), "serve",

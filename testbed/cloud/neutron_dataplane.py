@@ -68,3 +68,17 @@ class PortVm(Vm):
         """Run a command in the namespace; -> the CompletedProcess (not checked)."""
         return subprocess.run(["ip", "netns", "exec", self.netns, *argv], capture_output=True,
                               text=True, timeout=timeout)
+
+
+def bound_vm(cloud, admin, name, network, subnet, project, port_name, groups=None):
+    """A PortVm on a new port of `network` in `subnet` (openstacksdk objects), owned by
+    `project`, bound to this host (admin: an admin's connection, which may set the
+    binding), in security groups `groups` (default: the project's default); not waited.
+    subnet: an openstacksdk Subnet or its dict."""
+    subnet = subnet if isinstance(subnet, dict) else subnet.to_dict()
+    body = {"network_id": network.id, "name": port_name, "project_id": project,
+            "fixed_ips": [{"subnet_id": subnet["id"]}], "binding_host_id": host_id()}
+    if groups:
+        body["security_group_ids"] = groups
+    port = admin.network.create_port(**body).to_dict()
+    return PortVm(cloud, name, port, subnet, network.mtu).create()

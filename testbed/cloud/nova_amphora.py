@@ -11,7 +11,7 @@ bound to this host, as a root-namespace veth (`ControllerLink`) where lbaas's he
 manager listens for the heartbeats. `config(...)` is the lbaas configuration text for it.
 
 `UserSide(cloud, ...).create()`: a project's VIP and member networks joined by a router,
-a client and members as namespaces on Neutron ports (neutron_dataplane.PortVm), the
+a client and members as namespaces on Neutron ports (neutron_dataplane.bound_vm), the
 members serving HTTP.
 """
 import ipaddress
@@ -23,7 +23,7 @@ import time
 import uuid
 
 from testbed.cloud import nova_libvirt
-from testbed.cloud.neutron_dataplane import PortVm, host_id
+from testbed.cloud.neutron_dataplane import bound_vm, host_id
 
 IMAGE_TAG = "lbaas-amphora-vm"
 AGENT_PORT = 9443
@@ -222,13 +222,8 @@ class UserSide:
     def vm(self, name, tag, groups=None):
         """A namespace on a new port of the `tag` network, bound here."""
         net, sub = self.subnets[tag]
-        body = {"network_id": net.id, "name": f"{self.prefix}-{name}",
-                "project_id": self.project, "fixed_ips": [{"subnet_id": sub["id"]}],
-                "binding_host_id": host_id()}
-        if groups:
-            body["security_group_ids"] = groups
-        port = self.admin.network.create_port(**body).to_dict()
-        return PortVm(self.cloud, name, port, sub, net.mtu).create()
+        return bound_vm(self.cloud, self.admin, name, net, sub, self.project,
+                        f"{self.prefix}-{name}", groups)
 
     def graph(self, name):
         """A load balancer POST body: HTTP :80, a pool of every member."""

@@ -26,11 +26,11 @@ import uuid
 import pytest
 
 from testbed import backends
+from testbed.cloud.lbaas_on_neutron import amphora_on_br_int
 from testbed.cloud.lbaas_serve import LBS, Lbaas
-from testbed.cloud.neutron_dataplane import PortVm, host_id
+from testbed.cloud.neutron_dataplane import bound_vm, host_id
 from testbed.host import free_subnets
 from testbed.ovn_stack import tcp_request, wait_for
-from testbed.service import free_port, free_udp_port
 from tests.functional.test_amphora_active_standby import _holds, _ns
 from tests.functional.test_amphora_failover import _in_netns
 from tests.functional.test_neutron_backend import A, M
@@ -61,12 +61,7 @@ def world(neutron_dataplane, amphora_host, tmp_path_factory):
 
     def vm(name, tag, groups=None):
         net, sub = subnets[tag]
-        body = {"network_id": net.id, "name": f"na-{name}", "project_id": project,
-                "fixed_ips": [{"subnet_id": sub["id"]}], "binding_host_id": host_id()}
-        if groups:
-            body["security_group_ids"] = groups
-        port = admin.network.create_port(**body).to_dict()
-        return PortVm(cloud, name, port, sub, net.mtu).create()
+        return bound_vm(cloud, admin, name, net, sub, project, f"na-{name}", groups)
 
     client, member = vm("ncl", "vip"), vm("nbe", "mem", [web.id])
     outsider = vm("nco", "vip")     # a second client, for allowed_cidrs
@@ -76,33 +71,8 @@ def world(neutron_dataplane, amphora_host, tmp_path_factory):
     (mgmt,) = free_subnets(1)
     mgmt_bridge = f"nm{secrets.token_hex(3)}"
     state = tmp_path_factory.mktemp("lbaas-namp")
-    lbaas = Lbaas(cloud, state, str(uuid.uuid4()), extra=f"""
-        [api_settings]
-        enabled_provider_drivers = amphora:The amphora provider.
-        default_provider_driver = amphora
-
-        [amphora_compute]
-        driver = local
-
-        [compute_local]
-        management_bridge = {mgmt_bridge}
-        management_cidr = {mgmt}
-        integration_bridge = br-int
-        ovs_db = unix:{stack.db_sock}
-        ovs_netns = {stack.hv_netns}
-        host = {host_id()}
-
-        [health_manager]
-        heartbeat_key = {secrets.token_hex(16)}
-        heartbeat_interval = 1
-        bind_port = {free_udp_port()}
-
-        [haproxy_amphora]
-        haproxy_cmd = /usr/sbin/haproxy
-
-        [controller_worker]
-        agent_port = {free_port()}
-        """)
+    lbaas = Lbaas(cloud, state, str(uuid.uuid4()),
+                  extra=amphora_on_br_int(stack, mgmt_bridge, mgmt, host_id()))
     lbaas.service.start()
     try:
         yield {"lbaas": lbaas, "admin": admin, "alpha": alpha, "client": client,

@@ -22,7 +22,7 @@ import pytest
 
 from testbed.cloud import ovn_nb
 from testbed.cloud.lbaas_serve import LBS, Lbaas
-from testbed.cloud.neutron_dataplane import PortVm, host_id
+from testbed.cloud.neutron_dataplane import bound_vm
 from testbed.ovn_stack import tcp_request, wait_for
 from tests.functional.test_neutron_backend import M
 
@@ -224,12 +224,8 @@ def _client_and_member(world, neutron_dataplane, group, client_name, member_name
         port_range_min=8080, port_range_max=8080)
 
     def vm(name, net, subnet, groups=None):
-        body = {"network_id": net.id, "name": f"on-{name}", "project_id": project,
-                "fixed_ips": [{"subnet_id": subnet.id}], "binding_host_id": host_id()}
-        if groups:
-            body["security_group_ids"] = groups
-        port = admin.network.create_port(**body).to_dict()
-        return PortVm(neutron_dataplane, name, port, subnet.to_dict(), net.mtu).create()
+        return bound_vm(neutron_dataplane, admin, name, net, subnet, project, f"on-{name}",
+                        groups)
 
     client = vm(client_name, world.front, world.vip_subnet)
     member = vm(member_name, world.back, world.member_subnet, [web.id])
