@@ -3,7 +3,9 @@
 Benchmarks: `api` (the API on PostgreSQL and MariaDB, side by side), `reads` (the polled
 GETs at 10 and 10,000 load balancers, their 304s, beside upstream), `servers`
 (server models for `lbaas-api`: CPU per request in one run), `amphora` (the amphora
-provider), `failover` (amphora failover under traffic), `tls` (TLS termination), `ovn` (the
+provider; `--compute nova` runs `amphora_nova`: VM amphorae through Nova on a real
+cloud, beside the namespace figures), `failover` (amphora failover under traffic), `tls`
+(TLS termination), `ovn` (the
 OVN provider), `scale` (the amphora control plane with 1, 2, 3 workers); see
 bench/README.md. Shared parts: `harness` (figures, CPU, signals, how a run ends, JSON),
 `client` (HTTP), `wrk` (the load generator), `world` (the amphora benchmarks' bridges,

@@ -8,6 +8,7 @@ this host), starts `lbaas serve
 stdout and writes it to bench/results/amphora-latest.json. Every scenario fails soft; the
 services, amphorae, backend namespaces, veths and bridges are removed on every exit path
 (errors, Ctrl-C, SIGTERM), and the JSON says whether any `amp-*` namespace of ours is left.
+`--compute nova`: VM amphorae through Nova on a real cloud instead (bench/amphora_nova.py).
 
 Scenarios (each --runs times; min/p50/max):
   graph_to_first_response_spare  POST LB + HTTP :80 listener + pool + 2 members in one call,
@@ -38,7 +39,7 @@ import tempfile
 import threading
 import time
 
-from bench import wrk
+from bench import amphora_nova, wrk
 from bench.client import LB, http_status
 from bench.harness import (CLK_TCK, Busy, add_output_args, cannot_run, error_text, finish,
                            guarded, interrupt_on_signals, log, measured, percentile, proc_ticks,
@@ -454,10 +455,13 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, help="repetitions of each scenario (default 5; 3 "
-                    "with --network neutron)")
+                    "with --network neutron, 2 with --compute nova)")
     ap.add_argument("--network", choices=("local", "neutron"), default="local",
                     help="neutron: graph_to_first_response on Neutron ports against the "
                     "local backend, same run (bench/amphora_neutron.py)")
+    ap.add_argument("--compute", choices=("local", "nova"), default="local",
+                    help="amphorae as namespaces (local) or VMs through Nova "
+                         "(bench/amphora_nova.py, with the namespace figures beside)")
     ap.add_argument("--poll-interval", type=float, default=0.005,
                     help="seconds between API polls")
     wrk.add_args(ap)
@@ -470,8 +474,14 @@ def parse_args(argv=None):
                     help="seconds after which no new scenario starts")
     ap.add_argument("--only", type=lambda s: set(s.split(",")),
                     help="comma-separated scenarios to run")
+    amphora_nova.add_args(ap)
     add_output_args(ap, "amphora-latest.json")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.compute == "nova":
+        args.runs = args.runs or 2
+        if args.output == ap.get_default("output"):
+            args.output = amphora_nova.OUTPUT
+    return args
 
 
 def run_scenarios(args, tmp, net, bench, instances, baselines):
@@ -516,6 +526,8 @@ def run_scenarios(args, tmp, net, bench, instances, baselines):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.compute == "nova":
+        return amphora_nova.main(args)
     if args.network == "neutron":
         from bench import amphora_neutron
         return amphora_neutron.main(args)

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from lbaas.image import build
+from testbed.cloud import nova_amphora
 
 QEMU = "qemu-system-x86_64"
 TOOLS = {"mmdebstrap": "mmdebstrap", "qemu-system-x86_64": "qemu-system-x86",
@@ -43,19 +44,8 @@ def require():
 
 
 def build_image():
-    """The image (from the cache when its inputs are unchanged); prints what it took.
-
-    $LBAAS_TEST_IMAGE_DIR (a directory with amphora.qcow2, vmlinuz and initrd.img) skips
-    the build: for working on the boot step without rebuilding the image each time.
-    """
-    if os.environ.get("LBAAS_TEST_IMAGE_DIR"):
-        print(f"amphora image from $LBAAS_TEST_IMAGE_DIR: {os.environ['LBAAS_TEST_IMAGE_DIR']}")
-        return build.Image(os.environ["LBAAS_TEST_IMAGE_DIR"], cached=True)
-    started = time.monotonic()
-    image = build.build(log=lambda m: print(f"amphora image: {m}", flush=True))
-    how = "from the cache" if image.cached else "built"
-    print(f"amphora image {how} in {time.monotonic() - started:.1f} s: {image.directory}")
-    return image
+    """The image (from the cache when its inputs are unchanged); prints what it took."""
+    return nova_amphora.build_image(log=lambda m: print(m, flush=True))
 
 
 def config_drive(path, workdir, user_data, network_data):

@@ -27,12 +27,13 @@ import pytest
 
 from testbed import backends
 from testbed.cloud.lbaas_on_neutron import amphora_on_br_int
+from testbed.cloud.lbaas_serve import LBS, Lbaas
 from testbed.cloud.neutron_dataplane import bound_vm, host_id
 from testbed.host import free_subnets
 from testbed.ovn_stack import tcp_request, wait_for
 from tests.functional.test_amphora_active_standby import _holds, _ns
 from tests.functional.test_amphora_failover import _in_netns
-from tests.functional.test_neutron_backend import LBS, A, Lbaas, M
+from tests.functional.test_neutron_backend import A, M
 
 pytestmark = pytest.mark.functional
 

@@ -12,7 +12,8 @@ import types
 
 import pytest
 
-from tests.functional.test_neutron_backend import LBS, A, Lbaas, M, released
+from testbed.cloud.lbaas_serve import LBS, Lbaas
+from tests.functional.test_neutron_backend import A, M, released
 
 pytestmark = pytest.mark.functional
 

@@ -17,79 +17,28 @@ are namespaces on Neutron ports (neutron_dataplane.PortVm).
 """
 import contextlib
 import os
-import secrets
 import sqlite3
-import subprocess
 import time
 import uuid
 
 import pytest
 
 from testbed.cloud import nova_libvirt
-from testbed.cloud.neutron_dataplane import PortVm, host_id
+from testbed.cloud.lbaas_serve import LBS, Lbaas
+from testbed.cloud.neutron_dataplane import host_id
+from testbed.cloud.nova_amphora import (
+    AGENT_TIMEOUT,
+    AmphoraSite,
+    UserSide,
+    amphora_ports,
+    build_image,
+)
 from testbed.ovn_stack import tcp_request, wait_for
 from testbed.service import free_udp_port
 from tests.functional import amphora_vm
-from tests.functional.test_neutron_backend import LBS, A, Lbaas, M
+from tests.functional.test_neutron_backend import M
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]   # may build the image
-
-BACKEND_PORT = 8080
-IMAGE_TAG = "lbaas-amphora-vm"
-AGENT_PORT = 9443
-# a TCG guest's agent listens 30-85 s after QEMU starts on a loaded host; Nova's build
-# before it (image download, disk, domain) adds more
-AGENT_TIMEOUT = 420
-# The guest's virtio NIC without checksum offload (kmod's modprobe reads module options from
-# the kernel's command line): with it, the guest sends TCP and UDP with partial checksums
-# (the tap's virtio-net header says "to be completed"), which the userspace datapath, reading
-# the tap over AF_PACKET, forwards as they are, and every receiver drops them
-# (TcpInCsumErrors): ARP worked, TCP to the agent did not. A testbed quirk (a kernel datapath
-# completes them), as the namespaces' "ethtool -K tx off" is.
-GUEST_CSUM_OFF = "virtio_net.csum=0"
-
-
-def _upload_image(sdk, image):
-    """kernel (aki), initrd (ari) and disk (qcow2, tagged) in Glance; -> the disk's image."""
-    kernel = sdk.image.create_image(name="lbaas-amp-kernel", filename=str(image.kernel),
-                                    disk_format="aki", container_format="aki", wait=True)
-    ramdisk = sdk.image.create_image(name="lbaas-amp-initrd", filename=str(image.initrd),
-                                     disk_format="ari", container_format="ari", wait=True)
-    return sdk.image.create_image(
-        name="lbaas-amphora", filename=str(image.disk), disk_format="qcow2",
-        container_format="bare", tags=[IMAGE_TAG], wait=True,
-        kernel_id=kernel.id, ramdisk_id=ramdisk.id,
-        os_command_line=image.manifest["kernel_cmdline"] + " " + GUEST_CSUM_OFF)
-
-
-class ControllerLink:
-    """A Neutron port of the management network, bound here, as a root-namespace veth."""
-
-    def __init__(self, stack, port, prefixlen):
-        self.stack, self.port, self.prefixlen = stack, port, prefixlen
-        tag = secrets.token_hex(3)
-        self.outer, self.inner = f"lbc{tag}r", f"lbc{tag}h"
-        self.ip = port["fixed_ips"][0]["ip_address"]
-
-    def create(self):
-        """The veth (inner end on br-int in the vswitchd namespace), MAC, address."""
-        def ip(*argv):
-            subprocess.run(["ip", *argv], check=True, capture_output=True)
-        ip("link", "add", self.outer, "type", "veth", "peer", "name", self.inner)
-        ip("link", "set", self.inner, "netns", self.stack.hv_netns)
-        ip("link", "set", self.outer, "address", self.port["mac_address"], "up")
-        ip("addr", "add", f"{self.ip}/{self.prefixlen}", "dev", self.outer)
-        ip("-n", self.stack.hv_netns, "link", "set", self.inner, "up")
-        subprocess.run(["ethtool", "-K", self.outer, "tx", "off"], check=False,
-                       capture_output=True)
-        self.stack.ethtool_tx_off(self.stack.hv_netns, self.inner)
-        self.stack.vsctl("add-port", "br-int", self.inner, "--", "set", "Interface",
-                         self.inner, f"external_ids:iface-id={self.port['id']}")
-        return self
-
-    def delete(self):
-        self.stack.vsctl("--if-exists", "del-port", "br-int", self.inner)
-        subprocess.run(["ip", "link", "del", self.outer], check=False, capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -112,91 +61,25 @@ def libvirt_compute(nova_cloud, neutron_dataplane, tmp_path_factory):
 def world(libvirt_compute, nova_cloud, neutron_dataplane, tmp_path_factory):
     """Image, flavor, management network and controller link; the user's networks, client
     and members; lbaas serve on them."""
-    cloud, stack = neutron_dataplane, neutron_dataplane.stack
-    image = amphora_vm.build_image()
-    service = nova_cloud.connection("lbaas", "service")
-    admin, alpha = cloud.connection(A), cloud.connection(M)
-    started = time.monotonic()
-    disk = _upload_image(service, image)
-    print(f"image uploaded to Glance in {time.monotonic() - started:.1f} s")
-    flavor = service.compute.create_flavor(name=f"nv-amp-{uuid.uuid4().hex[:6]}", ram=512,
-                                           vcpus=1, disk=1)
-    mgmt = service.network.create_network(name="nv-mgmt", port_security_enabled=False)
-    mgmt_sub = service.network.create_subnet(network_id=mgmt.id, ip_version=4,
-                                             cidr="10.247.0.0/24", enable_dhcp=False)
-    controller_port = admin.network.create_port(
-        network_id=mgmt.id, name="nv-controller", binding_host_id=host_id(),
-        fixed_ips=[{"subnet_id": mgmt_sub.id}]).to_dict()
-    link = ControllerLink(stack, controller_port, 24).create()
-
-    router = alpha.network.create_router(name="nv-router")
-    subnets = {}
-    for tag, cidr in (("vip", "10.247.1.0/24"), ("mem", "10.247.2.0/24")):
-        net = alpha.network.create_network(name=f"nv-{tag}")
-        sub = alpha.network.create_subnet(network_id=net.id, ip_version=4, cidr=cidr,
-                                          enable_dhcp=False)
-        alpha.network.add_interface_to_router(router, subnet=sub.id)
-        subnets[tag] = (net, sub.to_dict())
-    web = alpha.network.create_security_group(name="nv-web")
-    alpha.network.create_security_group_rule(
-        security_group_id=web.id, direction="ingress", ethertype="IPv4", protocol="tcp",
-        port_range_min=BACKEND_PORT, port_range_max=BACKEND_PORT)
-    project = cloud.project_id("alpha")
-
-    def vm(name, tag, groups=None):
-        net, sub = subnets[tag]
-        body = {"network_id": net.id, "name": f"nv-{name}", "project_id": project,
-                "fixed_ips": [{"subnet_id": sub["id"]}], "binding_host_id": host_id()}
-        if groups:
-            body["security_group_ids"] = groups
-        port = admin.network.create_port(**body).to_dict()
-        return PortVm(cloud, name, port, sub, net.mtu).create()
-
-    client = vm("nvcl", "vip")
-    members = [vm(f"nvb{k}", "mem", [web.id]) for k in (1, 2)]
-    for each in (client, *members):
-        each.wait_active(admin)
-    for member in members:
-        member.start_tcp(BACKEND_PORT)
-    hm_port = free_udp_port()
-    state = tmp_path_factory.mktemp("lbaas-nova-amp")
-    lbaas = Lbaas(cloud, state, str(uuid.uuid4()), extra=f"""
-        [api_settings]
-        enabled_provider_drivers = amphora:The amphora provider.
-        default_provider_driver = amphora
-
-        [amphora_compute]
-        driver = nova
-
-        [nova]
-        availability_zone = {nova_libvirt.ZONE}
-
-        [health_manager]
-        heartbeat_key = {secrets.token_hex(16)}
-        heartbeat_interval = 1
-        bind_ip = {link.ip}
-        bind_port = {hm_port}
-        controller_ip_port_list = {link.ip}:{hm_port}
-
-        [controller_worker]
-        agent_port = {AGENT_PORT}
-        agent_timeout = {AGENT_TIMEOUT}
-        amp_image_tag = {IMAGE_TAG}
-        amp_flavor_id = {flavor.id}
-        amp_boot_network_list = {mgmt.id}
-        amp_active_retries = 600
-        amp_active_wait_sec = 1
-        user_data_config_drive = true
-        """)
-    lbaas.service.start()
+    cloud = neutron_dataplane
+    site = AmphoraSite(cloud, nova_cloud, build_image(lambda m: print(m, flush=True)))
+    site.create()
+    print(f"amphora site: {site.timings}")
     try:
-        yield {"lbaas": lbaas, "admin": admin, "service": service, "client": client,
-               "mgmt": mgmt, "state": state,
-               "members": members, "subnets": subnets, "link": link, "disk": disk,
-               "compute": libvirt_compute}
+        user = UserSide(cloud).create()
+        state = tmp_path_factory.mktemp("lbaas-nova-amp")
+        lbaas = Lbaas(cloud, state, str(uuid.uuid4()),
+                      extra=site.config(free_udp_port()))
+        lbaas.service.start()
+        try:
+            yield {"lbaas": lbaas, "admin": site.admin, "service": site.service,
+                   "client": user.client, "mgmt": site.mgmt, "state": state,
+                   "members": user.members, "subnets": user.subnets, "link": site.link,
+                   "disk": site.disk, "user": user, "compute": libvirt_compute}
+        finally:
+            lbaas.service.stop()
     finally:
-        lbaas.service.stop()
-        link.delete()
+        site.delete()
 
 
 def _wait_status(lbaas, lb_id, timeout):
@@ -232,20 +115,12 @@ def vm_lb(world):
     """A load balancer with an HTTP listener and two members, POSTed once; its ACTIVE time
     (s after the POST); deleted at the end, leaving no server and no amphora port."""
     lbaas, admin, service = world["lbaas"], world["admin"], world["service"]
-    _, vip_sub = world["subnets"]["vip"]
-    _, mem_sub = world["subnets"]["mem"]
     # the session's other modules may leave amphora ports of their own (the check below is
     # about this load balancer's): only ports made after this point count
-    before = {p.id for p in _amphora_ports(admin)}
+    before = {p.id for p in amphora_ports(admin)}
     started = time.monotonic()
-    lb = lbaas.call(M, "POST", LBS, expect=201, json={"loadbalancer": {
-        "name": "nv", "vip_subnet_id": vip_sub["id"], "listeners": [{
-            "name": "nv-http", "protocol": "HTTP", "protocol_port": 80,
-            "default_pool": {"name": "nv-pool", "protocol": "HTTP",
-                             "lb_algorithm": "ROUND_ROBIN", "members": [
-                                 {"address": m.ip, "subnet_id": mem_sub["id"],
-                                  "protocol_port": BACKEND_PORT}
-                                 for m in world["members"]]}}]}}).json()["loadbalancer"]
+    lb = lbaas.call(M, "POST", LBS, expect=201,
+                    json=world["user"].graph("nv")).json()["loadbalancer"]
     try:
         _wait_status(lbaas, lb["id"], AGENT_TIMEOUT + 120)
     except BaseException:
@@ -260,14 +135,8 @@ def vm_lb(world):
     wait_for(lambda: lbaas.call(M, "GET", f"{LBS}/{lb['id']}").status_code == 404, 180,
              "the load balancer gone", 1.0)
     wait_for(lambda: not list(service.compute.servers()), 120, "no server left", 1.0)
-    wait_for(lambda: not [p for p in _amphora_ports(admin) if p.id not in before], 60,
+    wait_for(lambda: not [p for p in amphora_ports(admin) if p.id not in before], 60,
              "no amphora port of this load balancer left", 0.5)
-
-
-def _amphora_ports(admin):
-    """Every port with an amphora port's owner, in any project."""
-    return [p for owner in ("Octavia", "lbaas:amphora")
-            for p in admin.network.ports(device_owner=owner)]
 
 
 def test_nova_boots_the_amphora_vm_on_the_libvirt_host(world, vm_lb):

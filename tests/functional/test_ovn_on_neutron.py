@@ -21,9 +21,10 @@ import uuid
 import pytest
 
 from testbed.cloud import ovn_nb
+from testbed.cloud.lbaas_serve import LBS, Lbaas
 from testbed.cloud.neutron_dataplane import bound_vm
 from testbed.ovn_stack import tcp_request, wait_for
-from tests.functional.test_neutron_backend import LBS, Lbaas, M
+from tests.functional.test_neutron_backend import M
 
 pytestmark = pytest.mark.functional
 
