@@ -32,6 +32,10 @@ CA, CERT, HEARTBEAT_KEY = "ca.pem", "server.pem", "heartbeat.key"
 DRIVE_WAIT = 30.0      # seconds for the config drive's device to appear
 AGENT_WAIT = 120.0     # seconds for the agent to listen (TCG is slow)
 RESTARTS = 3           # an agent that dies is started again this many times, then left
+# seconds a plug waits for a NIC Nova hot-plugs to show up in the guest (under the
+# controller's agent_request_timeout, 30 s by default): without it the first plug of a member
+# network is a 404 and the controller's retry comes much later
+PLUG_MAC_WAIT = 15.0
 UDHCPC_HOOK = "/usr/lib/lbaas-amphora/udhcpc-hook"
 
 
@@ -152,7 +156,8 @@ def agent_argv(boot, base_dir, address):
     argv = [sys.executable, "-m", "lbaas.agent.server", "--base-dir", f"{base_dir}/lb",
             "--bind", address, "--port", str(boot.port), "--ca", f"{base_dir}/{CA}",
             "--cert", f"{base_dir}/{CERT}", "--amphora-id", boot.amphora_id,
-            "--heartbeat-interval", str(boot.heartbeat_interval)]
+            "--heartbeat-interval", str(boot.heartbeat_interval),
+            "--plug-mac-wait", str(PLUG_MAC_WAIT)]
     if HEARTBEAT_KEY in boot.files and boot.controllers:
         argv += ["--heartbeat-key-file", f"{base_dir}/{HEARTBEAT_KEY}"]
         for controller in boot.controllers:

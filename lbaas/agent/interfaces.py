@@ -8,6 +8,7 @@ import ipaddress
 import logging
 import socket
 import threading
+import time
 
 from pyroute2 import IPRoute
 
@@ -90,6 +91,26 @@ def _link_by_mac(ipr, mac):
     raise InterfaceNotFound(f"No interface with MAC address {mac}")
 
 
+def wait_for_mac(mac, timeout, interval=0.2):
+    """Return once an interface with this MAC exists, or after `timeout` seconds.
+
+    A NIC that Nova hot-plugs reaches the controller's plug request before the guest's
+    kernel has registered it (seconds later under emulation); waiting here, outside the
+    lock, spares the controller a failed request and its retry. The plug that follows
+    still answers 404 when the interface never came.
+    """
+    deadline = time.monotonic() + timeout
+    with IPRoute() as ipr:
+        while True:
+            try:
+                _link_by_mac(ipr, mac)
+                return
+            except InterfaceNotFound:
+                if time.monotonic() >= deadline:
+                    return
+            time.sleep(interval)
+
+
 def _bring_up(ipr, index, mtu):
     link = ipr.get_links(index)[0]
     if mtu is not None and link.get_attr("IFLA_MTU") != mtu:
@@ -134,7 +155,7 @@ def allow_nonlocal_bind(version):
         f.write("1")
 
 
-def plug_vip(vip, body):
+def plug_vip(vip, body, mac_wait=0.0):
     """Put VIP `vip` on the interface with body's MAC, or vrrp_ip when one is given; -> its name.
 
     body: {"mac_address", "subnet_cidr", "gateway"?, "vrrp_ip"?, "host_routes"?, "mtu"?}.
@@ -162,6 +183,8 @@ def plug_vip(vip, body):
         raise BadPlugRequest(f"gateway {gateway} is not IPv{subnet.version}")
     routes, mtu = _routes(body.get("host_routes"), subnet), _mtu(body.get("mtu"))
     standby = body.get("standby") is True
+    if mac_wait > 0:
+        wait_for_mac(mac, mac_wait)
     with _lock, IPRoute() as ipr:
         index, name = _link_by_mac(ipr, mac)
         _bring_up(ipr, index, mtu)
@@ -197,7 +220,7 @@ def announce(ifname, mac, address):
         LOG.warning("gratuitous ARP for %s on %s failed: %s", address, ifname, exc)
 
 
-def plug_network(body):
+def plug_network(body, mac_wait=0.0):
     """Put a member network's fixed IPs and host routes on the interface with body's MAC.
 
     body: {"mac_address", "fixed_ips"?: [{"ip_address", "subnet_cidr", "host_routes"?}],
@@ -210,6 +233,8 @@ def plug_network(body):
     if not isinstance(fixed_ips, list):
         raise BadPlugRequest("fixed_ips is not a list")
     plan, mtu = [_subnet_of(f) for f in fixed_ips], _mtu(body.get("mtu"))
+    if mac_wait > 0:
+        wait_for_mac(mac, mac_wait)
     with _lock, IPRoute() as ipr:
         index, name = _link_by_mac(ipr, mac)
         _bring_up(ipr, index, mtu)

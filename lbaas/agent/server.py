@@ -132,6 +132,9 @@ def main(argv=None):
     parser.add_argument("--controller", action="append", default=[], metavar="IP:PORT",
                         help="a health manager to send heartbeats to ([IPv6]:PORT; repeatable)")
     parser.add_argument("--heartbeat-interval", type=float, default=10.0, metavar="SECONDS")
+    parser.add_argument("--plug-mac-wait", type=float, default=0.0, metavar="SECONDS",
+                        help="how long a plug request waits for an interface with its MAC to "
+                             "appear (a NIC hot-plugged into a VM; 0: not at all)")
     parser.add_argument("--supervise-interval", type=float, default=0.25, metavar="SECONDS",
                         help="how often a HAProxy or keepalived that died on its own is "
                              "started again (a dead keepalived's VIP is removed then)")
@@ -141,7 +144,8 @@ def main(argv=None):
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     raise_nofile()
     context = tls_context(args.cert, args.ca, ssl.TLSVersion[args.tls_min.replace(".", "_")])
-    app = create_app(args.base_dir, args.haproxy, args.keepalived, args.max_request_bytes)
+    app = create_app(args.base_dir, args.haproxy, args.keepalived, args.max_request_bytes,
+                     args.plug_mac_wait)
     certificate = ServerCertificate(args.cert, context)
     app.extensions["certificate"] = certificate
     sender = heartbeat_sender(args, app.extensions["haproxy"])

@@ -21,6 +21,7 @@ from lbaas import conf as lbaas_conf
 from lbaas.drivers.amphora.vrrp.pair import AMP_PORT_OWNER, vip_port_name
 from lbaas.network.neutron import NeutronNetwork
 from testbed.cloud.keystone import REGION, password
+from testbed.cloud.lbaas_on_neutron import config_text
 from testbed.cloud.lbaas_serve import Lbaas
 from testbed.service import clean_env, venv_command
 

@@ -67,7 +67,8 @@ def test_agent_command_line_carries_the_boot_data():
     line = " ".join(argv)
     for part in ("--base-dir /b/lb", "--bind 10.0.0.5", "--port 9443", "--ca /b/ca.pem",
                  "--cert /b/server.pem", "--amphora-id amp-1", "--heartbeat-interval 2.5",
-                 "--heartbeat-key-file /b/heartbeat.key", "--controller 10.0.0.1:5555"):
+                 "--heartbeat-key-file /b/heartbeat.key", "--controller 10.0.0.1:5555",
+                 f"--plug-mac-wait {boot.PLUG_MAC_WAIT}"):
         assert part in line
 
 

@@ -44,13 +44,15 @@ def _journal(response):
 
 
 def create_app(base_dir, haproxy_bin="haproxy", keepalived_bin="keepalived",
-               max_request_bytes=MAX_REQUEST_BYTES):
-    """The agent's Flask application managing HAProxy instances (and keepalived) under base_dir."""
+               max_request_bytes=MAX_REQUEST_BYTES, plug_mac_wait=0.0):
+    """The agent's Flask application managing HAProxy instances (and keepalived) under base_dir;
+    plug_mac_wait: seconds a plug waits for its interface to appear (a hot-plugged NIC)."""
     app = flask.Flask(__name__)
     # werkzeug answers 413 for a Content-Length past the limit, but cuts a chunked body
     # at the limit without a word: one byte more is read, and a body that has it is 413.
     app.config.update(MAX_CONTENT_LENGTH=max_request_bytes + 1,
-                      AGENT_MAX_REQUEST_BYTES=max_request_bytes)
+                      AGENT_MAX_REQUEST_BYTES=max_request_bytes,
+                      AGENT_PLUG_MAC_WAIT=plug_mac_wait)
     app.extensions["haproxy"] = HAProxyManager(base_dir, haproxy_bin)
     app.extensions["vrrp"] = KeepalivedManager(base_dir, keepalived_bin)
     app.extensions["fences"] = Fences(base_dir)

@@ -14,17 +14,21 @@ def _json_body():
     return body
 
 
+def _mac_wait():
+    return flask.current_app.config["AGENT_PLUG_MAC_WAIT"]
+
+
 @blp.post("/plug/vip/<vip>")
 def plug_vip(vip):
     """Put the VIP on the interface with the body's MAC address."""
-    name = interfaces.plug_vip(vip, _json_body())
+    name = interfaces.plug_vip(vip, _json_body(), _mac_wait())
     return common.answer(202, "OK", f"VIP {vip} plugged on interface {name}")
 
 
 @blp.post("/plug/network")
 def plug_network():
     """Bring up the interface with the body's MAC address on its member network."""
-    name = interfaces.plug_network(_json_body())
+    name = interfaces.plug_network(_json_body(), _mac_wait())
     return common.answer(202, "OK", f"Plugged on interface {name}")
 
 
