@@ -75,7 +75,7 @@ from testbed.cloud.nova_amphora import (
     build_image,
 )
 from testbed.host import free_subnets, processes_mentioning
-from testbed.service import free_udp_port
+from testbed.service import free_udp_port, wait_for
 
 AMPHORAE = "/v2/octavia/amphorae"
 OUTPUT = str(RESULTS / "amphora-nova.json")
@@ -94,18 +94,6 @@ UPSTREAM = {
 LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[.,]\d{3}) \d+ WARNING \S+ \[[^\]]*\] "
                   r"amphora (\S+) of load balancer (\S+) sent no heartbeat since (.+?): "
                   r"failing it over", re.MULTILINE)
-
-
-def wait_until(condition, timeout, what, interval=0.1):
-    """condition()'s first truthy value, or TimeoutError naming `what`."""
-    end = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise TimeoutError(f"{what}: not after {timeout:.0f} s")
-        time.sleep(interval)
 
 
 def answer(vip, netns, timeout):
@@ -216,9 +204,9 @@ class LbaasOnCloud:
         servers = self.world.servers_of(self.amphorae(loadbalancer_id=lb_id))
         t0 = time.monotonic()
         self.call("DELETE", f"{LBS}/{lb_id}?cascade=true", expect=204)
-        wait_until(lambda: self.lb(lb_id) is None, 300, f"{lb_id} gone", 0.5)
+        wait_for(lambda: self.lb(lb_id) is None, 300, f"{lb_id} gone", 0.5)
         api = time.monotonic() - t0
-        wait_until(lambda: not set(servers) & set(self.world.server_ids()), 300,
+        wait_for(lambda: not set(servers) & set(self.world.server_ids()), 300,
                    f"the servers of {lb_id} gone", 0.5)
         self.lb_ids.discard(lb_id)
         return api, time.monotonic() - t0
@@ -331,7 +319,7 @@ class NovaBench:
             run = {}
             if inst.spare:
                 t0 = time.monotonic()
-                wait_until(inst.spare_ready, BOOT_TIMEOUT, "a READY spare amphora", 1.0)
+                wait_for(inst.spare_ready, BOOT_TIMEOUT, "a READY spare amphora", 1.0)
                 run["waited_for_spare_s"] = rounded(time.monotonic() - t0, 1)
             t0 = time.monotonic()
             lb, run["post_s"] = inst.post(f"bn-{inst.label}-{i}")
@@ -376,12 +364,12 @@ class NovaBench:
         """One load balancer; --runs times: steady traffic, SIGKILL of its VM's QEMU,
         recovery."""
         if inst.spare:
-            wait_until(inst.spare_ready, BOOT_TIMEOUT, "a READY spare amphora", 1.0)
+            wait_for(inst.spare_ready, BOOT_TIMEOUT, "a READY spare amphora", 1.0)
         lb, _ = inst.post(f"bn-fo-{inst.label}")
         vip = lb["vip_address"]
-        wait_until(lambda: (inst.lb(lb["id"]) or {}).get("provisioning_status") == "ACTIVE",
+        wait_for(lambda: (inst.lb(lb["id"]) or {}).get("provisioning_status") == "ACTIVE",
                    BOOT_TIMEOUT, f"{lb['id']} ACTIVE", 1.0)
-        wait_until(lambda: answer(vip, self.netns, 1.0), 120, f"VIP {vip} answering", 0.5)
+        wait_for(lambda: answer(vip, self.netns, 1.0), 120, f"VIP {vip} answering", 0.5)
         runs = []
         for i in range(self.args.runs):
             run = self.failover_run(inst, lb)
@@ -402,7 +390,7 @@ class NovaBench:
     def failover_run(self, inst, lb):
         """Steady traffic, the kill, recovery; -> the run's figures."""
         if inst.spare:
-            wait_until(inst.spare_ready, BOOT_TIMEOUT, "a READY spare amphora", 1.0)
+            wait_for(inst.spare_ready, BOOT_TIMEOUT, "a READY spare amphora", 1.0)
         (old,) = inst.amphorae(loadbalancer_id=lb["id"])
         (server_id,) = self.world.servers_of([old])
         pids = qemu_pids(server_id)
@@ -414,7 +402,7 @@ class NovaBench:
         traffic.start()
         run = {"old_amphora": old["id"], "old_server": server_id, "killed_pids": pids}
         try:
-            wait_until(lambda: traffic.streak >= STEADY, 60, f"{STEADY} answers in a row")
+            wait_for(lambda: traffic.streak >= STEADY, 60, f"{STEADY} answers in a row")
             before = len(traffic.failures)
             wall0, t0 = time.time(), time.monotonic()
             for pid in pids:
@@ -427,10 +415,10 @@ class NovaBench:
                 body = inst.lb(lb["id"]) or {}
                 return (amps and old["id"] not in {a["id"] for a in amps}
                         and body.get("provisioning_status") == "ACTIVE" and amps)
-            new = wait_until(replaced, BOOT_TIMEOUT, "a new amphora and the LB ACTIVE", 0.5)
+            new = wait_for(replaced, BOOT_TIMEOUT, "a new amphora and the LB ACTIVE", 0.5)
             run["new_amphora_active_s"] = rounded(time.monotonic() - t0, 2)
             done = time.time()
-            wait_until(lambda: traffic.streak >= STEADY and traffic.oks_after(done) >= STEADY,
+            wait_for(lambda: traffic.streak >= STEADY and traffic.oks_after(done) >= STEADY,
                        120, f"{STEADY} answers in a row after the failover", 0.1)
         finally:
             traffic.stop()
@@ -509,7 +497,7 @@ def nova_scenarios(args, world, bench, instances):
         instances.remove(inst)
         for server in world.servers():   # the spare it kept
             world.parts.nova.connection(ADMIN).compute.delete_server(server)
-        wait_until(lambda: not world.servers(), 300, "no server left", 1.0)
+        wait_for(lambda: not world.servers(), 300, "no server left", 1.0)
 
 
 def nova_leftovers(world, tmp):
