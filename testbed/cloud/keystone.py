@@ -54,6 +54,23 @@ def unavailable():
     return venv_unavailable(VENV, FAILED, ("keystone-manage", "gunicorn"))
 
 
+def authtoken_section(auth_url):
+    """lbaas's [keystone_authtoken]: its service user `lbaas` validating tokens at auth_url
+    (no memcached_servers: tokens are cached in the process)."""
+    return textwrap.dedent(f"""
+        [keystone_authtoken]
+        www_authenticate_uri = {auth_url}
+        auth_url = {auth_url}
+        auth_type = password
+        username = lbaas
+        password = {password("lbaas")}
+        project_name = service
+        user_domain_name = Default
+        project_domain_name = Default
+        region_name = {REGION}
+        """)
+
+
 class KeystoneService(GunicornService):
     """gunicorn serving Keystone; ready when `GET /v3` answers 200 (`GET /` is a 300)."""
 
@@ -350,19 +367,7 @@ class Cloud:
         path.write_text(textwrap.dedent(f"""\
             [api_settings]
             auth_strategy = keystone
-
-            [keystone_authtoken]
-            www_authenticate_uri = {self.auth_url}
-            auth_url = {self.auth_url}
-            auth_type = password
-            username = lbaas
-            password = {password("lbaas")}
-            project_name = service
-            user_domain_name = Default
-            project_domain_name = Default
-            region_name = {REGION}
-            # no memcached_servers: tokens are cached in the process
-            """) + textwrap.dedent(self.extra_config))
+            """) + authtoken_section(self.auth_url) + textwrap.dedent(self.extra_config))
         return path
 
     def start(self):
