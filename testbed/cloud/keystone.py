@@ -364,10 +364,8 @@ class Cloud:
         """lbaas's configuration file: keystone auth, auth_token's own service user."""
         self.lbaas_state.mkdir(parents=True, exist_ok=True)
         path = self.lbaas_state / "lbaas.conf"
-        path.write_text(textwrap.dedent(f"""\
-            [api_settings]
-            auth_strategy = keystone
-            """) + authtoken_section(self.auth_url) + textwrap.dedent(self.extra_config))
+        path.write_text("[api_settings]\nauth_strategy = keystone\n"
+                        + authtoken_section(self.auth_url) + textwrap.dedent(self.extra_config))
         return path
 
     def start(self):
