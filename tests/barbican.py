@@ -26,15 +26,14 @@ What it takes to run barbican 23 (2026.1) this way, each found by trying:
   legacy rules, under which admin of the project reads its secrets.
 """
 import base64
-import contextlib
 import os
 import textwrap
-import time
 from pathlib import Path
 
 import requests
 from cryptography.fernet import Fernet
 
+from testbed.cloud import openstack_service
 from testbed.service import GunicornService, clean_env, free_port, venv_unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,7 +129,7 @@ class BarbicanService(GunicornService):
         return True
 
 
-class Barbican:
+class Barbican(openstack_service.Timed):
     """One Barbican: a state directory (its HOME), its configuration, a gunicorn process."""
 
     def __init__(self, state_dir):
@@ -138,7 +137,7 @@ class Barbican:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.service = None
-        self.timings = {}  # step -> seconds
+        super().__init__()   # timings: step -> seconds
 
     def write_config(self):
         """~/.barbican/barbican.conf (HOME = the state directory), the paste pipeline and
@@ -185,21 +184,13 @@ class Barbican:
         env = clean_env(HOME=str(self.dir), PYTHONDONTWRITEBYTECODE="1")
         self.service = BarbicanService("barbican", argv, self.port,
                                        self.dir / "barbican.log", env=env)
-        with self._timed("gunicorn start"):
+        with self.timed("gunicorn start"):
             self.service.start(timeout)
         return self
 
     def stop(self):
         if self.service is not None:
             self.service.stop()
-
-    @contextlib.contextmanager
-    def _timed(self, step):
-        started = time.monotonic()
-        try:
-            yield
-        finally:
-            self.timings[step] = time.monotonic() - started
 
     # --- the REST API ------------------------------------------------------------------------
 

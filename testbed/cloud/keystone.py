@@ -11,7 +11,6 @@ keystone.server.wsgi.initialize_public_application() parses sys.argv as oslo.con
 arguments; under gunicorn those are gunicorn's, and every worker dies. The wrapper module
 written next to keystone.conf empties sys.argv first.
 """
-import contextlib
 import grp
 import os
 import pwd
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import requests
 
+from testbed.cloud import openstack_service
 from testbed.service import (
     GunicornService,
     Service,
@@ -77,7 +77,7 @@ class KeystoneService(GunicornService):
     ready_path = "/v3"
 
 
-class Keystone:
+class Keystone(openstack_service.Timed):
     """One Keystone: a state directory, its configuration, a gunicorn process.
 
     database: an SQLAlchemy URL (PostgreSQL through psycopg, which setup.sh installs
@@ -96,7 +96,7 @@ class Keystone:
         self.auth_url = self.url + "/v3"
         self.conf_path = self.dir / "keystone.conf"
         self.service = None
-        self.timings = {}  # step -> seconds
+        super().__init__()   # timings: step -> seconds
         self.ids = {"domain": DOMAIN}  # name -> id of what populate() made (roles as role:NAME)
         self._admin_token = None
 
@@ -169,14 +169,14 @@ class Keystone:
         """Schema and key repositories: independent, so run in parallel."""
         owner = ("--keystone-user", pwd.getpwuid(os.getuid()).pw_name,
                  "--keystone-group", grp.getgrgid(os.getgid()).gr_name)
-        with self._timed("db_sync, fernet_setup, credential_setup"):
+        with self.timed("db_sync, fernet_setup, credential_setup"):
             self.manage(("db_sync",), ("fernet_setup", *owner), ("credential_setup", *owner))
 
     def bootstrap(self):
         """The admin user and project, the roles (admin, manager, member, reader, service),
         the region and the identity endpoint (every interface: auth_token looks for the
         internal one)."""
-        with self._timed("bootstrap"):
+        with self.timed("bootstrap"):
             self.manage(("bootstrap", "--bootstrap-password", ADMIN_PASSWORD,
                          "--bootstrap-username", "admin", "--bootstrap-project-name", "admin",
                          "--bootstrap-role-name", "admin",
@@ -210,21 +210,12 @@ class Keystone:
         return self
 
     def _timed_call(self, step, func, *args):
-        with self._timed(step):
+        with self.timed(step):
             return func(*args)
 
     def stop(self):
         if self.service is not None:
             self.service.stop()
-
-    @contextlib.contextmanager
-    def _timed(self, step):
-        """Record in self.timings how long the block took."""
-        started = time.monotonic()
-        try:
-            yield
-        finally:
-            self.timings[step] = time.monotonic() - started
 
     # --- the REST API ------------------------------------------------------------------------
 
@@ -381,7 +372,7 @@ class Cloud:
         with ThreadPoolExecutor(1) as pool:
             lbaas_started = pool.submit(self.lbaas.start)
             self.keystone.start()
-            with self.keystone._timed("users, projects, catalog"):
+            with self.keystone.timed("users, projects, catalog"):
                 self.populate()
             lbaas_started.result()
         self.timings = dict(self.keystone.timings, total=time.monotonic() - started)

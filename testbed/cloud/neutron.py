@@ -21,14 +21,13 @@ neutron-ovn-maintenance-worker (it periodically repairs NB rows that drift from 
 and applies some NB_Global settings). RPC casts go to oslo.messaging's in-process `fake`
 transport, where nobody listens. docs/testing.md ("Neutron") has the pitfalls and timings.
 """
-import contextlib
 import os
 import shutil
 import subprocess
 import textwrap
-import time
 from pathlib import Path
 
+from testbed.cloud import openstack_service
 from testbed.service import GunicornService, clean_env, free_port, venv_unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +59,7 @@ def unavailable():
     return None
 
 
-class Neutron:
+class Neutron(openstack_service.Timed):
     """One Neutron API: a state directory, its configuration, a gunicorn process.
 
     database: an SQLAlchemy URL of an empty MariaDB database (mysql+pymysql). auth_url:
@@ -82,7 +81,7 @@ class Neutron:
         self.conf_path = self.dir / "neutron.conf"
         self.ml2_conf_path = self.dir / "ml2_conf.ini"
         self.service = None
-        self.timings = {}  # step -> seconds
+        super().__init__()   # timings: step -> seconds
 
     # --- set-up ------------------------------------------------------------------------------
 
@@ -157,7 +156,7 @@ class Neutron:
 
     def upgrade(self, timeout=600):
         """`neutron-db-manage upgrade heads`: the whole schema; fail with its output."""
-        with self._timed("db upgrade"):
+        with self.timed("db upgrade"):
             proc = subprocess.run(
                 [str(VENV / "bin" / "neutron-db-manage"), "--config-file", str(self.conf_path),
                  "--config-file", str(self.ml2_conf_path), "upgrade", "heads"],
@@ -176,7 +175,7 @@ class Neutron:
                 "--graceful-timeout", "5", "neutron_wsgi_wrapper:application"]
         self.service = GunicornService("neutron", argv, self.port, self.dir / "neutron.log",
                                        env=self._env())
-        with self._timed("gunicorn start"):
+        with self.timed("gunicorn start"):
             self.service.start(timeout)
         return self
 
@@ -193,11 +192,3 @@ class Neutron:
     def log_tail(self, limit=20000):
         return self.service.log_tail(limit) if self.service else "(not started)"
 
-    @contextlib.contextmanager
-    def _timed(self, step):
-        """Record in self.timings how long the block took."""
-        started = time.monotonic()
-        try:
-            yield
-        finally:
-            self.timings[step] = time.monotonic() - started

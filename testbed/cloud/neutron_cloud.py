@@ -72,7 +72,7 @@ class NeutronCloud:
             with ThreadPoolExecutor(2) as pool:
                 neutron_started = pool.submit(self.neutron.start)
                 self.keystone.start()
-                with self.keystone._timed("users, projects, catalog"):
+                with self.keystone.timed("users, projects, catalog"):
                     keystone.populate(self.keystone, NEUTRON_USERS,
                                       [("neutron", "network", self.neutron.url)])
                 neutron_started.result()

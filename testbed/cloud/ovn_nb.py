@@ -44,6 +44,18 @@ def northd_unavailable():
     return None
 
 
+def _stop(proc):
+    """SIGTERM a process (if any), then SIGKILL it after 5 s."""
+    if proc is None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class Server:
     """One ovsdb-server process on a database file and a unix socket."""
 
@@ -83,14 +95,7 @@ class Server:
 
     def stop(self):
         """Stop the server (SIGTERM, then SIGKILL)."""
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        _stop(self.proc)
         self.proc = None
 
     def transact_offline(self, *operations):
@@ -175,14 +180,7 @@ class Northd:
 
     def stop(self):
         """Stop ovn-northd (SIGTERM, then SIGKILL)."""
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        _stop(self.proc)
         self.proc = None
 
 
