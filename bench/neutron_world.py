@@ -154,14 +154,7 @@ class NeutronAmphorae(Instance):
 
     def start(self):
         """lbaas serve on the cloud; clients with the user's and the admin's tokens."""
-        os.makedirs(self.state, exist_ok=True)
-        conf = os.path.join(self.dir, "lbaas.conf")
-        with open(conf, "w") as fh:
-            fh.write(self.config_text())
-        env = clean_env(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore")
-        self.service = Service(f"lbaas serve ({self.label}, neutron)",
-                               [venv_command("lbaas"), "--config-file", conf, "serve"],
-                               self.port, self.log_path, env=env, cwd=self.dir).start(timeout=90)
+        self.serve(f"lbaas serve ({self.label}, neutron)", 90)
         self.client = TokenClient(self.port, self.cloud.token(USER))
         self.admin = TokenClient(self.port, self.cloud.token(ADMIN))
         self.vip_subnet, self.member_subnet = self.net.vip_subnet_id, self.net.member_subnet_id

@@ -212,15 +212,18 @@ class Instance:
             lines[where:where] = [f"{k} = {v}" for k, v in options.items()]
         return "\n".join(lines) + "\n"
 
-    def start(self):
+    def serve(self, name, timeout):
+        """Write config_text() and start `lbaas serve --config-file` on it as self.service."""
         os.makedirs(self.state, exist_ok=True)
         conf = os.path.join(self.dir, "lbaas.conf")
         with open(conf, "w") as fh:
             fh.write(self.config_text())
         env = clean_env(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore")
-        self.service = Service(f"lbaas serve ({self.label})",
-                               [venv_command("lbaas"), "--config-file", conf, "serve"],
-                               self.port, self.log_path, env=env, cwd=self.dir).start(timeout=60)
+        self.service = Service(name, [venv_command("lbaas"), "--config-file", conf, "serve"],
+                               self.port, self.log_path, env=env, cwd=self.dir).start(timeout)
+
+    def start(self):
+        self.serve(f"lbaas serve ({self.label})", 60)
         self.client = Client(self.port, timeout=30)
         self.vip_subnet = self.subnet_id(f"vip-{self.net.token}")
         self.member_subnet = self.subnet_id(f"mem-{self.net.token}")
