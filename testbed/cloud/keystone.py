@@ -71,6 +71,21 @@ def authtoken_section(auth_url):
         """)
 
 
+def service_auth_section(auth_url):
+    """lbaas's [service_auth]: the `lbaas` user (admin of project `service`) its backends call
+    Neutron and Nova as."""
+    return textwrap.dedent(f"""
+        [service_auth]
+        auth_type = password
+        auth_url = {auth_url}
+        username = lbaas
+        password = {password("lbaas")}
+        project_name = service
+        user_domain_name = Default
+        project_domain_name = Default
+        """)
+
+
 class KeystoneService(GunicornService):
     """gunicorn serving Keystone; ready when `GET /v3` answers 200 (`GET /` is a 300)."""
 

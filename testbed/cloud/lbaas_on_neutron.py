@@ -8,7 +8,7 @@ ports of the cloud's OvnStack br-int (bound to this host), so they carry real tr
 import secrets
 import textwrap
 
-from testbed.cloud.keystone import REGION, authtoken_section, password
+from testbed.cloud.keystone import REGION, authtoken_section, service_auth_section
 from testbed.service import free_port, free_udp_port, health_manager_section
 
 
@@ -25,16 +25,8 @@ def config_text(cloud, extra="", driver="neutron", denied_network=""):
 
         [network]
         driver = {driver}
-        """) + authtoken_section(cloud.auth_url) + textwrap.dedent(f"""
-        [service_auth]
-        auth_type = password
-        auth_url = {cloud.auth_url}
-        username = lbaas
-        password = {password("lbaas")}
-        project_name = service
-        user_domain_name = Default
-        project_domain_name = Default
-
+        """) + authtoken_section(cloud.auth_url) + service_auth_section(cloud.auth_url) \
+        + textwrap.dedent(f"""
         [neutron]
         region_name = {REGION}
         """) + extra + ("" if "[health_manager]" in extra else health_manager_section())

@@ -36,7 +36,7 @@ from lbaas.drivers.amphora.fleet import Fleet
 from lbaas.drivers.amphora.housekeeping import Housekeeper
 from lbaas.drivers.amphora.vrrp.pair import AMP_PORT_OWNER, vip_port_name
 from lbaas.network.neutron import NeutronNetwork
-from testbed.cloud.keystone import REGION, password
+from testbed.cloud.keystone import REGION, service_auth_section
 
 pytestmark = pytest.mark.functional
 
@@ -73,19 +73,8 @@ def _conf(cloud, tmp_path, **worker):
                "amp_boot_network_list": cloud.mgmt.id, "amp_active_retries": 60,
                "amp_active_wait_sec": 1, "user_data_config_drive": "true", **worker}
     path = tmp_path / f"lbaas-{uuid.uuid4().hex[:6]}.conf"
-    path.write_text(textwrap.dedent(f"""\
-        [amphora_compute]
-        driver = nova
-
-        [service_auth]
-        auth_type = password
-        auth_url = {auth_url}
-        username = lbaas
-        password = {password("lbaas")}
-        project_name = service
-        user_domain_name = Default
-        project_domain_name = Default
-
+    path.write_text("[amphora_compute]\ndriver = nova\n" + service_auth_section(auth_url)
+                    + textwrap.dedent(f"""
         [neutron]
         region_name = {REGION}
 
