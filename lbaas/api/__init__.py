@@ -2,33 +2,12 @@
 import functools
 import inspect
 import logging
-import re
 
 import flask
-from werkzeug.datastructures import MIMEAccept
-from werkzeug.http import parse_accept_header
 
-from lbaas.api import access, conditional, errors, metrics, openapi, paths
+from lbaas.api import access, conditional, errors, hot_reads, metrics, negotiation, openapi, paths
 
 LOG = logging.getLogger(__name__)
-
-
-_MEDIA_RANGE = re.compile(r"^[A-Za-z0-9!#$&^_.+*-]+/[A-Za-z0-9!#$&^_.+*-]+$")
-
-
-@functools.lru_cache(maxsize=256)
-def _accepts_json(header):
-    """Whether an Accept header admits JSON; a header webob cannot parse counts as absent.
-
-    Cached by value: clients send few distinct headers, and parsing one each time was a
-    noticeable part of a cheap GET."""
-    if not header:
-        return True
-    accept = parse_accept_header(header, MIMEAccept)
-    values = list(accept.values())
-    if not values or not all(_MEDIA_RANGE.match(v) for v in values):
-        return True
-    return bool(accept.best_match(["application/json"]))
 
 
 class _JsonBodies:
@@ -116,7 +95,7 @@ def create_app(conf, core=None, authenticate=True):
 
     @app.before_request
     def _negotiate():
-        if not _accepts_json(flask.request.environ.get("HTTP_ACCEPT")):
+        if not negotiation.accepts_json(flask.request.environ.get("HTTP_ACCEPT")):
             return errors.not_acceptable()
         return errors.check_request()
 
@@ -136,7 +115,7 @@ def create_app(conf, core=None, authenticate=True):
         api.register_blueprint(module.blp, url_prefix="/v2/lbaas")
     api.register_blueprint(amphorae.blp, url_prefix="/v2/octavia")
     retry_lost_races(app)
-    inner = access.CallerContext(_JsonBodies(app.wsgi_app))
+    inner = access.CallerContext(hot_reads.HotReads(app, _JsonBodies(app.wsgi_app)))
     if conf.api_settings.auth_strategy == "keystone" and authenticate:
         from lbaas.api.auth import KeystoneAuth
         try:

@@ -13,6 +13,7 @@ import importlib.metadata
 import pathlib
 
 import flask
+from werkzeug.http import parse_etags
 
 from lbaas.api import views
 
@@ -43,10 +44,15 @@ def tag_of(kind, records, fields=None):
     return _digest(repr((REVISION, kind, records, sorted(fields or ()))).encode())
 
 
+def names(header, tag):
+    """Whether an If-None-Match header's value names `tag` (or is `*`)."""
+    return parse_etags(header).contains_weak(tag)
+
+
 def _matches(tag):
     request = flask.request._get_current_object()
-    return "HTTP_IF_NONE_MATCH" in request.environ and request.method in _CONDITIONAL and \
-        request.if_none_match.contains_weak(tag)
+    header = request.environ.get("HTTP_IF_NONE_MATCH")
+    return header is not None and request.method in _CONDITIONAL and names(header, tag)
 
 
 def not_modified(tag):

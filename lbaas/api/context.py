@@ -18,17 +18,20 @@ _PROJECT_KEYS = tuple((name, "HTTP_" + name.upper().replace("-", "_")) for name 
 
 def current():
     """The caller of the current request (under noauth: an admin of the header's project)."""
-    conf = current_app.config["LBAAS_CONF"]
+    return caller(request.environ, current_app.config["LBAAS_CONF"], core().policy)
+
+
+def caller(environ, conf, authorizer):
+    """The caller of the request a WSGI environ belongs to, under `conf`'s auth_strategy."""
     strategy = conf.api_settings.auth_strategy
     if strategy == KEYSTONE:
-        return from_identity(request.environ, core().policy)
-    return RequestContext(project_id=header_project(), is_admin=True, roles=("admin",),
+        return from_identity(environ, authorizer)
+    return RequestContext(project_id=header_project(environ), is_admin=True, roles=("admin",),
                           auth_strategy=strategy)
 
 
-def header_project():
+def header_project(environ):
     """The project a noauth caller names in its headers, held to the body's project_id rules."""
-    environ = request.environ
     for name, key in _PROJECT_KEYS:
         value = environ.get(key)
         if not value:

@@ -3,7 +3,7 @@ import flask
 from flask.views import MethodView
 from oslo_utils import strutils
 
-from lbaas.api import conditional, rendering, views
+from lbaas.api import conditional, hot_reads, rendering, views
 from lbaas.api.blueprints.base import Blueprint
 from lbaas.api.context import core, current
 from lbaas.api.schemas.loadbalancer import LoadBalancerCreate, LoadBalancerUpdate
@@ -29,12 +29,11 @@ class LoadBalancers(MethodView):
 @blp.route("/loadbalancers/<lb_id>")
 class LoadBalancer(MethodView):
     def get(self, lb_id):
-        """Show a load balancer (304 from its records when If-None-Match names them)."""
-        record = core().loadbalancers.get(current(), lb_id)
-        fields = rendering.wanted_fields()
-        tag = conditional.tag_of(KEY, record, fields)
-        return conditional.not_modified(tag) or \
-            conditional.tagged(rendering.selected(KEY, views.loadbalancer(record), fields), tag)
+        """Show a load balancer (304 from its records when If-None-Match names them; the
+        plain GET is answered by lbaas.api.hot_reads before Flask)."""
+        tag, render = hot_reads.loadbalancer(core(), current(), lb_id,
+                                             rendering.wanted_fields())
+        return conditional.not_modified(tag) or conditional.tagged(render(), tag)
 
     @blp.arguments(LoadBalancerUpdate, error_status_code=400)
     def put(self, body, lb_id):
@@ -61,10 +60,8 @@ class LoadBalancerStats(MethodView):
 class LoadBalancerStatus(MethodView):
     def get(self, lb_id):
         """The status tree of a load balancer (304 from its records, as above)."""
-        tree = core().loadbalancers.status_tree_records(current(), lb_id)
-        tag = conditional.tag_of("statuses", tree.rows)
-        return conditional.not_modified(tag) or conditional.tagged(
-            {"statuses": core().loadbalancers.render_status_tree(tree)}, tag)
+        tag, render = hot_reads.status_tree(core(), current(), lb_id)
+        return conditional.not_modified(tag) or conditional.tagged(render(), tag)
 
 
 @blp.route("/loadbalancers/<lb_id>/failover")
