@@ -10,12 +10,14 @@ process of a deployment (no per-process state: nothing can be stale).
 """
 import hashlib
 import importlib.metadata
+import marshal
 import pathlib
 
 import flask
 from werkzeug.http import parse_etags
 
 from lbaas.api import views
+from lbaas.core.services import loadbalancers as status_tree_view
 
 
 def _digest(data):
@@ -23,13 +25,16 @@ def _digest(data):
 
 
 def _render_revision():
-    """What else the answers depend on: lbaas's version and the code of its views (a
-    deployment upgraded with a changed view must not answer 304 to an old tag)."""
+    """What else the answers depend on: lbaas's version and the code of its views and of the
+    status tree's (a deployment upgraded with a changed view must not answer 304 to an old
+    tag)."""
     try:
         version = importlib.metadata.version("lbaas")
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
-    return version + _digest(pathlib.Path(views.__file__).read_bytes())
+    code = b"".join(pathlib.Path(module.__file__).read_bytes()
+                    for module in (views, status_tree_view))
+    return version + _digest(code)
 
 
 _CONDITIONAL = ("GET", "HEAD")
@@ -38,10 +43,20 @@ _CONDITIONAL = ("GET", "HEAD")
 REVISION = _render_revision()
 
 
+def _exact_bytes(value):
+    """Bytes that differ exactly when `value` does, the same in every process: marshal's
+    format 2 where it can write the value (plain tuples, lists, strings, numbers, None: it
+    writes values, never object references, so equal values give equal bytes), else repr."""
+    try:
+        return marshal.dumps(value, 2)
+    except ValueError:   # datetimes, records
+        return repr(value).encode()
+
+
 def tag_of(kind, records, fields=None):
-    """The ETag of the answer rendered from `records` (tuples of plain values: their repr
-    is the same in every process) with the fields= selection `fields`."""
-    return _digest(repr((REVISION, kind, records, sorted(fields or ()))).encode())
+    """The ETag of the answer rendered from `records` (plain values, or records of them)
+    with the fields= selection `fields`."""
+    return _digest(_exact_bytes((REVISION, kind, records, sorted(fields or ()))))
 
 
 def names(header, tag):
