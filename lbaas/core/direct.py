@@ -77,22 +77,24 @@ class Reader:
         self._keep = keep
         self._idle = []
         self._pid = os.getpid()
+        self._pipelines = _pipelines(engine.dialect)
 
     def rows(self, select, params):
         """Every row of `select` (a Select) with `params`, as tuples."""
-        sql, defaults, names, convert = select.compiled(self.dialect)
-        values = {**defaults, **params} if defaults else params
-        if names is not None:
-            values = tuple(values[name] for name in names)
+        return self.together([(select, params)])[0]
+
+    def together(self, reads):
+        """The rows of each (select, params) of `reads`, in order, read on one connection:
+        with psycopg in one pipeline (one round trip for them all), else one by one."""
+        statements = [self._statement(select, params) for select, params in reads]
         for attempt in (0, 1):
-            connection, cursor = self._checkout(), None
+            connection, cursors = self._checkout(), []
             try:
-                cursor = connection.cursor()
-                cursor.execute(sql, values)
-                rows = cursor.fetchall()
+                found = self._run(connection, statements, cursors)
             except self.dialect.loaded_dbapi.Error as exc:
-                gone = self.dialect.is_disconnect(exc, connection, cursor)
-                if cursor is not None:
+                gone = self.dialect.is_disconnect(exc, connection, cursors[-1] if cursors
+                                                  else None)
+                for cursor in cursors:
                     _close_quietly(cursor)
                 if gone:   # the others idle since before it most likely went too
                     _close_quietly(connection)
@@ -100,13 +102,40 @@ class Reader:
                 else:
                     self._checkin(connection)
                 if not gone or attempt:
+                    sql, values, _ = statements[len(cursors) - 1 if cursors else 0]
                     raise DBAPIError.instance(sql, values, exc,
                                               self.dialect.loaded_dbapi.Error) from exc
                 continue
-            cursor.close()
             self._checkin(connection)
-            return [convert(row) for row in rows] if convert is not None else rows
+            return found
         raise AssertionError("unreachable")
+
+    def _statement(self, select, params):
+        """(sql, values in the driver's parameter style, row converter or None)."""
+        sql, defaults, names, convert = select.compiled(self.dialect)
+        values = {**defaults, **params} if defaults else params
+        if names is not None:
+            values = tuple(values[name] for name in names)
+        return sql, values, convert
+
+    def _run(self, connection, statements, cursors):
+        """Execute `statements` on `connection` (adding each cursor to `cursors`), then
+        fetch and convert their rows."""
+        if len(statements) > 1 and self._pipelines:
+            with connection.pipeline():   # sent at once; the block's end waits for all
+                for sql, values, _ in statements:
+                    cursors.append(connection.cursor())
+                    cursors[-1].execute(sql, values)
+        else:
+            for sql, values, _ in statements:
+                cursors.append(connection.cursor())
+                cursors[-1].execute(sql, values)
+        found = []
+        for cursor, (_, _, convert) in zip(cursors, statements):
+            rows = cursor.fetchall()
+            cursor.close()
+            found.append([convert(row) for row in rows] if convert is not None else rows)
+        return found
 
     def first(self, select, params):
         """The first row of `select` with `params`, or None."""
@@ -142,6 +171,15 @@ class Reader:
         """Close the idle connections and the engine (Database.dispose)."""
         self.close_idle()
         self._engine.dispose()
+
+
+def _pipelines(dialect):
+    """Whether the dialect's driver can send several statements at once (psycopg 3 on a
+    libpq with pipeline mode)."""
+    if dialect.driver != "psycopg":
+        return False
+    import psycopg
+    return psycopg.Pipeline.is_supported()
 
 
 def _close_quietly(thing):

@@ -101,3 +101,30 @@ def test_connections_lost_under_the_direct_reads_are_replaced(app, client, proje
     assert queries.loadbalancer(db.direct, lb_id) == before
     assert not set(map(id, db.direct._idle)) & set(map(id, old))
     assert client.get(f"/v2/lbaas/loadbalancers/{lb_id}/status").status_code == 200
+
+
+def test_reads_together_are_one_pipeline_on_postgresql_and_fail_as_a_whole(app, client,
+                                                                          project, backend):
+    """Several selects go out at once where the driver can (psycopg's pipeline mode); a
+    statement failing among them raises as a database error, and the connection is fit for
+    the next read."""
+    from sqlalchemy import literal_column, select
+    from sqlalchemy.exc import DBAPIError
+
+    from lbaas.core import direct
+    lb_id = _graph(client, project)
+    reader = app.extensions["lbaas_core"].db.direct
+    assert reader._pipelines is (backend == "postgresql")
+    one = direct.Select(select(literal_column("1")))
+    lb, [[value]] = reader.together([(queries._ONE_LB, {"id": lb_id}), (one, {})])
+    assert lb[0][0] == lb_id and value == 1
+    if backend != "postgresql":
+        return   # 1/0 is NULL there, not an error
+    failing = direct.Select(select(literal_column("1/0")))
+    try:
+        reader.together([(one, {}), (failing, {}), (queries._ONE_LB, {"id": lb_id})])
+    except DBAPIError as exc:
+        assert "division by zero" in str(exc)
+    else:
+        raise AssertionError("1/0 was read")
+    assert queries.loadbalancer(reader, lb_id).id == lb_id
