@@ -38,7 +38,6 @@ def loadbalancer(core, ctx, lb_id, fields=None):
     """GET one load balancer: (ETag, a function rendering the body) from its record."""
     record = core.loadbalancers.get(ctx, lb_id)
     tag = conditional.tag_of(LB_KEY, record, fields)
-
     return tag, lambda: rendering.selected(LB_KEY, views.loadbalancer(record), fields)
 
 
