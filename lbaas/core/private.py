@@ -58,10 +58,13 @@ def tighten_if_present(path):
         _tighten(path, FILE_MODE)
 
 
+TEMP_PREFIX = ".tmp-"   # write_atomic's file before its rename (left behind by a killed writer)
+
+
 def write_atomic(path, data, mode=FILE_MODE):
     """Replace path by bytes data, 0600 or mode whatever the umask, never seen half-written."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), mode)

@@ -139,3 +139,33 @@ def test_the_agents_check_sees_the_new_bytes_and_its_refusal_replaces_nothing(tm
     with pytest.raises(ValueError, match="does not load"):
         agent_files.write_atomic(str(path), b"new", check=refuse)
     assert (seen, path.read_bytes(), os.listdir(tmp_path)) == ([b"new"], b"old", ["server.pem"])
+
+
+def test_a_record_write_killed_midway_leaves_the_old_record_and_nothing_else(tmp_path):
+    """A worker SIGKILLed between writing a record's temporary file and renaming it (the
+    scale-out chaos test does this) leaves the previous record whole, and the next locked
+    operation of any process removes the temporary file."""
+    import multiprocessing
+    import signal
+    state = tmp_path / "amphorae"
+    compute = LocalCompute(state_dir=str(state))
+    amphora_id = "5f0c2a4e-0000-4000-8000-00000000a001"
+    record = {"amphora_id": amphora_id, "name": "n", "management_ip": "172.31.255.2",
+              "interfaces": [], "pids": {}}
+    compute._write(record)
+
+    def killed_before_the_rename():
+        os.replace = lambda *_: os.kill(os.getpid(), signal.SIGKILL)
+        with compute._locked():
+            compute._write({**record, "management_ip": "172.31.255.3"})
+
+    child = multiprocessing.get_context("fork").Process(target=killed_before_the_rename)
+    child.start()
+    child.join(30)
+    assert child.exitcode == -signal.SIGKILL
+    orphans = [e for e in os.listdir(state) if e.startswith(private.TEMP_PREFIX)]
+    assert len(orphans) == 1
+    with compute._locked():
+        pass
+    assert sorted(os.listdir(state)) == [".lock", f"{amphora_id}.json"]
+    assert compute.get(amphora_id).management_ip == "172.31.255.2"

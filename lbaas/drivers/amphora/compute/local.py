@@ -141,7 +141,17 @@ class LocalCompute(ComputeBackend):
     def _locked(self):
         with open(os.path.join(self.state_dir, ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            self._sweep_orphans()
             yield
+
+    def _sweep_orphans(self):
+        """Remove what writers killed mid-write left (write_atomic's temporary files): every
+        record is written under the lock, and a dead process holds no lock, so no write is
+        in progress while it is held."""
+        for entry in os.listdir(self.state_dir):
+            if entry.startswith(private.TEMP_PREFIX):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self.state_dir, entry))
 
     def _read(self, amphora_id):
         try:
