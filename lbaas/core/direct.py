@@ -79,13 +79,10 @@ class Reader:
         self._pid = os.getpid()
         self._pipelines = _pipelines(engine.dialect)
 
-    def rows(self, select, params):
-        """Every row of `select` (a Select) with `params`, as tuples."""
-        return self.together([(select, params)])[0]
-
     def together(self, reads):
-        """The rows of each (select, params) of `reads`, in order, read on one connection:
-        with psycopg in one pipeline (one round trip for them all), else one by one."""
+        """The rows of each (Select, params) of `reads`, as tuples, in order, read on one
+        connection: with psycopg in one pipeline (one round trip for them all), else one by
+        one."""
         statements = [self._statement(select, params) for select, params in reads]
         for attempt in (0, 1):
             connection, cursors = self._checkout(), []
@@ -136,11 +133,6 @@ class Reader:
             cursor.close()
             found.append([convert(row) for row in rows] if convert is not None else rows)
         return found
-
-    def first(self, select, params):
-        """The first row of `select` with `params`, or None."""
-        rows = self.rows(select, params)
-        return rows[0] if rows else None
 
     def _checkout(self):
         if self._pid != os.getpid():   # forked: the parent's connections are not ours

@@ -264,17 +264,10 @@ class Rows:
     def __init__(self, executor):
         self.executor = executor
 
-    def rows(self, select, params):
-        """Every row of a direct.Select with params."""
-        return self.executor.execute(select.statement, params).all()
-
-    def first(self, select, params):
-        """The first row of a direct.Select with params, or None."""
-        return self.executor.execute(select.statement, params).first()
-
     def together(self, reads):
         """The rows of each (direct.Select, params) of `reads`, in order."""
-        return [self.rows(select, params) for select, params in reads]
+        return [self.executor.execute(select.statement, params).all()
+                for select, params in reads]
 
 
 def _reader(executor):
