@@ -128,3 +128,28 @@ def test_reads_together_are_one_pipeline_on_postgresql_and_fail_as_a_whole(app, 
     else:
         raise AssertionError("1/0 was read")
     assert queries.loadbalancer(reader, lb_id).id == lb_id
+
+
+def test_a_status_trees_members_come_oldest_first_then_by_id(app, client, project):
+    """The order members render in is (created_at, id) on every database: the reader sorts
+    them, so members sharing a creation time (a batch; MariaDB keeps whole seconds) still
+    come in one order, the same in every process."""
+    from sqlalchemy import select
+
+    from lbaas.core import models
+    lb_id = _graph(client, project)
+    pool_id = client.get(f"/v2/lbaas/loadbalancers/{lb_id}").get_json()[
+        "loadbalancer"]["pools"][0]["id"]
+    batch = [{"address": f"10.0.1.{i + 2}", "protocol_port": 80} for i in range(8)]
+    assert client.put(f"/v2/lbaas/pools/{pool_id}/members", {"members": batch}) \
+        .status_code == 202
+    client.wait(f"/v2/lbaas/loadbalancers/{lb_id}", "loadbalancer")
+    with app.extensions["lbaas_core"].db.read() as session:
+        stored = session.execute(select(models.Member.id, models.Member.created_at)
+                                 .where(models.Member.pool_id == pool_id)).all()
+    tree = client.get(f"/v2/lbaas/loadbalancers/{lb_id}/status").get_json()["statuses"]
+    [pool] = [p for li in tree["loadbalancer"]["listeners"] for p in li["pools"]
+              if p["id"] == pool_id]
+    assert len(stored) == 8
+    assert [m["id"] for m in pool["members"]] == [i for i, _ in sorted(
+        stored, key=lambda r: (r.created_at, r.id))]
